@@ -1,0 +1,81 @@
+// The yacs-style configuration tree: every key declared once (src/config_keys.cc) with its
+// type, default and a one-line comment; `--cfg FILE` merges YAML, trailing `KEY VALUE` pairs
+// override. Errors (unknown key, wrong type, odd number of tokens) throw lssd::ConfigError.
+#pragma once
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "lssd/options.h"
+
+namespace lssd {
+
+enum class ValueType { Bool, Int, Float, String, IntList, FloatList, StringList };
+const char* to_string(ValueType t);
+
+// One declared key (see src/config_keys.cc).
+struct KeySpec {
+  const char* key;
+  ValueType type;
+  const char* default_value;  // in yacs literal syntax: True, 8, 3.0, "S", [224, 224]
+  bool affects_output;        // part of the model id: a change invalidates earlier outputs
+  const char* comment;
+};
+const std::vector<KeySpec>& declared_keys();
+
+// A typed value, kept in one of the members according to its ValueType.
+struct ConfigValue {
+  ValueType type = ValueType::String;
+  bool b = false;
+  long long i = 0;
+  double f = 0.0;
+  std::string s;
+  std::vector<long long> il;
+  std::vector<double> fl;
+  std::vector<std::string> sl;
+  std::string to_literal() const;  // yacs/YAML literal: True, 8, 3.0, S, [224, 224]
+};
+
+class Config {
+ public:
+  Config();  // all declared defaults
+
+  void merge_file(const std::string& yaml_path);
+  // Trailing `KEY VALUE` pairs, as the release's yacs `merge_from_list`.
+  void merge_list(const std::vector<std::string>& tokens);
+  // Sets one key from its literal text (`True`, `4`, `[224,224]`, `S`).
+  void set(const std::string& key, const std::string& literal);
+
+  bool has(const std::string& key) const { return values_.count(key) != 0; }
+  // True when a file or an override named the key (not just its default).
+  bool is_set(const std::string& key) const { return explicit_.count(key) != 0; }
+  const ConfigValue& at(const std::string& key) const;
+  bool get_bool(const std::string& key) const;
+  long long get_int(const std::string& key) const;
+  double get_float(const std::string& key) const;
+  const std::string& get_string(const std::string& key) const;
+  const std::vector<long long>& get_int_list(const std::string& key) const;
+  const std::vector<std::string>& get_string_list(const std::string& key) const;
+
+  // Nested YAML of every key, in declaration order, comments included.
+  std::string to_yaml(bool with_comments = true) const;
+  // Canonical text of the keys that change outputs (for the model id).
+  std::string output_affecting_text() const;
+
+  // The stages' option structs.
+  DiscoverOptions discover_options() const;
+  MediaOptions media_options() const;
+  VideoOptions video_options() const;
+  AudioOptions audio_options() const;
+  EncoderOptions encoder_options() const;
+
+ private:
+  std::map<std::string, ConfigValue> values_;
+  std::set<std::string> explicit_;
+};
+
+// The declared key nearest to `key` (edit distance), for error messages.
+std::string closest_key(const std::string& key);
+
+}  // namespace lssd

@@ -1,0 +1,64 @@
+// Every stage's options, with the release's defaults, in one place. Modules take these plain
+// structs (never the config tree), so they can be tested without config files. config.cc fills
+// them from the yacs-style keys (see src/config_keys.cc for the key table).
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace lssd {
+
+// Which files to process and how to find them (discover stage).
+struct DiscoverOptions {
+  std::string data_dir;                                       // DATA.PATH_TO_DATA_DIR
+  std::string file_list;                                      // DATA.PATH_TO_FILE_LIST
+  bool use_video = true;                                      // DATA.USE_VIDEO
+  bool use_audio = true;                                      // DATA.USE_AUDIO
+  std::vector<std::string> video_exts{"mp4", "avi"};          // DATA.VIDEO_EXTENSIONS
+  std::vector<std::string> audio_exts{"mp3", "wav", "flac", "opus"};  // DATA.AUDIO_EXTENSIONS
+  bool ext_case_insensitive = false;                          // DATA.EXTENSIONS_CASE_INSENSITIVE
+  int num_shards = 1;                                         // DIST.NUM_SHARDS
+  int shard_id = 0;                                           // DIST.SHARD_ID
+};
+
+// Opening and decoding untrusted media (media stage).
+struct MediaOptions {
+  double deadline_s = 600.0;  // MEDIA.DEADLINE_S: wall-clock limit for one file, 0 = none
+  // Audio tracks of video containers are decoded as audio inputs (beyond the release).
+  bool audio_from_video = false;                              // DATA.AUDIO_FROM_VIDEO
+  std::vector<std::string> video_container_exts{"mp4", "mkv", "avi", "mov", "webm"};
+};
+
+// Clip planning and video tensors (clips + video transform stages).
+struct VideoOptions {
+  double clip_len = 3.0;   // TEST.CLIP_LEN (seconds)
+  double fps = 25.0;       // fixed by the release: video is resampled to 25 fps
+  int n_frames = 16;       // VIDEO.N_FRAMES
+  int short_side = 256;    // VIDEO.CROP_SCALES[0]
+  int crop_h = 224;        // VIDEO.CROP_SIZE[0]
+  int crop_w = 224;        // VIDEO.CROP_SIZE[1]
+};
+
+// Clip planning and log-mel tensors (clips + audio transform stages).
+struct AudioOptions {
+  double clip_len = 3.0;     // TEST.CLIP_LEN (seconds)
+  int sample_rate = 48000;   // fixed by the release: audio is resampled to 48 kHz
+  int n_fft = 1024;          // AUDIO.N_FFT
+  int hop_length = 501;      // AUDIO.HOP_LENGTH
+  int n_mels = 96;           // AUDIO.N_MELS
+  int crop_h = 96;           // AUDIO.CROP_SIZE[0] (mel bins)
+  int crop_w = 288;          // AUDIO.CROP_SIZE[1] (frames)
+};
+
+// The TorchScript encoders (encoder stage).
+struct EncoderOptions {
+  std::string video_model;         // MODEL.VIDEO_ENCODER_FILE: exported video.pt
+  std::string audio_model;         // MODEL.AUDIO_ENCODER_FILE: exported audio.pt
+  std::string device = "auto";     // RUNTIME.DEVICE: auto|cpu|cuda|cuda:N
+  std::string precision = "auto";  // RUNTIME.PRECISION: auto|fp32|fp16|bf16 (auto: fp16 autocast on CUDA, fp32 on CPU)
+  int threads = 0;                 // RUNTIME.NUM_THREADS: 0 = all cores
+  int batch_size = 8;              // TEST.BATCH_SIZE (clips of one modality per forward)
+  int num_gpus = 2;                // DIST.NUM_GPUS: encoder replicas on CUDA
+};
+
+}  // namespace lssd

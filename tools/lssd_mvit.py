@@ -1,0 +1,397 @@
+#!/usr/bin/python3
+"""MViTv2 towers of LSSD ("Looking Similar, Sounding Different"), written for this project.
+
+One implementation, two modalities and three sizes:
+
+* ``modality``: ``"video"`` (input ``[B,3,16,224,224]``, Conv3d patch embedding, cls token,
+  spatial + temporal decomposed relative positions, output = final LayerNorm then cls token) or
+  ``"audio"`` (input ``[B,1,96,288]``, Conv2d patch embedding treated as T=1, no cls token,
+  spatial relative positions only, output = final LayerNorm then mean over tokens).
+* ``size``: ``"S"`` (depth 16), ``"B"`` (depth 24) or ``"tiny"`` (depth 3, for tests/benchmarks;
+  not a released model).
+* ``patch_overlap``: the release's ``MVIT.PATCH_OVERLAP`` switch (patch kernel/stride/padding).
+
+The module / parameter names follow the PySlowFast layout used by the release checkpoints
+(``patch_embed.norm``, ``patch_embed.proj``, ``cls_token``, ``blocks.N.{norm1,attn,norm2,mlp,proj}``,
+``norm``), so ``state_dict()`` keys prefixed with ``backbone.net.video.`` / ``backbone.net.audio.``
+equal the release's keys (checked by tests/oracle/test_mvit_state_dict.py).
+
+All token-grid sizes are computed statically from the fixed input shape, so the forward pass uses
+no Python values derived from tensor shapes except through ``-1`` in reshapes: a trace at one batch
+size is valid at any batch size.
+"""
+
+import math
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+EMBED_OUT_DIM = 768
+LN_EPS = 1e-6
+
+MODALITIES = ("video", "audio")
+SIZES = ("S", "B", "tiny")
+
+# Input shapes without batch.
+INPUT_SHAPE = {"video": (3, 16, 224, 224), "audio": (1, 96, 288)}
+
+# Patch embedding geometry: (kernel, stride, padding) per modality and PATCH_OVERLAP.
+PATCH_GEOMETRY = {
+    ("video", False): ((3, 9, 9), (2, 8, 8), (1, 4, 4)),
+    ("video", True): ((3, 7, 7), (2, 4, 4), (1, 3, 3)),
+    ("audio", False): ((7, 9), (4, 8), (3, 4)),
+    ("audio", True): ((7, 7), (4, 4), (3, 3)),
+}
+
+# The stage rule. At each stage start the width and the number of heads double and the
+# query pooling stride is (1,2,2); the key/value stride starts at KV_STRIDE0 and is divided by
+# the query stride at every stage start (never below 1). Pooling kernels are fixed per modality.
+#   embed: width after the patch embedding; heads0: heads of the first stage.
+SIZE_RULES = {
+    "S": {"depth": 16, "stage_starts": (1, 3, 14), "embed": 96, "heads0": 1},
+    "B": {"depth": 24, "stage_starts": (2, 5, 21), "embed": 96, "heads0": 1},
+    # The tiny variant (tests, benchmarks): 3 blocks 192 -> 384 -> 768, heads 2, 4, 8;
+    # same patch embedding family and the same code path; output stays 768-d.
+    "tiny": {"depth": 3, "stage_starts": (1, 2), "embed": 192, "heads0": 2},
+}
+POOL_KERNEL = {"video": (3, 3, 3), "audio": (1, 3, 3)}
+KV_STRIDE0 = {"video": (1, 8, 8), "audio": (1, 4, 4)}
+
+
+def conv_out(n: int, k: int, s: int, p: int) -> int:
+    return (n + 2 * p - k) // s + 1
+
+
+def patch_grid(modality: str, patch_overlap: bool) -> Tuple[int, int, int]:
+    """Token grid (T,H,W) after the patch embedding (audio: T=1)."""
+    k, s, p = PATCH_GEOMETRY[(modality, patch_overlap)]
+    spatial = INPUT_SHAPE[modality][1:]
+    dims = [conv_out(n, kk, ss, pp) for n, kk, ss, pp in zip(spatial, k, s, p)]
+    if modality == "audio":
+        dims = [1] + dims
+    return tuple(dims)  # type: ignore[return-value]
+
+
+def block_settings(modality: str, size: str) -> List[Dict]:
+    """Per-block settings from the stage rule (equal to the release's blocks_*.tsv tables)."""
+    if modality not in MODALITIES:
+        raise ValueError(f"unknown modality {modality!r}")
+    if size not in SIZE_RULES:
+        raise ValueError(f"unknown size {size!r} (expected one of {', '.join(SIZES)})")
+    rule = SIZE_RULES[size]
+    dim, heads = rule["embed"], rule["heads0"]
+    kv = list(KV_STRIDE0[modality])
+    kernel = list(POOL_KERNEL[modality])
+    out = []
+    for i in range(rule["depth"]):
+        if i in rule["stage_starts"]:
+            dim_out, heads = dim * 2, heads * 2
+            stride_q = [1, 2, 2]
+            kv = [max(s // q, 1) for s, q in zip(kv, stride_q)]
+        else:
+            dim_out, stride_q = dim, [1, 1, 1]
+        out.append({
+            "block": i, "dim_in": dim, "dim_out": dim_out, "num_heads": heads,
+            "kernel_q": list(kernel), "stride_q": stride_q,
+            "kernel_kv": list(kernel), "stride_kv": list(kv),
+            "rel_pos_spatial": True, "rel_pos_temporal": modality == "video",
+            "residual_pooling": True, "dim_mul_in_att": True,
+        })
+        dim = dim_out
+    if dim != EMBED_OUT_DIM:
+        raise AssertionError(f"{size}: output width {dim} != {EMBED_OUT_DIM}")
+    return out
+
+
+def _pool_out(thw: Sequence[int], kernel: Sequence[int], stride: Sequence[int]) -> Tuple[int, int, int]:
+    return tuple(conv_out(n, k, s, k // 2) for n, k, s in zip(thw, kernel, stride))  # type: ignore
+
+
+def _rel_pos_index(q_size: int, k_size: int) -> torch.Tensor:
+    """Distance index of the decomposed relative position (PySlowFast's rule, incl. the
+    scaling by the q/k size ratio when the two grids differ)."""
+    q_ratio = max(k_size / q_size, 1.0)
+    k_ratio = max(q_size / k_size, 1.0)
+    dist = torch.arange(q_size)[:, None] * q_ratio - torch.arange(k_size)[None, :] * k_ratio
+    dist += (k_size - 1) * k_ratio
+    return dist.long()
+
+
+def _resize_rel_pos(rel_pos: torch.Tensor, length: int) -> torch.Tensor:
+    """Linear interpolation of a [L, C] table to [length, C] (identity when L == length)."""
+    if rel_pos.shape[0] == length:
+        return rel_pos
+    resized = F.interpolate(
+        rel_pos.reshape(1, rel_pos.shape[0], -1).permute(0, 2, 1), size=length, mode="linear")
+    return resized.reshape(-1, length).permute(1, 0)
+
+
+class PatchEmbed(nn.Module):
+    """BatchNorm (affine=False, running stats in eval) over input channels, then a conv."""
+
+    def __init__(self, modality: str, in_chans: int, embed_dim: int, kernel, stride, padding):
+        super().__init__()
+        if modality == "video":
+            self.norm = nn.BatchNorm3d(in_chans, affine=False)
+            self.proj = nn.Conv3d(in_chans, embed_dim, kernel, stride=stride, padding=padding)
+        else:
+            self.norm = nn.BatchNorm2d(in_chans, affine=False)
+            self.proj = nn.Conv2d(in_chans, embed_dim, kernel, stride=stride, padding=padding)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.proj(self.norm(x))
+        return x.flatten(2).transpose(1, 2)
+
+
+class Mlp(nn.Module):
+    def __init__(self, dim: int, hidden: int):
+        super().__init__()
+        self.fc1 = nn.Linear(dim, hidden)
+        self.act = nn.GELU()
+        self.fc2 = nn.Linear(hidden, dim)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc2(self.act(self.fc1(x)))
+
+
+class MultiScaleAttention(nn.Module):
+    """Pooling attention with dim_mul_in_att, residual pooling and decomposed relative positions.
+
+    thw_in: the static token grid of the input (cls token, if any, held out).
+    rel_size: the (possibly fractional) spatial size used to size the rel-pos tables: for a
+    square grid H (video), (H+W)/2 for the non-square audio grid.
+    """
+
+    def __init__(self, dim: int, dim_out: int, num_heads: int, kernel_q, stride_q, kernel_kv,
+                 stride_kv, thw_in: Tuple[int, int, int], table_thw: Tuple[int, int, int],
+                 has_cls: bool, rel_pos_spatial: bool, rel_pos_temporal: bool):
+        super().__init__()
+        self.num_heads = num_heads
+        self.dim_out = dim_out
+        self.head_dim = dim_out // num_heads
+        self.scale = self.head_dim ** -0.5
+        self.has_cls = has_cls
+        self.rel_pos_spatial = rel_pos_spatial
+        self.rel_pos_temporal = rel_pos_temporal
+        self.thw_in = tuple(thw_in)
+        self.q_thw = _pool_out(thw_in, kernel_q, stride_q)
+        self.kv_thw = _pool_out(thw_in, kernel_kv, stride_kv)
+        self.n_in = math.prod(self.thw_in) + int(has_cls)
+        self.n_q = math.prod(self.q_thw) + int(has_cls)
+
+        hd = self.head_dim
+        # Rel-pos tables are sized from the (integer-divided) grid tracked through the strides,
+        # as in PySlowFast; at run time the actual pooled sizes decide (interpolating the table
+        # when its length differs).
+        if rel_pos_spatial:
+            t_size, h_size, w_size = table_thw
+            size = h_size if h_size == w_size else (h_size + w_size) / 2
+            q_size = size / stride_q[1]
+            kv_size = size / stride_kv[1]
+            sp_dim = int(2 * max(q_size, kv_size) - 1)
+            self.rel_pos_h = nn.Parameter(torch.zeros(sp_dim, hd))
+            self.rel_pos_w = nn.Parameter(torch.zeros(sp_dim, hd))
+        if rel_pos_temporal:
+            self.rel_pos_t = nn.Parameter(torch.zeros(2 * table_thw[0] - 1, hd))
+
+        self.qkv = nn.Linear(dim, 3 * dim_out)
+        self.proj = nn.Linear(dim_out, dim_out)
+
+        def pool(kernel, stride):
+            return nn.Conv3d(hd, hd, tuple(kernel), stride=tuple(stride),
+                             padding=tuple(k // 2 for k in kernel), groups=hd, bias=False)
+
+        self.pool_q = pool(kernel_q, stride_q)
+        self.norm_q = nn.LayerNorm(hd, eps=LN_EPS)
+        self.pool_k = pool(kernel_kv, stride_kv)
+        self.norm_k = nn.LayerNorm(hd, eps=LN_EPS)
+        self.pool_v = pool(kernel_kv, stride_kv)
+        self.norm_v = nn.LayerNorm(hd, eps=LN_EPS)
+
+    def _pool(self, x: torch.Tensor, pool: nn.Module, norm: nn.Module, out_thw) -> torch.Tensor:
+        # x: [B, heads, N, hd]; the cls token is held out of the pooling, put back before the norm.
+        if self.has_cls:
+            cls_tok, x = x[:, :, :1, :], x[:, :, 1:, :]
+        t, h, w = self.thw_in
+        x = x.reshape(-1, t, h, w, self.head_dim).permute(0, 4, 1, 2, 3).contiguous()
+        x = pool(x)
+        x = x.reshape(-1, self.num_heads, self.head_dim, math.prod(out_thw))
+        x = x.transpose(2, 3)
+        if self.has_cls:
+            x = torch.cat((cls_tok, x), dim=2)
+        return norm(x)
+
+    def _add_rel_pos(self, attn: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
+        sp = int(self.has_cls)
+        q_t, q_h, q_w = self.q_thw
+        k_t, k_h, k_w = self.kv_thw
+        heads, hd = self.num_heads, self.head_dim
+        r_q = q[:, :, sp:].reshape(-1, heads, q_t, q_h, q_w, hd)
+        a = attn[:, :, sp:, sp:].reshape(-1, heads, q_t, q_h, q_w, k_t, k_h, k_w)
+        if self.rel_pos_spatial:
+            rh = _resize_rel_pos(self.rel_pos_h, int(2 * max(q_h, k_h) - 1))[_rel_pos_index(q_h, k_h)]
+            rw = _resize_rel_pos(self.rel_pos_w, int(2 * max(q_w, k_w) - 1))[_rel_pos_index(q_w, k_w)]
+            rel_h = torch.einsum("bythwc,hkc->bythwk", r_q, rh)
+            rel_w = torch.einsum("bythwc,wkc->bythwk", r_q, rw)
+            a = a + rel_h[:, :, :, :, :, None, :, None] + rel_w[:, :, :, :, :, None, None, :]
+        if self.rel_pos_temporal:
+            rt = _resize_rel_pos(self.rel_pos_t, int(2 * max(q_t, k_t) - 1))[_rel_pos_index(q_t, k_t)]
+            rel_t = torch.einsum("bythwc,tkc->bythwk", r_q, rt)
+            a = a + rel_t[:, :, :, :, :, :, None, None]
+        a = a.reshape(-1, heads, q_t * q_h * q_w, k_t * k_h * k_w)
+        if not self.has_cls:
+            return a
+        rows = torch.cat((attn[:, :, 1:, :1], a), dim=3)
+        return torch.cat((attn[:, :, :1, :], rows), dim=2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        qkv = self.qkv(x).reshape(-1, self.n_in, 3, self.num_heads, self.head_dim).permute(2, 0, 3, 1, 4)
+        q, k, v = qkv[0], qkv[1], qkv[2]
+        q = self._pool(q, self.pool_q, self.norm_q, self.q_thw)
+        k = self._pool(k, self.pool_k, self.norm_k, self.kv_thw)
+        v = self._pool(v, self.pool_v, self.norm_v, self.kv_thw)
+
+        attn = (q * self.scale) @ k.transpose(-2, -1)
+        if self.rel_pos_spatial or self.rel_pos_temporal:
+            attn = self._add_rel_pos(attn, q)
+        attn = attn.softmax(dim=-1)
+        x = attn @ v
+        # Residual pooling: add the pooled query (not to the cls token).
+        if self.has_cls:
+            x = torch.cat((x[:, :, :1, :], x[:, :, 1:, :] + q[:, :, 1:, :]), dim=2)
+        else:
+            x = x + q
+        x = x.transpose(1, 2).reshape(-1, self.n_q, self.dim_out)
+        return self.proj(x)
+
+
+class MultiScaleBlock(nn.Module):
+    def __init__(self, setting: Dict, thw_in, table_thw, has_cls: bool):
+        super().__init__()
+        dim, dim_out = setting["dim_in"], setting["dim_out"]
+        self.dim, self.dim_out = dim, dim_out
+        self.has_cls = has_cls
+        self.thw_in = tuple(thw_in)
+        self.norm1 = nn.LayerNorm(dim, eps=LN_EPS)
+        self.attn = MultiScaleAttention(
+            dim, dim_out, setting["num_heads"], setting["kernel_q"], setting["stride_q"],
+            setting["kernel_kv"], setting["stride_kv"], thw_in, table_thw, has_cls,
+            setting["rel_pos_spatial"], setting["rel_pos_temporal"])
+        self.thw_out = self.attn.q_thw
+        self.norm2 = nn.LayerNorm(dim_out, eps=LN_EPS)
+        self.mlp = Mlp(dim_out, 4 * dim_out)
+        if dim != dim_out:
+            self.proj = nn.Linear(dim, dim_out)
+        stride_q = setting["stride_q"]
+        self.pool_skip: Optional[nn.Module] = None
+        if math.prod(stride_q) > 1:
+            kernel_skip = [s + 1 if s > 1 else s for s in stride_q]
+            self.pool_skip = nn.MaxPool3d(kernel_skip, stride_q, [k // 2 for k in kernel_skip])
+            if _pool_out(thw_in, kernel_skip, stride_q) != self.thw_out:
+                raise AssertionError("skip pooling grid differs from the query pooling grid")
+
+    def _skip_pool(self, x: torch.Tensor) -> torch.Tensor:
+        if self.has_cls:
+            cls_tok, x = x[:, :1, :], x[:, 1:, :]
+        t, h, w = self.thw_in
+        c = x.shape[-1]
+        x = x.reshape(-1, t, h, w, c).permute(0, 4, 1, 2, 3)
+        x = self.pool_skip(x)
+        x = x.flatten(2).transpose(1, 2)
+        if self.has_cls:
+            x = torch.cat((cls_tok, x), dim=1)
+        return x
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x_norm = self.norm1(x)
+        x_attn = self.attn(x_norm)
+        if self.dim != self.dim_out:
+            x = self.proj(x_norm)
+        if self.pool_skip is not None:
+            x = self._skip_pool(x)
+        x = x + x_attn
+        return x + self.mlp(self.norm2(x))
+
+
+class LSSDTower(nn.Module):
+    """One LSSD encoder tower: [B, *INPUT_SHAPE[modality]] -> [B, 768]."""
+
+    def __init__(self, modality: str = "video", size: str = "S", patch_overlap: bool = False):
+        super().__init__()
+        settings = block_settings(modality, size)
+        self.modality, self.size, self.patch_overlap = modality, size, bool(patch_overlap)
+        self.settings = settings
+        self.has_cls = modality == "video"
+        self.input_shape = INPUT_SHAPE[modality]
+        embed = settings[0]["dim_in"]
+        if self.has_cls:
+            self.cls_token = nn.Parameter(torch.zeros(1, 1, embed))
+        kernel, stride, padding = PATCH_GEOMETRY[(modality, self.patch_overlap)]
+        self.patch_embed = PatchEmbed(modality, self.input_shape[0], embed, kernel, stride, padding)
+
+        thw = patch_grid(modality, self.patch_overlap)
+        self.patch_thw = thw
+        # PySlowFast's tracked grid (input // patch stride, then // each q stride) sizes the tables.
+        in_sp = ([self.input_shape[1]] if modality == "video" else [1]) + list(self.input_shape[-2:])
+        st = ([stride[0]] if modality == "video" else [1]) + list(stride[-2:])
+        table_thw = [n // s for n, s in zip(in_sp, st)]
+        blocks = []
+        for s in settings:
+            blk = MultiScaleBlock(s, thw, tuple(table_thw), self.has_cls)
+            blocks.append(blk)
+            thw = blk.thw_out
+            table_thw = [n // q for n, q in zip(table_thw, s["stride_q"])]
+        self.blocks = nn.ModuleList(blocks)
+        self.norm = nn.LayerNorm(settings[-1]["dim_out"], eps=LN_EPS)
+
+    @property
+    def variant(self) -> str:
+        return "tiny" if self.size == "tiny" else "full"
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not torch.jit.is_tracing() and tuple(x.shape[1:]) != tuple(self.input_shape):
+            raise ValueError(f"{self.modality} tower expects [B,{','.join(map(str, self.input_shape))}], "
+                             f"got {list(x.shape)}")
+        x = self.patch_embed(x)
+        if self.has_cls:
+            x = torch.cat((self.cls_token.expand(x.shape[0], -1, -1), x), dim=1)
+        for blk in self.blocks:
+            x = blk(x)
+        x = self.norm(x)
+        return x[:, 0] if self.has_cls else x.mean(dim=1)
+
+
+def build_tower(modality: str, size: str, patch_overlap: bool) -> LSSDTower:
+    return LSSDTower(modality, size, patch_overlap)
+
+
+PREFIX = {"video": "backbone.net.video.", "audio": "backbone.net.audio."}
+
+
+def describe_blocks(model: LSSDTower) -> List[Dict]:
+    """Per-block settings plus the static token grids, for tests and reports."""
+    out = []
+    for s, blk in zip(model.settings, model.blocks):
+        d = dict(s)
+        d["thw_in"] = list(blk.thw_in)
+        d["thw_out"] = list(blk.thw_out)
+        d["kv_thw"] = list(blk.attn.kv_thw)
+        out.append(d)
+    return out
+
+
+if __name__ == "__main__":
+    import argparse
+    import json
+
+    ap = argparse.ArgumentParser(description="Print an LSSD tower's block settings and parameter count.")
+    ap.add_argument("--modality", choices=MODALITIES, default="video")
+    ap.add_argument("--size", choices=SIZES, default="S")
+    ap.add_argument("--patch-overlap", action="store_true")
+    a = ap.parse_args()
+    m = build_tower(a.modality, a.size, a.patch_overlap)
+    print(json.dumps({"patch_thw": list(m.patch_thw),
+                      "params": sum(p.numel() for p in m.parameters()),
+                      "blocks": describe_blocks(m)}, indent=1))

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# The test command: set-up, build, ctest. Prints ctest's summary last.
+# Usage: tools/test.sh [--sanitize] [extra ctest args, e.g. -L cuda or -R config]
+#   default: every test but the labels slow and cuda
+#   --sanitize: the same suite in the ASan+UBSan build (build-asan/)
+set -euo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+cd "$here"
+
+build=build
+cmake_extra=()
+if [[ "${1:-}" == "--sanitize" ]]; then
+  shift
+  build=build-asan
+  cmake_extra+=(-DLSSD_SANITIZE=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo)
+  export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0:abort_on_error=1}
+  export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1}
+fi
+
+tools/setup.sh --with-slurm
+jobs=$(nproc)
+cmake -S . -B "$build" -G Ninja "${cmake_extra[@]}"
+cmake --build "$build" -j "$jobs"
+
+label_args=(-LE 'slow|cuda')
+for a in "$@"; do
+  if [[ "$a" == -L || "$a" == -LE ]]; then label_args=(); fi
+done
+cd "$build"
+ctest --output-on-failure --timeout 1800 -j 1 "${label_args[@]}" "$@"
