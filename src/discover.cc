@@ -1,0 +1,259 @@
+#include "lssd/discover.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include <algorithm>
+#include <cctype>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <set>
+
+#include "lssd/error.h"
+
+namespace lssd {
+namespace fs = std::filesystem;
+
+const char* to_string(Modality m) { return m == Modality::Video ? "video" : "audio"; }
+
+namespace {
+
+std::string lower(std::string s) {
+  for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+bool ext_in(const std::string& ext, const std::vector<std::string>& list, bool ci) {
+  for (const auto& e : list) {
+    std::string want = e;
+    if (!want.empty() && want[0] == '.') want = want.substr(1);
+    if (ci ? lower(ext) == lower(want) : ext == want) return true;
+  }
+  return false;
+}
+
+std::string extension_of(const std::string& name) {
+  auto slash = name.find_last_of('/');
+  auto dot = name.find_last_of('.');
+  if (dot == std::string::npos || (slash != std::string::npos && dot < slash)) return "";
+  return name.substr(dot + 1);
+}
+
+std::string join(const std::string& dir, const std::string& rel) {
+  if (dir.empty()) return rel;
+  if (dir.back() == '/') return dir + rel;
+  return dir + "/" + rel;
+}
+
+struct Classifier {
+  const DiscoverOptions& o;
+  const MediaOptions& m;
+  bool classify(InputFile* f) const {
+    std::string ext = extension_of(f->rel_path);
+    f->is_video_ext = o.use_video && ext_in(ext, o.video_exts, o.ext_case_insensitive);
+    f->is_audio_ext = o.use_audio && ext_in(ext, o.audio_exts, o.ext_case_insensitive);
+    f->is_container_ext = o.use_audio && m.audio_from_video && ext_in(ext, m.video_container_exts, true);
+    return f->is_video_ext || f->is_audio_ext || f->is_container_ext;
+  }
+};
+
+bool stat_file(const std::string& path, InputFile* f, std::string* why) {
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0) {
+    *why = std::string("cannot stat: ") + std::strerror(errno);
+    return false;
+  }
+  if (!S_ISREG(st.st_mode)) {
+    *why = "not a regular file";
+    return false;
+  }
+  f->size = static_cast<uint64_t>(st.st_size);
+  f->mtime_ns = static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000LL + st.st_mtim.tv_nsec;
+  return true;
+}
+
+void walk(const std::string& root, const std::string& rel_dir, std::set<std::pair<dev_t, ino_t>>* active,
+          const Classifier& cls, DiscoverResult* out) {
+  std::string dir = rel_dir.empty() ? root : join(root, rel_dir);
+  struct stat st;
+  if (::stat(dir.c_str(), &st) != 0) {
+    out->problems.push_back({dir, std::string("cannot stat directory: ") + std::strerror(errno)});
+    return;
+  }
+  auto key = std::make_pair(st.st_dev, st.st_ino);
+  if (active->count(key)) {
+    out->problems.push_back({dir, "symlink loop: this directory is already being walked; skipped"});
+    return;
+  }
+  active->insert(key);
+  std::error_code ec;
+  fs::directory_iterator it(dir, ec), end;
+  if (ec) {
+    out->problems.push_back({dir, "cannot read directory: " + ec.message()});
+    active->erase(key);
+    return;
+  }
+  std::vector<std::string> names;
+  for (; it != end; it.increment(ec)) {
+    if (ec) {
+      out->problems.push_back({dir, "error while listing: " + ec.message()});
+      break;
+    }
+    names.push_back(it->path().filename().string());
+  }
+  std::sort(names.begin(), names.end());
+  for (const auto& name : names) {
+    std::string rel = rel_dir.empty() ? name : rel_dir + "/" + name;
+    std::string full = join(root, rel);
+    struct stat s;
+    if (::stat(full.c_str(), &s) != 0) {
+      struct stat ls;
+      bool dangling = ::lstat(full.c_str(), &ls) == 0 && S_ISLNK(ls.st_mode);
+      InputFile probe;
+      probe.rel_path = rel;
+      if (cls.classify(&probe) || !dangling)
+        out->problems.push_back({full, dangling ? "broken symlink" : std::string("cannot stat: ") + std::strerror(errno)});
+      continue;
+    }
+    if (S_ISDIR(s.st_mode)) {
+      walk(root, rel, active, cls, out);
+      continue;
+    }
+    InputFile f;
+    f.rel_path = rel;
+    f.path = full;
+    if (!cls.classify(&f)) continue;
+    std::string why;
+    if (!stat_file(full, &f, &why)) {
+      out->problems.push_back({full, why});
+      continue;
+    }
+    if (::access(full.c_str(), R_OK) != 0) {
+      out->problems.push_back({full, std::string("not readable: ") + std::strerror(errno)});
+      continue;
+    }
+    out->files.push_back(std::move(f));
+  }
+  active->erase(key);
+}
+
+}  // namespace
+
+std::string list_entry_rel_path(const std::string& entry) {
+  std::vector<std::string> parts;
+  size_t i = 0;
+  while (i <= entry.size()) {
+    size_t j = entry.find('/', i);
+    if (j == std::string::npos) j = entry.size();
+    std::string p = entry.substr(i, j - i);
+    if (!p.empty() && p != ".") parts.push_back(p == ".." ? "_up_" : p);
+    i = j + 1;
+  }
+  std::string rel = !entry.empty() && entry[0] == '/' ? "_abs" : "";
+  for (const auto& p : parts) rel += (rel.empty() ? "" : "/") + p;
+  return rel;
+}
+
+int shard_of(const std::string& rel_path, int num_shards) {
+  if (num_shards <= 1) return 0;
+  uint64_t h = 1469598103934665603ULL;  // FNV-1a 64
+  for (unsigned char c : rel_path) {
+    h ^= c;
+    h *= 1099511628211ULL;
+  }
+  return static_cast<int>(h % static_cast<uint64_t>(num_shards));
+}
+
+std::string shard_from_environment(DiscoverOptions* o, bool keys_set_explicitly) {
+  if (keys_set_explicitly) return "config";
+  auto env_int = [](const char* name, long* out) {
+    const char* v = std::getenv(name);
+    if (!v || !*v) return false;
+    char* end = nullptr;
+    long x = std::strtol(v, &end, 10);
+    if (*end != '\0') throw ConfigError(std::string("environment variable ") + name + " is not an integer: '" + v + "'");
+    *out = x;
+    return true;
+  };
+  long id = 0, count = 0, min = 0;
+  if (env_int("SLURM_ARRAY_TASK_ID", &id) && env_int("SLURM_ARRAY_TASK_COUNT", &count)) {
+    env_int("SLURM_ARRAY_TASK_MIN", &min);
+    o->shard_id = static_cast<int>(id - min);
+    o->num_shards = static_cast<int>(count);
+    if (o->shard_id < 0 || o->shard_id >= o->num_shards)
+      throw ConfigError("SLURM_ARRAY_TASK_ID - SLURM_ARRAY_TASK_MIN must be in [0, SLURM_ARRAY_TASK_COUNT); use a "
+                        "contiguous --array=0-N");
+    return "SLURM_ARRAY_TASK_ID/SLURM_ARRAY_TASK_COUNT";
+  }
+  if (env_int("JOB_COMPLETION_INDEX", &id)) {
+    if (!env_int("LSSD_NUM_SHARDS", &count))
+      throw ConfigError("JOB_COMPLETION_INDEX is set but LSSD_NUM_SHARDS (the number of indices) is not");
+    o->shard_id = static_cast<int>(id);
+    o->num_shards = static_cast<int>(count);
+    if (o->shard_id < 0 || o->shard_id >= o->num_shards)
+      throw ConfigError("JOB_COMPLETION_INDEX must be in [0, LSSD_NUM_SHARDS)");
+    return "JOB_COMPLETION_INDEX/LSSD_NUM_SHARDS";
+  }
+  return "default";
+}
+
+DiscoverResult discover(const DiscoverOptions& opts, const MediaOptions& media) {
+  DiscoverResult out;
+  Classifier cls{opts, media};
+  if (!opts.file_list.empty()) {
+    std::ifstream in(opts.file_list);
+    if (!in) throw Error("discover", std::string("cannot read the file list: ") + std::strerror(errno), opts.file_list);
+    std::set<std::string> seen;
+    std::string line;
+    while (std::getline(in, line)) {
+      if (!line.empty() && line.back() == '\r') line.pop_back();
+      if (line.empty() || line[0] == '#') continue;
+      std::string path = opts.data_dir.empty() || line[0] == '/' ? line : join(opts.data_dir, line);
+      std::string norm = fs::path(path).lexically_normal().string();
+      if (!seen.insert(norm).second) continue;  // the same file listed twice
+      InputFile f;
+      f.path = path;
+      f.rel_path = list_entry_rel_path(fs::path(line).lexically_normal().string());
+      if (!cls.classify(&f)) {
+        out.problems.push_back({path, "extension not in the video/audio extension lists; skipped"});
+        continue;
+      }
+      std::string why;
+      if (!stat_file(path, &f, &why)) {
+        out.problems.push_back({path, why});
+        continue;
+      }
+      out.files.push_back(std::move(f));
+    }
+  } else {
+    if (opts.data_dir.empty()) throw ConfigError("DATA.PATH_TO_DATA_DIR (or DATA.PATH_TO_FILE_LIST) must be set");
+    struct stat st;
+    if (::stat(opts.data_dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
+      throw Error("discover", "input directory does not exist or is not a directory", opts.data_dir);
+    std::set<std::pair<dev_t, ino_t>> active;
+    walk(opts.data_dir, "", &active, cls, &out);
+  }
+  std::sort(out.files.begin(), out.files.end(),
+            [](const InputFile& a, const InputFile& b) { return a.rel_path < b.rel_path; });
+  // Distinct list entries that map to one name (only possible through literal `_up_`/`_abs`
+  // components) get a `~N` suffix, so outputs never collide.
+  for (size_t i = 1; i < out.files.size(); ++i) {
+    int n = 2;
+    std::string base = out.files[i].rel_path;
+    while (out.files[i].rel_path == out.files[i - 1].rel_path) out.files[i].rel_path = base + "~" + std::to_string(n++);
+  }
+  out.total_before_shard = out.files.size();
+  if (opts.num_shards > 1) {
+    std::vector<InputFile> mine;
+    for (auto& f : out.files)
+      if (shard_of(f.rel_path, opts.num_shards) == opts.shard_id) mine.push_back(std::move(f));
+    out.files = std::move(mine);
+  }
+  return out;
+}
+
+}  // namespace lssd
