@@ -1,0 +1,95 @@
+// The output stage: where each input's embedding goes, the manifest and error logs, and the
+// resume check. Layout under OUTPUT_DIR:
+//   config.yaml                          the resolved config of the last run
+//   errors.jsonl | errors.shard-I-of-N.jsonl     one line per failed input
+//   <video|audio>/<rel_path>.npy         [M,5,768] / [M,768] float32 (or float16)
+//   audio/<rel_path>.a<stream>-<lang>.npy        an audio track of a video container
+//   <video|audio>/manifest.jsonl | manifest.shard-I-of-N.jsonl   one record per input
+#pragma once
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+namespace lssd {
+
+constexpr int kManifestVersion = 1;
+
+struct ClipRange {
+  double start_s = 0, stop_s = 0;                 // seconds (video: pts-exact; audio: samples / rate)
+  int64_t start_sample = -1, stop_sample = -1;    // audio only: native-rate sample indices
+};
+
+struct Record {
+  int version = kManifestVersion;
+  std::string modality;    // "video" | "audio"
+  std::string path;        // input path as discovered (raw bytes)
+  std::string rel_path;    // relative name (raw bytes)
+  std::string output;      // the .npy relative to OUTPUT_DIR/<modality>/ ("" unless ok)
+  uint64_t size = 0;
+  int64_t mtime_ns = 0;
+  std::string status;      // "ok" | "failed" | "skipped_short"
+  int64_t num_clips = 0;   // M
+  std::vector<int64_t> shape;
+  std::vector<ClipRange> ranges;
+  double fps = 0;          // video: the stream's average frame rate
+  int sample_rate = 0;     // audio: native rate
+  int track_index = -1;    // audio tracks of video containers: the stream index
+  std::string track_language;
+  int tracks_total = 0;    // audio tracks of video containers: how many tracks the input has
+  std::string model_id;
+  std::string dtype;       // "float32" | "float16"
+  std::string error_stage, error_message;
+  double wall_s = 0;       // time spent on this input
+
+  // The identity of an output: modality, rel_path and track.
+  std::string key() const;
+};
+
+// "<rel>.npy", or "<rel>.a<stream>-<lang>.npy" for a track (lang sanitised to [a-z0-9_], "und" if none).
+std::string output_name(const std::string& rel_path, int track_index = -1, const std::string& language = "");
+// A path component list with no "..", "." or empty parts and no leading "/": safe under a root.
+bool is_safe_relative(const std::string& rel);
+
+// JSON strings for arbitrary bytes: valid UTF-8 is kept; otherwise invalid bytes become \xNN
+// text, and the exact bytes go to a sibling "<field>_hex" entry. Readers restore the bytes.
+std::string record_to_json(const Record& r);
+Record record_from_json(const std::string& line, const std::string& source);
+
+std::string manifest_name(int shard_id, int num_shards);
+std::string errors_name(int shard_id, int num_shards);
+
+// Reads every manifest*.jsonl under a modality directory, in name order; for each key the last
+// record wins. A malformed line is a clear error naming file and line, except a torn last line
+// (a crash mid-append), which is skipped with a warning.
+std::vector<Record> read_manifest_dir(const std::string& modality_dir, std::vector<std::string>* warnings = nullptr);
+
+// Appends JSON lines to one file, each write followed by fsync; thread-safe.
+class JsonlAppender {
+ public:
+  explicit JsonlAppender(const std::string& path);
+  ~JsonlAppender();
+  void append(const std::string& json_line);
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+  int fd_ = -1;
+  std::mutex mu_;
+};
+
+// Resolves `rel` under `root` and makes its parent directories; refuses (lssd::Error "output")
+// a name that is unsafe or whose parent resolves outside root (a symlinked directory).
+std::string safe_output_path(const std::string& root, const std::string& rel);
+
+// Cheap validity check of an existing output: the .npy header parses, the file size matches,
+// and the shape is the one recorded.
+bool output_is_valid(const std::string& npy_path, const std::vector<int64_t>& shape);
+
+// One error line for errors.jsonl.
+std::string error_to_json(const std::string& path, const std::string& modality, const std::string& stage,
+                          const std::string& message);
+
+}  // namespace lssd

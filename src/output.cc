@@ -1,0 +1,337 @@
+#include "lssd/output.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "lssd/error.h"
+#include "lssd/npy.h"
+
+namespace lssd {
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+std::string Record::key() const { return modality + "\x1f" + rel_path + "\x1f" + std::to_string(track_index); }
+
+std::string output_name(const std::string& rel_path, int track_index, const std::string& language) {
+  if (track_index < 0) return rel_path + ".npy";
+  std::string lang;
+  for (char c : language) {
+    unsigned char u = static_cast<unsigned char>(c);
+    if (std::isalnum(u)) lang += static_cast<char>(std::tolower(u));
+    else if (c == '_' || c == '-') lang += '_';
+  }
+  if (lang.empty()) lang = "und";
+  if (lang.size() > 16) lang.resize(16);
+  return rel_path + ".a" + std::to_string(track_index) + "-" + lang + ".npy";
+}
+
+bool is_safe_relative(const std::string& rel) {
+  if (rel.empty() || rel[0] == '/') return false;
+  size_t i = 0;
+  while (i <= rel.size()) {
+    size_t j = rel.find('/', i);
+    if (j == std::string::npos) j = rel.size();
+    std::string p = rel.substr(i, j - i);
+    if (p.empty() || p == "." || p == "..") return false;
+    i = j + 1;
+  }
+  return rel.find('\0') == std::string::npos;
+}
+
+namespace {
+
+// Length of the valid UTF-8 sequence at s[i], or 0.
+size_t utf8_len(const std::string& s, size_t i) {
+  unsigned char c = static_cast<unsigned char>(s[i]);
+  size_t n;
+  uint32_t cp;
+  if (c < 0x80) return 1;
+  if ((c & 0xe0) == 0xc0) { n = 2; cp = c & 0x1f; }
+  else if ((c & 0xf0) == 0xe0) { n = 3; cp = c & 0x0f; }
+  else if ((c & 0xf8) == 0xf0) { n = 4; cp = c & 0x07; }
+  else return 0;
+  if (i + n > s.size()) return 0;
+  for (size_t k = 1; k < n; ++k) {
+    unsigned char d = static_cast<unsigned char>(s[i + k]);
+    if ((d & 0xc0) != 0x80) return 0;
+    cp = (cp << 6) | (d & 0x3f);
+  }
+  if ((n == 2 && cp < 0x80) || (n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
+      (cp >= 0xd800 && cp <= 0xdfff))
+    return 0;
+  return n;
+}
+
+void put_bytes(json& j, const std::string& field, const std::string& bytes) {
+  std::string text;
+  bool valid = true;
+  for (size_t i = 0; i < bytes.size();) {
+    size_t n = utf8_len(bytes, i);
+    if (n == 0) {
+      static const char* hex = "0123456789abcdef";
+      unsigned char c = static_cast<unsigned char>(bytes[i]);
+      text += "\\x";
+      text += hex[c >> 4];
+      text += hex[c & 15];
+      valid = false;
+      ++i;
+    } else {
+      text.append(bytes, i, n);
+      i += n;
+    }
+  }
+  j[field] = text;
+  if (!valid) {
+    std::string h;
+    static const char* hex = "0123456789abcdef";
+    for (unsigned char c : bytes) {
+      h += hex[c >> 4];
+      h += hex[c & 15];
+    }
+    j[field + "_hex"] = h;
+  }
+}
+
+std::string get_bytes(const json& j, const std::string& field) {
+  auto hx = j.find(field + "_hex");
+  if (hx != j.end()) {
+    std::string h = hx->get<std::string>(), out;
+    if (h.size() % 2) throw std::runtime_error(field + "_hex has odd length");
+    for (size_t i = 0; i < h.size(); i += 2) out += static_cast<char>(std::stoi(h.substr(i, 2), nullptr, 16));
+    return out;
+  }
+  auto it = j.find(field);
+  return it == j.end() ? std::string() : it->get<std::string>();
+}
+
+}  // namespace
+
+std::string record_to_json(const Record& r) {
+  json j;
+  j["v"] = r.version;
+  j["modality"] = r.modality;
+  put_bytes(j, "path", r.path);
+  put_bytes(j, "rel_path", r.rel_path);
+  put_bytes(j, "output", r.output);
+  j["size"] = r.size;
+  j["mtime_ns"] = r.mtime_ns;
+  j["status"] = r.status;
+  j["M"] = r.num_clips;
+  j["shape"] = r.shape;
+  json ranges = json::array();
+  for (const auto& c : r.ranges) {
+    if (c.start_sample >= 0) ranges.push_back({c.start_s, c.stop_s, c.start_sample, c.stop_sample});
+    else ranges.push_back({c.start_s, c.stop_s});
+  }
+  j["ranges"] = ranges;
+  if (r.modality == "video") j["fps"] = r.fps;
+  else j["sample_rate"] = r.sample_rate;
+  if (r.track_index >= 0) {
+    j["track"] = {{"index", r.track_index}, {"language", r.track_language}, {"total", r.tracks_total}};
+  }
+  j["model_id"] = r.model_id;
+  if (!r.dtype.empty()) j["dtype"] = r.dtype;
+  if (!r.error_stage.empty() || !r.error_message.empty()) {
+    json e;
+    e["stage"] = r.error_stage;
+    put_bytes(e, "message", r.error_message);
+    j["error"] = e;
+  }
+  j["wall_s"] = r.wall_s;
+  return j.dump();
+}
+
+Record record_from_json(const std::string& line, const std::string& source) {
+  Record r;
+  try {
+    json j = json::parse(line);
+    r.version = j.at("v").get<int>();
+    if (r.version > kManifestVersion)
+      throw Error("read", "manifest format version " + std::to_string(r.version) + " is newer than this lssd (" +
+                              std::to_string(kManifestVersion) + ")", source);
+    r.modality = j.at("modality").get<std::string>();
+    r.path = get_bytes(j, "path");
+    r.rel_path = get_bytes(j, "rel_path");
+    r.output = get_bytes(j, "output");
+    r.size = j.at("size").get<uint64_t>();
+    r.mtime_ns = j.at("mtime_ns").get<int64_t>();
+    r.status = j.at("status").get<std::string>();
+    r.num_clips = j.at("M").get<int64_t>();
+    r.shape = j.at("shape").get<std::vector<int64_t>>();
+    for (const auto& c : j.at("ranges")) {
+      ClipRange cr;
+      cr.start_s = c.at(0).get<double>();
+      cr.stop_s = c.at(1).get<double>();
+      if (c.size() >= 4) {
+        cr.start_sample = c.at(2).get<int64_t>();
+        cr.stop_sample = c.at(3).get<int64_t>();
+      }
+      r.ranges.push_back(cr);
+    }
+    if (j.contains("fps")) r.fps = j["fps"].get<double>();
+    if (j.contains("sample_rate")) r.sample_rate = j["sample_rate"].get<int>();
+    if (j.contains("track")) {
+      r.track_index = j["track"].at("index").get<int>();
+      r.track_language = j["track"].value("language", "");
+      r.tracks_total = j["track"].value("total", 0);
+    }
+    r.model_id = j.value("model_id", "");
+    r.dtype = j.value("dtype", "");
+    if (j.contains("error")) {
+      r.error_stage = j["error"].value("stage", "");
+      r.error_message = get_bytes(j["error"], "message");
+    }
+    r.wall_s = j.value("wall_s", 0.0);
+  } catch (const Error&) {
+    throw;
+  } catch (const std::exception& e) {
+    throw Error("read", std::string("malformed manifest record: ") + e.what(), source);
+  }
+  return r;
+}
+
+std::string manifest_name(int shard_id, int num_shards) {
+  if (num_shards <= 1) return "manifest.jsonl";
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "manifest.shard-%04d-of-%04d.jsonl", shard_id, num_shards);
+  return buf;
+}
+
+std::string errors_name(int shard_id, int num_shards) {
+  if (num_shards <= 1) return "errors.jsonl";
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "errors.shard-%04d-of-%04d.jsonl", shard_id, num_shards);
+  return buf;
+}
+
+std::vector<Record> read_manifest_dir(const std::string& dir, std::vector<std::string>* warnings) {
+  std::vector<std::string> files;
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) return {};
+  for (auto& e : fs::directory_iterator(dir, ec)) {
+    std::string n = e.path().filename().string();
+    if (n.rfind("manifest", 0) == 0 && n.size() > 6 && n.substr(n.size() - 6) == ".jsonl") files.push_back(e.path().string());
+  }
+  std::sort(files.begin(), files.end());
+  std::vector<Record> order;
+  std::map<std::string, size_t> index;
+  for (const auto& f : files) {
+    std::ifstream in(f, std::ios::binary);
+    if (!in) throw Error("read", std::string("cannot open manifest: ") + std::strerror(errno), f);
+    std::string content((std::istreambuf_iterator<char>(in)), {});
+    size_t pos = 0, lineno = 0;
+    while (pos < content.size()) {
+      size_t nl = content.find('\n', pos);
+      bool last = nl == std::string::npos;
+      std::string line = content.substr(pos, last ? std::string::npos : nl - pos);
+      pos = last ? content.size() : nl + 1;
+      ++lineno;
+      if (line.empty()) continue;
+      Record r;
+      try {
+        r = record_from_json(line, f + ":" + std::to_string(lineno));
+      } catch (const Error& e) {
+        if (last) {  // a torn final append: the input is simply redone
+          if (warnings) warnings->push_back(f + ":" + std::to_string(lineno) + ": incomplete last line ignored");
+          continue;
+        }
+        throw;
+      }
+      auto it = index.find(r.key());
+      if (it == index.end()) {
+        index[r.key()] = order.size();
+        order.push_back(std::move(r));
+      } else {
+        order[it->second] = std::move(r);
+      }
+    }
+  }
+  return order;
+}
+
+JsonlAppender::JsonlAppender(const std::string& path) : path_(path) {
+  fs::path p(path);
+  std::error_code ec;
+  fs::create_directories(p.parent_path(), ec);
+  fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  if (fd_ < 0) throw Error("output", std::string("cannot open for appending: ") + std::strerror(errno), path);
+  // A torn line from a crash would glue onto the next record: start on a fresh line.
+  struct stat st;
+  if (::fstat(fd_, &st) == 0 && st.st_size > 0) {
+    int rfd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    char last = '\n';
+    if (rfd >= 0) {
+      if (::pread(rfd, &last, 1, st.st_size - 1) != 1) last = '\n';
+      ::close(rfd);
+    }
+    if (last != '\n') append("");
+  }
+}
+
+JsonlAppender::~JsonlAppender() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+void JsonlAppender::append(const std::string& json_line) {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::string data = json_line + "\n";
+  size_t off = 0;
+  while (off < data.size()) {
+    ssize_t n = ::write(fd_, data.data() + off, data.size() - off);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      throw Error("output", std::string("append failed: ") + std::strerror(errno), path_);
+    }
+    off += static_cast<size_t>(n);
+  }
+  if (::fsync(fd_) != 0) throw Error("output", std::string("fsync failed: ") + std::strerror(errno), path_);
+}
+
+std::string safe_output_path(const std::string& root, const std::string& rel) {
+  if (!is_safe_relative(rel)) throw Error("output", "refusing unsafe output name '" + rel + "'", root);
+  fs::path full = fs::path(root) / rel;
+  std::error_code ec;
+  fs::create_directories(full.parent_path(), ec);
+  if (ec) throw Error("output", "cannot create directory " + full.parent_path().string() + ": " + ec.message(), rel);
+  fs::path real_root = fs::weakly_canonical(root, ec);
+  fs::path real_parent = fs::weakly_canonical(full.parent_path(), ec);
+  std::string rr = real_root.string(), rp = real_parent.string();
+  if (rp != rr && rp.compare(0, rr.size() + 1, rr + "/") != 0)
+    throw Error("output", "output directory " + full.parent_path().string() + " resolves outside " + root +
+                              " (a symlink?); refusing to write there", rel);
+  return full.string();
+}
+
+bool output_is_valid(const std::string& npy_path, const std::vector<int64_t>& shape) {
+  try {
+    FloatArray a = read_npy(npy_path);
+    return a.shape == shape;
+  } catch (const Error&) {
+    return false;
+  }
+}
+
+std::string error_to_json(const std::string& path, const std::string& modality, const std::string& stage,
+                          const std::string& message) {
+  json j;
+  put_bytes(j, "path", path);
+  j["modality"] = modality;
+  j["stage"] = stage;
+  put_bytes(j, "message", message);
+  std::time_t t = std::time(nullptr);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
+  j["time"] = buf;
+  return j.dump();
+}
+
+}  // namespace lssd

@@ -1,0 +1,142 @@
+#include "lssd/output.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "lssd/error.h"
+#include "lssd/npy.h"
+
+namespace fs = std::filesystem;
+
+namespace {
+fs::path temp_dir(const std::string& name) {
+  fs::path p = fs::temp_directory_path() / ("lssd_out_" + name + "_" + std::to_string(::getpid()));
+  fs::remove_all(p);
+  fs::create_directories(p);
+  return p;
+}
+lssd::Record sample_record() {
+  lssd::Record r;
+  r.modality = "audio";
+  r.path = "in/x.wav";
+  r.rel_path = "x.wav";
+  r.output = "x.wav.npy";
+  r.size = 123;
+  r.mtime_ns = 1700000000123456789LL;
+  r.status = "ok";
+  r.num_clips = 2;
+  r.shape = {2, 768};
+  r.ranges = {{0.0, 3.0, 0, 144000}, {2.0, 5.0, 96000, 240000}};
+  r.sample_rate = 48000;
+  r.model_id = "abc";
+  r.dtype = "float32";
+  return r;
+}
+}  // namespace
+
+TEST(Output, NamesAreCollisionFreeAndSafe) {
+  EXPECT_EQ(lssd::output_name("a/b.mp4"), "a/b.mp4.npy");
+  EXPECT_NE(lssd::output_name("a/b.mp4"), lssd::output_name("a/b.avi"));
+  EXPECT_EQ(lssd::output_name("m.mkv", 1, "eng"), "m.mkv.a1-eng.npy");
+  EXPECT_EQ(lssd::output_name("m.mkv", 2, ""), "m.mkv.a2-und.npy");
+  EXPECT_EQ(lssd::output_name("m.mkv", 2, "../Zh Hant"), "m.mkv.a2-zhhant.npy");
+  EXPECT_TRUE(lssd::is_safe_relative("a/b.npy"));
+  for (auto bad : {"", "/abs.npy", "../x.npy", "a/../../x", "a//b", "./a"}) EXPECT_FALSE(lssd::is_safe_relative(bad)) << bad;
+}
+
+TEST(Output, RecordRoundTripIncludingNonUtf8) {
+  lssd::Record r = sample_record();
+  r.path = std::string("in/caf\xe9-\xff.wav");  // Latin-1 bytes, not UTF-8
+  r.rel_path = "caf\xe9-\xff.wav";
+  r.track_index = 1;
+  r.track_language = "deu";
+  r.tracks_total = 2;
+  r.error_message = "bad \xfe byte";
+  r.error_stage = "decode";
+  std::string line = lssd::record_to_json(r);
+  EXPECT_NE(line.find("\\\\xe9"), std::string::npos) << line;  // readable escape
+  EXPECT_NE(line.find("path_hex"), std::string::npos);
+  lssd::Record b = lssd::record_from_json(line, "t");
+  EXPECT_EQ(b.path, r.path);
+  EXPECT_EQ(b.rel_path, r.rel_path);
+  EXPECT_EQ(b.error_message, r.error_message);
+  EXPECT_EQ(b.ranges.size(), 2u);
+  EXPECT_EQ(b.ranges[1].stop_sample, 240000);
+  EXPECT_EQ(b.mtime_ns, r.mtime_ns);
+  EXPECT_EQ(b.track_language, "deu");
+  EXPECT_EQ(b.tracks_total, 2);
+  EXPECT_EQ(b.key(), r.key());
+  // UTF-8 names stay as they are.
+  r.path = "in/日本語.wav";
+  r.rel_path = "日本語.wav";
+  r.error_message = "ok";
+  line = lssd::record_to_json(r);
+  EXPECT_EQ(line.find("_hex"), std::string::npos) << line;
+  EXPECT_EQ(lssd::record_from_json(line, "t").path, r.path);
+}
+
+TEST(Output, ManifestLastRecordWinsAndTornLineIsSkipped) {
+  fs::path d = temp_dir("manifest");
+  {
+    lssd::JsonlAppender a((d / "manifest.jsonl").string());
+    lssd::Record r = sample_record();
+    r.status = "failed";
+    a.append(lssd::record_to_json(r));
+    r.status = "ok";
+    a.append(lssd::record_to_json(r));
+    r.rel_path = "y.wav";
+    a.append(lssd::record_to_json(r));
+  }
+  { std::ofstream(d / "manifest.shard-0001-of-0002.jsonl") << lssd::record_to_json(sample_record()).substr(0, 40); }
+  std::vector<std::string> warnings;
+  auto recs = lssd::read_manifest_dir(d.string(), &warnings);
+  ASSERT_EQ(recs.size(), 2u);
+  EXPECT_EQ(recs[0].status, "ok");
+  EXPECT_EQ(recs[1].rel_path, "y.wav");
+  EXPECT_EQ(warnings.size(), 1u);
+  // Appending after a torn line starts a fresh line.
+  {
+    lssd::JsonlAppender a((d / "manifest.shard-0001-of-0002.jsonl").string());
+    lssd::Record r = sample_record();
+    r.rel_path = "z.wav";
+    a.append(lssd::record_to_json(r));
+  }
+  EXPECT_THROW(lssd::read_manifest_dir(d.string()), lssd::Error);  // the torn line is no longer last
+  // A malformed line in the middle names the file and line.
+  { std::ofstream(d / "manifest.shard-0001-of-0002.jsonl") << "{not json}\n" << lssd::record_to_json(sample_record()) << "\n"; }
+  try {
+    lssd::read_manifest_dir(d.string());
+    FAIL();
+  } catch (const lssd::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("manifest.shard-0001-of-0002.jsonl:1"), std::string::npos) << e.what();
+  }
+  fs::remove_all(d);
+}
+
+TEST(Output, SafeOutputPathRefusesSymlinkEscape) {
+  fs::path d = temp_dir("safe");
+  fs::path outside = temp_dir("outside");
+  std::string p = lssd::safe_output_path(d.string(), "a/b/c.npy");
+  EXPECT_TRUE(fs::is_directory(d / "a" / "b"));
+  EXPECT_EQ(p, (d / "a/b/c.npy").string());
+  fs::create_directory_symlink(outside, d / "link");
+  EXPECT_THROW(lssd::safe_output_path(d.string(), "link/x.npy"), lssd::Error);
+  EXPECT_THROW(lssd::safe_output_path(d.string(), "../x.npy"), lssd::Error);
+  fs::remove_all(d);
+  fs::remove_all(outside);
+}
+
+TEST(Output, OutputValidity) {
+  fs::path d = temp_dir("valid");
+  lssd::FloatArray a({2, 768});
+  lssd::write_npy((d / "x.npy").string(), a);
+  EXPECT_TRUE(lssd::output_is_valid((d / "x.npy").string(), {2, 768}));
+  EXPECT_FALSE(lssd::output_is_valid((d / "x.npy").string(), {3, 768}));
+  EXPECT_FALSE(lssd::output_is_valid((d / "missing.npy").string(), {2, 768}));
+  fs::resize_file(d / "x.npy", 200);
+  EXPECT_FALSE(lssd::output_is_valid((d / "x.npy").string(), {2, 768}));
+  fs::remove_all(d);
+}
