@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <sstream>
 
+#include "lssd/discover.h"
 #include "lssd/error.h"
 
 namespace lssd {
@@ -494,6 +495,30 @@ EncoderOptions Config::encoder_options() const {
   for (const char* k : {"MODEL.VIDEO", "MODEL.AUDIO"})
     require(get_string(k) == "MViT", std::string(k) + " must be MViT (the only LSSD encoder)");
   require(get_string("MVIT.SIZE") == "S" || get_string("MVIT.SIZE") == "B", "MVIT.SIZE must be S or B");
+  return o;
+}
+
+PipelineOptions Config::pipeline_options() const {
+  PipelineOptions o;
+  o.discover = discover_options();
+  o.shard_source = shard_from_environment(&o.discover, is_set("DIST.NUM_SHARDS") || is_set("DIST.SHARD_ID"));
+  o.media = media_options();
+  o.video = video_options();
+  o.audio = audio_options();
+  o.encoder = encoder_options();
+  o.output_dir = get_string("OUTPUT_DIR");
+  require(!o.output_dir.empty(), "OUTPUT_DIR must not be empty");
+  o.num_workers = static_cast<int>(get_int("DIST.NUM_WORKERS"));
+  require(o.num_workers >= 1, "DIST.NUM_WORKERS must be >= 1");
+  const std::string& dtype = get_string("OUTPUT.DTYPE");
+  require(dtype == "float32" || dtype == "float16", "OUTPUT.DTYPE must be float32 or float16");
+  o.float16_output = dtype == "float16";
+  o.progress_interval_s = get_float("LOG.PROGRESS_INTERVAL_S");
+  require(o.progress_interval_s > 0, "LOG.PROGRESS_INTERVAL_S must be > 0");
+  o.config_yaml = to_yaml();
+  o.output_key_text = output_affecting_text();
+  if (is_set("MVIT.SIZE")) o.expect_size = get_string("MVIT.SIZE");
+  if (is_set("MVIT.PATCH_OVERLAP")) o.expect_patch_overlap = get_bool("MVIT.PATCH_OVERLAP") ? 1 : 0;
   return o;
 }
 

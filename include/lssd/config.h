@@ -69,6 +69,8 @@ class Config {
   VideoOptions video_options() const;
   AudioOptions audio_options() const;
   EncoderOptions encoder_options() const;
+  // Everything a run needs (shards from the environment when DIST.* were not named).
+  PipelineOptions pipeline_options() const;
 
  private:
   std::map<std::string, ConfigValue> values_;

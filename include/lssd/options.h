@@ -61,4 +61,25 @@ struct EncoderOptions {
   int num_gpus = 2;                // DIST.NUM_GPUS: encoder replicas on CUDA
 };
 
+// The whole run (pipeline stage): every stage's options plus the run's own.
+struct PipelineOptions {
+  DiscoverOptions discover;
+  MediaOptions media;
+  VideoOptions video;
+  AudioOptions audio;
+  EncoderOptions encoder;
+  std::string output_dir = "./tmp";    // OUTPUT_DIR
+  int num_workers = 8;                 // DIST.NUM_WORKERS: decode threads (capped at the job count)
+  bool float16_output = false;         // OUTPUT.DTYPE float16
+  double progress_interval_s = 10.0;   // LOG.PROGRESS_INTERVAL_S
+  bool overwrite = false;              // --overwrite: ignore earlier outputs
+  int progress_mode = -1;              // -1: bar on a TTY, log lines otherwise; 0: log lines; 1: bar
+  std::string config_yaml;             // the resolved config, written to OUTPUT_DIR/config.yaml
+  std::string output_key_text;         // config keys that change outputs (part of the model id)
+  // Size / overlap named by the config (empty: not named); must match the encoder files.
+  std::string expect_size;
+  int expect_patch_overlap = -1;
+  std::string shard_source = "config";  // where num_shards/shard_id came from (for the log)
+};
+
 }  // namespace lssd
