@@ -58,6 +58,8 @@ const std::vector<KeySpec>& declared_keys() {
        "also embed every audio track of video containers (one output per track, with language)"},
       {"DATA.VIDEO_CONTAINER_EXTENSIONS", T::StringList, "[\"mp4\", \"mkv\", \"avi\", \"mov\", \"webm\"]", false,
        "containers whose audio tracks DATA.AUDIO_FROM_VIDEO reads"},
+      {"MEDIA.DECODE_THREADS", T::Int, "1", false,
+       "FFmpeg decoder threads per file (0: FFmpeg's choice); DIST.NUM_WORKERS files decode at once"},
       {"MEDIA.DEADLINE_S", T::Float, "600.0", false, "wall-clock limit to decode one file (0: none)"},
       {"OUTPUT.DTYPE", T::String, "\"float32\"", true, "embedding dtype on disk: float32 | float16"},
       {"LOG.PROGRESS_INTERVAL_S", T::Float, "10.0", false, "seconds between progress lines when not on a TTY"},

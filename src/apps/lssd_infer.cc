@@ -1,6 +1,7 @@
 // lssd-infer: batch embedding extraction.
 //   lssd-infer --cfg configs/B3.yaml DATA.PATH_TO_DATA_DIR in/ OUTPUT_DIR out/ [KEY VALUE ...]
 #include <CLI/CLI.hpp>
+#include <atomic>
 #include <spdlog/spdlog.h>
 
 #include <filesystem>
@@ -10,7 +11,20 @@
 #include "lssd/config.h"
 #include "lssd/error.h"
 #include "lssd/logging.h"
+#include "lssd/pipeline.h"
 #include "lssd/version.h"
+
+#include <csignal>
+
+namespace {
+std::atomic<bool> g_stop{false};
+extern "C" void on_signal(int) {
+  g_stop = true;
+  // A second Ctrl-C ends the process at once.
+  std::signal(SIGINT, SIG_DFL);
+  std::signal(SIGTERM, SIG_DFL);
+}
+}  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"lssd-infer: LSSD audio-visual embeddings for a tree of media files"};
@@ -35,20 +49,37 @@ int main(int argc, char** argv) {
   lssd::setup_logging(quiet ? -1 : verbose);
 
   lssd::Config cfg;
+  lssd::PipelineOptions opts;
   try {
     if (!cfg_file.empty()) cfg.merge_file(cfg_file);
     cfg.merge_list(overrides);
-    // Validate every stage's options up front: a config error must stop before any work.
-    cfg.discover_options();
-    cfg.media_options();
-    cfg.video_options();
-    cfg.audio_options();
-    cfg.encoder_options();
+    // Every stage's options are validated here: a config error stops before any work.
+    opts = cfg.pipeline_options();
   } catch (const lssd::ConfigError& e) {
     spdlog::error("{}", e.message());
     return 2;
   }
-  if (verbose > 0) std::cout << cfg.to_yaml();
-  spdlog::error("the inference pipeline is not built yet in this version");
-  return 1;
+  opts.overwrite = overwrite;
+  if (verbose > 0) std::cout << cfg.to_yaml() << std::flush;
+  if (cfg.get_float("VIDEO.T") != cfg.get_float("TEST.CLIP_LEN"))
+    spdlog::warn("VIDEO.T ({}) differs from TEST.CLIP_LEN ({}); clips follow TEST.CLIP_LEN", cfg.get_float("VIDEO.T"),
+                 cfg.get_float("TEST.CLIP_LEN"));
+
+  std::signal(SIGINT, on_signal);
+  std::signal(SIGTERM, on_signal);
+  try {
+    lssd::RunSummary s = lssd::run_pipeline(opts, &g_stop);
+    spdlog::info("done: {} outputs ({} written, {} already done, {} too short, {} failed), {} clips in {:.1f} s "
+                 "({:.2f} clips/s){}",
+                 s.inputs, s.ok, s.resumed, s.skipped_short, s.failed, s.clips, s.wall_s,
+                 s.wall_s > 0 ? s.clips / s.wall_s : 0.0, s.interrupted ? "; INTERRUPTED: rerun to finish" : "");
+    if (s.failed > 0) spdlog::warn("failures are listed in {}/errors*.jsonl", opts.output_dir);
+    return s.exit_code();
+  } catch (const lssd::ConfigError& e) {
+    spdlog::error("{}", e.message());
+    return 2;
+  } catch (const std::exception& e) {
+    spdlog::error("fatal: {}", e.what());
+    return 1;
+  }
 }

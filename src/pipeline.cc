@@ -1,0 +1,659 @@
+#include "lssd/pipeline.h"
+
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <deque>
+#include <filesystem>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <sstream>
+#include <thread>
+
+#include "lssd/audio_transform.h"
+#include "lssd/discover.h"
+#include "lssd/encoder.h"
+#include "lssd/error.h"
+#include "lssd/media.h"
+#include "lssd/npy.h"
+#include "lssd/output.h"
+#include "lssd/sha256.h"
+#include "lssd/video_transform.h"
+
+namespace lssd {
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+// One unit of work: an input file for one modality. Audio tracks of a video container are one
+// job that yields one output per track.
+struct Job {
+  size_t file = 0;
+  Modality modality = Modality::Video;
+  bool container_tracks = false;
+};
+
+// One clip on its way to the encoder.
+struct ClipItem {
+  uint64_t unit = 0;
+  int clip = 0;
+  FloatArray tensor;  // [5,3,T,H,W] video or [1,mels,frames] audio
+};
+
+// Bounded per-modality clip queues; the encoder takes batches of one modality.
+class ClipQueue {
+ public:
+  ClipQueue(size_t video_cap, size_t audio_cap) : cap_{video_cap, audio_cap} {}
+
+  // Blocks while the modality's queue is full. Returns false if the queue was aborted.
+  bool push(Modality m, ClipItem&& item) {
+    std::unique_lock<std::mutex> lock(mu_);
+    auto& q = q_[idx(m)];
+    not_full_.wait(lock, [&] { return aborted_ || q.size() < cap_[idx(m)]; });
+    if (aborted_) return false;
+    q.push_back(std::move(item));
+    not_empty_.notify_all();
+    return true;
+  }
+
+  // Takes up to `batch` clips of one modality: a full batch as soon as one exists, else
+  // whatever is there once the producers are done or nothing arrived for a short while.
+  // Returns false when everything is drained and the producers are finished.
+  bool pop_batch(size_t batch, Modality* m, std::vector<ClipItem>* out) {
+    std::unique_lock<std::mutex> lock(mu_);
+    for (;;) {
+      if (aborted_) return false;
+      for (int k = 0; k < 2; ++k) {
+        if (q_[k].size() >= batch || (!q_[k].empty() && (producers_done_ || stalled_))) {
+          take(k, batch, m, out);
+          return true;
+        }
+      }
+      if (producers_done_ && q_[0].empty() && q_[1].empty()) return false;
+      bool any = !q_[0].empty() || !q_[1].empty();
+      // With clips waiting but no full batch, wait briefly for more, then run a partial batch.
+      auto status = not_empty_.wait_for(lock, std::chrono::milliseconds(any ? 200 : 1000));
+      stalled_ = any && status == std::cv_status::timeout;
+    }
+  }
+
+  void producers_finished() {
+    std::lock_guard<std::mutex> lock(mu_);
+    producers_done_ = true;
+    not_empty_.notify_all();
+  }
+  void abort() {
+    std::lock_guard<std::mutex> lock(mu_);
+    aborted_ = true;
+    not_empty_.notify_all();
+    not_full_.notify_all();
+  }
+
+ private:
+  static int idx(Modality m) { return m == Modality::Video ? 0 : 1; }
+  void take(int k, size_t batch, Modality* m, std::vector<ClipItem>* out) {
+    *m = k == 0 ? Modality::Video : Modality::Audio;
+    out->clear();
+    while (!q_[k].empty() && out->size() < batch) {
+      out->push_back(std::move(q_[k].front()));
+      q_[k].pop_front();
+    }
+    stalled_ = false;
+    not_full_.notify_all();
+  }
+  std::mutex mu_;
+  std::condition_variable not_empty_, not_full_;
+  std::deque<ClipItem> q_[2];
+  size_t cap_[2];
+  bool producers_done_ = false, aborted_ = false, stalled_ = false;
+};
+
+// Counters shared by the progress reporter and the summary.
+struct Progress {
+  std::atomic<int64_t> jobs_done{0}, ok{0}, failed{0}, skipped{0}, clips{0}, clips_planned{0};
+  int64_t jobs_total = 0;
+  int64_t resumed = 0;
+};
+
+// Collects each output's embeddings in clip order; writes the .npy and the manifest record
+// once the decoder has said how many clips there are and all of them are embedded.
+class Assembler {
+ public:
+  Assembler(const PipelineOptions& o, Progress* progress, JsonlAppender* video_manifest,
+            JsonlAppender* audio_manifest, JsonlAppender* errors, std::string video_model_id,
+            std::string audio_model_id)
+      : o_(o),
+        progress_(progress),
+        manifest_{video_manifest, audio_manifest},
+        errors_(errors),
+        model_id_{std::move(video_model_id), std::move(audio_model_id)} {}
+
+  uint64_t begin(Record base) {
+    std::lock_guard<std::mutex> lock(mu_);
+    uint64_t id = next_++;
+    Unit& u = units_[id];
+    u.record = std::move(base);
+    u.record.model_id = model_id_[u.record.modality == "video" ? 0 : 1];
+    u.start = Clock::now();
+    return id;
+  }
+
+  void add(uint64_t id, int clip, const float* row, size_t n) {
+    std::unique_lock<std::mutex> lock(mu_);
+    auto it = units_.find(id);
+    if (it == units_.end()) return;  // the unit already failed
+    Unit& u = it->second;
+    if (u.rows.size() <= static_cast<size_t>(clip)) u.rows.resize(clip + 1);
+    u.rows[clip].assign(row, row + n);
+    ++u.received;
+    maybe_finish(lock, id);
+  }
+
+  // The decoder is done with this unit: `clips` clips were queued.
+  void end(uint64_t id, int clips) {
+    std::unique_lock<std::mutex> lock(mu_);
+    auto it = units_.find(id);
+    if (it == units_.end()) return;
+    it->second.expected = clips;
+    maybe_finish(lock, id);
+  }
+
+  void fail(uint64_t id, const std::string& stage, const std::string& message) {
+    Record r;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      auto it = units_.find(id);
+      if (it == units_.end()) return;
+      r = std::move(it->second.record);
+      r.wall_s = seconds_since(it->second.start);
+      units_.erase(it);
+    }
+    record_failure(r, stage, message);
+  }
+
+  void record_failure(Record r, const std::string& stage, const std::string& message) {
+    r.status = "failed";
+    r.output.clear();
+    r.error_stage = stage;
+    r.error_message = message;
+    r.num_clips = 0;
+    r.shape.clear();
+    spdlog::error("{}: [{}] {}", r.path, stage, message);
+    append_manifest(r);
+    errors_->append(error_to_json(r.path, r.modality, stage, message));
+    ++progress_->failed;
+  }
+
+  void skipped_short(uint64_t id, Record r) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      units_.erase(id);
+    }
+    r.status = "skipped_short";
+    r.model_id = model_id_[r.modality == "video" ? 0 : 1];
+    spdlog::info("{}: skipped ({} has fewer than 2 {})", r.path, r.modality,
+                 r.modality == "video" ? "timestamps" : "samples");
+    append_manifest(r);
+    ++progress_->skipped;
+  }
+
+  // Sets the final metadata (ranges etc.) of a unit before it completes.
+  template <class F>
+  void update(uint64_t id, F&& f) {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = units_.find(id);
+    if (it != units_.end()) f(it->second.record);
+  }
+
+  size_t pending() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return units_.size();
+  }
+
+ private:
+  struct Unit {
+    Record record;
+    std::vector<std::vector<float>> rows;
+    int received = 0;
+    int expected = -1;
+    Clock::time_point start;
+  };
+
+  void maybe_finish(std::unique_lock<std::mutex>& lock, uint64_t id) {
+    Unit& u = units_.at(id);
+    if (u.expected < 0 || u.received < u.expected) return;
+    Unit done = std::move(u);
+    units_.erase(id);
+    lock.unlock();
+    write(std::move(done));
+  }
+
+  void write(Unit u) {
+    Record& r = u.record;
+    bool video = r.modality == "video";
+    int64_t m = static_cast<int64_t>(u.rows.size());
+    FloatArray a(video ? std::vector<int64_t>{m, 5, 768} : std::vector<int64_t>{m, 768});
+    size_t per = a.numel() / std::max<int64_t>(m, 1);
+    if (video && m > 0) {  // encoder rows are [5*768] per clip already
+      a.shape[2] = static_cast<int64_t>(u.rows[0].size() / 5);
+      per = u.rows[0].size();
+    } else if (m > 0) {
+      a.shape[1] = static_cast<int64_t>(u.rows[0].size());
+      per = u.rows[0].size();
+    }
+    a.data.resize(per * m);
+    for (int64_t i = 0; i < m; ++i) std::copy(u.rows[i].begin(), u.rows[i].end(), a.data.begin() + i * per);
+    r.output = output_name(r.rel_path, r.track_index, r.track_language);
+    r.num_clips = m;
+    r.shape = a.shape;
+    r.dtype = o_.float16_output ? "float16" : "float32";
+    r.status = "ok";
+    r.wall_s = seconds_since(u.start);
+    try {
+      std::string root = (fs::path(o_.output_dir) / r.modality).string();
+      std::string path = safe_output_path(root, r.output);
+      write_npy(path, a, o_.float16_output ? NpyDtype::Float16 : NpyDtype::Float32);
+    } catch (const Error& e) {
+      record_failure(r, "output", e.message());
+      return;
+    }
+    append_manifest(r);
+    ++progress_->ok;
+    spdlog::debug("{}: {} clips -> {}/{}", r.path, m, r.modality, r.output);
+  }
+
+  void append_manifest(const Record& r) { manifest_[r.modality == "video" ? 0 : 1]->append(record_to_json(r)); }
+
+  const PipelineOptions& o_;
+  Progress* progress_;
+  JsonlAppender* manifest_[2];
+  JsonlAppender* errors_;
+  std::string model_id_[2];
+  std::mutex mu_;
+  std::map<uint64_t, Unit> units_;
+  uint64_t next_ = 0;
+};
+
+std::string model_id_for(const EncoderInfo& info, const PipelineOptions& o) {
+  return sha256_hex(info.file_sha256 + "\n" + o.output_key_text).substr(0, 16);
+}
+
+void check_expectations(const EncoderInfo& info, const PipelineOptions& o) {
+  if (!o.expect_size.empty() && info.size != o.expect_size)
+    throw ConfigError("MVIT.SIZE is " + o.expect_size + " but " + info.path + " is size " + info.size);
+  if (o.expect_patch_overlap >= 0 && info.patch_overlap != (o.expect_patch_overlap == 1))
+    throw ConfigError(std::string("MVIT.PATCH_OVERLAP is ") + (o.expect_patch_overlap ? "True" : "False") + " but " +
+                      info.path + " was exported with patch_overlap " + (info.patch_overlap ? "True" : "False"));
+}
+
+// Is this job's output already there, from a run with the same model id?
+bool already_done(const Job& job, const InputFile& f, const std::map<std::string, std::vector<const Record*>>& by_input,
+                  const std::string& model_id, const std::string& out_root) {
+  auto it = by_input.find(std::string(to_string(job.modality)) + "\x1f" + f.rel_path);
+  if (it == by_input.end()) return false;
+  int tracks = 0, total = -1;
+  for (const Record* r : it->second) {
+    bool is_track = r->track_index >= 0;
+    if (is_track != job.container_tracks) continue;
+    if (r->size != f.size || r->mtime_ns != f.mtime_ns || r->model_id != model_id) return false;
+    if (r->status == "ok") {
+      if (!output_is_valid((fs::path(out_root) / r->output).string(), r->shape)) return false;
+    } else if (r->status != "skipped_short") {
+      return false;
+    }
+    ++tracks;
+    total = r->tracks_total;
+  }
+  if (tracks == 0) return false;
+  return !job.container_tracks || tracks == total;
+}
+
+class ProgressReporter {
+ public:
+  ProgressReporter(const PipelineOptions& o, Progress* p) : p_(p), interval_(o.progress_interval_s) {
+    tty_ = o.progress_mode == 1 || (o.progress_mode < 0 && ::isatty(STDERR_FILENO));
+    start_ = Clock::now();
+    thread_ = std::thread([this] { loop(); });
+  }
+  ~ProgressReporter() { stop(); }
+  void stop() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (stopped_) return;
+      stopped_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+    if (tty_) std::fprintf(stderr, "\r%s\n", line().c_str());
+  }
+
+ private:
+  std::string line() {
+    double t = seconds_since(start_);
+    int64_t done = p_->jobs_done.load(), total = p_->jobs_total, clips = p_->clips.load();
+    double rate = t > 0 ? clips / t : 0;
+    std::string eta = "?";
+    if (done > 0 && done < total) {
+      double s = t / done * (total - done);
+      char b[32];
+      std::snprintf(b, sizeof b, "%dm%02ds", static_cast<int>(s) / 60, static_cast<int>(s) % 60);
+      eta = b;
+    } else if (done == total) {
+      eta = "0s";
+    }
+    char buf[256];
+    int width = 24;
+    int fill = total > 0 ? static_cast<int>(width * done / total) : width;
+    std::string bar = std::string(fill, '#') + std::string(width - fill, '.');
+    std::snprintf(buf, sizeof buf, "[%s] files %lld/%lld (failed %lld) | clips %lld | %.2f clips/s | ETA %s",
+                  bar.c_str(), static_cast<long long>(done), static_cast<long long>(total),
+                  static_cast<long long>(p_->failed.load()), static_cast<long long>(clips), rate, eta.c_str());
+    return buf;
+  }
+  void loop() {
+    std::unique_lock<std::mutex> lock(mu_);
+    while (!stopped_) {
+      cv_.wait_for(lock, std::chrono::duration<double>(tty_ ? 0.5 : interval_));
+      if (stopped_) break;
+      if (tty_) {
+        std::fprintf(stderr, "\r%s\x1b[K", line().c_str());
+        std::fflush(stderr);
+      } else {
+        spdlog::info("progress {}", line());
+      }
+    }
+  }
+  Progress* p_;
+  double interval_;
+  bool tty_ = false;
+  Clock::time_point start_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stopped_ = false;
+  std::thread thread_;
+};
+
+}  // namespace
+
+RunSummary run_pipeline(const PipelineOptions& o, const std::atomic<bool>* stop) {
+  auto t0 = Clock::now();
+  RunSummary summary;
+  auto stopping = [&] { return stop && stop->load(); };
+
+  // Output directory first: a failure here is fatal before any work.
+  std::error_code ec;
+  fs::create_directories(o.output_dir, ec);
+  if (ec) throw Error("output", "cannot create the output directory: " + ec.message(), o.output_dir);
+  write_file_atomic((fs::path(o.output_dir) / "config.yaml").string(), o.config_yaml);
+
+  DiscoverResult found = discover(o.discover, o.media);
+  spdlog::info("found {} input files ({} before sharding; shard {}/{} from {})", found.files.size(),
+               found.total_before_shard, o.discover.shard_id, o.discover.num_shards, o.shard_source);
+
+  // Jobs in input order.
+  std::vector<Job> jobs;
+  for (size_t i = 0; i < found.files.size(); ++i) {
+    const InputFile& f = found.files[i];
+    if (f.is_video_ext && o.discover.use_video) jobs.push_back({i, Modality::Video, false});
+    if (f.is_audio_ext && o.discover.use_audio) jobs.push_back({i, Modality::Audio, false});
+    if (f.is_container_ext && !f.is_audio_ext && o.discover.use_audio) jobs.push_back({i, Modality::Audio, true});
+  }
+  bool need_video = false, need_audio = false;
+  for (const auto& j : jobs) (j.modality == Modality::Video ? need_video : need_audio) = true;
+
+  // Model identity (cheap: metadata and file hash) for the resume check.
+  std::optional<EncoderInfo> vinfo, ainfo;
+  if (need_video) {
+    if (o.encoder.video_model.empty()) throw ConfigError("MODEL.VIDEO_ENCODER_FILE must name the exported video.pt");
+    vinfo = read_encoder_info(o.encoder.video_model);
+    if (vinfo->modality != "video") throw ConfigError(o.encoder.video_model + " is not a video encoder");
+    check_expectations(*vinfo, o);
+  }
+  if (need_audio) {
+    if (o.encoder.audio_model.empty()) throw ConfigError("MODEL.AUDIO_ENCODER_FILE must name the exported audio.pt");
+    ainfo = read_encoder_info(o.encoder.audio_model);
+    if (ainfo->modality != "audio") throw ConfigError(o.encoder.audio_model + " is not an audio encoder");
+    check_expectations(*ainfo, o);
+  }
+  std::string vid = vinfo ? model_id_for(*vinfo, o) : "", aid = ainfo ? model_id_for(*ainfo, o) : "";
+
+  std::string vroot = (fs::path(o.output_dir) / "video").string(), aroot = (fs::path(o.output_dir) / "audio").string();
+  // Resume: drop jobs whose outputs exist and match.
+  std::vector<Job> todo;
+  if (o.overwrite) {
+    todo = jobs;
+  } else {
+    std::map<std::string, std::vector<Record>> records;
+    std::map<std::string, std::vector<const Record*>> by_input;
+    for (const auto& [name, root] : {std::pair<std::string, std::string>{"video", vroot}, {"audio", aroot}}) {
+      std::vector<std::string> warnings;
+      records[name] = read_manifest_dir(root, &warnings);
+      for (const auto& w : warnings) spdlog::warn("{}", w);
+    }
+    for (const auto& [name, recs] : records)
+      for (const auto& r : recs) by_input[r.modality + "\x1f" + r.rel_path].push_back(&r);
+    for (const auto& j : jobs) {
+      bool video = j.modality == Modality::Video;
+      if (already_done(j, found.files[j.file], by_input, video ? vid : aid, video ? vroot : aroot))
+        ++summary.resumed;
+      else
+        todo.push_back(j);
+    }
+  }
+  summary.inputs = static_cast<int64_t>(jobs.size());
+  spdlog::info("{} outputs to compute, {} already done", todo.size(), summary.resumed);
+
+  fs::create_directories(vroot, ec);
+  fs::create_directories(aroot, ec);
+  JsonlAppender vman((fs::path(vroot) / manifest_name(o.discover.shard_id, o.discover.num_shards)).string());
+  JsonlAppender aman((fs::path(aroot) / manifest_name(o.discover.shard_id, o.discover.num_shards)).string());
+  JsonlAppender errors((fs::path(o.output_dir) / errors_name(o.discover.shard_id, o.discover.num_shards)).string());
+
+  Progress progress;
+  progress.jobs_total = static_cast<int64_t>(todo.size());
+  Assembler assembler(o, &progress, &vman, &aman, &errors, vid, aid);
+  for (const auto& p : found.problems) {
+    spdlog::error("{}: [discover] {}", p.path, p.message);
+    errors.append(error_to_json(p.path, "", "discover", p.message));
+    ++progress.failed;
+  }
+
+  bool todo_video = false, todo_audio = false;
+  for (const auto& j : todo) (j.modality == Modality::Video ? todo_video : todo_audio) = true;
+
+  // Encoders: one replica per CUDA device in use (CPU: one).
+  struct Replica {
+    std::unique_ptr<Encoder> video, audio;
+  };
+  std::vector<Replica> replicas;
+  if (!todo.empty()) {
+    int n = 1;
+    bool cuda = o.encoder.device != "cpu" && cuda_device_count() > 0;
+    if (cuda && (o.encoder.device == "auto" || o.encoder.device == "cuda"))
+      n = std::max(1, std::min(o.encoder.num_gpus, cuda_device_count()));
+    if (!cuda) spdlog::info("running on CPU: one encoder replica (DIST.NUM_GPUS applies to CUDA devices)");
+    for (int r = 0; r < n; ++r) {
+      Replica rep;
+      int dev = n > 1 ? r : -1;
+      if (todo_video) rep.video = std::make_unique<Encoder>(o.encoder.video_model, o.encoder, dev);
+      if (todo_audio) rep.audio = std::make_unique<Encoder>(o.encoder.audio_model, o.encoder, dev);
+      replicas.push_back(std::move(rep));
+    }
+    spdlog::info("encoders on {} ({}), batch {}", replicas[0].video ? replicas[0].video->info().device
+                                                                    : replicas[0].audio->info().device,
+                 replicas[0].video ? replicas[0].video->info().precision : replicas[0].audio->info().precision,
+                 o.encoder.batch_size);
+  }
+
+  size_t batch = static_cast<size_t>(o.encoder.batch_size);
+  ClipQueue queue(std::max<size_t>(batch * replicas.size(), 2), std::max<size_t>(4 * batch * replicas.size(), 8));
+  ProgressReporter reporter(o, &progress);
+
+  // Decode workers.
+  std::atomic<size_t> next_job{0};
+  auto worker = [&] {
+    std::optional<AudioTransform> audio_tf;
+    std::optional<VideoTransform> video_tf;
+    for (;;) {
+      if (stopping()) break;
+      size_t k = next_job.fetch_add(1);
+      if (k >= todo.size()) break;
+      const Job& job = todo[k];
+      const InputFile& f = found.files[job.file];
+      Record base;
+      base.modality = to_string(job.modality);
+      base.path = f.path;
+      base.rel_path = f.rel_path;
+      base.size = f.size;
+      base.mtime_ns = f.mtime_ns;
+      if (job.modality == Modality::Video) {
+        if (!video_tf) video_tf.emplace(o.video);
+        uint64_t unit = assembler.begin(base);
+        int queued = 0;
+        try {
+          VideoFileResult res = decode_video_clips(f.path, o.video, o.media, [&](VideoClipFrames&& clip) {
+            ClipItem item{unit, clip.index, (*video_tf)(clip.frames, clip.width, clip.height)};
+            if (queue.push(Modality::Video, std::move(item))) ++queued;
+            ++progress.clips_planned;
+          });
+          if (res.skipped_short) {
+            base.fps = res.avg_fps;
+            assembler.skipped_short(unit, base);
+          } else {
+            assembler.update(unit, [&](Record& r) {
+              r.fps = res.avg_fps;
+              for (const auto& [a, b] : res.ranges) r.ranges.push_back({a, b});
+            });
+            assembler.end(unit, queued);
+          }
+        } catch (const Error& e) {
+          assembler.fail(unit, e.stage(), e.message());
+        } catch (const std::exception& e) {
+          assembler.fail(unit, "decode", e.what());
+        }
+      } else {
+        if (!audio_tf) audio_tf.emplace(o.audio);
+        std::vector<int> streams{-1};
+        std::vector<std::string> langs{""};
+        if (job.container_tracks) {
+          streams.clear();
+          langs.clear();
+          try {
+            MediaInfo info = probe_media(f.path, o.media);
+            for (const auto& s : info.streams)
+              if (s.type == "audio") {
+                streams.push_back(s.index);
+                langs.push_back(s.language);
+              }
+          } catch (const Error& e) {
+            Record r = base;
+            r.track_index = -1;
+            assembler.record_failure(r, e.stage(), e.message());
+            ++progress.jobs_done;
+            continue;
+          }
+          if (streams.empty()) {
+            Record r = base;
+            assembler.record_failure(r, "open", "no audio track in this container");
+            ++progress.jobs_done;
+            continue;
+          }
+        }
+        for (size_t t = 0; t < streams.size(); ++t) {
+          Record b = base;
+          if (job.container_tracks) {
+            b.track_index = streams[t];
+            b.track_language = langs[t];
+            b.tracks_total = static_cast<int>(streams.size());
+          }
+          uint64_t unit = assembler.begin(b);
+          int queued = 0;
+          try {
+            AudioFileResult res = decode_audio_clips(f.path, streams[t], o.audio, o.media, [&](AudioClipSamples&& clip) {
+              ClipItem item{unit, clip.index, (*audio_tf)(clip.mono, clip.sample_rate)};
+              if (queue.push(Modality::Audio, std::move(item))) ++queued;
+              ++progress.clips_planned;
+            });
+            if (res.skipped_short) {
+              b.sample_rate = res.sample_rate;
+              assembler.skipped_short(unit, b);
+            } else {
+              assembler.update(unit, [&](Record& r) {
+                r.sample_rate = res.sample_rate;
+                for (const auto& [a, e] : res.ranges)
+                  r.ranges.push_back({static_cast<double>(a) / res.sample_rate,
+                                      static_cast<double>(e) / res.sample_rate, a, e});
+              });
+              assembler.end(unit, queued);
+            }
+          } catch (const Error& e) {
+            assembler.fail(unit, e.stage(), e.message());
+          } catch (const std::exception& e) {
+            assembler.fail(unit, "decode", e.what());
+          }
+        }
+      }
+      ++progress.jobs_done;
+    }
+  };
+
+  // Encoder loops, one per replica.
+  std::atomic<bool> encoder_failed{false};
+  std::string fatal;
+  std::mutex fatal_mu;
+  auto encode_loop = [&](Replica* rep) {
+    std::vector<ClipItem> items;
+    Modality m;
+    while (queue.pop_batch(batch, &m, &items)) {
+      Encoder* enc = m == Modality::Video ? rep->video.get() : rep->audio.get();
+      std::vector<const FloatArray*> ptrs;
+      for (const auto& it : items) ptrs.push_back(&it.tensor);
+      try {
+        FloatArray out = enc->forward(ptrs);
+        size_t rows_per_clip = m == Modality::Video ? 5 : 1;
+        size_t width = static_cast<size_t>(out.shape.back());
+        for (size_t i = 0; i < items.size(); ++i)
+          assembler.add(items[i].unit, items[i].clip, out.data.data() + i * rows_per_clip * width, rows_per_clip * width);
+        progress.clips += static_cast<int64_t>(items.size());
+      } catch (const Error& e) {
+        for (const auto& it : items) assembler.fail(it.unit, "encode", e.message());
+      } catch (const std::exception& e) {
+        // Out of memory and other runtime failures of the device stop the run.
+        std::lock_guard<std::mutex> lock(fatal_mu);
+        fatal = e.what();
+        encoder_failed = true;
+        queue.abort();
+        return;
+      }
+    }
+  };
+
+  std::vector<std::thread> encoders, workers;
+  for (auto& rep : replicas) encoders.emplace_back(encode_loop, &rep);
+  size_t nworkers = std::max<size_t>(1, std::min<size_t>(o.num_workers, todo.size()));
+  if (!todo.empty())
+    for (size_t i = 0; i < nworkers; ++i) workers.emplace_back(worker);
+  for (auto& t : workers) t.join();
+  queue.producers_finished();
+  for (auto& t : encoders) t.join();
+  reporter.stop();
+  if (encoder_failed) throw Error("encode", "the encoder failed: " + fatal);
+
+  summary.ok = progress.ok;
+  summary.failed = progress.failed;
+  summary.skipped_short = progress.skipped;
+  summary.clips = progress.clips;
+  summary.interrupted = stopping() && next_job.load() < todo.size();
+  summary.wall_s = seconds_since(t0);
+  return summary;
+}
+
+}  // namespace lssd

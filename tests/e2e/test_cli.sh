@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# lssd-infer / lssd-read argument handling: resolved config, exit code 2 on config errors.
+set -u
+B=${LSSD_BUILD_DIR:-build}
+infer="$B/lssd-infer"
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+fail=0
+check() { if eval "$2"; then echo "ok   $1"; else echo "FAIL $1"; fail=1; fi; }
+
+out=$("$infer" --cfg configs/B3.yaml DATA.PATH_TO_DATA_DIR "$tmp/x" OUTPUT_DIR "$tmp/y" TEST.BATCH_SIZE 4 -v 2>"$tmp/err")
+rc=$?
+check "-v prints the resolved config with BATCH_SIZE 4" '[[ "$out" == *"BATCH_SIZE: 4  #"* ]]'
+check "-v shows the config file's encoder path" '[[ "$out" == *"VIDEO_ENCODER_FILE: models/B3/video.pt"* ]]'
+check "missing input dir is a fatal error (exit 1), named" '[[ $rc == 1 && "$(cat $tmp/err)" == *"$tmp/x"* ]]'
+check "the run wrote OUTPUT_DIR/config.yaml" '[[ -f "$tmp/y/config.yaml" ]] && grep -q "BATCH_SIZE: 4" "$tmp/y/config.yaml"'
+
+err=$("$infer" --cfg configs/B3.yaml DATA.PATH_TO_DATA_DIR x OUTPUT_DIR "$tmp/z" TEST.BATCH_SZE 4 2>&1)
+rc=$?
+check "misspelt key: exit 2" '[[ $rc == 2 ]]'
+check "misspelt key: names TEST.BATCH_SIZE" '[[ "$err" == *"TEST.BATCH_SIZE"* ]]'
+check "config error writes nothing" '[[ ! -e "$tmp/z" ]]'
+
+err=$("$infer" --cfg configs/B3.yaml DATA.PATH_TO_DATA_DIR x OUTPUT_DIR "$tmp/z" TEST.BATCH_SIZE four 2>&1)
+rc=$?
+check "wrong type: exit 2 naming the key" '[[ $rc == 2 && "$err" == *"TEST.BATCH_SIZE"* ]]'
+
+err=$("$infer" --cfg configs/B3.yaml TEST.BATCH_SIZE 2>&1)
+check "odd token count: exit 2" '[[ $? == 2 && "$err" == *"odd number"* ]]'
+err=$("$infer" --cfg /nonexistent.yaml 2>&1)
+check "missing config file: exit 2" '[[ $? == 2 && "$err" == *"/nonexistent.yaml"* ]]'
+"$infer" --bogus-flag >/dev/null 2>&1
+check "unknown flag: exit 2" '[[ $? == 2 ]]'
+check "--help exits 0" '"$infer" --help >/dev/null'
+check "--version prints the version" '[[ "$("$infer" --version)" == "lssd-infer "* ]]'
+check "lssd-read --version" '[[ "$("$B/lssd-read" --version)" == "lssd-read "* ]]'
+check "lssd-read --help exits 0" '"$B/lssd-read" --help >/dev/null'
+for m in B3 B5 C2; do
+  check "configs/$m.yaml loads" '"$infer" --cfg configs/$m.yaml DATA.PATH_TO_DATA_DIR "$tmp/none" OUTPUT_DIR "$tmp/c$m" -q 2>/dev/null; [[ $? == 1 ]]'
+done
+if [[ $fail == 0 ]]; then echo "all CLI checks passed"; fi
+exit $fail
