@@ -7,8 +7,8 @@ One implementation, two modalities and three sizes:
   spatial + temporal decomposed relative positions, output = final LayerNorm then cls token) or
   ``"audio"`` (input ``[B,1,96,288]``, Conv2d patch embedding treated as T=1, no cls token,
   spatial relative positions only, output = final LayerNorm then mean over tokens).
-* ``size``: ``"S"`` (depth 16), ``"B"`` (depth 24) or ``"tiny"`` (depth 3, for tests/benchmarks;
-  not a released model).
+* ``size``: ``"S"`` (depth 16), ``"B"`` (depth 24) or ``"tiny"`` (depth 3, widths
+  192/384/768, heads 2/4/8; for tests/benchmarks; not a released model).
 * ``patch_overlap``: the release's ``MVIT.PATCH_OVERLAP`` switch (patch kernel/stride/padding).
 
 The module / parameter names follow the PySlowFast layout used by the release checkpoints
@@ -52,9 +52,11 @@ PATCH_GEOMETRY = {
 SIZE_RULES = {
     "S": {"depth": 16, "stage_starts": (1, 3, 14), "embed": 96, "heads0": 1},
     "B": {"depth": 24, "stage_starts": (2, 5, 21), "embed": 96, "heads0": 1},
-    # The tiny variant (tests, benchmarks): 3 blocks 192 -> 384 -> 768, heads 2, 4, 8;
-    # same patch embedding family and the same code path; output stays 768-d.
-    "tiny": {"depth": 3, "stage_starts": (1, 2), "embed": 192, "heads0": 2},
+    # The tiny variant (tests, benchmarks; not a released model): 3 blocks, each a stage start,
+    # widths 96 -> 192 -> 384 -> 768, heads 2, 4, 8; same patch embedding family and the same
+    # code path; output stays 768-d. (Pooling the query in block 0 keeps it cheap: no block
+    # runs at the full patch-grid resolution.)
+    "tiny": {"depth": 3, "stage_starts": (0, 1, 2), "embed": 96, "heads0": 1},
 }
 POOL_KERNEL = {"video": (3, 3, 3), "audio": (1, 3, 3)}
 KV_STRIDE0 = {"video": (1, 8, 8), "audio": (1, 4, 4)}
@@ -119,12 +121,15 @@ def _rel_pos_index(q_size: int, k_size: int) -> torch.Tensor:
     return dist.long()
 
 
-def _resize_rel_pos(rel_pos: torch.Tensor, length: int) -> torch.Tensor:
-    """Linear interpolation of a [L, C] table to [length, C] (identity when L == length)."""
-    if rel_pos.shape[0] == length:
+def _resize_rel_pos(rel_pos: torch.Tensor, table_len: int, length: int) -> torch.Tensor:
+    """Linear interpolation of a [table_len, C] table to [length, C] (identity when equal).
+
+    table_len is passed as a Python int (the parameter's static length) so that tracing does
+    not turn the comparison into a tensor."""
+    if table_len == length:
         return rel_pos
     resized = F.interpolate(
-        rel_pos.reshape(1, rel_pos.shape[0], -1).permute(0, 2, 1), size=length, mode="linear")
+        rel_pos.reshape(1, table_len, -1).permute(0, 2, 1), size=length, mode="linear")
     return resized.reshape(-1, length).permute(1, 0)
 
 
@@ -160,8 +165,9 @@ class MultiScaleAttention(nn.Module):
     """Pooling attention with dim_mul_in_att, residual pooling and decomposed relative positions.
 
     thw_in: the static token grid of the input (cls token, if any, held out).
-    rel_size: the (possibly fractional) spatial size used to size the rel-pos tables: for a
-    square grid H (video), (H+W)/2 for the non-square audio grid.
+    table_thw: PySlowFast's tracked grid (patch grid // strides so far), which sizes the rel-pos
+    tables: spatial length int(2*max(size/stride_q, size/stride_kv) - 1) with size = H for a square
+    grid (video) and (H+W)/2 (a float) for the non-square audio grid; temporal length 2*T-1.
     """
 
     def __init__(self, dim: int, dim_out: int, num_heads: int, kernel_q, stride_q, kernel_kv,
@@ -191,10 +197,35 @@ class MultiScaleAttention(nn.Module):
             q_size = size / stride_q[1]
             kv_size = size / stride_kv[1]
             sp_dim = int(2 * max(q_size, kv_size) - 1)
+            self.rel_len_sp = sp_dim
             self.rel_pos_h = nn.Parameter(torch.zeros(sp_dim, hd))
             self.rel_pos_w = nn.Parameter(torch.zeros(sp_dim, hd))
         if rel_pos_temporal:
-            self.rel_pos_t = nn.Parameter(torch.zeros(2 * table_thw[0] - 1, hd))
+            self.rel_len_t = 2 * table_thw[0] - 1
+            self.rel_pos_t = nn.Parameter(torch.zeros(self.rel_len_t, hd))
+
+        # Distance indices of the decomposed relative positions for the static q/kv grids.
+        # Non-persistent buffers: not in state_dict(), but they follow .to(device) in TorchScript.
+        for axis, qn, kn in zip("thw", self.q_thw, self.kv_thw):
+            self.register_buffer(f"rel_idx_{axis}", _rel_pos_index(qn, kn), persistent=False)
+        # The decomposed terms are added to the attention logits inside the q @ k^T product:
+        # per query they are vectors over the key's h index, w index (and t index); the key side
+        # is a 0/1 indicator of its own (h, w, t) indices (zero row for the cls key). So
+        #   [q*scale | rel_h rel_w rel_t] @ [k | onehot]^T = q*scale @ k^T + rel_h[kh] + rel_w[kw] + rel_t[kt],
+        # which is PySlowFast's attn + broadcast terms without materialising 8-d broadcasts.
+        if rel_pos_spatial or rel_pos_temporal:
+            k_t, k_h, k_w = self.kv_thw
+            tt, hh, ww = torch.meshgrid(torch.arange(k_t), torch.arange(k_h), torch.arange(k_w), indexing="ij")
+            cols = []
+            if rel_pos_spatial:
+                cols += [F.one_hot(hh.reshape(-1), k_h), F.one_hot(ww.reshape(-1), k_w)]
+            if rel_pos_temporal:
+                cols.append(F.one_hot(tt.reshape(-1), k_t))
+            onehot = torch.cat(cols, dim=1).to(torch.float32)
+            if has_cls:
+                onehot = F.pad(onehot, (0, 0, 1, 0))
+            self.register_buffer("rel_key_onehot", onehot, persistent=False)
+            self.rel_cols = int(onehot.shape[1])
 
         self.qkv = nn.Linear(dim, 3 * dim_out)
         self.proj = nn.Linear(dim_out, dim_out)
@@ -223,28 +254,29 @@ class MultiScaleAttention(nn.Module):
             x = torch.cat((cls_tok, x), dim=2)
         return norm(x)
 
-    def _add_rel_pos(self, attn: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
+    def _rel_terms(self, q: torch.Tensor) -> torch.Tensor:
+        """[B, heads, Nq, k_h + k_w (+ k_t)]: the decomposed relative-position terms of every
+        query (PySlowFast's cal_rel_pos_spatial / cal_rel_pos_temporal, computed from the pooled,
+        normed, unscaled q; zero for the cls query)."""
         sp = int(self.has_cls)
         q_t, q_h, q_w = self.q_thw
         k_t, k_h, k_w = self.kv_thw
         heads, hd = self.num_heads, self.head_dim
         r_q = q[:, :, sp:].reshape(-1, heads, q_t, q_h, q_w, hd)
-        a = attn[:, :, sp:, sp:].reshape(-1, heads, q_t, q_h, q_w, k_t, k_h, k_w)
+        parts = []
         if self.rel_pos_spatial:
-            rh = _resize_rel_pos(self.rel_pos_h, int(2 * max(q_h, k_h) - 1))[_rel_pos_index(q_h, k_h)]
-            rw = _resize_rel_pos(self.rel_pos_w, int(2 * max(q_w, k_w) - 1))[_rel_pos_index(q_w, k_w)]
-            rel_h = torch.einsum("bythwc,hkc->bythwk", r_q, rh)
-            rel_w = torch.einsum("bythwc,wkc->bythwk", r_q, rw)
-            a = a + rel_h[:, :, :, :, :, None, :, None] + rel_w[:, :, :, :, :, None, None, :]
+            rh = _resize_rel_pos(self.rel_pos_h, self.rel_len_sp, int(2 * max(q_h, k_h) - 1))[self.rel_idx_h]
+            rw = _resize_rel_pos(self.rel_pos_w, self.rel_len_sp, int(2 * max(q_w, k_w) - 1))[self.rel_idx_w]
+            parts.append(torch.einsum("bythwc,hkc->bythwk", r_q, rh))
+            parts.append(torch.einsum("bythwc,wkc->bythwk", r_q, rw))
         if self.rel_pos_temporal:
-            rt = _resize_rel_pos(self.rel_pos_t, int(2 * max(q_t, k_t) - 1))[_rel_pos_index(q_t, k_t)]
-            rel_t = torch.einsum("bythwc,tkc->bythwk", r_q, rt)
-            a = a + rel_t[:, :, :, :, :, :, None, None]
-        a = a.reshape(-1, heads, q_t * q_h * q_w, k_t * k_h * k_w)
-        if not self.has_cls:
-            return a
-        rows = torch.cat((attn[:, :, 1:, :1], a), dim=3)
-        return torch.cat((attn[:, :, :1, :], rows), dim=2)
+            rt = _resize_rel_pos(self.rel_pos_t, self.rel_len_t, int(2 * max(q_t, k_t) - 1))[self.rel_idx_t]
+            parts.append(torch.einsum("bythwc,tkc->bythwk", r_q, rt))
+        rel = torch.cat(parts, dim=-1) if len(parts) > 1 else parts[0]
+        rel = rel.reshape(-1, heads, q_t * q_h * q_w, self.rel_cols)
+        if self.has_cls:
+            rel = F.pad(rel, (0, 0, 1, 0))
+        return rel
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         qkv = self.qkv(x).reshape(-1, self.n_in, 3, self.num_heads, self.head_dim).permute(2, 0, 3, 1, 4)
@@ -253,14 +285,16 @@ class MultiScaleAttention(nn.Module):
         k = self._pool(k, self.pool_k, self.norm_k, self.kv_thw)
         v = self._pool(v, self.pool_v, self.norm_v, self.kv_thw)
 
-        attn = (q * self.scale) @ k.transpose(-2, -1)
+        q_scaled = q * self.scale
         if self.rel_pos_spatial or self.rel_pos_temporal:
-            attn = self._add_rel_pos(attn, q)
-        attn = attn.softmax(dim=-1)
+            # attn = (q*scale) @ k^T + relative-position terms, as one product (see __init__).
+            q_scaled = torch.cat((q_scaled, self._rel_terms(q)), dim=-1)
+            k = torch.cat((k, self.rel_key_onehot.expand(k.shape[0], self.num_heads, -1, -1)), dim=-1)
+        attn = (q_scaled @ k.transpose(-2, -1)).softmax(dim=-1)
         x = attn @ v
         # Residual pooling: add the pooled query (not to the cls token).
         if self.has_cls:
-            x = torch.cat((x[:, :, :1, :], x[:, :, 1:, :] + q[:, :, 1:, :]), dim=2)
+            x = x + F.pad(q[:, :, 1:, :], (0, 0, 1, 0))
         else:
             x = x + q
         x = x.transpose(1, 2).reshape(-1, self.n_q, self.dim_out)

@@ -1,0 +1,116 @@
+"""Shared helpers of the Python oracle tests (not a test itself).
+
+Each tests/oracle/test_*.py is a standalone script: exit 0 on success, non-zero on failure, it
+prints what it measured, and takes an optional --tmp DIR (default: a fresh temporary directory).
+"""
+
+import argparse
+import ast
+import contextlib
+import os
+import sys
+import tempfile
+import time
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+TOOLS = os.path.join(REPO, "tools")
+if TOOLS not in sys.path:
+    sys.path.insert(0, TOOLS)
+
+
+def shared_dir() -> str:
+    """The release reference tables: $LSSD_SHARED, else <repo>/../shared/lssd."""
+    d = os.environ.get("LSSD_SHARED") or os.path.join(REPO, "..", "shared", "lssd")
+    return os.path.abspath(d)
+
+
+def table_suffix(size: str, overlap: bool) -> str:
+    return f"{size}{'_overlap' if overlap else ''}"
+
+
+def read_state_dict_tsv(size: str, overlap: bool):
+    """[(key, shape list, dtype str)] of state_dict_<size>[_overlap].tsv, in file order."""
+    path = os.path.join(shared_dir(), f"state_dict_{table_suffix(size, overlap)}.tsv")
+    rows = []
+    with open(path) as f:
+        header = f.readline().rstrip("\n").split("\t")
+        assert header == ["key", "shape", "dtype"], f"{path}: unexpected header {header}"
+        for line in f:
+            if line.strip():
+                k, shape, dtype = line.rstrip("\n").split("\t")
+                rows.append((k, list(ast.literal_eval(shape)), dtype))
+    return rows
+
+
+def read_blocks_tsv(modality: str, size: str, overlap: bool):
+    """(header comment lines, [dict per block]) of blocks_<modality>_<size>[_overlap].tsv."""
+    path = os.path.join(shared_dir(), f"blocks_{modality}_{table_suffix(size, overlap)}.tsv")
+    comments, rows, cols = [], [], None
+    with open(path) as f:
+        for line in f:
+            line = line.rstrip("\n")
+            if not line:
+                continue
+            if line.startswith("#"):
+                comments.append(line[1:].strip())
+                continue
+            fields = line.split("\t")
+            if cols is None:
+                cols = fields
+                continue
+            row = {}
+            for c, v in zip(cols, fields):
+                row[c] = ast.literal_eval(v) if v not in ("True", "False") else v == "True"
+            rows.append(row)
+    return comments, rows
+
+
+def table_patch_grid(comments):
+    """The token grid (T,H,W) stated in a blocks table header."""
+    for c in comments:
+        if c.startswith("token grid after patch embed"):
+            return list(ast.literal_eval(c.split(":", 1)[1].split(";")[0].strip()))
+    raise AssertionError("no token grid line in the table header")
+
+
+def parse_args(description: str, extra=None):
+    ap = argparse.ArgumentParser(description=description)
+    ap.add_argument("--tmp", help="scratch directory (default: a fresh temporary directory)")
+    if extra:
+        extra(ap)
+    return ap.parse_args()
+
+
+@contextlib.contextmanager
+def scratch(tmp):
+    if tmp:
+        os.makedirs(tmp, exist_ok=True)
+        yield tmp
+    else:
+        with tempfile.TemporaryDirectory(prefix="lssd_oracle_") as d:
+            yield d
+
+
+class Checker:
+    """Collects failures; prints every check; exit code via .finish()."""
+
+    def __init__(self, name: str):
+        self.name = name
+        self.failures = []
+        self.t0 = time.time()
+
+    def check(self, ok: bool, what: str) -> bool:
+        print(f"{'ok  ' if ok else 'FAIL'} {what}", flush=True)
+        if not ok:
+            self.failures.append(what)
+        return ok
+
+    def finish(self) -> int:
+        dt = time.time() - self.t0
+        if self.failures:
+            print(f"{self.name}: {len(self.failures)} failure(s) in {dt:.1f}s:")
+            for f in self.failures:
+                print(f"  - {f}")
+            return 1
+        print(f"{self.name}: all checks passed in {dt:.1f}s")
+        return 0

@@ -1,0 +1,267 @@
+#!/usr/bin/python3
+"""Export the LSSD encoder towers of a release-layout checkpoint to TorchScript.
+
+  lssd_export.py --checkpoint CKPT --out-dir DIR [--size S|B|tiny] [--patch-overlap true|false]
+                 [--modality video|audio|both] [--no-verify]
+      Writes DIR/video.pt ([B,3,16,224,224] -> [B,768]) and DIR/audio.pt ([B,1,96,288] -> [B,768]),
+      valid for any batch size B. Size, patch overlap and variant are inferred from the checkpoint;
+      --size / --patch-overlap, when given, must agree (exit 2 otherwise). Loading is strict.
+      Each module is traced at batch 2 in eval mode and verified against the eager model at
+      batch 1 and 3 (max abs diff <= 1e-5); the JSON metadata is embedded as the TorchScript
+      extra file "lssd_meta.json".
+  lssd_export.py --check --out-dir DIR [--checkpoint CKPT] [--modality ...]
+      Re-checks exported modules: metadata present and well-formed, output shape [B,768] at
+      batch 1 and 3, batch-independence (row 0 of batch 3 equals batch 1), and, when a checkpoint
+      is given, its sha256 and the max abs diff against the eager model.
+
+Prints one JSON report on stdout. Exit status: 0 success; 1 bad checkpoint / failed
+verification / failed check; 2 usage error or --size/--patch-overlap disagreeing with the
+checkpoint.
+"""
+
+import argparse
+import json
+import os
+import sys
+import time
+from typing import Dict, Optional
+
+import torch
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import lssd_checkpoint as ck  # noqa: E402
+import lssd_mvit  # noqa: E402
+
+FORMAT = "lssd-encoder"
+FORMAT_VERSION = 1
+EXPORTER_VERSION = "1.0.0"
+META_NAME = "lssd_meta.json"
+TRACE_BATCH = 2
+VERIFY_BATCHES = (1, 3)
+TOLERANCE = 1e-5
+
+PREPROCESSING = {
+    "video": {
+        "fps": 25, "n_frames": 16, "short_side": 256, "crop": 224, "five_crop": True,
+        "five_crop_order": ["top_left", "top_right", "bottom_left", "bottom_right", "center"],
+        "scale": "1/255", "mean": None, "std": None, "resize": "bilinear, align_corners=False, no antialias",
+        "layout": "C,T,H,W (RGB)",
+    },
+    "audio": {
+        "sample_rate": 48000, "n_fft": 1024, "win_length": 1024, "hop_length": 501, "n_mels": 96,
+        "window": "hann_periodic", "power": 2.0, "center": True, "pad_mode": "reflect",
+        "mel_scale": "htk", "f_min": 0.0, "f_max": 24000.0, "mel_norm": None,
+        "crop": [96, 288], "db": "10*log10(max(x,1e-10))", "top_db": None, "mono": "mean of 2 channels",
+        "layout": "1,n_mels,frames",
+    },
+}
+
+
+class UsageError(Exception):
+    pass
+
+
+def _bool_arg(v: str) -> bool:
+    t = v.strip().lower()
+    if t in ("true", "1", "yes", "on"):
+        return True
+    if t in ("false", "0", "no", "off"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected true or false, got {v!r}")
+
+
+def example_input(modality: str, batch: int, seed: int = 0) -> torch.Tensor:
+    """Deterministic, plausible encoder inputs: video pixels in [0,1]; audio log-mel in dB."""
+    g = torch.Generator().manual_seed(1000 * seed + batch)
+    shape = (batch,) + lssd_mvit.INPUT_SHAPE[modality]
+    if modality == "video":
+        return torch.rand(shape, generator=g)
+    return torch.randn(shape, generator=g) * 20.0 - 30.0
+
+
+def make_meta(model: lssd_mvit.LSSDTower, ckpt: Dict, sha256: str) -> Dict:
+    rnd = ckpt.get(ck.RANDOM_MARKER)
+    return {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "modality": model.modality,
+        "size": model.size,
+        "patch_overlap": model.patch_overlap,
+        "variant": model.variant,
+        "depth": len(model.blocks),
+        "input_shape": list(model.input_shape),
+        "input_dtype": "float32",
+        "output_shape": [lssd_mvit.EMBED_OUT_DIM],
+        "embed_dim": lssd_mvit.EMBED_OUT_DIM,
+        "preprocessing": PREPROCESSING[model.modality],
+        "checkpoint_sha256": sha256,
+        "exporter_version": EXPORTER_VERSION,
+        "export_method": f"torch.jit.trace at batch {TRACE_BATCH}, eval mode, float32, cpu",
+        "torch_version": torch.__version__,
+        "random_weights": rnd is not None,
+        "random_seed": rnd.get("seed") if isinstance(rnd, dict) else None,
+    }
+
+
+def max_abs_diff(a: torch.Tensor, b: torch.Tensor) -> float:
+    return float((a - b).abs().max())
+
+
+def verify(traced, eager, modality: str) -> Dict[str, float]:
+    diffs = {}
+    with torch.no_grad():
+        for b in VERIFY_BATCHES:
+            x = example_input(modality, b)
+            y_e, y_t = eager(x), traced(x)
+            if tuple(y_t.shape) != (b, lssd_mvit.EMBED_OUT_DIM):
+                raise RuntimeError(f"{modality}: traced output shape {list(y_t.shape)} at batch {b}")
+            diffs[f"batch_{b}_max_abs_diff"] = max_abs_diff(y_e, y_t)
+    return diffs
+
+
+def export(args) -> Dict:
+    t0 = time.time()
+    ckpt = ck.read_checkpoint(args.checkpoint)
+    towers_sd = ck.split_backbone(ckpt["model"])
+    archs = {m: ck.infer_arch(sd, m) for m, sd in towers_sd.items()}
+    if len(set(archs.values())) != 1:
+        raise ck.CheckpointError("the two towers disagree on the architecture: "
+                                 + ", ".join(f"{m}: size {s}, patch_overlap {o}" for m, (s, o) in archs.items()))
+    size, overlap = archs["video"]
+    if args.size is not None and args.size != size:
+        raise UsageError(f"--size {args.size} disagrees with the checkpoint, which holds size {size} "
+                         f"towers ({lssd_mvit.SIZE_RULES[size]['depth']} blocks)")
+    if args.patch_overlap is not None and args.patch_overlap != overlap:
+        raise UsageError(f"--patch-overlap {str(args.patch_overlap).lower()} disagrees with the checkpoint, "
+                         f"whose patch embedding is {'overlapping' if overlap else 'non-overlapping'} "
+                         f"(patch_overlap {str(overlap).lower()})")
+    sha = ck.sha256_file(args.checkpoint)
+    modalities = lssd_mvit.MODALITIES if args.modality == "both" else (args.modality,)
+    # Load both towers strictly even when exporting one, so a broken checkpoint never half-exports.
+    models = {m: ck.load_tower(towers_sd[m], m, size, overlap) for m in lssd_mvit.MODALITIES}
+    os.makedirs(args.out_dir, exist_ok=True)
+    report = {"checkpoint": args.checkpoint, "checkpoint_sha256": sha, "size": size,
+              "patch_overlap": overlap, "variant": models["video"].variant, "out_dir": args.out_dir,
+              "modules": {}}
+    failed = []
+    for m in modalities:
+        t1 = time.time()
+        model = models[m]
+        with torch.no_grad():
+            traced = torch.jit.trace(model, example_input(m, TRACE_BATCH), check_trace=False)
+        meta = make_meta(model, ckpt, sha)
+        entry = {"path": os.path.join(args.out_dir, f"{m}.pt")}
+        if args.verify:
+            diffs = verify(traced, model, m)
+            entry.update(diffs)
+            if max(diffs.values()) > TOLERANCE:
+                failed.append(f"{m}: traced vs eager {diffs} exceeds {TOLERANCE}; not written")
+                report["modules"][m] = entry
+                continue
+        path = entry["path"]
+        tmp = path + ".tmp"
+        torch.jit.save(traced, tmp, _extra_files={META_NAME: json.dumps(meta, indent=1, sort_keys=True)})
+        os.replace(tmp, path)
+        entry["seconds"] = round(time.time() - t1, 2)
+        report["modules"][m] = entry
+    report["random_weights"] = ck.RANDOM_MARKER in ckpt
+    report["seconds"] = round(time.time() - t0, 2)
+    if failed:
+        report["error"] = "; ".join(failed)
+    return report
+
+
+def read_meta(path: str):
+    """(module, metadata dict) of an exported encoder."""
+    files = {META_NAME: ""}
+    module = torch.jit.load(path, map_location="cpu", _extra_files=files)
+    if not files[META_NAME]:
+        raise RuntimeError(f"{path}: no {META_NAME} extra file (not an LSSD encoder export)")
+    return module, json.loads(files[META_NAME])
+
+
+def check(args) -> Dict:
+    modalities = lssd_mvit.MODALITIES if args.modality == "both" else (args.modality,)
+    report = {"out_dir": args.out_dir, "modules": {}}
+    problems = []
+    eager: Dict[str, Optional[torch.nn.Module]] = {m: None for m in modalities}
+    sha = None
+    if args.checkpoint:
+        ckpt, models = ck.load_checkpoint_towers(args.checkpoint)
+        sha = ck.sha256_file(args.checkpoint)
+        eager.update({m: models[m] for m in modalities})
+    for m in modalities:
+        path = os.path.join(args.out_dir, f"{m}.pt")
+        entry: Dict = {"path": path}
+        report["modules"][m] = entry
+        if not os.path.isfile(path):
+            problems.append(f"{path}: missing")
+            continue
+        module, meta = read_meta(path)
+        entry["meta"] = meta
+        want = {"format": FORMAT, "format_version": FORMAT_VERSION, "modality": m,
+                "input_shape": list(lssd_mvit.INPUT_SHAPE[m]), "embed_dim": lssd_mvit.EMBED_OUT_DIM}
+        for k, v in want.items():
+            if meta.get(k) != v:
+                problems.append(f"{path}: metadata {k}={meta.get(k)!r}, expected {v!r}")
+        if sha is not None and meta.get("checkpoint_sha256") != sha:
+            problems.append(f"{path}: exported from checkpoint {meta.get('checkpoint_sha256')}, not {sha}")
+        with torch.no_grad():
+            outs = {}
+            for b in VERIFY_BATCHES:
+                x = example_input(m, b)
+                y = module(x)
+                outs[b] = (x, y)
+                if tuple(y.shape) != (b, lssd_mvit.EMBED_OUT_DIM) or not bool(torch.isfinite(y).all()):
+                    problems.append(f"{path}: batch {b}: output shape {list(y.shape)} or non-finite values")
+                    continue
+                if eager[m] is not None:
+                    d = max_abs_diff(eager[m](x), y)
+                    entry[f"batch_{b}_max_abs_diff"] = d
+                    if d > TOLERANCE:
+                        problems.append(f"{path}: batch {b} differs from eager by {d}")
+            # Batch independence: the first sample through a batch of 3 vs alone.
+            x3, y3 = outs[3]
+            d = max_abs_diff(module(x3[:1]), y3[:1])
+            entry["batch_independence_max_abs_diff"] = d
+            if d > TOLERANCE:
+                problems.append(f"{path}: batch-dependent output ({d})")
+    if problems:
+        report["error"] = "; ".join(problems)
+    return report
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--checkpoint", help="release-layout checkpoint (.pyth)")
+    ap.add_argument("--out-dir", required=True, help="directory for video.pt / audio.pt")
+    ap.add_argument("--size", choices=lssd_mvit.SIZES, help="expected size (must match the checkpoint)")
+    ap.add_argument("--patch-overlap", type=_bool_arg, metavar="true|false",
+                    help="expected MVIT.PATCH_OVERLAP (must match the checkpoint)")
+    ap.add_argument("--modality", choices=("video", "audio", "both"), default="both")
+    ap.add_argument("--no-verify", dest="verify", action="store_false",
+                    help="skip the traced-vs-eager check at batch 1 and 3")
+    ap.add_argument("--check", action="store_true", help="check existing exports instead of exporting")
+    ap.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch default)")
+    args = ap.parse_args(argv)
+    if args.threads > 0:
+        torch.set_num_threads(args.threads)
+    if not args.check and not args.checkpoint:
+        ap.error("--checkpoint is required unless --check is given")
+    try:
+        report = check(args) if args.check else export(args)
+    except UsageError as e:
+        print(f"lssd_export: error: {e}", file=sys.stderr)
+        return 2
+    except ck.CheckpointError as e:
+        print(f"lssd_export: error: {e}", file=sys.stderr)
+        return 1
+    print(json.dumps(report, indent=1))
+    if "error" in report:
+        print(f"lssd_export: error: {report['error']}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
