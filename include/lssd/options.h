@@ -27,6 +27,7 @@ struct MediaOptions {
   // Audio tracks of video containers are decoded as audio inputs (beyond the release).
   bool audio_from_video = false;                              // DATA.AUDIO_FROM_VIDEO
   std::vector<std::string> video_container_exts{"mp4", "mkv", "avi", "mov", "webm"};
+  int decode_threads = 1;  // MEDIA.DECODE_THREADS: FFmpeg decoder threads per file (0 = auto)
 };
 
 // Clip planning and video tensors (clips + video transform stages).

@@ -1,0 +1,109 @@
+// Opening and decoding untrusted media files: the only module with FFmpeg types (they stay in
+// media.cc). Files are opened through the `file` protocol only, with a whitelist of demuxers
+// and a per-file wall-clock deadline. Decoding streams clips out through a callback, so that
+// memory does not grow with the length of a file.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "lssd/options.h"
+
+namespace lssd {
+
+struct StreamInfo {
+  int index = -1;
+  std::string type;  // "video" | "audio" | "subtitle" | "data" | "other"
+  std::string codec;
+  std::string language;  // the stream's "language" tag, empty when none
+  int channels = 0;
+  int sample_rate = 0;
+  double avg_fps = 0;  // avg_frame_rate as a double (0 when unknown)
+  int width = 0, height = 0;
+  int64_t time_base_num = 0, time_base_den = 1;
+};
+
+struct MediaInfo {
+  std::string path;
+  std::string format;  // the demuxer name, e.g. "mov,mp4,m4a,3gp,3g2,mj2"
+  double duration_s = 0;
+  std::vector<StreamInfo> streams;
+};
+
+// Opens and probes a file. Throws lssd::Error("open", ...) when it cannot be opened, is not a
+// whitelisted container, or names a protocol other than a plain file.
+MediaInfo probe_media(const std::string& path, const MediaOptions& opts);
+
+// The demuxers probe_media and the decoders accept (names as FFmpeg reports them).
+const std::vector<std::string>& allowed_demuxers();
+
+// ---- video -------------------------------------------------------------------------------
+struct VideoClipFrames {
+  int index = 0;                 // clip index within the file
+  double start_s = 0, stop_s = 0;
+  int width = 0, height = 0;     // of the frames (all frames of a clip share the first one's size)
+  int num_decoded = 0;           // frames of the clip before the 25 fps / 16-frame selection
+  std::vector<int64_t> clip_pts;  // pts of all num_decoded frames of the clip, in order
+  std::vector<int64_t> pts;       // pts of the selected frames
+  std::vector<std::vector<uint8_t>> frames;  // the selected frames, RGB24 packed, h*w*3 each
+};
+
+struct VideoFileResult {
+  bool skipped_short = false;  // fewer than 2 timestamps: no clips, not an error
+  double avg_fps = 0;          // the stream's avg_frame_rate
+  int stream_index = -1;
+  int num_clips = 0;
+  std::vector<std::pair<double, double>> ranges;  // clip [start, stop] in seconds
+  // Where the clip plan's timestamps came from: "packets" when the container's first stream's
+  // extradata contains "Lavc" (the release reads packet pts then), else "packets-approx" (the
+  // release decodes every frame; we still read packet pts, leaving out packets flagged discard).
+  std::string timestamp_source;
+  // Decoded frames disagreed with the plan (largest pts or count): only possible with
+  // "packets-approx"; the clips emitted follow the plan.
+  bool plan_mismatch = false;
+  int64_t num_timestamps = 0;
+  int64_t decoded_frames = 0;
+};
+
+// Plans the clips of the first video stream (one demux-only pass over the packets), then
+// decodes the file once, in order, and calls on_clip for each clip as soon as its frames are
+// complete (clips in index order). Only the frames of clips in flight are kept (as references
+// to decoded frames); the 16 selected frames of a clip are converted to RGB24 exactly like
+// PyAV's frame.to_rgb() (swscale, same size, SWS_BILINEAR, the frame's own colorspace).
+// Throws lssd::Error("open"|"decode", ...).
+VideoFileResult decode_video_clips(const std::string& path, const VideoOptions& vopts,
+                                   const MediaOptions& mopts,
+                                   const std::function<void(VideoClipFrames&&)>& on_clip);
+
+// ---- audio -------------------------------------------------------------------------------
+struct AudioClipSamples {
+  int index = 0;
+  int64_t start = 0, stop = 0;  // sample range at the native rate
+  double start_s = 0, stop_s = 0;
+  int sample_rate = 0;
+  std::vector<float> mono;  // stop - start samples in [-1, 1], the mean over all channels
+};
+
+struct AudioFileResult {
+  bool skipped_short = false;  // fewer than 2 samples: no clips, not an error
+  int sample_rate = 0;
+  int channels = 0;
+  int64_t num_samples = 0;
+  int num_clips = 0;
+  std::vector<std::pair<int64_t, int64_t>> ranges;  // clip [start, stop) in samples
+  int stream_index = -1;
+  std::string language;
+};
+
+// Decodes one audio stream (audio_stream = -1: FFmpeg's best audio stream, which is what
+// torchaudio.load reads; for single-stream files that is the only one) to float at the native
+// rate, averages all channels to mono ((c0 + c1 + ...) / C in float), and calls on_clip for each
+// clip as soon as it is complete. Keeps only a rolling window of samples (the pending clip and
+// the last int(T*sr) samples for the tail clip, decided at the end of the stream).
+AudioFileResult decode_audio_clips(const std::string& path, int audio_stream, const AudioOptions& aopts,
+                                   const MediaOptions& mopts,
+                                   const std::function<void(AudioClipSamples&&)>& on_clip);
+
+}  // namespace lssd

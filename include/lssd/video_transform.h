@@ -1,0 +1,53 @@
+// Video clip -> encoder input, as the release computes it (REFERENCE.md "Video clip -> tensor"
+// steps 4-6): RGB24 frames -> float /255 -> short side to VideoOptions::short_side (bilinear,
+// align_corners=False, no antialias: torch.nn.functional.interpolate in float32) -> FiveCrop
+// (top-left, top-right, bottom-left, bottom-right, center) -> [5, 3, T, crop_h, crop_w].
+// No torch: a separable float32 implementation of the same arithmetic.
+#pragma once
+#include <cstdint>
+#include <utility>
+#include <vector>
+
+#include "lssd/array.h"
+#include "lssd/options.h"
+
+namespace lssd {
+
+// Output size of the short-side scale: if w < h, (floor(h/w*s), s), else (s, floor(w/h*s)),
+// with the release's double arithmetic. Returns {new_h, new_w}.
+std::pair<int, int> short_side_size(int height, int width, int short_side);
+
+// Top-left offsets of the five crops in torchvision order; the center one rounds half to even
+// (Python's round) as torchvision's center_crop does. Each entry is {top, left}.
+std::vector<std::pair<int, int>> five_crop_offsets(int height, int width, int crop_h, int crop_w);
+
+// torch's linear interpolation table for one axis (input_size -> output_size,
+// align_corners=False, no scale given): per output index, the two source indices and weights.
+struct LinearTaps {
+  std::vector<int> i0, i1;
+  std::vector<float> w0, w1;
+};
+LinearTaps linear_taps(int input_size, int output_size);
+
+// Reusable transform (keeps its scratch buffers between clips; not thread-safe, use one per
+// thread).
+class VideoTransform {
+ public:
+  explicit VideoTransform(const VideoOptions& opts) : opts_(opts) {}
+  // frames: T frames of height*width*3 bytes (RGB24, packed rows). Returns [5,3,T,crop_h,crop_w].
+  FloatArray operator()(const std::vector<std::vector<uint8_t>>& frames, int width, int height);
+
+ private:
+  VideoOptions opts_;
+  int cached_w_ = -1, cached_h_ = -1;
+  int new_h_ = 0, new_w_ = 0;
+  LinearTaps taps_h_, taps_w_;
+  std::vector<float> rows_;     // horizontal pass: [height][new_w] for one channel
+  std::vector<float> resized_;  // [new_h][new_w] for one channel
+};
+
+// One-shot convenience wrapper.
+FloatArray video_clip_tensor(const std::vector<std::vector<uint8_t>>& frames, int width, int height,
+                             const VideoOptions& opts);
+
+}  // namespace lssd

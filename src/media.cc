@@ -1,0 +1,650 @@
+// FFmpeg demuxing/decoding behind lssd/media.h. Every FFmpeg object lives in a unique_ptr with
+// its own deleter; nothing FFmpeg-typed leaves this file.
+#include "lssd/media.h"
+
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <limits>
+#include <map>
+#include <memory>
+#include <mutex>
+
+#include "lssd/clips.h"
+#include "lssd/error.h"
+
+extern "C" {
+#include <libavcodec/avcodec.h>
+#include <libavformat/avformat.h>
+#include <libavutil/dict.h>
+#include <libavutil/imgutils.h>
+#include <libavutil/samplefmt.h>
+#include <libswscale/swscale.h>
+}
+
+namespace lssd {
+namespace {
+
+struct FormatDeleter {
+  void operator()(AVFormatContext* p) const { avformat_close_input(&p); }
+};
+struct CodecDeleter {
+  void operator()(AVCodecContext* p) const { avcodec_free_context(&p); }
+};
+struct FrameDeleter {
+  void operator()(AVFrame* p) const { av_frame_free(&p); }
+};
+struct PacketDeleter {
+  void operator()(AVPacket* p) const { av_packet_free(&p); }
+};
+struct SwsDeleter {
+  void operator()(SwsContext* p) const { sws_freeContext(p); }
+};
+struct DictDeleter {
+  void operator()(AVDictionary* p) const { av_dict_free(&p); }
+};
+struct AvFreeDeleter {
+  void operator()(uint8_t* p) const { av_free(p); }
+};
+using FormatPtr = std::unique_ptr<AVFormatContext, FormatDeleter>;
+using CodecPtr = std::unique_ptr<AVCodecContext, CodecDeleter>;
+using FramePtr = std::unique_ptr<AVFrame, FrameDeleter>;
+using PacketPtr = std::unique_ptr<AVPacket, PacketDeleter>;
+using SwsPtr = std::unique_ptr<SwsContext, SwsDeleter>;
+using DictPtr = std::unique_ptr<AVDictionary, DictDeleter>;
+using AvBufferPtr = std::unique_ptr<uint8_t, AvFreeDeleter>;
+
+std::string av_error_string(int err) {
+  char buf[AV_ERROR_MAX_STRING_SIZE] = {0};
+  av_strerror(err, buf, sizeof(buf));
+  return buf;
+}
+
+FramePtr new_frame() {
+  FramePtr f(av_frame_alloc());
+  if (!f) throw Error("decode", "out of memory");
+  return f;
+}
+
+PacketPtr new_packet() {
+  PacketPtr p(av_packet_alloc());
+  if (!p) throw Error("decode", "out of memory");
+  return p;
+}
+
+FramePtr ref_frame(const AVFrame* src) {
+  FramePtr f = new_frame();
+  const int r = av_frame_ref(f.get(), src);
+  if (r < 0) throw Error("decode", "av_frame_ref: " + av_error_string(r));
+  return f;
+}
+
+// The whitelisted demuxers, as FFmpeg names them.
+const std::vector<std::string> kDemuxers = {
+    "mov,mp4,m4a,3gp,3g2,mj2", "matroska,webm", "avi", "wav", "w64", "flac", "mp3", "ogg",
+    "aac", "aiff", "mpegts", "flv", "asf"};
+
+std::string demuxer_whitelist_string() {
+  std::string s;
+  for (const auto& d : kDemuxers) s += (s.empty() ? "" : ",") + d;
+  return s;
+}
+
+// A wall-clock deadline for one file, checked by FFmpeg's interrupt callback (blocking I/O)
+// and by the decode loops between packets.
+class Deadline {
+ public:
+  explicit Deadline(double seconds)
+      : active_(seconds > 0),
+        until_(std::chrono::steady_clock::now() +
+               std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                   std::chrono::duration<double>(active_ ? seconds : 0.0))),
+        seconds_(seconds) {}
+  bool expired() const { return active_ && std::chrono::steady_clock::now() > until_; }
+  void check(const std::string& path) const {
+    if (expired()) throw Error("decode", "deadline of " + std::to_string(seconds_) + " s exceeded", path);
+  }
+  static int callback(void* opaque) { return static_cast<const Deadline*>(opaque)->expired() ? 1 : 0; }
+
+ private:
+  bool active_;
+  std::chrono::steady_clock::time_point until_;
+  double seconds_;
+};
+
+// Plain local files only: no URL schemes or protocol prefixes (concat:, http:, pipe:, ...), and
+// only regular files (no FIFOs or devices).
+void check_local_path(const std::string& path) {
+  if (path.empty()) throw Error("open", "empty path", path);
+  const auto slash = path.find('/');
+  const std::string head = path.substr(0, slash);
+  if (head.find(':') != std::string::npos) {
+    throw Error("open", "only plain file paths are accepted (no protocol or URL prefix)", path);
+  }
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) throw Error("open", "no such file", path);
+  if (!S_ISREG(st.st_mode)) throw Error("open", "not a regular file", path);
+}
+
+// The demuxer FFmpeg would pick from the file's first bytes (for error messages only).
+std::string detect_format_name(const std::string& path) {
+  std::vector<uint8_t> buf(4096 + AVPROBE_PADDING_SIZE, 0);
+  FILE* f = std::fopen(path.c_str(), "rb");
+  if (!f) return "";
+  const size_t n = std::fread(buf.data(), 1, 4096, f);
+  std::fclose(f);
+  const std::string filename = path;
+  AVProbeData pd{};
+  pd.filename = filename.c_str();
+  pd.buf = buf.data();
+  pd.buf_size = static_cast<int>(n);
+  int score = 0;
+  const AVInputFormat* fmt = av_probe_input_format2(&pd, 1, &score);
+  return fmt && fmt->name ? fmt->name : "";
+}
+
+FormatPtr open_input(const std::string& path, Deadline* deadline) {
+  static std::once_flag log_once;
+  std::call_once(log_once, [] { av_log_set_level(AV_LOG_ERROR); });  // as torchvision sets PyAV's
+  check_local_path(path);
+  AVFormatContext* raw = avformat_alloc_context();
+  if (!raw) throw Error("open", "out of memory", path);
+  raw->interrupt_callback.callback = &Deadline::callback;
+  raw->interrupt_callback.opaque = deadline;
+  AVDictionary* raw_opts = nullptr;
+  av_dict_set(&raw_opts, "protocol_whitelist", "file", 0);
+  av_dict_set(&raw_opts, "format_whitelist", demuxer_whitelist_string().c_str(), 0);
+  DictPtr opts(raw_opts);
+  const std::string url = "file:" + path;
+  AVDictionary* o = opts.release();
+  const int r = avformat_open_input(&raw, url.c_str(), nullptr, &o);  // frees raw on failure
+  av_dict_free(&o);
+  if (r < 0) {
+    if (deadline->expired()) throw Error("open", "deadline exceeded while opening", path);
+    const std::string detected = detect_format_name(path);
+    if (!detected.empty() && std::find(kDemuxers.begin(), kDemuxers.end(), detected) == kDemuxers.end()) {
+      throw Error("open", "container format '" + detected + "' is not allowed", path);
+    }
+    throw Error("open", "cannot open: " + av_error_string(r), path);
+  }
+  FormatPtr ctx(raw);
+  const std::string name = ctx->iformat && ctx->iformat->name ? ctx->iformat->name : "";
+  if (std::find(kDemuxers.begin(), kDemuxers.end(), name) == kDemuxers.end()) {
+    throw Error("open", "container format '" + name + "' is not allowed", path);
+  }
+  const int s = avformat_find_stream_info(ctx.get(), nullptr);
+  if (s < 0) throw Error("open", "cannot read stream info: " + av_error_string(s), path);
+  deadline->check(path);
+  return ctx;
+}
+
+std::string stream_language(const AVStream* st) {
+  const AVDictionaryEntry* e = av_dict_get(st->metadata, "language", nullptr, 0);
+  return e && e->value ? e->value : "";
+}
+
+double rational_value(AVRational r) { return r.den == 0 ? 0.0 : static_cast<double>(r.num) / r.den; }
+
+// Keep only one stream's packets coming out of the demuxer.
+void discard_all_but(AVFormatContext* ctx, int index) {
+  for (unsigned i = 0; i < ctx->nb_streams; ++i) {
+    ctx->streams[i]->discard = static_cast<int>(i) == index ? AVDISCARD_DEFAULT : AVDISCARD_ALL;
+  }
+}
+
+CodecPtr open_decoder(const AVStream* st, const MediaOptions& mopts, const std::string& path) {
+  const AVCodec* codec = avcodec_find_decoder(st->codecpar->codec_id);
+  if (!codec) {
+    throw Error("decode", std::string("no decoder for codec ") + avcodec_get_name(st->codecpar->codec_id), path);
+  }
+  CodecPtr cc(avcodec_alloc_context3(codec));
+  if (!cc) throw Error("decode", "out of memory", path);
+  int r = avcodec_parameters_to_context(cc.get(), st->codecpar);
+  if (r < 0) throw Error("decode", "codec parameters: " + av_error_string(r), path);
+  cc->pkt_timebase = st->time_base;
+  cc->thread_count = std::max(0, mopts.decode_threads);
+  r = avcodec_open2(cc.get(), codec, nullptr);
+  if (r < 0) throw Error("decode", "cannot open decoder: " + av_error_string(r), path);
+  return cc;
+}
+
+// Runs the decoder over one stream's packets: on_frame for every decoded frame, in output order,
+// then a flush. Undecodable packets are skipped (as the release's PyAV loop ends a clip's read
+// at the first error, a damaged file is not bit-compatible anyway); the deadline is checked
+// between packets.
+template <typename OnFrame>
+int64_t decode_stream(AVFormatContext* ctx, AVCodecContext* cc, int stream_index, const Deadline& deadline,
+                      const std::string& path, OnFrame&& on_frame) {
+  PacketPtr pkt = new_packet();
+  FramePtr frame = new_frame();
+  int64_t errors = 0;
+  auto drain = [&]() {
+    for (;;) {
+      const int r = avcodec_receive_frame(cc, frame.get());
+      if (r == AVERROR(EAGAIN) || r == AVERROR_EOF) return;
+      if (r < 0) {
+        ++errors;
+        return;
+      }
+      on_frame(frame.get());
+      av_frame_unref(frame.get());
+    }
+  };
+  for (;;) {
+    deadline.check(path);
+    const int r = av_read_frame(ctx, pkt.get());
+    if (r == AVERROR_EOF) break;
+    if (r < 0) {
+      if (deadline.expired()) deadline.check(path);
+      ++errors;  // a read error ends the stream, like EOF
+      break;
+    }
+    if (pkt->stream_index == stream_index) {
+      const int s = avcodec_send_packet(cc, pkt.get());
+      if (s < 0 && s != AVERROR(EAGAIN)) ++errors;
+      drain();
+    }
+    av_packet_unref(pkt.get());
+  }
+  avcodec_send_packet(cc, nullptr);
+  drain();
+  return errors;
+}
+
+int first_video_stream(const AVFormatContext* ctx) {
+  for (unsigned i = 0; i < ctx->nb_streams; ++i) {
+    if (ctx->streams[i]->codecpar->codec_type == AVMEDIA_TYPE_VIDEO) return static_cast<int>(i);
+  }
+  return -1;
+}
+
+// torchvision's _can_read_timestamps_from_packets: the container's first stream's extradata
+// contains "Lavc".
+bool extradata_has_lavc(const AVFormatContext* ctx) {
+  if (ctx->nb_streams == 0) return false;
+  const AVCodecParameters* par = ctx->streams[0]->codecpar;
+  if (!par->extradata || par->extradata_size < 4) return false;
+  static const char kLavc[] = "Lavc";
+  const uint8_t* b = par->extradata;
+  const uint8_t* e = b + par->extradata_size;
+  return std::search(b, e, kLavc, kLavc + 4) != e;
+}
+
+// RGB24 conversion as PyAV 10's VideoFrame.to_rgb(): sws_getCachedContext(w, h, fmt -> w, h,
+// rgb24, SWS_BILINEAR), no colorspace change, into a 16-byte-aligned image; a frame that is
+// already rgb24 is copied as is.
+class RgbConverter {
+ public:
+  std::vector<uint8_t> convert(const AVFrame* f, const std::string& path) {
+    const int w = f->width, h = f->height;
+    const auto fmt = static_cast<AVPixelFormat>(f->format);
+    std::vector<uint8_t> out(static_cast<size_t>(w) * h * 3);
+    if (fmt == AV_PIX_FMT_RGB24) {
+      for (int y = 0; y < h; ++y) {
+        std::memcpy(out.data() + static_cast<size_t>(y) * w * 3, f->data[0] + static_cast<ptrdiff_t>(y) * f->linesize[0],
+                    static_cast<size_t>(w) * 3);
+      }
+      return out;
+    }
+    SwsContext* s = sws_getCachedContext(sws_.release(), w, h, fmt, w, h, AV_PIX_FMT_RGB24, SWS_BILINEAR,
+                                         nullptr, nullptr, nullptr);
+    sws_.reset(s);
+    if (!s) throw Error("decode", "cannot convert frames to RGB", path);
+    if (!buf_ || w != bw_ || h != bh_) {
+      uint8_t* data[4] = {nullptr};
+      const int r = av_image_alloc(data, linesize_, w, h, AV_PIX_FMT_RGB24, 16);
+      if (r < 0) throw Error("decode", "out of memory", path);
+      buf_.reset(data[0]);
+      bw_ = w;
+      bh_ = h;
+    }
+    uint8_t* dst[4] = {buf_.get(), nullptr, nullptr, nullptr};
+    sws_scale(s, f->data, f->linesize, 0, h, dst, linesize_);
+    for (int y = 0; y < h; ++y) {
+      std::memcpy(out.data() + static_cast<size_t>(y) * w * 3, buf_.get() + static_cast<ptrdiff_t>(y) * linesize_[0],
+                  static_cast<size_t>(w) * 3);
+    }
+    return out;
+  }
+
+ private:
+  SwsPtr sws_;
+  AvBufferPtr buf_;
+  int linesize_[4] = {0, 0, 0, 0};
+  int bw_ = 0, bh_ = 0;
+};
+
+std::string media_type_name(AVMediaType t) {
+  switch (t) {
+    case AVMEDIA_TYPE_VIDEO: return "video";
+    case AVMEDIA_TYPE_AUDIO: return "audio";
+    case AVMEDIA_TYPE_SUBTITLE: return "subtitle";
+    case AVMEDIA_TYPE_DATA: return "data";
+    default: return "other";
+  }
+}
+
+// Float conversion of one sample as libswresample does it (to AV_SAMPLE_FMT_FLT).
+inline float sample_to_float(const uint8_t* p, AVSampleFormat packed_fmt) {
+  switch (packed_fmt) {
+    case AV_SAMPLE_FMT_U8: return static_cast<float>(static_cast<int>(*p) - 0x80) * (1.0f / (1 << 7));
+    case AV_SAMPLE_FMT_S16: {
+      int16_t v;
+      std::memcpy(&v, p, sizeof v);
+      return static_cast<float>(v) * (1.0f / (1 << 15));
+    }
+    case AV_SAMPLE_FMT_S32: {
+      int32_t v;
+      std::memcpy(&v, p, sizeof v);
+      return static_cast<float>(v) * (1.0f / (1U << 31));
+    }
+    case AV_SAMPLE_FMT_S64: {
+      int64_t v;
+      std::memcpy(&v, p, sizeof v);
+      return static_cast<float>(v) * (1.0f / static_cast<float>(UINT64_C(1) << 63));
+    }
+    case AV_SAMPLE_FMT_FLT: {
+      float v;
+      std::memcpy(&v, p, sizeof v);
+      return v;
+    }
+    case AV_SAMPLE_FMT_DBL: {
+      double v;
+      std::memcpy(&v, p, sizeof v);
+      return static_cast<float>(v);
+    }
+    default: return 0.0f;
+  }
+}
+
+}  // namespace
+
+const std::vector<std::string>& allowed_demuxers() { return kDemuxers; }
+
+MediaInfo probe_media(const std::string& path, const MediaOptions& opts) {
+  Deadline deadline(opts.deadline_s);
+  FormatPtr ctx = open_input(path, &deadline);
+  MediaInfo info;
+  info.path = path;
+  info.format = ctx->iformat->name;
+  info.duration_s = ctx->duration > 0 ? static_cast<double>(ctx->duration) / AV_TIME_BASE : 0.0;
+  for (unsigned i = 0; i < ctx->nb_streams; ++i) {
+    const AVStream* st = ctx->streams[i];
+    const AVCodecParameters* par = st->codecpar;
+    StreamInfo s;
+    s.index = static_cast<int>(i);
+    s.type = media_type_name(par->codec_type);
+    s.codec = avcodec_get_name(par->codec_id);
+    s.language = stream_language(st);
+    s.time_base_num = st->time_base.num;
+    s.time_base_den = st->time_base.den;
+    if (par->codec_type == AVMEDIA_TYPE_AUDIO) {
+      s.channels = par->ch_layout.nb_channels;
+      s.sample_rate = par->sample_rate;
+    } else if (par->codec_type == AVMEDIA_TYPE_VIDEO) {
+      s.width = par->width;
+      s.height = par->height;
+      s.avg_fps = rational_value(st->avg_frame_rate);
+    }
+    info.streams.push_back(std::move(s));
+  }
+  return info;
+}
+
+// ---- video -------------------------------------------------------------------------------
+
+namespace {
+
+struct PendingClip {
+  const VideoClip* clip = nullptr;
+  bool started = false;  // a frame with pts >= lo has been seen
+  bool done = false;
+  int past_hi = 0;  // frames with pts >= hi seen (the release reads 5 more after the first)
+  std::map<int64_t, FramePtr> frames;  // lo <= pts <= hi; a repeated pts keeps the last frame
+  FramePtr preceding;                  // the last frame with pts < lo when the clip started
+};
+
+}  // namespace
+
+VideoFileResult decode_video_clips(const std::string& path, const VideoOptions& vopts, const MediaOptions& mopts,
+                                   const std::function<void(VideoClipFrames&&)>& on_clip) {
+  Deadline deadline(mopts.deadline_s);
+  VideoFileResult result;
+
+  // Pass 1: demux only, the timestamps of the first video stream's packets.
+  VideoClipPlan plan;
+  TimeBase tb;
+  {
+    FormatPtr ctx = open_input(path, &deadline);
+    const int vs = first_video_stream(ctx.get());
+    if (vs < 0) throw Error("open", "no video stream", path);
+    result.stream_index = vs;
+    const AVStream* st = ctx->streams[vs];
+    result.avg_fps = rational_value(st->avg_frame_rate);
+    if (st->time_base.num <= 0 || st->time_base.den <= 0) throw Error("open", "invalid time base", path);
+    tb = TimeBase{st->time_base.num, st->time_base.den};
+    const bool lavc = extradata_has_lavc(ctx.get());
+    result.timestamp_source = lavc ? "packets" : "packets-approx";
+    discard_all_but(ctx.get(), vs);
+    PacketPtr pkt = new_packet();
+    int64_t count = 0;
+    int64_t max_pts = std::numeric_limits<int64_t>::min();
+    for (;;) {
+      deadline.check(path);
+      const int r = av_read_frame(ctx.get(), pkt.get());
+      if (r < 0) {
+        if (r != AVERROR_EOF && deadline.expired()) deadline.check(path);
+        break;
+      }
+      if (pkt->stream_index == vs && pkt->pts != AV_NOPTS_VALUE &&
+          (lavc || !(pkt->flags & AV_PKT_FLAG_DISCARD))) {
+        ++count;
+        max_pts = std::max(max_pts, static_cast<int64_t>(pkt->pts));
+      }
+      av_packet_unref(pkt.get());
+    }
+    result.num_timestamps = count;
+    plan = plan_video_clips(max_pts, static_cast<size_t>(count), tb, vopts.clip_len);
+  }
+  if (plan.skipped) {
+    result.skipped_short = true;
+    return result;
+  }
+  for (const auto& c : plan.clips) result.ranges.emplace_back(c.start_s, c.stop_s);
+  result.num_clips = static_cast<int>(plan.clips.size());
+
+  // Pass 2: decode once, in order, keeping references to the frames of clips in flight.
+  FormatPtr ctx = open_input(path, &deadline);
+  const int vs = result.stream_index;
+  if (first_video_stream(ctx.get()) != vs) throw Error("open", "stream layout changed between opens", path);
+  discard_all_but(ctx.get(), vs);
+  CodecPtr cc = open_decoder(ctx->streams[vs], mopts, path);
+
+  std::vector<PendingClip> pending(plan.clips.size());
+  for (size_t i = 0; i < plan.clips.size(); ++i) pending[i].clip = &plan.clips[i];
+  size_t next_emit = 0;
+  FramePtr last;  // the frame with the largest pts so far
+  int64_t last_pts = std::numeric_limits<int64_t>::min();
+  int64_t decoded = 0;
+  int64_t decoded_max = std::numeric_limits<int64_t>::min();
+  RgbConverter rgb;
+
+  auto finalize = [&](PendingClip& p) {
+    const VideoClip& c = *p.clip;
+    std::vector<const AVFrame*> frames;
+    if (c.lo > 0 && p.frames.find(c.lo) == p.frames.end() && p.preceding) frames.push_back(p.preceding.get());
+    for (const auto& kv : p.frames) frames.push_back(kv.second.get());
+    if (frames.empty()) throw Error("decode", "clip " + std::to_string(c.index) + " has no frames", path);
+    const auto sel = select_clip_frames(static_cast<int64_t>(frames.size()), result.avg_fps, vopts.fps, vopts.n_frames);
+    VideoClipFrames out;
+    out.index = c.index;
+    out.start_s = c.start_s;
+    out.stop_s = c.stop_s;
+    out.num_decoded = static_cast<int>(frames.size());
+    for (const AVFrame* f : frames) out.clip_pts.push_back(f->pts);
+    out.width = frames[static_cast<size_t>(sel.front())]->width;
+    out.height = frames[static_cast<size_t>(sel.front())]->height;
+    for (const int64_t k : sel) {
+      const AVFrame* f = frames[static_cast<size_t>(k)];
+      if (f->width != out.width || f->height != out.height) {
+        throw Error("decode", "frame size changes within clip " + std::to_string(c.index), path);
+      }
+      out.pts.push_back(f->pts);
+      out.frames.push_back(rgb.convert(f, path));
+    }
+    p.frames.clear();
+    p.preceding.reset();
+    p.done = true;
+    on_clip(std::move(out));
+  };
+  decode_stream(ctx.get(), cc.get(), vs, deadline, path, [&](const AVFrame* f) {
+    if (f->pts == AV_NOPTS_VALUE) return;  // PyAV gives pts None; torchvision drops those
+    const int64_t pts = f->pts;
+    ++decoded;
+    decoded_max = std::max(decoded_max, pts);
+    for (size_t i = next_emit; i < pending.size(); ++i) {
+      PendingClip& p = pending[i];
+      if (p.done || p.past_hi >= 6) continue;  // read over
+      const VideoClip& c = *p.clip;
+      if (!p.started) {
+        if (pts < c.lo) continue;
+        p.started = true;
+        if (c.lo > 0 && last && last_pts < c.lo) p.preceding = ref_frame(last.get());
+      }
+      if (pts >= c.lo && pts <= c.hi) p.frames[pts] = ref_frame(f);
+      if (pts >= c.hi) {
+        p.past_hi = p.past_hi < 5 ? p.past_hi + 1 : 6;  // the 6th frame >= hi ends the read
+      }
+    }
+    if (pts > last_pts) {
+      last = ref_frame(f);
+      last_pts = pts;
+    }
+    // Emit the clips whose reads are over, in order.
+    while (next_emit < pending.size() && pending[next_emit].past_hi >= 6) {
+      finalize(pending[next_emit]);
+      ++next_emit;
+    }
+  });
+  // End of stream: every remaining clip is complete.
+  for (size_t i = next_emit; i < pending.size(); ++i) {
+    PendingClip& p = pending[i];
+    if (!p.started && p.clip->lo > 0 && last && last_pts < p.clip->lo) p.preceding = ref_frame(last.get());
+  }
+  while (next_emit < pending.size()) {
+    finalize(pending[next_emit]);
+    ++next_emit;
+  }
+  result.decoded_frames = decoded;
+  if (decoded == 0) throw Error("decode", "no frame could be decoded", path);
+  result.plan_mismatch = decoded < 2 || decoded_max != plan.end_pts ||
+                         (result.timestamp_source == "packets" ? false : decoded != result.num_timestamps);
+  return result;
+}
+
+// ---- audio -------------------------------------------------------------------------------
+
+AudioFileResult decode_audio_clips(const std::string& path, int audio_stream, const AudioOptions& aopts,
+                                   const MediaOptions& mopts,
+                                   const std::function<void(AudioClipSamples&&)>& on_clip) {
+  Deadline deadline(mopts.deadline_s);
+  AudioFileResult result;
+  FormatPtr ctx = open_input(path, &deadline);
+  int as = audio_stream;
+  if (as < 0) {
+    as = av_find_best_stream(ctx.get(), AVMEDIA_TYPE_AUDIO, -1, -1, nullptr, 0);
+    if (as < 0) throw Error("open", "no audio stream", path);
+  } else if (as >= static_cast<int>(ctx->nb_streams) ||
+             ctx->streams[as]->codecpar->codec_type != AVMEDIA_TYPE_AUDIO) {
+    throw Error("open", "stream " + std::to_string(as) + " is not an audio stream", path);
+  }
+  const AVStream* st = ctx->streams[as];
+  result.stream_index = as;
+  result.language = stream_language(st);
+  result.sample_rate = st->codecpar->sample_rate;
+  result.channels = st->codecpar->ch_layout.nb_channels;
+  const int sr = result.sample_rate;
+  if (sr <= 0) throw Error("open", "unknown sample rate", path);
+  discard_all_but(ctx.get(), as);
+  CodecPtr cc = open_decoder(st, mopts, path);
+
+  const double T = aopts.clip_len;
+  const auto window = static_cast<int64_t>(T * sr);  // int(T*sr): the tail clip's length
+  std::vector<float> buf;                            // mono samples [buf_start, count)
+  int64_t buf_start = 0;
+  int64_t count = 0;
+  int next_regular = 0;
+  int64_t last_stop = 0;
+
+  auto emit = [&](const AudioClip& c) {
+    AudioClipSamples out;
+    out.index = c.index;
+    out.start = c.start;
+    out.stop = c.stop;
+    out.start_s = c.start_s;
+    out.stop_s = c.stop_s;
+    out.sample_rate = sr;
+    const int64_t a = std::max(c.start, buf_start) - buf_start;
+    const int64_t b = std::min(c.stop, count) - buf_start;
+    if (c.start < buf_start) throw Error("decode", "internal: audio window too short", path);
+    out.mono.assign(buf.begin() + a, buf.begin() + std::max(a, b));
+    result.ranges.emplace_back(c.start, c.stop);
+    on_clip(std::move(out));
+  };
+
+  std::vector<float> acc;
+  decode_stream(ctx.get(), cc.get(), as, deadline, path, [&](const AVFrame* f) {
+    const int n = f->nb_samples;
+    const int ch = f->ch_layout.nb_channels;
+    if (n <= 0 || ch <= 0) return;
+    const auto fmt = static_cast<AVSampleFormat>(f->format);
+    const bool planar = av_sample_fmt_is_planar(fmt) != 0;
+    const AVSampleFormat packed = av_get_packed_sample_fmt(fmt);
+    const int bps = av_get_bytes_per_sample(packed);
+    const size_t old = buf.size();
+    buf.resize(old + static_cast<size_t>(n));
+    float* dst = buf.data() + old;
+    for (int j = 0; j < n; ++j) {
+      float sum = 0.0f;
+      for (int c = 0; c < ch; ++c) {
+        const uint8_t* p = planar ? f->extended_data[c] + static_cast<ptrdiff_t>(j) * bps
+                                  : f->extended_data[0] + (static_cast<ptrdiff_t>(j) * ch + c) * bps;
+        const float v = sample_to_float(p, packed);
+        sum = c == 0 ? v : sum + v;
+      }
+      dst[j] = ch == 1 ? sum : (ch == 2 ? sum / 2.0f : sum / static_cast<float>(ch));
+    }
+    count += n;
+    // Regular clips that are now known to exist.
+    while (audio_regular_clip_exists(next_regular, count, sr, T)) {
+      const AudioClip c = audio_regular_clip(next_regular, sr, T);
+      emit(c);
+      last_stop = c.stop;
+      ++next_regular;
+    }
+    // Drop what no clip can need any more: before the next regular clip's start and before the
+    // last int(T*sr) samples (the tail clip).
+    const int64_t next_start = audio_regular_clip(next_regular, sr, T).start;
+    const int64_t keep_from = std::min(next_start, count - window);
+    const int64_t drop = keep_from - buf_start;
+    if (drop > 0 && static_cast<size_t>(drop) * 2 >= buf.size()) {
+      buf.erase(buf.begin(), buf.begin() + drop);
+      buf_start = keep_from;
+    }
+  });
+  result.num_samples = count;
+  if (count < 2) {
+    result.skipped_short = true;
+    result.ranges.clear();
+    return result;
+  }
+  AudioClip extra;
+  if (audio_final_clip(count, next_regular, last_stop, sr, T, &extra)) emit(extra);
+  result.num_clips = static_cast<int>(result.ranges.size());
+  return result;
+}
+
+}  // namespace lssd

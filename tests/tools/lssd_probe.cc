@@ -1,0 +1,145 @@
+// Drives the media front-end for the oracle tests and benchmarks.
+//   lssd_probe info FILE
+//   lssd_probe video FILE OUT_DIR [--no-tensors] [--frames] [--clip-len T]
+//       OUT_DIR/result.json (ranges, pts, ...), clip_<i>.npy float32 [5,3,16,224,224],
+//       with --frames also frames_<i>.npy uint8 [16,H,W,3]; --no-tensors decodes only;
+//       --no-write computes the tensors but writes only result.json.
+//   lssd_probe audio FILE OUT_DIR [--stream N] [--clip-len T]
+//       OUT_DIR/result.json (ranges, sample rate, n), audio_<i>.npy float32 [samples].
+// On an lssd::Error prints {"error", "stage"} as JSON and exits 3.
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "lssd/error.h"
+#include "lssd/media.h"
+#include "lssd/video_transform.h"
+
+namespace {
+
+void write_npy(const std::string& path, const std::string& descr, const std::vector<int64_t>& shape, const void* data,
+               size_t bytes) {
+  std::string shp = "(";
+  for (size_t i = 0; i < shape.size(); ++i) shp += std::to_string(shape[i]) + (shape.size() == 1 ? "," : (i + 1 < shape.size() ? ", " : ""));
+  shp += ")";
+  std::string header = "{'descr': '" + descr + "', 'fortran_order': False, 'shape': " + shp + ", }";
+  const size_t total = 10 + header.size() + 1;
+  header += std::string((64 - total % 64) % 64, ' ') + "\n";
+  std::ofstream f(path, std::ios::binary);
+  f.write("\x93NUMPY\x01\x00", 8);
+  const auto len = static_cast<uint16_t>(header.size());
+  const char lenb[2] = {static_cast<char>(len & 0xff), static_cast<char>(len >> 8)};
+  f.write(lenb, 2);
+  f.write(header.data(), static_cast<std::streamsize>(header.size()));
+  f.write(static_cast<const char*>(data), static_cast<std::streamsize>(bytes));
+  if (!f) throw std::runtime_error("cannot write " + path);
+}
+
+int usage() {
+  std::cerr << "usage: lssd_probe info FILE | video FILE OUT_DIR [--no-tensors|--no-write] [--frames] [--clip-len T] |"
+               " audio FILE OUT_DIR [--stream N] [--clip-len T]\n";
+  return 2;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 3) return usage();
+  const std::string cmd = argv[1], file = argv[2];
+  std::string out_dir = argc > 3 ? argv[3] : "";
+  bool tensors = true, frames = false, write = true;
+  int stream = -1;
+  double clip_len = 3.0;
+  for (int i = 4; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (a == "--no-tensors") tensors = false;
+    else if (a == "--no-write") write = false;
+    else if (a == "--frames") frames = true;
+    else if (a == "--stream" && i + 1 < argc) stream = std::stoi(argv[++i]);
+    else if (a == "--clip-len" && i + 1 < argc) clip_len = std::stod(argv[++i]);
+    else return usage();
+  }
+  lssd::MediaOptions mopts;
+  nlohmann::json j;
+  try {
+    if (cmd == "info") {
+      const auto info = lssd::probe_media(file, mopts);
+      j["path"] = info.path;
+      j["format"] = info.format;
+      j["duration_s"] = info.duration_s;
+      for (const auto& s : info.streams) {
+        j["streams"].push_back({{"index", s.index}, {"type", s.type}, {"codec", s.codec}, {"language", s.language},
+                                {"channels", s.channels}, {"sample_rate", s.sample_rate}, {"avg_fps", s.avg_fps},
+                                {"width", s.width}, {"height", s.height}});
+      }
+      std::cout << j.dump(1) << "\n";
+      return 0;
+    }
+    if (out_dir.empty()) return usage();
+    if (cmd == "video") {
+      lssd::VideoOptions vopts;
+      vopts.clip_len = clip_len;
+      lssd::VideoTransform transform(vopts);
+      nlohmann::json clips = nlohmann::json::array();
+      const auto r = lssd::decode_video_clips(file, vopts, mopts, [&](lssd::VideoClipFrames&& c) {
+        clips.push_back({{"index", c.index}, {"start", c.start_s}, {"stop", c.stop_s}, {"pts", c.pts}, {"clip_pts", c.clip_pts},
+                         {"num_decoded", c.num_decoded}, {"width", c.width}, {"height", c.height}});
+        if (frames) {
+          std::vector<uint8_t> all;
+          for (const auto& f : c.frames) all.insert(all.end(), f.begin(), f.end());
+          write_npy(out_dir + "/frames_" + std::to_string(c.index) + ".npy", "|u1",
+                    {static_cast<int64_t>(c.frames.size()), c.height, c.width, 3}, all.data(), all.size());
+        }
+        if (tensors) {
+          const lssd::FloatArray t = transform(c.frames, c.width, c.height);
+          if (write) write_npy(out_dir + "/clip_" + std::to_string(c.index) + ".npy", "<f4", t.shape, t.ptr(),
+                    t.numel() * sizeof(float));
+        }
+      });
+      j["skipped"] = r.skipped_short;
+      j["avg_fps"] = r.avg_fps;
+      j["stream_index"] = r.stream_index;
+      j["ranges"] = r.ranges;
+      j["num_clips"] = r.num_clips;
+      j["timestamp_source"] = r.timestamp_source;
+      j["plan_mismatch"] = r.plan_mismatch;
+      j["num_timestamps"] = r.num_timestamps;
+      j["decoded_frames"] = r.decoded_frames;
+      j["clips"] = clips;
+    } else if (cmd == "audio") {
+      lssd::AudioOptions aopts;
+      aopts.clip_len = clip_len;
+      nlohmann::json clips = nlohmann::json::array();
+      const auto r = lssd::decode_audio_clips(file, stream, aopts, mopts, [&](lssd::AudioClipSamples&& c) {
+        clips.push_back({{"index", c.index}, {"start", c.start}, {"stop", c.stop}, {"samples", c.mono.size()}});
+        if (tensors) {
+          write_npy(out_dir + "/audio_" + std::to_string(c.index) + ".npy", "<f4",
+                    {static_cast<int64_t>(c.mono.size())}, c.mono.data(), c.mono.size() * sizeof(float));
+        }
+      });
+      j["skipped"] = r.skipped_short;
+      j["sample_rate"] = r.sample_rate;
+      j["channels"] = r.channels;
+      j["num_samples"] = r.num_samples;
+      j["ranges"] = r.ranges;
+      j["num_clips"] = r.num_clips;
+      j["stream_index"] = r.stream_index;
+      j["language"] = r.language;
+      j["clips"] = clips;
+    } else {
+      return usage();
+    }
+  } catch (const lssd::Error& e) {
+    nlohmann::json err{{"error", e.what()}, {"stage", e.stage()}};
+    std::cout << err.dump() << "\n";
+    if (!out_dir.empty()) std::ofstream(out_dir + "/result.json") << err.dump() << "\n";
+    return 3;
+  }
+  std::ofstream(out_dir + "/result.json") << j.dump(1) << "\n";
+  std::cout << j.dump() << "\n";
+  return 0;
+}
