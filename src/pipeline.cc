@@ -31,6 +31,10 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
+// Thrown out of a decode callback when the run is aborting (the encoder failed): the input is
+// left unfinished, not recorded as failed.
+struct RunAborted {};
+
 double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
 // One unit of work: an input file for one modality. Audio tracks of a video container are one
@@ -499,11 +503,12 @@ RunSummary run_pipeline(const PipelineOptions& o, const std::atomic<bool>* stop)
 
   // Decode workers.
   std::atomic<size_t> next_job{0};
+  std::atomic<bool> encoder_failed{false};
   auto worker = [&] {
     std::optional<AudioTransform> audio_tf;
     std::optional<VideoTransform> video_tf;
     for (;;) {
-      if (stopping()) break;
+      if (stopping() || encoder_failed) break;
       size_t k = next_job.fetch_add(1);
       if (k >= todo.size()) break;
       const Job& job = todo[k];
@@ -521,7 +526,8 @@ RunSummary run_pipeline(const PipelineOptions& o, const std::atomic<bool>* stop)
         try {
           VideoFileResult res = decode_video_clips(f.path, o.video, o.media, [&](VideoClipFrames&& clip) {
             ClipItem item{unit, clip.index, (*video_tf)(clip.frames, clip.width, clip.height)};
-            if (queue.push(Modality::Video, std::move(item))) ++queued;
+            if (!queue.push(Modality::Video, std::move(item))) throw RunAborted{};
+            ++queued;
             ++progress.clips_planned;
           });
           if (res.skipped_short) {
@@ -534,6 +540,8 @@ RunSummary run_pipeline(const PipelineOptions& o, const std::atomic<bool>* stop)
             });
             assembler.end(unit, queued);
           }
+        } catch (const RunAborted&) {
+          break;
         } catch (const Error& e) {
           assembler.fail(unit, e.stage(), e.message());
         } catch (const std::exception& e) {
@@ -579,7 +587,8 @@ RunSummary run_pipeline(const PipelineOptions& o, const std::atomic<bool>* stop)
           try {
             AudioFileResult res = decode_audio_clips(f.path, streams[t], o.audio, o.media, [&](AudioClipSamples&& clip) {
               ClipItem item{unit, clip.index, (*audio_tf)(clip.mono, clip.sample_rate)};
-              if (queue.push(Modality::Audio, std::move(item))) ++queued;
+              if (!queue.push(Modality::Audio, std::move(item))) throw RunAborted{};
+              ++queued;
               ++progress.clips_planned;
             });
             if (res.skipped_short) {
@@ -594,6 +603,8 @@ RunSummary run_pipeline(const PipelineOptions& o, const std::atomic<bool>* stop)
               });
               assembler.end(unit, queued);
             }
+          } catch (const RunAborted&) {
+            return;
           } catch (const Error& e) {
             assembler.fail(unit, e.stage(), e.message());
           } catch (const std::exception& e) {
@@ -606,7 +617,6 @@ RunSummary run_pipeline(const PipelineOptions& o, const std::atomic<bool>* stop)
   };
 
   // Encoder loops, one per replica.
-  std::atomic<bool> encoder_failed{false};
   std::string fatal;
   std::mutex fatal_mu;
   auto encode_loop = [&](Replica* rep) {
