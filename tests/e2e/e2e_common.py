@@ -1,0 +1,183 @@
+"""Shared helpers of the Python end-to-end tests (not a test itself).
+
+tiny_model_dir(): the tiny random-weight encoders (video.pt, audio.pt), made once and reused:
+  $LSSD_TEST_MODEL_DIR if set, else $LSSD_BUILD_DIR/test-models/tiny (default build/). Made
+  under an exclusive file lock (<dir>.lock) so that tests running in parallel do not race; the
+  export goes to a temporary sibling that is renamed into place when complete.
+run_infer(): runs lssd-infer with the tiny model on CPU at 2 threads, returns (rc, stderr text).
+"""
+import contextlib
+import fcntl
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+SOURCE_DIR = os.environ.get("LSSD_SOURCE_DIR",
+                            os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+BUILD_DIR = os.environ.get("LSSD_BUILD_DIR", os.path.join(SOURCE_DIR, "build"))
+SAMPLE_DIR = os.path.join(SOURCE_DIR, "sample_data")
+PYTHON = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else sys.executable
+REFERENCE = os.path.join(SOURCE_DIR, "tests", "oracle", "reference_pipeline.py")
+THREADS = 2
+
+
+def infer_path():
+    p = os.path.join(BUILD_DIR, "lssd-infer")
+    if not os.path.exists(p):
+        sys.exit(f"missing {p}: build the lssd-infer target")
+    return p
+
+
+def _model_complete(d):
+    files = [os.path.join(d, f) for f in ("video.pt", "audio.pt")]
+    return all(os.path.isfile(f) and os.path.getsize(f) > 0 for f in files)
+
+
+def tiny_model_dir():
+    """The directory holding the tiny test encoders (made on first use, then reused)."""
+    d = os.environ.get("LSSD_TEST_MODEL_DIR") or os.path.join(BUILD_DIR, "test-models", "tiny")
+    d = os.path.abspath(d)
+    if _model_complete(d):
+        return d
+    os.makedirs(os.path.dirname(d), exist_ok=True)
+    with open(d + ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            if _model_complete(d):  # made by another test while we waited
+                return d
+            t0 = time.time()
+            tmp = tempfile.mkdtemp(prefix=os.path.basename(d) + ".tmp-", dir=os.path.dirname(d))
+            os.chmod(tmp, 0o755)
+            try:
+                ckpt = os.path.join(tmp, "tiny.pyth")
+                tools = os.path.join(SOURCE_DIR, "tools")
+                for cmd in ([PYTHON, os.path.join(tools, "lssd_checkpoint.py"), "random", "--size", "S", "--tiny",
+                             "--seed", "0", "-o", ckpt],
+                            [PYTHON, os.path.join(tools, "lssd_export.py"), "--checkpoint", ckpt, "--out-dir", tmp,
+                             "--threads", str(THREADS)]):
+                    r = subprocess.run(cmd, capture_output=True, text=True)
+                    if r.returncode != 0:
+                        raise RuntimeError(f"{' '.join(cmd)} failed ({r.returncode}):\n{r.stdout}\n{r.stderr}")
+                os.remove(ckpt)
+                if os.path.exists(d):  # an incomplete leftover
+                    shutil.rmtree(d)
+                os.rename(tmp, d)
+            finally:
+                if os.path.exists(tmp):
+                    shutil.rmtree(tmp, ignore_errors=True)
+            print(f"made the tiny test model in {d} ({time.time() - t0:.1f} s)", flush=True)
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+    return d
+
+
+def run_infer(data, out, *overrides, flags=(), model=None, timeout=1500):
+    """lssd-infer on `data` into `out` with the tiny model, CPU, 2 threads. Returns
+    (returncode, stderr text, wall seconds)."""
+    model = model or tiny_model_dir()
+    cmd = [infer_path(), *flags, "DATA.PATH_TO_DATA_DIR", data, "OUTPUT_DIR", out,
+           "MODEL.VIDEO_ENCODER_FILE", os.path.join(model, "video.pt"),
+           "MODEL.AUDIO_ENCODER_FILE", os.path.join(model, "audio.pt"),
+           "RUNTIME.DEVICE", "cpu", "RUNTIME.NUM_THREADS", str(THREADS), *overrides]
+    t0 = time.time()
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    return r.returncode, r.stdout + r.stderr, time.time() - t0
+
+
+def run_reference(data, out, summary, model=None, extra=(), timeout=1500):
+    """tests/oracle/reference_pipeline.py; returns (parsed summary, output text, wall seconds)."""
+    model = model or tiny_model_dir()
+    cmd = [PYTHON, REFERENCE, "--data", data, "--out", out, "--video-model", os.path.join(model, "video.pt"),
+           "--audio-model", os.path.join(model, "audio.pt"), "--threads", str(THREADS), "--json-summary", summary,
+           *extra]
+    t0 = time.time()
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    if r.returncode != 0:
+        raise RuntimeError(f"reference pipeline failed ({r.returncode}):\n{r.stdout}\n{r.stderr}")
+    with open(summary) as f:
+        return json.load(f), r.stdout + r.stderr, time.time() - t0
+
+
+def read_manifest(out, modality):
+    """Every record of OUTPUT_DIR/<modality>/manifest*.jsonl, in file order."""
+    d = os.path.join(out, modality)
+    recs = []
+    if not os.path.isdir(d):
+        return recs
+    for name in sorted(os.listdir(d)):
+        if name.startswith("manifest") and name.endswith(".jsonl"):
+            with open(os.path.join(d, name)) as f:
+                recs += [json.loads(line) for line in f if line.strip()]
+    return recs
+
+
+def latest_records(out):
+    """{(modality, rel_path): last record} over both manifests."""
+    res = {}
+    for m in ("video", "audio"):
+        for r in read_manifest(out, m):
+            res[(m, r["rel_path"])] = r
+    return res
+
+
+def npy_files(out):
+    """{(modality, rel .npy path under OUTPUT_DIR/<modality>)} of every output array."""
+    res = set()
+    for m in ("video", "audio"):
+        root = os.path.join(out, m)
+        for dirpath, _dirs, files in os.walk(root):
+            for f in files:
+                if f.endswith(".npy"):
+                    res.add((m, os.path.relpath(os.path.join(dirpath, f), root)))
+    return res
+
+
+def read_errors(out):
+    res = []
+    for name in sorted(os.listdir(out)):
+        if name.startswith("errors") and name.endswith(".jsonl"):
+            with open(os.path.join(out, name)) as f:
+                res += [json.loads(line) for line in f if line.strip()]
+    return res
+
+
+@contextlib.contextmanager
+def scratch(prefix):
+    keep = os.environ.get("LSSD_KEEP_TMP")
+    d = tempfile.mkdtemp(prefix=prefix)
+    try:
+        yield d
+    finally:
+        if keep:
+            print(f"kept {d}")
+        else:
+            shutil.rmtree(d, ignore_errors=True)
+
+
+class Checker:
+    """Collects failures; prints every check; exit code via .finish()."""
+
+    def __init__(self, name):
+        self.name = name
+        self.failures = []
+        self.t0 = time.time()
+
+    def check(self, ok, what):
+        print(f"{'ok  ' if ok else 'FAIL'} {what}", flush=True)
+        if not ok:
+            self.failures.append(what)
+        return ok
+
+    def finish(self):
+        dt = time.time() - self.t0
+        if self.failures:
+            print(f"{self.name}: {len(self.failures)} failure(s) in {dt:.1f}s:")
+            for f in self.failures:
+                print(f"  - {f}")
+            return 1
+        print(f"{self.name}: all checks passed in {dt:.1f}s")
+        return 0
