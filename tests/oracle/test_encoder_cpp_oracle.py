@@ -1,0 +1,145 @@
+#!/usr/bin/python3
+"""Oracle: the C++ encoder (tests/tools/lssd_encoder_probe) against the same TorchScript module
+run by Python torch 1.13, on the same saved inputs.
+
+Models: the tiny variant (video and audio towers) and the full-size S video tower, with seeded
+random weights from tools/lssd_checkpoint.py, exported by tools/lssd_export.py.
+Checks: max abs diff <= 1e-5 at batch 1 (--batch-split 1) and at batch 3 (S video: 2), the
+metadata the C++ side reads, the file sha256 against hashlib, and CPU bf16 autocast (tiny audio)
+against fp32 and against Python's torch.autocast("cpu", bfloat16).
+Env: LSSD_BUILD_DIR (the probe), LSSD_SOURCE_DIR (tools/). Prints every diff and timing.
+"""
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+# Shared CI machines: OpenMP spin-waiting makes 2-thread forwards several times slower when the
+# cores are busy with other processes; passive waiting costs little when they are not.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+SRC = os.environ.get("LSSD_SOURCE_DIR", os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+BUILD = os.environ.get("LSSD_BUILD_DIR", os.path.join(SRC, "build"))
+PROBE = next((p for p in (os.path.join(BUILD, "tests", "lssd_encoder_probe"), os.path.join(BUILD, "lssd_encoder_probe"))
+              if os.path.exists(p)), os.path.join(BUILD, "tests", "lssd_encoder_probe"))
+PY = sys.executable or "/usr/bin/python3"
+TOL = 1e-5
+THREADS = 2
+
+failures = []
+
+
+def run(cmd, **kw):
+    t = time.time()
+    r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw)
+    if r.returncode != 0:
+        sys.stderr.write(r.stdout + r.stderr)
+        raise SystemExit(f"FAIL: {' '.join(cmd)} exited {r.returncode}")
+    return r.stdout, time.time() - t
+
+
+def make_models(tmp):
+    tiny_ck, s_ck = os.path.join(tmp, "tiny.pyth"), os.path.join(tmp, "s.pyth")
+    run([PY, os.path.join(SRC, "tools/lssd_checkpoint.py"), "random", "--tiny", "--seed", "0", "-o", tiny_ck])
+    run([PY, os.path.join(SRC, "tools/lssd_checkpoint.py"), "random", "--size", "S", "--seed", "0", "-o", s_ck])
+    _, t = run([PY, os.path.join(SRC, "tools/lssd_export.py"), "--checkpoint", tiny_ck, "--out-dir",
+                os.path.join(tmp, "tiny"), "--no-verify", "--threads", str(THREADS)])
+    print(f"export tiny: {t:.1f} s")
+    _, t = run([PY, os.path.join(SRC, "tools/lssd_export.py"), "--checkpoint", s_ck, "--out-dir",
+                os.path.join(tmp, "s"), "--modality", "video", "--no-verify", "--threads", str(THREADS)])
+    print(f"export S video: {t:.1f} s")
+    return hashlib.sha256(open(s_ck, "rb").read()).hexdigest()
+
+
+def inputs(modality, n, seed):
+    g = torch.Generator().manual_seed(seed)
+    if modality == "video":
+        return torch.rand((n, 3, 16, 224, 224), generator=g)
+    return torch.randn((n, 1, 96, 288), generator=g) * 20.0 - 30.0
+
+
+def check(name, model, modality, n, tmp, expect):
+    x = inputs(modality, n, seed=n)
+    xin = os.path.join(tmp, f"{name}_in.npy")
+    np.save(xin, x.numpy())
+    m = torch.jit.load(model)
+    t = time.time()
+    with torch.no_grad():
+        ref = m(x).numpy()
+    t_py = time.time() - t
+    sha = hashlib.sha256(open(model, "rb").read()).hexdigest()
+    for split in (0, 1):
+        out = os.path.join(tmp, f"{name}_out_{split}.npy")
+        stdout, _ = run([PROBE, model, xin, out, "--device", "cpu", "--precision", "fp32",
+                         "--threads", str(THREADS), "--batch-split", str(split)])
+        rep = json.loads(stdout.strip().splitlines()[-1])
+        y = np.load(out)
+        assert y.shape == (n, 768) and y.dtype == np.float32, (y.shape, y.dtype)
+        diff = float(np.abs(y - ref).max())
+        batch = n if split == 0 else 1
+        times = ", ".join(f"{s:.2f}" for s in rep["forward_s"])
+        print(f"{name}: batch {batch}: max abs diff {diff:.3g} (C++ forwards {times} s; Python batch {n} {t_py:.2f} s)")
+        if not diff <= TOL:
+            failures.append(f"{name} batch {batch}: max abs diff {diff} > {TOL}")
+        if rep["file_sha256"] != sha:
+            failures.append(f"{name}: sha256 {rep['file_sha256']} != hashlib {sha}")
+        for k, v in expect.items():
+            if rep.get(k) != v:
+                failures.append(f"{name}: probe reports {k}={rep.get(k)!r}, expected {v!r}")
+        if not rep.get("random_weights"):
+            failures.append(f"{name}: random_weights not reported")
+
+
+def check_bf16(model, tmp):
+    """CPU bf16 autocast (tiny audio): close to fp32, and to Python's torch.autocast("cpu")."""
+    x = inputs("audio", 3, seed=11)
+    xin, out = os.path.join(tmp, "bf16_in.npy"), os.path.join(tmp, "bf16_out.npy")
+    np.save(xin, x.numpy())
+    m = torch.jit.load(model)
+    with torch.no_grad():
+        ref = m(x).numpy()
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            ref16 = m(x).float().numpy()
+    run([PROBE, model, xin, out, "--device", "cpu", "--precision", "bf16", "--threads", str(THREADS)])
+    y = np.load(out)
+
+    def cos(a, b):
+        return float(((a * b).sum(1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1))).min())
+
+    print(f"tiny audio bf16: min cosine vs fp32 {cos(y, ref):.6f}, vs Python autocast {cos(y, ref16):.6f}, "
+          f"max abs diff vs Python autocast {float(np.abs(y - ref16).max()):.3g}")
+    if not cos(y, ref) >= 0.999:
+        failures.append(f"bf16: min cosine vs fp32 {cos(y, ref)} < 0.999")
+    if not cos(y, ref16) >= 0.9999:
+        failures.append(f"bf16: min cosine vs Python autocast {cos(y, ref16)} < 0.9999")
+    if float(np.abs(y - ref).max()) == 0.0:
+        failures.append("bf16: output equals fp32: autocast had no effect")
+
+
+def main():
+    if not os.path.exists(PROBE):
+        raise SystemExit(f"FAIL: {PROBE} not built")
+    torch.set_num_threads(THREADS)
+    with tempfile.TemporaryDirectory(prefix="lssd_enc_oracle_") as tmp:
+        make_models(tmp)
+        check("tiny video", os.path.join(tmp, "tiny/video.pt"), "video", 3, tmp,
+              {"modality": "video", "variant": "tiny"})
+        check("tiny audio", os.path.join(tmp, "tiny/audio.pt"), "audio", 3, tmp,
+              {"modality": "audio", "variant": "tiny"})
+        check_bf16(os.path.join(tmp, "tiny/audio.pt"), tmp)
+        check("S video", os.path.join(tmp, "s/video.pt"), "video", 2, tmp,
+              {"modality": "video", "size": "S", "variant": "full"})
+    if failures:
+        print("FAILURES:\n  " + "\n  ".join(failures))
+        sys.exit(1)
+    print("OK")
+
+
+if __name__ == "__main__":
+    main()
