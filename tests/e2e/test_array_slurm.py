@@ -60,7 +60,7 @@ def main():
         slurm.start()
         sharded = os.path.join(tmp, "sharded")
         env2 = dict(env, LSSD_INFER=INFER, SLURM_CONF=slurm.conf)
-        r = subprocess.run(["sbatch", "--wait", "--array=0-2", "--gres=", "--cpus-per-task=1",
+        r = subprocess.run(["sbatch", "--wait", "--array=0-2", "--cpus-per-task=1",
                             f"--output={tmp}/task-%a.log", os.path.join(SRC, "tools/slurm/lssd-array.sbatch"),
                             "configs/B3.yaml", data, sharded] + common,
                            cwd=SRC, env=env2, capture_output=True, text=True, timeout=1200)

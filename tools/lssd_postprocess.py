@@ -1,0 +1,265 @@
+#!/usr/bin/env python3
+"""Read LSSD embeddings with numpy only (no torch): the release's postprocess() for lssd-infer's
+output layout.
+
+    from lssd_postprocess import postprocess
+    records = postprocess("OUTPUT_DIR", "video")     # [(filepath, ndarray [M,5,768]), ...]
+    file_path, embedding = records[0]
+
+Layout read: OUTPUT_DIR/<mtype>/manifest*.jsonl (every shard part, in name order; for one
+(rel_path, track) the last record wins) and OUTPUT_DIR/<mtype>/<output>.npy (float32 or float16;
+float16 is returned as stored unless as_float32=True). Only records with status "ok" are returned.
+
+Order (the same as `lssd-read` and lssd::postprocess in C++): manifest order, stably sorted by
+rel_path (as bytes) and then the audio track index (no track first). filepath is the input path
+as discovered (data dir joined with the relative path), like the release's metadata "filepath";
+bytes that are not UTF-8 come back as surrogate escapes (os.fsdecode), as os.walk gives them.
+
+A release-layout directory (OUTPUT_DIR/<mtype>/metadata.json + <mtype>.pt) is read too: the .pt
+is parsed without torch (zip + pickle, float32/float16 storages only).
+
+CLI: python3 tools/lssd_postprocess.py OUTPUT_DIR video|audio   prints file and shape per line.
+Errors name the file: a malformed manifest line (file:line), a corrupt or truncated .npy.
+"""
+import json
+import os
+import pickle
+import sys
+import zipfile
+
+import numpy as np
+
+__all__ = ["postprocess", "read_records", "load_record", "LssdReadError"]
+
+
+class LssdReadError(Exception):
+    """A corrupt input: the message starts with the file (and line) at fault."""
+
+
+def _bytes_field(j, field):
+    h = j.get(field + "_hex")
+    if h is not None:
+        return bytes.fromhex(h)
+    return j.get(field, "").encode("utf-8", "surrogateescape")
+
+
+def _manifest_files(mdir):
+    try:
+        names = os.listdir(mdir)
+    except OSError:
+        return []
+    return sorted(os.path.join(mdir, n) for n in names if n.startswith("manifest") and n.endswith(".jsonl"))
+
+
+def _track(j):
+    t = j.get("track")
+    return int(t["index"]) if t else -1
+
+
+def read_records(output_dir, mtype, warnings=None):
+    """Every manifest record (dicts, all statuses) in reader order. Each dict gets the exact
+    bytes in "_rel_path" / "_path" / "_output" and the track index in "_track"."""
+    mdir = os.path.join(output_dir, mtype)
+    order, index = [], {}
+    for f in _manifest_files(mdir):
+        with open(f, "rb") as fh:
+            content = fh.read()
+        lines = content.split(b"\n")
+        if lines and lines[-1] == b"":
+            lines.pop()
+            torn_possible = False
+        else:
+            torn_possible = True  # no final newline: the last line may be a crash-torn append
+        for no, raw in enumerate(lines, 1):
+            if not raw.strip():
+                continue
+            last = no == len(lines)
+            try:
+                j = json.loads(raw.decode("utf-8"))
+                if not isinstance(j, dict):
+                    raise ValueError("not a JSON object")
+                if int(j["v"]) > 1:
+                    raise ValueError("manifest format version %s is newer than this reader (1)" % j["v"])
+                for k in ("modality", "status", "M", "shape", "ranges", "rel_path"):
+                    if k not in j:
+                        raise ValueError("missing key %r" % k)
+            except (ValueError, KeyError, TypeError, UnicodeDecodeError) as e:
+                if last and torn_possible:
+                    if warnings is not None:
+                        warnings.append("%s:%d: incomplete last line ignored" % (f, no))
+                    continue
+                raise LssdReadError("%s:%d: [read] malformed manifest record: %s" % (f, no, e)) from None
+            j["_rel_path"] = _bytes_field(j, "rel_path")
+            j["_path"] = _bytes_field(j, "path")
+            j["_output"] = _bytes_field(j, "output")
+            j["_track"] = _track(j)
+            key = (j["modality"], j["_rel_path"], j["_track"])
+            if key in index:
+                order[index[key]] = j
+            else:
+                index[key] = len(order)
+                order.append(j)
+    order.sort(key=lambda j: (j["_rel_path"], j["_track"]))  # stable: manifest order within ties
+    return order
+
+
+def _parse_npy(path):
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read()
+    except OSError as e:
+        raise LssdReadError("%s: [read] cannot open: %s" % (path, e.strerror)) from None
+
+    def bad(why):
+        return LssdReadError("%s: [read] not a valid .npy file: %s" % (path, why))
+
+    if len(data) < 10 or data[:6] != b"\x93NUMPY":
+        raise bad("bad magic")
+    major = data[6]
+    if major == 1:
+        hl, start = int.from_bytes(data[8:10], "little"), 10
+    elif major in (2, 3):
+        if len(data) < 12:
+            raise bad("truncated header")
+        hl, start = int.from_bytes(data[8:12], "little"), 12
+    else:
+        raise bad("unsupported version %d" % major)
+    if len(data) < start + hl:
+        raise bad("truncated header")
+    import ast
+
+    try:
+        header = ast.literal_eval(data[start:start + hl].decode("latin1"))
+        descr, fortran, shape = header["descr"], header["fortran_order"], tuple(int(x) for x in header["shape"])
+    except Exception as e:  # noqa: BLE001 - any header defect is a corrupt file
+        raise bad("malformed header (%s)" % e) from None
+    if descr not in ("<f4", "<f2"):
+        raise bad("dtype must be <f4 or <f2, not %r" % (descr,))
+    if fortran:
+        raise bad("fortran_order arrays are not supported")
+    dt = np.dtype(descr)
+    n = int(np.prod(shape, dtype=np.int64)) if shape else 1
+    need = start + hl + n * dt.itemsize
+    if len(data) != need:
+        raise bad("size %d bytes, expected %d for shape %s (%s)" % (
+            len(data), need, list(shape), "truncated" if len(data) < need else "trailing bytes"))
+    return np.frombuffer(data, dtype=dt, count=n, offset=start + hl).reshape(shape).copy()
+
+
+# ---- release layout: torch.save zip read without torch ----
+class _Storage:
+    def __init__(self, dtype, key):
+        self.dtype, self.key = dtype, key
+
+
+_STORAGE_DTYPES = {"FloatStorage": np.float32, "HalfStorage": np.float16, "DoubleStorage": np.float64,
+                   "BFloat16Storage": None}
+
+
+def _load_pt_tensor(path):
+    try:
+        zf = zipfile.ZipFile(path)
+    except (OSError, zipfile.BadZipFile) as e:
+        raise LssdReadError("%s: [read] not a readable torch.save file: %s" % (path, e)) from None
+    names = zf.namelist()
+    pkl = [n for n in names if n.endswith("/data.pkl") or n == "data.pkl"]
+    if not pkl:
+        raise LssdReadError("%s: [read] not a readable torch.save file: no data.pkl" % path)
+    prefix = pkl[0][: -len("data.pkl")]
+
+    def rebuild(storage, offset, size, stride, *_):
+        raw = zf.read(prefix + "data/" + str(storage.key))
+        arr = np.frombuffer(raw, dtype=storage.dtype)
+        itemsize = arr.dtype.itemsize
+        return np.lib.stride_tricks.as_strided(arr[offset:], shape=tuple(size),
+                                               strides=tuple(s * itemsize for s in stride)).astype(np.float32)
+
+    class U(pickle.Unpickler):
+        def find_class(self, module, name):
+            if module == "torch._utils" and name == "_rebuild_tensor_v2":
+                return rebuild
+            if module == "torch" and name in _STORAGE_DTYPES and _STORAGE_DTYPES[name] is not None:
+                return _STORAGE_DTYPES[name]
+            if module == "collections" and name == "OrderedDict":
+                import collections
+                return collections.OrderedDict
+            raise pickle.UnpicklingError("unsupported object %s.%s" % (module, name))
+
+        def persistent_load(self, pid):
+            # ('storage', storage_type, key, location, numel)
+            return _Storage(pid[1], pid[2])
+
+    try:
+        t = U(zf.open(pkl[0])).load()
+    except Exception as e:  # noqa: BLE001
+        raise LssdReadError("%s: [read] not a readable torch.save file: %s" % (path, e)) from None
+    if not isinstance(t, np.ndarray):
+        raise LssdReadError("%s: [read] expected a tensor" % path)
+    return t
+
+
+def _release_postprocess(output_dir, mtype):
+    mdir = os.path.join(output_dir, mtype)
+    meta_path = os.path.join(mdir, "metadata.json")
+    try:
+        with open(meta_path, "r", encoding="utf-8") as fh:
+            meta = json.load(fh)
+        ranges, files = meta["range"], meta["filepath"]
+    except (OSError, ValueError, KeyError) as e:
+        raise LssdReadError("%s: [read] malformed release metadata: %s" % (meta_path, e)) from None
+    pt = os.path.join(mdir, mtype + ".pt")
+    t = _load_pt_tensor(pt)
+    if t.shape[0] != sum(len(r) for r in ranges):
+        raise LssdReadError("%s: [read] tensor has %d rows, metadata.json lists %d clips" % (
+            pt, t.shape[0], sum(len(r) for r in ranges)))
+    out, row = [], 0
+    for f, r in zip(files, ranges):
+        out.append((f, t[row:row + len(r)]))
+        row += len(r)
+    return out
+
+
+def load_record(output_dir, record, as_float32=False):
+    """The embedding of one ok manifest record (from read_records)."""
+    mtype = record["modality"]
+    if record.get("status") != "ok":
+        raise LssdReadError("%s: [read] no embedding: status %s" % (os.fsdecode(record["_path"]), record.get("status")))
+    path = os.path.join(os.fsencode(output_dir), mtype.encode(), record["_output"])
+    a = _parse_npy(os.fsdecode(path))
+    if list(a.shape) != list(record["shape"]):
+        raise LssdReadError("%s: [read] shape %s differs from the manifest's %s" % (
+            os.fsdecode(path), list(a.shape), record["shape"]))
+    return a.astype(np.float32) if as_float32 else a
+
+
+def postprocess(output_dir, mtype, as_float32=False):
+    """[(filepath, ndarray [M,5,768] video / [M,768] audio), ...] for every ok record."""
+    if mtype not in ("video", "audio"):
+        raise ValueError("mtype must be 'video' or 'audio', not %r" % (mtype,))
+    mdir = os.path.join(output_dir, mtype)
+    if not _manifest_files(mdir):
+        if os.path.isfile(os.path.join(mdir, "metadata.json")):
+            return _release_postprocess(output_dir, mtype)
+        raise LssdReadError("%s: [read] no manifest*.jsonl or metadata.json here" % mdir)
+    return [(os.fsdecode(r["_path"]), load_record(output_dir, r, as_float32))
+            for r in read_records(output_dir, mtype) if r["status"] == "ok"]
+
+
+def main(argv=None):
+    import argparse
+    p = argparse.ArgumentParser(description="List LSSD embeddings (numpy only): file and shape per line.")
+    p.add_argument("output_dir")
+    p.add_argument("mtype", choices=["video", "audio"])
+    a = p.parse_args(argv)
+    try:
+        records = postprocess(a.output_dir, a.mtype)
+    except LssdReadError as e:
+        print("lssd_postprocess: %s" % e, file=sys.stderr)
+        return 1
+    for f, emb in records:
+        print("%s\t%s\t%s" % (f, tuple(emb.shape), emb.dtype))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
