@@ -4,7 +4,7 @@
 give the same files in the same order with identical arrays; `show` prints what torch prints;
 `compare` of a dir with itself gives cosine 1 (exit 0), a perturbed copy exits 1; `verify` names
 a deleted, a truncated and an extra file (exit 1); corrupt data is an error naming the file; the
-examples of tools/README-reading.md run as written."""
+examples of README.md's "Reading the embeddings" section run as written."""
 import json
 import os
 import re
@@ -223,7 +223,8 @@ def main():
 
 
 def readme_examples(c, tmp, out):
-    text = open(os.path.join(SOURCE_DIR, "tools", "README-reading.md")).read()
+    readme = open(os.path.join(SOURCE_DIR, "README.md")).read()
+    text = readme.split("## Reading the embeddings", 1)[1].split("\n## ", 1)[0]
     blocks = re.findall(r"```(\w+)\n(.*?)```", text, re.S)
     work = os.path.join(tmp, "readme")
     os.makedirs(work)
@@ -233,7 +234,7 @@ def readme_examples(c, tmp, out):
     sh = [b for lang, b in blocks if lang == "sh" and "lssd-read" in b]
     py = [b for lang, b in blocks if lang == "python"]
     cpp = [b for lang, b in blocks if lang == "cpp"]
-    c.check(len(sh) == 1 and len(py) == 2 and len(cpp) == 1, "README-reading.md has the shell, 2 Python and the C++ examples")
+    c.check(len(sh) == 1 and len(py) == 2 and len(cpp) == 1, "README's reading section has the shell, 2 Python and the C++ examples")
     for b in sh:
         r = subprocess.run(["bash", "-euo", "pipefail", "-c", b], cwd=work, capture_output=True, text=True)
         c.check(r.returncode == 0, f"README shell example runs (exit {r.returncode})")
