@@ -82,6 +82,9 @@ FramePtr ref_frame(const AVFrame* src) {
   return f;
 }
 
+// The longest video duration accepted (seconds): beyond it a file is refused before planning.
+constexpr double kMaxDurationS = 1e6;
+
 // The whitelisted demuxers, as FFmpeg names them.
 const std::vector<std::string> kDemuxers = {
     "mov,mp4,m4a,3gp,3g2,mj2", "matroska,webm", "avi", "wav", "w64", "flac", "mp3", "ogg",
@@ -108,6 +111,18 @@ class Deadline {
     if (expired()) throw Error("decode", "deadline of " + std::to_string(seconds_) + " s exceeded", path);
   }
   static int callback(void* opaque) { return static_cast<const Deadline*>(opaque)->expired() ? 1 : 0; }
+  // Runs f (a consumer callback: transforms, a queue push that waits for the encoder) with the
+  // clock stopped: the deadline bounds decoding, not how fast the rest of the pipeline is.
+  template <typename F>
+  void excluding(F&& f) {
+    const auto t0 = std::chrono::steady_clock::now();
+    struct Extend {
+      Deadline* d;
+      std::chrono::steady_clock::time_point t0;
+      ~Extend() { d->until_ += std::chrono::steady_clock::now() - t0; }
+    } extend{this, t0};
+    f();
+  }
 
  private:
   bool active_;
@@ -447,6 +462,15 @@ VideoFileResult decode_video_clips(const std::string& path, const VideoOptions& 
       av_packet_unref(pkt.get());
     }
     result.num_timestamps = count;
+    // A crafted file can claim an absurd duration with two packets (pts 0 and 2^62): the plan
+    // would hold billions of clips. Refuse durations beyond kMaxDurationS (about 11.6 days).
+    if (count >= 2 && static_cast<double>(max_pts) * tb.num / tb.den > kMaxDurationS) {
+      throw Error("open",
+                  "implausible duration: last timestamp at " +
+                      std::to_string(static_cast<double>(max_pts) * tb.num / tb.den) + " s (limit " +
+                      std::to_string(static_cast<int64_t>(kMaxDurationS)) + " s)",
+                  path);
+    }
     plan = plan_video_clips(max_pts, static_cast<size_t>(count), tb, vopts.clip_len);
   }
   if (plan.skipped) {
@@ -498,7 +522,7 @@ VideoFileResult decode_video_clips(const std::string& path, const VideoOptions& 
     p.frames.clear();
     p.preceding.reset();
     p.done = true;
-    on_clip(std::move(out));
+    deadline.excluding([&] { on_clip(std::move(out)); });
   };
   decode_stream(ctx.get(), cc.get(), vs, deadline, path, [&](const AVFrame* f) {
     if (f->pts == AV_NOPTS_VALUE) return;  // PyAV gives pts None; torchvision drops those
@@ -510,7 +534,7 @@ VideoFileResult decode_video_clips(const std::string& path, const VideoOptions& 
       if (p.done || p.past_hi >= 6) continue;  // read over
       const VideoClip& c = *p.clip;
       if (!p.started) {
-        if (pts < c.lo) continue;
+        if (pts < c.lo) break;  // clips are sorted by lo: no later clip has started either
         p.started = true;
         if (c.lo > 0 && last && last_pts < c.lo) p.preceding = ref_frame(last.get());
       }
@@ -592,7 +616,7 @@ AudioFileResult decode_audio_clips(const std::string& path, int audio_stream, co
     if (c.start < buf_start) throw Error("decode", "internal: audio window too short", path);
     out.mono.assign(buf.begin() + a, buf.begin() + std::max(a, b));
     result.ranges.emplace_back(c.start, c.stop);
-    on_clip(std::move(out));
+    deadline.excluding([&] { on_clip(std::move(out)); });
   };
 
   std::vector<float> acc;

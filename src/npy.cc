@@ -196,7 +196,7 @@ FloatArray parse_npy(const std::string& b, const std::string& name, NpyDtype* dt
   a.data.resize(n);
   const char* body = b.data() + start + hl;
   if (dtype == NpyDtype::Float32) {
-    std::memcpy(a.data.data(), body, n * 4);
+    if (n) std::memcpy(a.data.data(), body, n * 4);  // n == 0: data() may be null (UB in memcpy)
   } else {
     for (size_t i = 0; i < n; ++i) {
       uint16_t h;

@@ -262,18 +262,38 @@ JsonlAppender::JsonlAppender(const std::string& path) : path_(path) {
   fs::path p(path);
   std::error_code ec;
   fs::create_directories(p.parent_path(), ec);
-  fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-  if (fd_ < 0) throw Error("output", std::string("cannot open for appending: ") + std::strerror(errno), path);
-  // A torn line from a crash would glue onto the next record: start on a fresh line.
+  // O_NOFOLLOW: a symlink planted in OUTPUT_DIR must not redirect the log to a file elsewhere.
+  fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0644);
+  if (fd_ < 0)
+    throw Error("output", std::string("cannot open for appending: ") + std::strerror(errno) +
+                              (errno == ELOOP ? " (it is a symlink; refusing to follow it)" : ""), path);
+  // A torn last line (a crash or power loss mid-append) is an incomplete record: cut it off, so
+  // that it neither glues onto the next record nor stays behind as a malformed middle line
+  // (which readers reject) once new records follow it.
   struct stat st;
   if (::fstat(fd_, &st) == 0 && st.st_size > 0) {
     int rfd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     char last = '\n';
     if (rfd >= 0) {
       if (::pread(rfd, &last, 1, st.st_size - 1) != 1) last = '\n';
+      off_t keep = -1;  // the length up to and including the last '\n' (0: none; -1: read error)
+      if (last != '\n') {
+        char buf[4096];
+        off_t end = st.st_size;
+        while (keep < 0 && end > 0) {
+          const off_t begin = end > static_cast<off_t>(sizeof buf) ? end - static_cast<off_t>(sizeof buf) : 0;
+          const ssize_t n = ::pread(rfd, buf, static_cast<size_t>(end - begin), begin);
+          if (n != end - begin) break;
+          for (ssize_t i = n - 1; i >= 0 && keep < 0; --i)
+            if (buf[i] == '\n') keep = begin + i + 1;
+          end = begin;
+        }
+        if (keep < 0 && end == 0) keep = 0;  // no '\n' at all: the whole file is the torn line
+      }
       ::close(rfd);
+      // Cannot read or cut: at least end the torn line.
+      if (last != '\n' && (keep < 0 || ::ftruncate(fd_, keep) != 0)) append("");
     }
-    if (last != '\n') append("");
   }
 }
 

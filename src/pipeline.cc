@@ -4,7 +4,9 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <condition_variable>
 #include <cstdio>
 #include <deque>
@@ -192,7 +194,7 @@ class Assembler {
     r.shape.clear();
     spdlog::error("{}: [{}] {}", r.path, stage, message);
     append_manifest(r);
-    errors_->append(error_to_json(r.path, r.modality, stage, message));
+    append_or_stop(errors_, error_to_json(r.path, r.modality, stage, message));
     ++progress_->failed;
   }
 
@@ -201,10 +203,15 @@ class Assembler {
       std::lock_guard<std::mutex> lock(mu_);
       units_.erase(id);
     }
-    r.status = "skipped_short";
+    std::string why = r.modality == "video" ? "fewer than 2 timestamps" : "fewer than 2 samples";
+    skipped(std::move(r), "skipped_short", why);
+  }
+
+  // An input with nothing to embed (not an error): recorded with its status.
+  void skipped(Record r, const std::string& status, const std::string& why) {
+    r.status = status;
     r.model_id = model_id_[r.modality == "video" ? 0 : 1];
-    spdlog::info("{}: skipped ({} has fewer than 2 {})", r.path, r.modality,
-                 r.modality == "video" ? "timestamps" : "samples");
+    spdlog::info("{}: skipped ({}: {})", r.path, r.modality, why);
     append_manifest(r);
     ++progress_->skipped;
   }
@@ -267,6 +274,9 @@ class Assembler {
       write_npy(path, a, o_.float16_output ? NpyDtype::Float16 : NpyDtype::Float32);
     } catch (const Error& e) {
       record_failure(r, "output", e.message());
+      // A full or read-only output file system fails every later output too: stop the run.
+      for (int err : {ENOSPC, EDQUOT, EROFS})
+        if (e.message().find(std::strerror(err)) != std::string::npos) set_fatal(e.what());
       return;
     }
     append_manifest(r);
@@ -274,7 +284,36 @@ class Assembler {
     spdlog::debug("{}: {} clips -> {}/{}", r.path, m, r.modality, r.output);
   }
 
-  void append_manifest(const Record& r) { manifest_[r.modality == "video" ? 0 : 1]->append(record_to_json(r)); }
+  void append_manifest(const Record& r) { append_or_stop(manifest_[r.modality == "video" ? 0 : 1], record_to_json(r)); }
+
+  // A manifest or error log that cannot be appended to (disk full, I/O error) ends the run: the
+  // first such error is kept for run_pipeline to throw once the threads have stopped (throwing
+  // here would escape a worker or encoder thread).
+  void append_or_stop(JsonlAppender* log, const std::string& line) {
+    try {
+      log->append(line);
+    } catch (const Error& e) {
+      set_fatal(e.what());
+    }
+  }
+  void set_fatal(const std::string& message) {
+    std::lock_guard<std::mutex> lock(fatal_mu_);
+    if (fatal_.exchange(true)) return;
+    fatal_message_ = message;
+    spdlog::error("stopping: {}", message);
+  }
+
+ public:
+  bool fatal() const { return fatal_.load(); }
+  std::string fatal_message() {
+    std::lock_guard<std::mutex> lock(fatal_mu_);
+    return fatal_message_;
+  }
+
+ private:
+  std::atomic<bool> fatal_{false};
+  std::mutex fatal_mu_;
+  std::string fatal_message_;
 
   const PipelineOptions& o_;
   Progress* progress_;
@@ -305,6 +344,8 @@ bool already_done(const Job& job, const InputFile& f, const std::map<std::string
   if (it == by_input.end()) return false;
   int tracks = 0, total = -1;
   for (const Record* r : it->second) {
+    if (job.container_tracks && r->status == "skipped_no_audio")  // a silent container
+      return r->size == f.size && r->mtime_ns == f.mtime_ns && r->model_id == model_id;
     bool is_track = r->track_index >= 0;
     if (is_track != job.container_tracks) continue;
     if (r->size != f.size || r->mtime_ns != f.mtime_ns || r->model_id != model_id) return false;
@@ -385,6 +426,27 @@ class ProgressReporter {
   std::thread thread_;
 };
 
+// A run killed mid-write (kill -9, power loss) leaves `.tmp.<name>.<n>` files (write_file_atomic)
+// next to the outputs. Removes them under `root` (symlinks not followed): every one when this
+// process is the only writer (one shard), else only those untouched for an hour (another shard
+// may be writing its own right now). Returns how many were removed.
+size_t remove_stale_temporaries(const std::string& root, bool sole_writer) {
+  size_t removed = 0;
+  std::error_code ec;
+  const auto now = fs::file_time_type::clock::now();
+  for (auto it = fs::recursive_directory_iterator(root, ec); !ec && it != fs::recursive_directory_iterator();
+       it.increment(ec)) {
+    std::error_code e2;
+    if (!it->is_regular_file(e2) || it->path().filename().string().rfind(".tmp.", 0) != 0) continue;
+    if (!sole_writer) {
+      const auto t = fs::last_write_time(it->path(), e2);
+      if (e2 || now - t < std::chrono::hours(1)) continue;
+    }
+    if (fs::remove(it->path(), e2)) ++removed;
+  }
+  return removed;
+}
+
 }  // namespace
 
 RunSummary run_pipeline(const PipelineOptions& o, const std::atomic<bool>* stop) {
@@ -457,6 +519,10 @@ RunSummary run_pipeline(const PipelineOptions& o, const std::atomic<bool>* stop)
 
   fs::create_directories(vroot, ec);
   fs::create_directories(aroot, ec);
+  for (const auto& root : {vroot, aroot}) {
+    if (size_t n = remove_stale_temporaries(root, o.discover.num_shards <= 1))
+      spdlog::info("removed {} leftover temporary file(s) of an interrupted run under {}", n, root);
+  }
   JsonlAppender vman((fs::path(vroot) / manifest_name(o.discover.shard_id, o.discover.num_shards)).string());
   JsonlAppender aman((fs::path(aroot) / manifest_name(o.discover.shard_id, o.discover.num_shards)).string());
   JsonlAppender errors((fs::path(o.output_dir) / errors_name(o.discover.shard_id, o.discover.num_shards)).string());
@@ -508,7 +574,7 @@ RunSummary run_pipeline(const PipelineOptions& o, const std::atomic<bool>* stop)
     std::optional<AudioTransform> audio_tf;
     std::optional<VideoTransform> video_tf;
     for (;;) {
-      if (stopping() || encoder_failed) break;
+      if (stopping() || encoder_failed || assembler.fatal()) break;
       size_t k = next_job.fetch_add(1);
       if (k >= todo.size()) break;
       const Job& job = todo[k];
@@ -526,7 +592,7 @@ RunSummary run_pipeline(const PipelineOptions& o, const std::atomic<bool>* stop)
         try {
           VideoFileResult res = decode_video_clips(f.path, o.video, o.media, [&](VideoClipFrames&& clip) {
             ClipItem item{unit, clip.index, (*video_tf)(clip.frames, clip.width, clip.height)};
-            if (!queue.push(Modality::Video, std::move(item))) throw RunAborted{};
+            if (assembler.fatal() || !queue.push(Modality::Video, std::move(item))) throw RunAborted{};
             ++queued;
             ++progress.clips_planned;
           });
@@ -568,9 +634,8 @@ RunSummary run_pipeline(const PipelineOptions& o, const std::atomic<bool>* stop)
             ++progress.jobs_done;
             continue;
           }
-          if (streams.empty()) {
-            Record r = base;
-            assembler.record_failure(r, "open", "no audio track in this container");
+          if (streams.empty()) {  // a silent video: nothing to embed, not an error
+            assembler.skipped(base, "skipped_no_audio", "the container has no audio track");
             ++progress.jobs_done;
             continue;
           }
@@ -587,7 +652,7 @@ RunSummary run_pipeline(const PipelineOptions& o, const std::atomic<bool>* stop)
           try {
             AudioFileResult res = decode_audio_clips(f.path, streams[t], o.audio, o.media, [&](AudioClipSamples&& clip) {
               ClipItem item{unit, clip.index, (*audio_tf)(clip.mono, clip.sample_rate)};
-              if (!queue.push(Modality::Audio, std::move(item))) throw RunAborted{};
+              if (assembler.fatal() || !queue.push(Modality::Audio, std::move(item))) throw RunAborted{};
               ++queued;
               ++progress.clips_planned;
             });
@@ -643,6 +708,10 @@ RunSummary run_pipeline(const PipelineOptions& o, const std::atomic<bool>* stop)
         queue.abort();
         return;
       }
+      if (assembler.fatal()) {  // the output is unusable (disk full): stop taking work
+        queue.abort();
+        return;
+      }
     }
   };
 
@@ -656,6 +725,7 @@ RunSummary run_pipeline(const PipelineOptions& o, const std::atomic<bool>* stop)
   for (auto& t : encoders) t.join();
   reporter.stop();
   if (encoder_failed) throw Error("encode", "the encoder failed: " + fatal);
+  if (assembler.fatal()) throw Error("output", "run stopped, the output cannot be written: " + assembler.fatal_message());
 
   summary.ok = progress.ok;
   summary.failed = progress.failed;
