@@ -490,6 +490,8 @@ EncoderOptions Config::encoder_options() const {
           "RUNTIME.PRECISION must be auto, fp32, fp16 or bf16 (got '" + o.precision + "')");
   o.threads = static_cast<int>(get_int("RUNTIME.NUM_THREADS"));
   require(o.threads >= 0, "RUNTIME.NUM_THREADS must be >= 0");
+  o.cpu_micro_batch = static_cast<int>(get_int("RUNTIME.CPU_MICRO_BATCH"));
+  require(o.cpu_micro_batch >= 0, "RUNTIME.CPU_MICRO_BATCH must be >= 0");
   o.batch_size = static_cast<int>(get_int("TEST.BATCH_SIZE"));
   require(o.batch_size >= 1, "TEST.BATCH_SIZE must be >= 1");
   o.num_gpus = static_cast<int>(get_int("DIST.NUM_GPUS"));

@@ -46,6 +46,8 @@ const std::vector<KeySpec>& declared_keys() {
       {"RUNTIME.DEVICE", T::String, "\"auto\"", false, "auto | cpu | cuda | cuda:N (auto: CUDA when available)"},
       {"RUNTIME.PRECISION", T::String, "\"auto\"", true,
        "auto | fp32 | fp16 | bf16 (auto: the release's fp16 autocast on CUDA, fp32 on CPU)"},
+      {"RUNTIME.CPU_MICRO_BATCH", T::Int, "1", false,
+       "CPU only: inputs (crops) per encoder forward; 0 runs the whole TEST.BATCH_SIZE batch at once"},
       {"RUNTIME.NUM_THREADS", T::Int, "0", false, "CPU threads for the encoder (0: all cores)"},
       {"DATA.PATH_TO_FILE_LIST", T::String, "\"\"", false,
        "a text file of input paths, one per line (instead of walking DATA.PATH_TO_DATA_DIR)"},

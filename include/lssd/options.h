@@ -58,6 +58,7 @@ struct EncoderOptions {
   std::string device = "auto";     // RUNTIME.DEVICE: auto|cpu|cuda|cuda:N
   std::string precision = "auto";  // RUNTIME.PRECISION: auto|fp32|fp16|bf16 (auto: fp16 autocast on CUDA, fp32 on CPU)
   int threads = 0;                 // RUNTIME.NUM_THREADS: 0 = all cores
+  int cpu_micro_batch = 1;         // RUNTIME.CPU_MICRO_BATCH: inputs per forward on CPU (0 = whole batch)
   int batch_size = 8;              // TEST.BATCH_SIZE (clips of one modality per forward)
   int num_gpus = 2;                // DIST.NUM_GPUS: encoder replicas on CUDA
 };
