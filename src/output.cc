@@ -47,10 +47,7 @@ bool is_safe_relative(const std::string& rel) {
   return rel.find('\0') == std::string::npos;
 }
 
-namespace {
-
-// Length of the valid UTF-8 sequence at s[i], or 0.
-size_t utf8_len(const std::string& s, size_t i) {
+size_t utf8_sequence_length(const std::string& s, size_t i) {
   unsigned char c = static_cast<unsigned char>(s[i]);
   size_t n;
   uint32_t cp;
@@ -71,13 +68,23 @@ size_t utf8_len(const std::string& s, size_t i) {
   return n;
 }
 
-void put_bytes(json& j, const std::string& field, const std::string& bytes) {
+std::string hex_bytes(const std::string& bytes) {
+  static const char* hex = "0123456789abcdef";
+  std::string h;
+  for (unsigned char c : bytes) {
+    h += hex[c >> 4];
+    h += hex[c & 15];
+  }
+  return h;
+}
+
+std::string escape_non_utf8(const std::string& bytes, bool* was_valid) {
+  static const char* hex = "0123456789abcdef";
   std::string text;
   bool valid = true;
   for (size_t i = 0; i < bytes.size();) {
-    size_t n = utf8_len(bytes, i);
+    size_t n = utf8_sequence_length(bytes, i);
     if (n == 0) {
-      static const char* hex = "0123456789abcdef";
       unsigned char c = static_cast<unsigned char>(bytes[i]);
       text += "\\x";
       text += hex[c >> 4];
@@ -89,16 +96,16 @@ void put_bytes(json& j, const std::string& field, const std::string& bytes) {
       i += n;
     }
   }
-  j[field] = text;
-  if (!valid) {
-    std::string h;
-    static const char* hex = "0123456789abcdef";
-    for (unsigned char c : bytes) {
-      h += hex[c >> 4];
-      h += hex[c & 15];
-    }
-    j[field + "_hex"] = h;
-  }
+  if (was_valid) *was_valid = valid;
+  return text;
+}
+
+namespace {
+
+void put_bytes(json& j, const std::string& field, const std::string& bytes) {
+  bool valid = true;
+  j[field] = escape_non_utf8(bytes, &valid);
+  if (!valid) j[field + "_hex"] = hex_bytes(bytes);
 }
 
 std::string get_bytes(const json& j, const std::string& field) {

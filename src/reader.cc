@@ -99,34 +99,12 @@ std::string restore_bytes(const std::string& s) {
   return out;
 }
 
-// Length of the valid UTF-8 sequence at s[i], or 0.
-size_t utf8_len(const std::string& s, size_t i) {
-  unsigned char c = static_cast<unsigned char>(s[i]);
-  size_t n;
-  uint32_t cp;
-  if (c < 0x80) return 1;
-  if ((c & 0xe0) == 0xc0) { n = 2; cp = c & 0x1f; }
-  else if ((c & 0xf0) == 0xe0) { n = 3; cp = c & 0x0f; }
-  else if ((c & 0xf8) == 0xf0) { n = 4; cp = c & 0x07; }
-  else return 0;
-  if (i + n > s.size()) return 0;
-  for (size_t k = 1; k < n; ++k) {
-    unsigned char d = static_cast<unsigned char>(s[i + k]);
-    if ((d & 0xc0) != 0x80) return 0;
-    cp = (cp << 6) | (d & 0x3f);
-  }
-  if ((n == 2 && cp < 0x80) || (n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
-      (cp >= 0xd800 && cp <= 0xdfff))
-    return 0;
-  return n;
-}
-
 // A JSON string the way Python's json.dumps (ensure_ascii) writes a surrogate-escaped str.
 std::string py_json_string(const std::string& bytes) {
   std::string out = "\"";
   char buf[16];
   for (size_t i = 0; i < bytes.size();) {
-    size_t n = utf8_len(bytes, i);
+    size_t n = utf8_sequence_length(bytes, i);
     if (n == 0) {
       std::snprintf(buf, sizeof buf, "\\udc%02x", static_cast<unsigned char>(bytes[i]));
       out += buf;

@@ -56,6 +56,12 @@ bool is_safe_relative(const std::string& rel);
 // JSON strings for arbitrary bytes: valid UTF-8 is kept; otherwise invalid bytes become \xNN
 // text, and the exact bytes go to a sibling "<field>_hex" entry. Readers restore the bytes.
 std::string record_to_json(const Record& r);
+// The helpers behind that: the length of the valid UTF-8 sequence at s[i] (0 if invalid), the
+// text form (valid UTF-8 kept, other bytes as \xNN; *was_valid false when any was escaped), and
+// lowercase hex of the bytes.
+size_t utf8_sequence_length(const std::string& s, size_t i);
+std::string escape_non_utf8(const std::string& bytes, bool* was_valid = nullptr);
+std::string hex_bytes(const std::string& bytes);
 Record record_from_json(const std::string& line, const std::string& source);
 
 std::string manifest_name(int shard_id, int num_shards);

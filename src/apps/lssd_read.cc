@@ -34,58 +34,16 @@ constexpr int kOk = 0, kFail = 1;
 
 // ---- small helpers ----
 
-bool valid_utf8(const std::string& s) {
-  try {
-    (void)json(s).dump();
-    return true;
-  } catch (const json::type_error&) {
-    return false;
-  }
-}
-
-std::string hex_of(const std::string& bytes) {
-  static const char* hex = "0123456789abcdef";
-  std::string h;
-  for (unsigned char c : bytes) {
-    h += hex[c >> 4];
-    h += hex[c & 15];
-  }
-  return h;
-}
-
-// A byte string in JSON: the text (invalid bytes replaced) plus "<field>_hex" with the exact bytes.
+// A byte string in JSON as the manifest writes it: text (\\xNN for invalid bytes) plus
+// "<field>_hex" with the exact bytes when it is not UTF-8.
 void put_bytes(json& j, const std::string& field, const std::string& bytes) {
-  if (valid_utf8(bytes)) {
-    j[field] = bytes;
-    return;
-  }
-  std::string text;
-  for (unsigned char c : bytes) {
-    if (c < 0x80) text += static_cast<char>(c);
-    else {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\x%02x", c);
-      text += buf;
-    }
-  }
-  j[field] = text;
-  j[field + "_hex"] = hex_of(bytes);
+  bool valid = true;
+  j[field] = lssd::escape_non_utf8(bytes, &valid);
+  if (!valid) j[field + "_hex"] = lssd::hex_bytes(bytes);
 }
 
 // Printable form of a path for text output.
-std::string printable(const std::string& bytes) {
-  if (valid_utf8(bytes)) return bytes;
-  std::string t;
-  for (unsigned char c : bytes) {
-    if (c < 0x80) t += static_cast<char>(c);
-    else {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\x%02x", c);
-      t += buf;
-    }
-  }
-  return t;
-}
+std::string printable(const std::string& bytes) { return lssd::escape_non_utf8(bytes); }
 
 std::string shape_str(const std::vector<int64_t>& s) {
   std::string r = "[";
