@@ -691,15 +691,13 @@ RunSummary run_pipeline(const PipelineOptions& o, const std::atomic<bool>* stop)
       Encoder* enc = m == Modality::Video ? rep->video.get() : rep->audio.get();
       std::vector<const FloatArray*> ptrs;
       for (const auto& it : items) ptrs.push_back(&it.tensor);
+      FloatArray out;
+      bool ok = true;
       try {
-        FloatArray out = enc->forward(ptrs);
-        size_t rows_per_clip = m == Modality::Video ? 5 : 1;
-        size_t width = static_cast<size_t>(out.shape.back());
-        for (size_t i = 0; i < items.size(); ++i)
-          assembler.add(items[i].unit, items[i].clip, out.data.data() + i * rows_per_clip * width, rows_per_clip * width);
-        progress.clips += static_cast<int64_t>(items.size());
-      } catch (const Error& e) {
-        for (const auto& it : items) assembler.fail(it.unit, "encode", e.message());
+        out = enc->forward(ptrs);
+      } catch (const Error& e) {  // this batch's inputs (a shape the model refuses, ...)
+        for (const auto& it : items) assembler.fail(it.unit, e.stage(), e.message());
+        ok = false;
       } catch (const std::exception& e) {
         // Out of memory and other runtime failures of the device stop the run.
         std::lock_guard<std::mutex> lock(fatal_mu);
@@ -707,6 +705,22 @@ RunSummary run_pipeline(const PipelineOptions& o, const std::atomic<bool>* stop)
         encoder_failed = true;
         queue.abort();
         return;
+      }
+      if (ok) {
+        try {  // assembling and writing record their own per-input errors; this is memory exhaustion
+          size_t rows_per_clip = m == Modality::Video ? 5 : 1;
+          size_t width = static_cast<size_t>(out.shape.back());
+          for (size_t i = 0; i < items.size(); ++i)
+            assembler.add(items[i].unit, items[i].clip, out.data.data() + i * rows_per_clip * width,
+                          rows_per_clip * width);
+          progress.clips += static_cast<int64_t>(items.size());
+        } catch (const std::exception& e) {
+          std::lock_guard<std::mutex> lock(fatal_mu);
+          fatal = std::string("while assembling outputs: ") + e.what();
+          encoder_failed = true;
+          queue.abort();
+          return;
+        }
       }
       if (assembler.fatal()) {  // the output is unusable (disk full): stop taking work
         queue.abort();
