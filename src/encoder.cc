@@ -26,6 +26,8 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <future>
+#include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <thread>
@@ -126,18 +128,6 @@ std::string read_meta_record(const std::string& path) {
   size_t n = 0;
   std::tie(data, n) = reader->getRecord(record);
   return std::string(static_cast<const char*>(data.get()), n);
-}
-
-// CPUs this process may run on (affinity), falling back to hardware_concurrency.
-int available_cpus() {
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  if (sched_getaffinity(0, sizeof(set), &set) == 0) {
-    int n = CPU_COUNT(&set);
-    if (n > 0) return n;
-  }
-  unsigned n = std::thread::hardware_concurrency();
-  return n > 0 ? static_cast<int>(n) : 1;
 }
 
 std::atomic<int> g_intra_threads{0};
@@ -289,12 +279,48 @@ static void require_file(const std::string& path) {
                 path);
 }
 
-EncoderInfo read_encoder_info(const std::string& path) {
+std::string encoder_file_sha256(const std::string& path) {
+  // One computation per (path, size, mtime): concurrent callers wait for the same one (the
+  // pipeline hashes in the background while the Encoder is being built).
+  static std::mutex mu;
+  static std::map<std::string, std::shared_future<std::string>> memo;
+  std::error_code ec1, ec2;
+  const auto size = std::filesystem::file_size(path, ec1);
+  const auto mtime = std::filesystem::last_write_time(path, ec2).time_since_epoch().count();
+  if (ec1 || ec2) return sha256_file(path, "encoder");  // throws, naming the cause
+  const std::string key = path + '\x1f' + std::to_string(size) + '\x1f' + std::to_string(mtime);
+  std::promise<std::string> promise;
+  std::shared_future<std::string> result;
+  bool compute = false;
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    auto it = memo.find(key);
+    if (it == memo.end()) {
+      result = promise.get_future().share();
+      memo.emplace(key, result);
+      compute = true;
+    } else {
+      result = it->second;
+    }
+  }
+  if (compute) {
+    try {
+      promise.set_value(sha256_file(path, "encoder"));
+    } catch (...) {
+      promise.set_exception(std::current_exception());
+      std::lock_guard<std::mutex> lock(mu);
+      memo.erase(key);  // a later call tries again
+    }
+  }
+  return result.get();
+}
+
+EncoderInfo read_encoder_info(const std::string& path, bool hash) {
   require_file(path);
   EncoderInfo info;
   info.path = path;
   parse_meta(read_meta_record(path), path, info);
-  info.file_sha256 = sha256_file(path, "encoder");
+  if (hash) info.file_sha256 = encoder_file_sha256(path);
   return info;
 }
 
@@ -322,7 +348,7 @@ Encoder::Encoder(const std::string& path, const EncoderOptions& opts, int device
   configure_executor();
 
   require_file(path);
-  m.info.file_sha256 = sha256_file(path, "encoder");
+  m.info.file_sha256 = encoder_file_sha256(path);
   torch::jit::ExtraFilesMap extra{{kMetaName, ""}};
   try {
     m.module = torch::jit::load(path, m.device, extra);
@@ -409,29 +435,44 @@ FloatArray Encoder::Impl::run(const std::vector<const FloatArray*>& items) {
 
   try {
     c10::InferenceMode guard;
-    std::vector<int64_t> bshape{total};
-    bshape.insert(bshape.end(), in.begin(), in.end());
-    auto host_opts = torch::TensorOptions().dtype(torch::kFloat32).pinned_memory(cuda);
-    torch::Tensor batch = torch::empty(bshape, host_opts);
-    char* dst = static_cast<char*>(batch.data_ptr());
-    for (const FloatArray* a : items) {
-      const size_t bytes = a->data.size() * sizeof(float);
-      if (bytes) std::memcpy(dst, a->data.data(), bytes);
-      dst += bytes;
-    }
-    if (cuda) batch = batch.to(device, /*non_blocking=*/true);
-
     // On CPU a forward of many inputs is slower per input than one input at a time (measured
-    // with Debian's LibTorch: 3.1 s vs 0.7 s per MViT-S crop at 40 vs 1), so the batch runs as
-    // micro-batches there; on CUDA it runs whole.
-    const int64_t step = (cuda || cpu_micro_batch <= 0) ? total : std::min<int64_t>(cpu_micro_batch, total);
+    // with Debian's LibTorch: 3.1 s vs 0.7 s per MViT-S crop at 40 vs 1), so there the batch runs
+    // as micro-batches of at most cpu_micro_batch inputs, each a view of its item's own memory
+    // (torch::from_blob: no batch copy; a micro-batch never spans two items). On CUDA, or with
+    // cpu_micro_batch 0, the items are copied (one memcpy each) into one batch (pinned host
+    // memory and a non-blocking copy on CUDA) and run in one forward.
+    std::vector<torch::Tensor> inputs;
+    if (!cuda && cpu_micro_batch > 0) {
+      for (const FloatArray* a : items) {
+        std::vector<int64_t> ishape = a->shape;
+        if (ishape.size() == rank) ishape.insert(ishape.begin(), 1);
+        if (ishape[0] == 0) continue;
+        // The module only reads its input; the const_cast never leads to a write.
+        torch::Tensor t = torch::from_blob(const_cast<float*>(a->data.data()), ishape, torch::kFloat32);
+        for (int64_t s0 = 0; s0 < ishape[0]; s0 += cpu_micro_batch)
+          inputs.push_back(t.narrow(0, s0, std::min<int64_t>(cpu_micro_batch, ishape[0] - s0)));
+      }
+    } else {
+      std::vector<int64_t> bshape{total};
+      bshape.insert(bshape.end(), in.begin(), in.end());
+      auto host_opts = torch::TensorOptions().dtype(torch::kFloat32).pinned_memory(cuda);
+      torch::Tensor batch = torch::empty(bshape, host_opts);
+      char* dst = static_cast<char*>(batch.data_ptr());
+      for (const FloatArray* a : items) {
+        const size_t bytes = a->data.size() * sizeof(float);
+        if (bytes) std::memcpy(dst, a->data.data(), bytes);
+        dst += bytes;
+      }
+      if (cuda) batch = batch.to(device, /*non_blocking=*/true);
+      inputs.push_back(batch);
+    }
+
     std::vector<torch::Tensor> parts;
     {
       torch::jit::GraphOptimizerEnabledGuard opt(optimize);
       AutocastScope ac(cuda, prec);
-      for (int64_t s0 = 0; s0 < total; s0 += step) {
-        torch::jit::IValue result =
-            module.forward({step == total ? batch : batch.narrow(0, s0, std::min(step, total - s0))});
+      for (const torch::Tensor& x : inputs) {
+        torch::jit::IValue result = module.forward({x});
         if (!result.isTensor())
           throw Error("encoder", "the module returned " + result.tagKind() + ", expected a tensor", info.path);
         parts.push_back(result.toTensor());
@@ -460,6 +501,17 @@ void Encoder::warmup(int batch) {
   shape.insert(shape.end(), impl_->info.input_shape.begin(), impl_->info.input_shape.end());
   FloatArray zeros(shape);
   impl_->run({&zeros});
+}
+
+int available_cpus() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof(set), &set) == 0) {
+    int n = CPU_COUNT(&set);
+    if (n > 0) return n;
+  }
+  unsigned n = std::thread::hardware_concurrency();
+  return n > 0 ? static_cast<int>(n) : 1;
 }
 
 int cuda_device_count() {

@@ -11,6 +11,8 @@
 #include <cstdio>
 #include <deque>
 #include <filesystem>
+#include <functional>
+#include <future>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -57,7 +59,9 @@ struct ClipItem {
 // Bounded per-modality clip queues; the encoder takes batches of one modality.
 class ClipQueue {
  public:
-  ClipQueue(size_t video_cap, size_t audio_cap) : cap_{video_cap, audio_cap} {}
+  // greedy: pop_batch hands out whatever is queued at once, up to `batch` (CPU micro-batch
+  // runs, where a forward's cost does not depend on the batch: no reason to wait for a full one).
+  ClipQueue(size_t video_cap, size_t audio_cap, bool greedy) : cap_{video_cap, audio_cap}, greedy_(greedy) {}
 
   // Blocks while the modality's queue is full. Returns false if the queue was aborted.
   bool push(Modality m, ClipItem&& item) {
@@ -77,6 +81,15 @@ class ClipQueue {
     std::unique_lock<std::mutex> lock(mu_);
     for (;;) {
       if (aborted_) return false;
+      if (greedy_ && (!q_[0].empty() || !q_[1].empty())) {
+        // The fuller queue first (relative to its capacity): its producers may be blocked.
+        int k = q_[0].empty() ? 1
+                : q_[1].empty() ? 0
+                : q_[0].size() * cap_[1] >= q_[1].size() * cap_[0] ? 0
+                                                                   : 1;
+        take(k, batch, m, out);
+        return true;
+      }
       for (int k = 0; k < 2; ++k) {
         if (q_[k].size() >= batch || (!q_[k].empty() && (producers_done_ || stalled_))) {
           take(k, batch, m, out);
@@ -119,6 +132,7 @@ class ClipQueue {
   std::condition_variable not_empty_, not_full_;
   std::deque<ClipItem> q_[2];
   size_t cap_[2];
+  bool greedy_;
   bool producers_done_ = false, aborted_ = false, stalled_ = false;
 };
 
@@ -134,20 +148,19 @@ struct Progress {
 class Assembler {
  public:
   Assembler(const PipelineOptions& o, Progress* progress, JsonlAppender* video_manifest,
-            JsonlAppender* audio_manifest, JsonlAppender* errors, std::string video_model_id,
-            std::string audio_model_id)
+            JsonlAppender* audio_manifest, JsonlAppender* errors,
+            std::function<std::string(bool video)> model_id)
       : o_(o),
         progress_(progress),
         manifest_{video_manifest, audio_manifest},
         errors_(errors),
-        model_id_{std::move(video_model_id), std::move(audio_model_id)} {}
+        model_id_(std::move(model_id)) {}
 
   uint64_t begin(Record base) {
     std::lock_guard<std::mutex> lock(mu_);
     uint64_t id = next_++;
     Unit& u = units_[id];
     u.record = std::move(base);
-    u.record.model_id = model_id_[u.record.modality == "video" ? 0 : 1];
     u.start = Clock::now();
     return id;
   }
@@ -210,7 +223,6 @@ class Assembler {
   // An input with nothing to embed (not an error): recorded with its status.
   void skipped(Record r, const std::string& status, const std::string& why) {
     r.status = status;
-    r.model_id = model_id_[r.modality == "video" ? 0 : 1];
     spdlog::info("{}: skipped ({}: {})", r.path, r.modality, why);
     append_manifest(r);
     ++progress_->skipped;
@@ -284,7 +296,18 @@ class Assembler {
     spdlog::debug("{}: {} clips -> {}/{}", r.path, m, r.modality, r.output);
   }
 
-  void append_manifest(const Record& r) { append_or_stop(manifest_[r.modality == "video" ? 0 : 1], record_to_json(r)); }
+  // Every manifest record carries the model id, resolved here: the first call may wait for the
+  // model file's hash (computed in the background while the run starts).
+  void append_manifest(Record r) {
+    const bool video = r.modality == "video";
+    try {
+      r.model_id = model_id_(video);
+    } catch (const std::exception& e) {
+      set_fatal(std::string("cannot identify the ") + (video ? "video" : "audio") + " model: " + e.what());
+      return;
+    }
+    append_or_stop(manifest_[video ? 0 : 1], record_to_json(r));
+  }
 
   // A manifest or error log that cannot be appended to (disk full, I/O error) ends the run: the
   // first such error is kept for run_pipeline to throw once the threads have stopped (throwing
@@ -319,14 +342,14 @@ class Assembler {
   Progress* progress_;
   JsonlAppender* manifest_[2];
   JsonlAppender* errors_;
-  std::string model_id_[2];
+  std::function<std::string(bool video)> model_id_;
   std::mutex mu_;
   std::map<uint64_t, Unit> units_;
   uint64_t next_ = 0;
 };
 
-std::string model_id_for(const EncoderInfo& info, const PipelineOptions& o) {
-  return sha256_hex(info.file_sha256 + "\n" + o.output_key_text).substr(0, 16);
+std::string model_id_for(const std::string& file_sha256, const PipelineOptions& o) {
+  return sha256_hex(file_sha256 + "\n" + o.output_key_text).substr(0, 16);
 }
 
 void check_expectations(const EncoderInfo& info, const PipelineOptions& o) {
@@ -460,6 +483,17 @@ RunSummary run_pipeline(const PipelineOptions& o, const std::atomic<bool>* stop)
   if (ec) throw Error("output", "cannot create the output directory: " + ec.message(), o.output_dir);
   write_file_atomic((fs::path(o.output_dir) / "config.yaml").string(), o.config_yaml);
 
+  // The model files' sha256 (part of the model id; ~0.6 s per S tower) is computed in the
+  // background, both files at once, from here on: it is waited for only where an id is needed
+  // (resuming over earlier outputs, writing a manifest record). A failure surfaces there, and
+  // only for a modality that has inputs.
+  auto hash_async = [](bool wanted, const std::string& path) {
+    return wanted && !path.empty() ? std::async(std::launch::async, encoder_file_sha256, path).share()
+                                   : std::shared_future<std::string>();
+  };
+  std::shared_future<std::string> vhash = hash_async(o.discover.use_video, o.encoder.video_model);
+  std::shared_future<std::string> ahash = hash_async(o.discover.use_audio, o.encoder.audio_model);
+
   DiscoverResult found = discover(o.discover, o.media);
   spdlog::info("found {} input files ({} before sharding; shard {}/{} from {})", found.files.size(),
                found.total_before_shard, o.discover.shard_id, o.discover.num_shards, o.shard_source);
@@ -479,17 +513,25 @@ RunSummary run_pipeline(const PipelineOptions& o, const std::atomic<bool>* stop)
   std::optional<EncoderInfo> vinfo, ainfo;
   if (need_video) {
     if (o.encoder.video_model.empty()) throw ConfigError("MODEL.VIDEO_ENCODER_FILE must name the exported video.pt");
-    vinfo = read_encoder_info(o.encoder.video_model);
+    vinfo = read_encoder_info(o.encoder.video_model, /*hash=*/false);
     if (vinfo->modality != "video") throw ConfigError(o.encoder.video_model + " is not a video encoder");
     check_expectations(*vinfo, o);
   }
   if (need_audio) {
     if (o.encoder.audio_model.empty()) throw ConfigError("MODEL.AUDIO_ENCODER_FILE must name the exported audio.pt");
-    ainfo = read_encoder_info(o.encoder.audio_model);
+    ainfo = read_encoder_info(o.encoder.audio_model, /*hash=*/false);
     if (ainfo->modality != "audio") throw ConfigError(o.encoder.audio_model + " is not an audio encoder");
     check_expectations(*ainfo, o);
   }
-  std::string vid = vinfo ? model_id_for(*vinfo, o) : "", aid = ainfo ? model_id_for(*ainfo, o) : "";
+  // Model ids, resolved once on first use (thread-safe).
+  std::once_flag vid_once, aid_once;
+  std::string vid, aid;
+  auto model_id = [&](bool video) -> std::string {
+    std::shared_future<std::string>& h = video ? vhash : ahash;
+    if (!(video ? vinfo.has_value() : ainfo.has_value()) || !h.valid()) return "";
+    std::call_once(video ? vid_once : aid_once, [&] { (video ? vid : aid) = model_id_for(h.get(), o); });
+    return video ? vid : aid;
+  };
 
   std::string vroot = (fs::path(o.output_dir) / "video").string(), aroot = (fs::path(o.output_dir) / "audio").string();
   // Resume: drop jobs whose outputs exist and match.
@@ -508,7 +550,8 @@ RunSummary run_pipeline(const PipelineOptions& o, const std::atomic<bool>* stop)
       for (const auto& r : recs) by_input[r.modality + "\x1f" + r.rel_path].push_back(&r);
     for (const auto& j : jobs) {
       bool video = j.modality == Modality::Video;
-      if (already_done(j, found.files[j.file], by_input, video ? vid : aid, video ? vroot : aroot))
+      // (No earlier records: nothing to compare, no need to wait for the model id.)
+      if (!by_input.empty() && already_done(j, found.files[j.file], by_input, model_id(video), video ? vroot : aroot))
         ++summary.resumed;
       else
         todo.push_back(j);
@@ -529,7 +572,7 @@ RunSummary run_pipeline(const PipelineOptions& o, const std::atomic<bool>* stop)
 
   Progress progress;
   progress.jobs_total = static_cast<int64_t>(todo.size());
-  Assembler assembler(o, &progress, &vman, &aman, &errors, vid, aid);
+  Assembler assembler(o, &progress, &vman, &aman, &errors, model_id);
   for (const auto& p : found.problems) {
     spdlog::error("{}: [discover] {}", p.path, p.message);
     errors.append(error_to_json(p.path, "", "discover", p.message));
@@ -539,32 +582,32 @@ RunSummary run_pipeline(const PipelineOptions& o, const std::atomic<bool>* stop)
   bool todo_video = false, todo_audio = false;
   for (const auto& j : todo) (j.modality == Modality::Video ? todo_video : todo_audio) = true;
 
-  // Encoders: one replica per CUDA device in use (CPU: one).
+  // Encoders: one replica per CUDA device in use (CPU: one). Each tower loads in a thread of its
+  // own, started after the decode workers (below): loading overlaps the first decodes and the
+  // other tower's load, and an encoder loop waits only for the tower its first batch needs.
+  using EncoderFuture = std::shared_future<std::shared_ptr<Encoder>>;
   struct Replica {
-    std::unique_ptr<Encoder> video, audio;
+    EncoderFuture video, audio;
   };
   std::vector<Replica> replicas;
+  int n_replicas = 0;
+  bool cuda = false;
   if (!todo.empty()) {
-    int n = 1;
-    bool cuda = o.encoder.device != "cpu" && cuda_device_count() > 0;
+    n_replicas = 1;
+    cuda = o.encoder.device != "cpu" && cuda_device_count() > 0;
     if (cuda && (o.encoder.device == "auto" || o.encoder.device == "cuda"))
-      n = std::max(1, std::min(o.encoder.num_gpus, cuda_device_count()));
+      n_replicas = std::max(1, std::min(o.encoder.num_gpus, cuda_device_count()));
     if (!cuda) spdlog::info("running on CPU: one encoder replica (DIST.NUM_GPUS applies to CUDA devices)");
-    for (int r = 0; r < n; ++r) {
-      Replica rep;
-      int dev = n > 1 ? r : -1;
-      if (todo_video) rep.video = std::make_unique<Encoder>(o.encoder.video_model, o.encoder, dev);
-      if (todo_audio) rep.audio = std::make_unique<Encoder>(o.encoder.audio_model, o.encoder, dev);
-      replicas.push_back(std::move(rep));
-    }
-    spdlog::info("encoders on {} ({}), batch {}", replicas[0].video ? replicas[0].video->info().device
-                                                                    : replicas[0].audio->info().device,
-                 replicas[0].video ? replicas[0].video->info().precision : replicas[0].audio->info().precision,
-                 o.encoder.batch_size);
   }
 
+  // Clip queues (clip tensors: 48 MB per video clip). CPU micro-batch runs take clips as they
+  // come and keep 2 video clips queued (a video clip is seconds of forwards there); whole-batch
+  // runs (CUDA) keep a batch per replica of video and four of audio.
+  const bool cpu_micro = !cuda && o.encoder.cpu_micro_batch > 0;
   size_t batch = static_cast<size_t>(o.encoder.batch_size);
-  ClipQueue queue(std::max<size_t>(batch * replicas.size(), 2), std::max<size_t>(4 * batch * replicas.size(), 8));
+  const size_t nrep = static_cast<size_t>(std::max(n_replicas, 1));
+  ClipQueue queue(cpu_micro ? 2 : std::max<size_t>(batch * nrep, 2), std::max<size_t>(4 * batch * nrep, 8),
+                  cpu_micro);
   ProgressReporter reporter(o, &progress);
 
   // Decode workers.
@@ -688,7 +731,14 @@ RunSummary run_pipeline(const PipelineOptions& o, const std::atomic<bool>* stop)
     std::vector<ClipItem> items;
     Modality m;
     while (queue.pop_batch(batch, &m, &items)) {
-      Encoder* enc = m == Modality::Video ? rep->video.get() : rep->audio.get();
+      Encoder* enc = nullptr;
+      try {
+        enc = (m == Modality::Video ? rep->video : rep->audio).get().get();
+      } catch (...) {  // the tower could not be loaded: run_pipeline reports it after the joins
+        encoder_failed = true;
+        queue.abort();
+        return;
+      }
       std::vector<const FloatArray*> ptrs;
       for (const auto& it : items) ptrs.push_back(&it.tensor);
       FloatArray out;
@@ -730,14 +780,48 @@ RunSummary run_pipeline(const PipelineOptions& o, const std::atomic<bool>* stop)
   };
 
   std::vector<std::thread> encoders, workers;
-  for (auto& rep : replicas) encoders.emplace_back(encode_loop, &rep);
+  // Decode workers: DIST.NUM_WORKERS, at most one per job, and on CPU runs at most one per CPU
+  // (the encoder's threads use the same cores; more workers only hold more frames and clips).
   size_t nworkers = std::max<size_t>(1, std::min<size_t>(o.num_workers, todo.size()));
+  if (!cuda) nworkers = std::min<size_t>(nworkers, static_cast<size_t>(std::max(available_cpus(), 1)));
   if (!todo.empty())
     for (size_t i = 0; i < nworkers; ++i) workers.emplace_back(worker);
+  auto load = [&](const std::string& path, int dev) {
+    return std::async(std::launch::async, [&o, path, dev] { return std::make_shared<Encoder>(path, o.encoder, dev); })
+        .share();
+  };
+  for (int r = 0; r < n_replicas; ++r) {
+    Replica rep;
+    const int dev = n_replicas > 1 ? r : -1;
+    if (todo_video) rep.video = load(o.encoder.video_model, dev);
+    if (todo_audio) rep.audio = load(o.encoder.audio_model, dev);
+    replicas.push_back(std::move(rep));
+  }
+  for (auto& rep : replicas) encoders.emplace_back(encode_loop, &rep);
+  // A tower that cannot be loaded stops the run at once (its error is rethrown below).
+  std::exception_ptr load_error;
+  for (auto& rep : replicas)
+    for (EncoderFuture* f : {&rep.video, &rep.audio}) {
+      if (!f->valid() || load_error) continue;
+      try {
+        f->get();
+      } catch (...) {
+        load_error = std::current_exception();
+        encoder_failed = true;
+        queue.abort();
+      }
+    }
+  if (!load_error && !replicas.empty()) {
+    const Replica& r0 = replicas[0];
+    const EncoderInfo& first = r0.video.valid() ? r0.video.get()->info() : r0.audio.get()->info();
+    spdlog::info("encoders on {} ({}), batch {}, {} decode worker(s)", first.device, first.precision,
+                 o.encoder.batch_size, nworkers);
+  }
   for (auto& t : workers) t.join();
   queue.producers_finished();
   for (auto& t : encoders) t.join();
   reporter.stop();
+  if (load_error) std::rethrow_exception(load_error);
   if (encoder_failed) throw Error("encode", "the encoder failed: " + fatal);
   if (assembler.fatal()) throw Error("output", "run stopped, the output cannot be written: " + assembler.fatal_message());
 

@@ -29,36 +29,61 @@ std::vector<std::pair<int, int>> five_crop_offsets(int height, int width, int cr
   return {{0, 0}, {0, width - crop_w}, {height - crop_h, 0}, {height - crop_h, width - crop_w}, {ct, cl}};
 }
 
-LinearTaps linear_taps(int input_size, int output_size) {
-  LinearTaps t;
-  t.i0.resize(static_cast<size_t>(output_size));
-  t.i1.resize(static_cast<size_t>(output_size));
-  t.w0.resize(static_cast<size_t>(output_size));
-  t.w1.resize(static_cast<size_t>(output_size));
-  // area_pixel_compute_scale<float>: (float)input_size / output_size.
-  const float scale = static_cast<float>(input_size) / static_cast<float>(output_size);
-  for (int i = 0; i < output_size; ++i) {
-    const auto k = static_cast<size_t>(i);
-    if (input_size == output_size) {
-      t.i0[k] = t.i1[k] = i;
-      t.w0[k] = 1.0f;
-      t.w1[k] = 0.0f;
-      continue;
-    }
-    // area_pixel_compute_source_index with the float scale: the source index and lambda1 come
-    // out as torch 1.13 computes them (checked weight by weight against interpolate): in
-    // double, then lambda1 rounded to float and lambda0 = 1 - lambda1 in float.
-    double src = static_cast<double>(scale) * (i + 0.5) - 0.5;
-    if (src < 0.0) src = 0.0;
-    const int i0 = static_cast<int>(src);
-    const int i1 = i0 + (i0 < input_size - 1 ? 1 : 0);
-    const auto l1 = static_cast<float>(std::min(std::max(src - i0, 0.0), 1.0));
-    t.i0[k] = i0;
-    t.i1[k] = i1;
-    t.w1[k] = l1;
-    t.w0[k] = 1.0f - l1;
+namespace {
+
+// One output index of torch's linear interpolation (align_corners=False, no scale given).
+void linear_tap(int input_size, int output_size, int i, int* i0, int* i1, float* w0, float* w1) {
+  if (input_size == output_size) {
+    *i0 = *i1 = i;
+    *w0 = 1.0f;
+    *w1 = 0.0f;
+    return;
   }
+  // area_pixel_compute_scale<float>: (float)input_size / output_size. area_pixel_compute_source_index
+  // with that float scale: the source index and lambda1 come out as torch 1.13 computes them
+  // (checked weight by weight against interpolate): in double, then lambda1 rounded to float and
+  // lambda0 = 1 - lambda1 in float.
+  const float scale = static_cast<float>(input_size) / static_cast<float>(output_size);
+  double src = static_cast<double>(scale) * (i + 0.5) - 0.5;
+  if (src < 0.0) src = 0.0;
+  *i0 = static_cast<int>(src);
+  *i1 = *i0 + (*i0 < input_size - 1 ? 1 : 0);
+  const auto l1 = static_cast<float>(std::min(std::max(src - *i0, 0.0), 1.0));
+  *w1 = l1;
+  *w0 = 1.0f - l1;
+}
+
+// Taps for the given output indices only.
+LinearTaps taps_at(int input_size, int output_size, const std::vector<int>& indices) {
+  LinearTaps t;
+  const size_t n = indices.size();
+  t.i0.resize(n);
+  t.i1.resize(n);
+  t.w0.resize(n);
+  t.w1.resize(n);
+  for (size_t k = 0; k < n; ++k) linear_tap(input_size, output_size, indices[k], &t.i0[k], &t.i1[k], &t.w0[k], &t.w1[k]);
   return t;
+}
+
+// The sorted union of the intervals [start, start + len).
+std::vector<int> interval_union(std::vector<int> starts, int len) {
+  std::sort(starts.begin(), starts.end());
+  std::vector<int> out;
+  for (int s0 : starts)
+    for (int v = std::max(s0, out.empty() ? s0 : out.back() + 1); v < s0 + len; ++v) out.push_back(v);
+  return out;
+}
+
+int position_in(const std::vector<int>& sorted, int value) {
+  return static_cast<int>(std::lower_bound(sorted.begin(), sorted.end(), value) - sorted.begin());
+}
+
+}  // namespace
+
+LinearTaps linear_taps(int input_size, int output_size) {
+  std::vector<int> all(static_cast<size_t>(std::max(output_size, 0)));
+  for (int i = 0; i < output_size; ++i) all[static_cast<size_t>(i)] = i;
+  return taps_at(input_size, output_size, all);
 }
 
 FloatArray VideoTransform::operator()(const std::vector<std::vector<uint8_t>>& frames, int width, int height) {
@@ -68,22 +93,43 @@ FloatArray VideoTransform::operator()(const std::vector<std::vector<uint8_t>>& f
   for (const auto& f : frames) {
     if (f.size() != frame_bytes) throw Error("transform", "frame buffer size does not match its dimensions");
   }
+  const int ch = opts_.crop_h, cw = opts_.crop_w;
   if (width != cached_w_ || height != cached_h_) {
     const auto hw = short_side_size(height, width, opts_.short_side);
-    new_h_ = hw.first;
-    new_w_ = hw.second;
-    taps_h_ = linear_taps(height, new_h_);
-    taps_w_ = linear_taps(width, new_w_);
+    crops_ = five_crop_offsets(hw.first, hw.second, ch, cw);
+    // Only the scaled rows and columns that some crop covers are computed (at most 3 crop sizes
+    // each way): the work and memory stay bounded for any aspect ratio (a 16384x1 video would
+    // otherwise scale to 256 x 4,194,304 floats per channel).
+    std::vector<int> tops, lefts;
+    for (const auto& c : crops_) {
+      tops.push_back(c.first);
+      lefts.push_back(c.second);
+    }
+    ys_ = interval_union(tops, ch);
+    xs_ = interval_union(lefts, cw);
+    taps_h_ = taps_at(height, hw.first, ys_);
+    taps_w_ = taps_at(width, hw.second, xs_);
+    // The source rows the vertical taps read, and each tap's index among them.
+    src_rows_.clear();
+    for (size_t k = 0; k < ys_.size(); ++k) {
+      src_rows_.push_back(taps_h_.i0[k]);
+      src_rows_.push_back(taps_h_.i1[k]);
+    }
+    std::sort(src_rows_.begin(), src_rows_.end());
+    src_rows_.erase(std::unique(src_rows_.begin(), src_rows_.end()), src_rows_.end());
+    for (size_t k = 0; k < ys_.size(); ++k) {
+      taps_h_.i0[k] = position_in(src_rows_, taps_h_.i0[k]);
+      taps_h_.i1[k] = position_in(src_rows_, taps_h_.i1[k]);
+    }
     cached_w_ = width;
     cached_h_ = height;
   }
-  const int nh = new_h_, nw = new_w_;
-  const int ch = opts_.crop_h, cw = opts_.crop_w;
-  const auto crops = five_crop_offsets(nh, nw, ch, cw);
+  const int nx = static_cast<int>(xs_.size()), ny = static_cast<int>(ys_.size());
+  const int nsrc = static_cast<int>(src_rows_.size());
   const auto T = static_cast<int64_t>(frames.size());
   FloatArray out({5, 3, T, ch, cw});
-  rows_.resize(static_cast<size_t>(height) * nw);
-  resized_.resize(static_cast<size_t>(nh) * nw);
+  rows_.resize(static_cast<size_t>(nsrc) * nx);
+  resized_.resize(static_cast<size_t>(ny) * nx);
 
   // x / 255 in float32 for every byte value.
   float lut[256];
@@ -93,30 +139,30 @@ FloatArray VideoTransform::operator()(const std::vector<std::vector<uint8_t>>& f
   for (int64_t t = 0; t < T; ++t) {
     const uint8_t* src = frames[static_cast<size_t>(t)].data();
     for (int c = 0; c < 3; ++c) {
-      // Horizontal pass over every source row: x0*w0 + x1*w1.
-      for (int y = 0; y < height; ++y) {
-        const uint8_t* row = src + static_cast<size_t>(y) * width * 3 + c;
-        float* dst = rows_.data() + static_cast<size_t>(y) * nw;
-        for (int x = 0; x < nw; ++x) {
+      // Horizontal pass over the source rows in use: x0*w0 + x1*w1.
+      for (int r = 0; r < nsrc; ++r) {
+        const uint8_t* row = src + static_cast<size_t>(src_rows_[static_cast<size_t>(r)]) * width * 3 + c;
+        float* dst = rows_.data() + static_cast<size_t>(r) * nx;
+        for (int x = 0; x < nx; ++x) {
           const auto k = static_cast<size_t>(x);
           dst[x] = lut[row[3 * taps_w_.i0[k]]] * taps_w_.w0[k] + lut[row[3 * taps_w_.i1[k]]] * taps_w_.w1[k];
         }
       }
       // Vertical pass: t0*h0 + t1*h1.
-      for (int y = 0; y < nh; ++y) {
+      for (int y = 0; y < ny; ++y) {
         const auto k = static_cast<size_t>(y);
-        const float* r0 = rows_.data() + static_cast<size_t>(taps_h_.i0[k]) * nw;
-        const float* r1 = rows_.data() + static_cast<size_t>(taps_h_.i1[k]) * nw;
+        const float* r0 = rows_.data() + static_cast<size_t>(taps_h_.i0[k]) * nx;
+        const float* r1 = rows_.data() + static_cast<size_t>(taps_h_.i1[k]) * nx;
         const float a = taps_h_.w0[k], b = taps_h_.w1[k];
-        float* dst = resized_.data() + static_cast<size_t>(y) * nw;
-        for (int x = 0; x < nw; ++x) dst[x] = r0[x] * a + r1[x] * b;
+        float* dst = resized_.data() + static_cast<size_t>(y) * nx;
+        for (int x = 0; x < nx; ++x) dst[x] = r0[x] * a + r1[x] * b;
       }
-      // The five crops: out[k][c][t].
-      for (size_t k = 0; k < crops.size(); ++k) {
+      // The five crops: out[k][c][t]. A crop's rows and columns are consecutive in ys_/xs_.
+      for (size_t k = 0; k < crops_.size(); ++k) {
         float* dst = out.ptr() + ((k * 3 + static_cast<size_t>(c)) * static_cast<size_t>(T) + static_cast<size_t>(t)) * crop_plane;
-        const int top = crops[k].first, left = crops[k].second;
+        const int top = position_in(ys_, crops_[k].first), left = position_in(xs_, crops_[k].second);
         for (int y = 0; y < ch; ++y) {
-          std::memcpy(dst + static_cast<size_t>(y) * cw, resized_.data() + static_cast<size_t>(top + y) * nw + left,
+          std::memcpy(dst + static_cast<size_t>(y) * cw, resized_.data() + static_cast<size_t>(top + y) * nx + left,
                       sizeof(float) * static_cast<size_t>(cw));
         }
       }

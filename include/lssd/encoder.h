@@ -48,9 +48,13 @@ struct EncoderInfo {
   std::string precision;         // resolved: "fp32" | "fp16" | "bf16"
 };
 
-// Reads only the metadata record and the file's sha256 (no module is built, nothing goes on a
-// device): for checks and model ids. device and precision are left empty.
-EncoderInfo read_encoder_info(const std::string& path);
+// Reads only the metadata record and (hash = true) the file's sha256 (no module is built,
+// nothing goes on a device): for checks and model ids. device and precision are left empty.
+EncoderInfo read_encoder_info(const std::string& path, bool hash = true);
+
+// sha256 of an encoder file, computed once per (path, size, mtime) in this process; concurrent
+// callers share one computation. Throws lssd::Error("encoder", ...) when it cannot be read.
+std::string encoder_file_sha256(const std::string& path);
 
 class Encoder {
  public:
@@ -61,10 +65,12 @@ class Encoder {
   Encoder& operator=(const Encoder&) = delete;
 
   const EncoderInfo& info() const;
-  // Each item is one input ([input_shape]) or a stack of them ([k, input_shape...]); they are
-  // copied (one memcpy each) into one batch (pinned, then a non-blocking copy, on CUDA) and run
-  // in one forward under c10::InferenceMode. Returns [sum k, embed_dim] float32 on CPU (no items:
-  // [0, embed_dim]). Any thread may call it; one forward at a time per Encoder is the tested use.
+  // Each item is one input ([input_shape]) or a stack of them ([k, input_shape...]). On CUDA (or
+  // with EncoderOptions::cpu_micro_batch 0) they are copied (one memcpy each) into one batch
+  // (pinned, then a non-blocking copy, on CUDA) and run in one forward; on CPU each item's own
+  // memory is forwarded in micro-batches of at most cpu_micro_batch inputs (no copy). Runs under
+  // c10::InferenceMode. Returns [sum k, embed_dim] float32 on CPU (no items: [0, embed_dim]).
+  // Any thread may call it; one forward at a time per Encoder is the tested use.
   FloatArray forward(const std::vector<const FloatArray*>& items);
   // One forward on zeros at the given batch size (allocator, kernels and graph executor warm).
   void warmup(int batch = 1);
@@ -76,5 +82,8 @@ class Encoder {
 
 // Number of CUDA devices LibTorch sees (0 on CPU-only builds).
 int cuda_device_count();
+
+// CPUs this process may run on (its affinity mask; else hardware_concurrency; at least 1).
+int available_cpus();
 
 }  // namespace lssd

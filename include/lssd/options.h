@@ -71,7 +71,7 @@ struct PipelineOptions {
   AudioOptions audio;
   EncoderOptions encoder;
   std::string output_dir = "./tmp";    // OUTPUT_DIR
-  int num_workers = 8;                 // DIST.NUM_WORKERS: decode threads (capped at the job count)
+  int num_workers = 8;                 // DIST.NUM_WORKERS: decode threads (capped at the job count; CPU runs: at the CPU count)
   bool float16_output = false;         // OUTPUT.DTYPE float16
   double progress_interval_s = 10.0;   // LOG.PROGRESS_INTERVAL_S
   bool overwrite = false;              // --overwrite: ignore earlier outputs

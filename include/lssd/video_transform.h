@@ -40,10 +40,13 @@ class VideoTransform {
  private:
   VideoOptions opts_;
   int cached_w_ = -1, cached_h_ = -1;
-  int new_h_ = 0, new_w_ = 0;
-  LinearTaps taps_h_, taps_w_;
-  std::vector<float> rows_;     // horizontal pass: [height][new_w] for one channel
-  std::vector<float> resized_;  // [new_h][new_w] for one channel
+  std::vector<std::pair<int, int>> crops_;  // five_crop_offsets in the scaled frame
+  std::vector<int> ys_, xs_;                // scaled rows / columns some crop covers (sorted)
+  std::vector<int> src_rows_;               // source rows the vertical taps of ys_ read (sorted)
+  LinearTaps taps_h_;                       // per ys_ entry; i0/i1 index src_rows_
+  LinearTaps taps_w_;                       // per xs_ entry
+  std::vector<float> rows_;     // horizontal pass: [src_rows_][xs_] for one channel
+  std::vector<float> resized_;  // [ys_][xs_] for one channel
 };
 
 // One-shot convenience wrapper.

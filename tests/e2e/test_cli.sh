@@ -38,5 +38,22 @@ check "lssd-read --help exits 0" '"$B/lssd-read" --help >/dev/null'
 for m in B3 B5 C2; do
   check "configs/$m.yaml loads" '"$infer" --cfg configs/$m.yaml DATA.PATH_TO_DATA_DIR "$tmp/none" OUTPUT_DIR "$tmp/c$m" -q 2>/dev/null; [[ $? == 1 ]]'
 done
+# A video tower whose metadata is valid but whose module is not (it loads in the background while
+# decoding has started): a fatal error naming the file, exit 1, no hang.
+tiny=$(/usr/bin/python3 -c "import sys; sys.path.insert(0, 'tests/e2e'); from e2e_common import tiny_model_dir; print(tiny_model_dir())")
+/usr/bin/python3 - "$tiny/video.pt" "$tmp/broken_video.pt" <<'PY'
+import sys, zipfile
+src = zipfile.ZipFile(sys.argv[1])
+with zipfile.ZipFile(sys.argv[2], "w") as z:
+    for n in src.namelist():
+        if n.endswith("extra/lssd_meta.json") or n.endswith("/version"):
+            z.writestr(n, src.read(n))
+PY
+err=$(timeout 300 "$infer" --cfg configs/B3.yaml DATA.PATH_TO_DATA_DIR sample_data OUTPUT_DIR "$tmp/bm" RUNTIME.DEVICE cpu \
+      MODEL.VIDEO_ENCODER_FILE "$tmp/broken_video.pt" MODEL.AUDIO_ENCODER_FILE "$tiny/audio.pt" 2>&1)
+rc=$?
+check "unloadable video tower: exit 1 naming the file and the cause" \
+  '[[ $rc == 1 && "$err" == *"$tmp/broken_video.pt"* && "$err" == *"cannot load the TorchScript module"* ]]'
+
 if [[ $fail == 0 ]]; then echo "all CLI checks passed"; fi
 exit $fail

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <random>
+
 #include "lssd/error.h"
 
 namespace lssd {
@@ -60,6 +62,60 @@ TEST(VideoTransform, ConstantFramesGiveConstantCrops) {
     EXPECT_FLOAT_EQ(t.data[(k * 3 + 2) * plane + 89], 0.0f);
   }
   EXPECT_THROW(video_clip_tensor(frames, w + 1, h, o), Error);
+}
+
+// The transform computes only the scaled rows/columns the crops cover; it must equal a plain
+// full-frame resize (the linear_taps tables, every pixel) followed by the crops, bit for bit,
+// also for extreme aspect ratios (where the full scaled frame would be huge).
+FloatArray naive_transform(const std::vector<std::vector<uint8_t>>& frames, int w, int h, const VideoOptions& o) {
+  const auto hw = short_side_size(h, w, o.short_side);
+  const int nh = hw.first, nw = hw.second;
+  const auto th = linear_taps(h, nh), tw = linear_taps(w, nw);
+  const auto crops = five_crop_offsets(nh, nw, o.crop_h, o.crop_w);
+  const auto T = static_cast<int64_t>(frames.size());
+  FloatArray out({5, 3, T, o.crop_h, o.crop_w});
+  std::vector<float> rows(static_cast<size_t>(h) * nw), full(static_cast<size_t>(nh) * nw);
+  for (int64_t t = 0; t < T; ++t)
+    for (int c = 0; c < 3; ++c) {
+      const uint8_t* src = frames[static_cast<size_t>(t)].data();
+      for (int y = 0; y < h; ++y)
+        for (int x = 0; x < nw; ++x) {
+          const auto k = static_cast<size_t>(x);
+          const uint8_t* row = src + static_cast<size_t>(y) * w * 3 + c;
+          rows[static_cast<size_t>(y) * nw + k] = static_cast<float>(row[3 * tw.i0[k]]) / 255.0f * tw.w0[k] +
+                                                  static_cast<float>(row[3 * tw.i1[k]]) / 255.0f * tw.w1[k];
+        }
+      for (int y = 0; y < nh; ++y)
+        for (int x = 0; x < nw; ++x) {
+          const auto k = static_cast<size_t>(y);
+          full[k * nw + x] = rows[static_cast<size_t>(th.i0[k]) * nw + x] * th.w0[k] +
+                             rows[static_cast<size_t>(th.i1[k]) * nw + x] * th.w1[k];
+        }
+      for (size_t k = 0; k < 5; ++k)
+        for (int y = 0; y < o.crop_h; ++y)
+          for (int x = 0; x < o.crop_w; ++x)
+            out.data[(((k * 3 + c) * T + t) * o.crop_h + y) * o.crop_w + x] =
+                full[static_cast<size_t>(crops[k].first + y) * nw + crops[k].second + x];
+    }
+  return out;
+}
+
+TEST(VideoTransform, EqualsFullFrameResizeForAnyAspectRatio) {
+  VideoOptions o;
+  std::mt19937 rng(7);
+  VideoTransform tf(o);  // one instance across sizes: its per-size cache must follow
+  for (const auto& [w, h] : std::vector<std::pair<int, int>>{
+           {320, 240}, {240, 320}, {224, 224}, {1280, 720}, {2000, 10}, {10, 1500}, {3, 900}}) {
+    std::vector<std::vector<uint8_t>> frames(2, std::vector<uint8_t>(static_cast<size_t>(w) * h * 3));
+    for (auto& f : frames)
+      for (auto& b : f) b = static_cast<uint8_t>(rng());
+    const FloatArray got = tf(frames, w, h);
+    const FloatArray want = naive_transform(frames, w, h, o);
+    ASSERT_EQ(got.shape, want.shape) << w << "x" << h;
+    size_t diff = 0;
+    for (size_t i = 0; i < got.data.size(); ++i) diff += got.data[i] != want.data[i];
+    EXPECT_EQ(diff, 0u) << w << "x" << h;
+  }
 }
 
 }  // namespace

@@ -2,7 +2,7 @@
 """lssd CPU benchmark: one run, same files, same weights, same thread count.
 
     tools/bench/run.py [--corpus sample|large|DIR] [--model tiny|S|DIR[,..]] [--threads N]
-                       [--max-files N] [--legs a,b,c,d,e] [--json FILE] [--cache DIR]
+                       [--max-files N] [--legs a,b,c,d,e] [--repeat N] [--json FILE] [--cache DIR]
 
 Legs (see tools/bench/README.md):
   a  lssd-infer end to end (process wall time, clips/s, peak RSS)
@@ -12,6 +12,8 @@ Legs (see tools/bench/README.md):
   d  decode-only floor: `ffmpeg -threads 1 -i F -f null -` over the same files
   e  peak RSS of lssd-infer (tiny model) on generated 1-minute and 10-minute videos
 Every timed process gets OMP_WAIT_POLICY=PASSIVE. The load average is recorded around each leg.
+With --repeat N, legs a, b and c run N rounds, interleaved (a b c a b c ...), and the table shows
+each leg's median run (every run is in the JSON; the per-round a/b and c/a are printed).
 """
 import argparse
 import datetime
@@ -213,6 +215,9 @@ def dump_tensors(args, data, files, modality, want, work):
     return np.concatenate(tensors, 0)
 
 
+_DUMPS = {}  # (corpus, modality, count) -> dumped clip tensors, shared by the rounds
+
+
 def leg_b(args, model_dir, data, files, clips, work):
     """Forward time of the batches lssd-infer would run with no partial batches: per modality
     floor(N/B) full batches and one of N%B (tests/lssd_encoder_probe, real clip tensors)."""
@@ -224,7 +229,10 @@ def leg_b(args, model_dir, data, files, clips, work):
         if n == 0:
             continue
         per = 5 if mt == "video" else 1
-        x = dump_tensors(args, data, files, mt, min(n, args.batch), work)
+        key = (data, mt, min(n, args.batch))
+        if key not in _DUMPS:
+            _DUMPS[key] = dump_tensors(args, data, files, mt, min(n, args.batch), work)
+        x = _DUMPS[key]
         if x is None:
             continue
         k = x.shape[0] // per  # clips available (<= batch)
@@ -331,6 +339,12 @@ def la(x):
     return "/".join(f"{v:.1f}" for v in x[:1]) if x else "-"
 
 
+def median_run(runs, key):
+    """The run whose `key` is the median (the lower middle one for an even count)."""
+    ordered = sorted(runs, key=lambda r: r[key])
+    return ordered[(len(ordered) - 1) // 2]
+
+
 def report(results):
     rows = []
     hdr = ["model", "corpus", "files", "clips v/a", "a infer s", "a clips/s", "a RSS MB", "b fwd s", "b clips/s",
@@ -353,6 +367,18 @@ def report(results):
     lines = ["  ".join(h.rjust(w[i]) for i, h in enumerate(hdr))]
     for x in rows:
         lines.append("  ".join(v.rjust(w[i]) for i, v in enumerate(x)))
+    for r in results["runs"]:
+        rounds = r.get("rounds", [])
+        if len(rounds) > 1:
+            parts = []
+            for i, x in enumerate(rounds):
+                p = [f"{leg} {x[leg]:.1f}" for leg in ("a", "b", "c") if leg in x]
+                if "a" in x and "b" in x:
+                    p.append(f"a/b {x['a'] / x['b']:.2f}")
+                if "a" in x and "c" in x:
+                    p.append(f"c/a {x['c'] / x['a']:.2f}")
+                parts.append(f"{i + 1}: " + ", ".join(p))
+            lines.append(f"rounds [{r['model']}] (s; the table shows each leg's median): " + "; ".join(parts))
     e = results.get("e")
     if e:
         for run in e["runs"]:
@@ -376,9 +402,11 @@ def main():
     ap.add_argument("--rss-minutes", default="1,10", help="leg e: video lengths in minutes (default 1,10)")
     ap.add_argument("--b-max-batches", type=int, default=0,
                     help="leg b: time at most K forwards per batch shape and extrapolate (0: all)")
-    ap.add_argument("--b-split", type=int, default=0,
+    ap.add_argument("--b-split", type=int, default=1,
                     help="leg b: run each batch as forwards of at most K inputs (crops), as lssd-infer does "
-                         "with a CPU micro-batch (0: one forward per batch, as TEST.BATCH_SIZE)")
+                         "on CPU (default 1 = RUNTIME.CPU_MICRO_BATCH's default; 0: one forward per batch)")
+    ap.add_argument("--repeat", type=int, default=1,
+                    help="rounds of legs a, b, c (interleaved); the table shows each leg's median (default 1)")
     ap.add_argument("--large-scale", type=float, default=1.0, help="duration factor of the large corpus")
     ap.add_argument("--cache", default=os.environ.get("LSSD_BENCH_CACHE", "/tmp/lssd-bench"),
                     help="corpora, models, outputs (default $LSSD_BENCH_CACHE or /tmp/lssd-bench)")
@@ -412,22 +440,35 @@ def main():
             work = os.path.join(args.cache, "work", f"{stamp}-{model}")
             os.makedirs(work, exist_ok=True)
             run = {"model": model, "model_dir": model_dir, "corpus": args.corpus, "data": data, "files": len(files)}
-            if "a" in legs:
-                log(f"[{model}] a: lssd-infer, load {loadavg()}")
-                run["a"] = leg_a(args, model_dir, data, work)
-                log(f"[{model}] a: {run['a']['wall_s']:.1f} s, clips {run['a']['clips']}")
-            if "b" in legs:
-                clips = run["a"]["clips"] if "a" in run else None
-                if clips is None:  # count clips with the reference's plan (same as lssd-infer's)
-                    log("b without a: running a first to count clips is required; add a to --legs")
-                else:
-                    log(f"[{model}] b: encoder forward only, load {loadavg()}")
-                    run["b"] = leg_b(args, model_dir, data, files, clips, work)
-                    log(f"[{model}] b: {run['b']['forward_total_s']:.1f} s")
-            if "c" in legs:
-                log(f"[{model}] c: Python reference, load {loadavg()}")
-                run["c"] = leg_c(args, model_dir, data, work)
-                log(f"[{model}] c: {run['c']['wall_s']:.1f} s, clips {run['c']['clips']}")
+            rounds = []
+            for k in range(max(args.repeat, 1)):
+                rnd = {}
+                tag = f"[{model}]" + (f" round {k + 1}/{args.repeat}" if args.repeat > 1 else "")
+                if "a" in legs:
+                    log(f"{tag} a: lssd-infer, load {loadavg()}")
+                    rnd["a"] = leg_a(args, model_dir, data, work)
+                    log(f"{tag} a: {rnd['a']['wall_s']:.1f} s, clips {rnd['a']['clips']}")
+                if "b" in legs:
+                    clips = rnd["a"]["clips"] if "a" in rnd else None
+                    if clips is None:  # count clips with the reference's plan (same as lssd-infer's)
+                        log("b without a: running a first to count clips is required; add a to --legs")
+                    else:
+                        log(f"{tag} b: encoder forward only, load {loadavg()}")
+                        rnd["b"] = leg_b(args, model_dir, data, files, clips, work)
+                        log(f"{tag} b: {rnd['b']['forward_total_s']:.1f} s")
+                if "c" in legs:
+                    log(f"{tag} c: Python reference, load {loadavg()}")
+                    rnd["c"] = leg_c(args, model_dir, data, work)
+                    log(f"{tag} c: {rnd['c']['wall_s']:.1f} s, clips {rnd['c']['clips']}")
+                rounds.append(rnd)
+            for leg, key in (("a", "wall_s"), ("b", "forward_total_s"), ("c", "wall_s")):
+                runs_of_leg = [r[leg] for r in rounds if leg in r]
+                if runs_of_leg:
+                    run[leg] = median_run(runs_of_leg, key)
+                    if len(runs_of_leg) > 1:
+                        run[leg + "_all"] = runs_of_leg
+            run["rounds"] = [{leg: (r[leg]["wall_s"] if leg != "b" else r[leg]["forward_total_s"])
+                              for leg in ("a", "b", "c") if leg in r} for r in rounds]
             if "d" in legs:
                 run["d"] = leg_d(args, data, files)
             a, b, c = run.get("a"), run.get("b"), run.get("c")
