@@ -491,6 +491,8 @@ EncoderOptions Config::encoder_options() const {
   o.threads = static_cast<int>(get_int("RUNTIME.NUM_THREADS"));
   require(o.threads >= 0, "RUNTIME.NUM_THREADS must be >= 0");
   o.cpu_micro_batch = static_cast<int>(get_int("RUNTIME.CPU_MICRO_BATCH"));
+  o.cpu_lanes = static_cast<int>(get_int("RUNTIME.CPU_LANES"));
+  require(o.cpu_lanes >= 0, "RUNTIME.CPU_LANES must be >= 0");
   require(o.cpu_micro_batch >= 0, "RUNTIME.CPU_MICRO_BATCH must be >= 0");
   o.batch_size = static_cast<int>(get_int("TEST.BATCH_SIZE"));
   require(o.batch_size >= 1, "TEST.BATCH_SIZE must be >= 1");
@@ -514,6 +516,8 @@ PipelineOptions Config::pipeline_options() const {
   require(!o.output_dir.empty(), "OUTPUT_DIR must not be empty");
   o.num_workers = static_cast<int>(get_int("DIST.NUM_WORKERS"));
   require(o.num_workers >= 1, "DIST.NUM_WORKERS must be >= 1");
+  o.worker_nice = static_cast<int>(get_int("RUNTIME.WORKER_NICE"));
+  require(o.worker_nice >= 0 && o.worker_nice <= 19, "RUNTIME.WORKER_NICE must be 0..19");
   const std::string& dtype = get_string("OUTPUT.DTYPE");
   require(dtype == "float32" || dtype == "float16", "OUTPUT.DTYPE must be float32 or float16");
   o.float16_output = dtype == "float16";

@@ -50,6 +50,11 @@ const std::vector<KeySpec>& declared_keys() {
       {"RUNTIME.CPU_MICRO_BATCH", T::Int, "1", false,
        "CPU only: inputs (crops) per encoder forward; 0 runs the whole TEST.BATCH_SIZE batch at once"},
       {"RUNTIME.NUM_THREADS", T::Int, "0", false, "CPU threads for the encoder (0: all cores)"},
+      {"RUNTIME.CPU_LANES", T::Int, "0", false,
+       "CPU only: micro-batch forwards run at once, each on NUM_THREADS/LANES threads (0: one per thread; "
+       "1: one forward at a time on every thread)"},
+      {"RUNTIME.WORKER_NICE", T::Int, "10", false,
+       "CPU runs: scheduling niceness (0..19) of the decode threads, so the encoder's threads preempt them"},
       {"DATA.PATH_TO_FILE_LIST", T::String, "\"\"", false,
        "a text file of input paths, one per line (instead of walking DATA.PATH_TO_DATA_DIR)"},
       {"DATA.VIDEO_EXTENSIONS", T::StringList, "[\"mp4\", \"avi\"]", false, "video file extensions"},

@@ -59,6 +59,7 @@ struct EncoderOptions {
   std::string precision = "auto";  // RUNTIME.PRECISION: auto|fp32|fp16|bf16 (auto: fp16 autocast on CUDA, fp32 on CPU)
   int threads = 0;                 // RUNTIME.NUM_THREADS: 0 = all cores
   int cpu_micro_batch = 1;         // RUNTIME.CPU_MICRO_BATCH: inputs per forward on CPU (0 = whole batch)
+  int cpu_lanes = 0;               // RUNTIME.CPU_LANES: CPU forwards run at once (0 = one per thread)
   int batch_size = 8;              // TEST.BATCH_SIZE (clips of one modality per forward)
   int num_gpus = 2;                // DIST.NUM_GPUS: encoder replicas on CUDA
 };
@@ -72,6 +73,7 @@ struct PipelineOptions {
   EncoderOptions encoder;
   std::string output_dir = "./tmp";    // OUTPUT_DIR
   int num_workers = 8;                 // DIST.NUM_WORKERS: decode threads (capped at the job count; CPU runs: at the CPU count)
+  int worker_nice = 10;                // RUNTIME.WORKER_NICE: CPU runs: niceness of the decode threads
   bool float16_output = false;         // OUTPUT.DTYPE float16
   double progress_interval_s = 10.0;   // LOG.PROGRESS_INTERVAL_S
   bool overwrite = false;              // --overwrite: ignore earlier outputs

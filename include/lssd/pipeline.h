@@ -18,6 +18,8 @@ struct RunSummary {
   int64_t failed = 0;         // errors recorded in errors.jsonl (discover problems included)
   int64_t clips = 0;          // clips encoded this run
   double wall_s = 0;
+  double encode_s[2] = {0, 0};  // wall time inside encoder forwards: video, audio (all replicas)
+  double models_ready_s = 0;    // from the start until every encoder tower was loaded
   bool interrupted = false;
   int exit_code() const { return interrupted ? 130 : (failed > 0 ? 3 : 0); }
 };

@@ -73,6 +73,9 @@ int main(int argc, char** argv) {
                  "({:.2f} clips/s){}",
                  s.inputs, s.ok, s.resumed, s.skipped_short, s.failed, s.clips, s.wall_s,
                  s.wall_s > 0 ? s.clips / s.wall_s : 0.0, s.interrupted ? "; INTERRUPTED: rerun to finish" : "");
+    if (s.clips > 0)
+      spdlog::info("time: encoder forwards {:.1f} s (video {:.1f} s, audio {:.1f} s); encoders loaded after {:.1f} s",
+                   s.encode_s[0] + s.encode_s[1], s.encode_s[0], s.encode_s[1], s.models_ready_s);
     if (s.failed > 0) spdlog::warn("failures are listed in {}/errors*.jsonl", opts.output_dir);
     return s.exit_code();
   } catch (const lssd::ConfigError& e) {

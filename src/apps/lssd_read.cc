@@ -74,34 +74,27 @@ std::string display_name(const Record& r) {
   return n;
 }
 
+// A record as lssd-read prints it: the manifest's JSON form (record_to_json: the same field
+// names and byte escaping), without the manifest's bookkeeping (v, modality, size, mtime_ns,
+// wall_s, track.total), plus where it was read from (mtype, layout, npy); track is null for
+// a whole-file record and dtype is always present.
 json record_json(const ModalityReader& mr, const Record& r) {
-  json j;
+  json j = json::parse(lssd::record_to_json(r));
+  for (const char* k : {"v", "modality", "size", "mtime_ns", "wall_s"}) j.erase(k);
+  if (j.contains("track")) j["track"].erase("total");
+  else j["track"] = nullptr;
+  j["dtype"] = r.dtype;
   j["mtype"] = mr.mtype();
   j["layout"] = lssd::to_string(mr.layout());
-  put_bytes(j, "path", r.path);
-  put_bytes(j, "rel_path", r.rel_path);
-  put_bytes(j, "output", r.output);
   std::string npy = mr.npy_path(r);
   if (!npy.empty()) put_bytes(j, "npy", npy);
-  j["status"] = r.status;
-  j["M"] = r.num_clips;
-  j["shape"] = r.shape;
-  json ranges = json::array();
-  for (const auto& c : r.ranges) {
-    if (c.start_sample >= 0) ranges.push_back({c.start_s, c.stop_s, c.start_sample, c.stop_sample});
-    else ranges.push_back({c.start_s, c.stop_s});
-  }
-  j["ranges"] = ranges;
-  if (mr.mtype() == "video") j["fps"] = r.fps;
-  else j["sample_rate"] = r.sample_rate;
-  j["track"] = r.track_index >= 0 ? json{{"index", r.track_index}, {"language", r.track_language}} : json(nullptr);
-  j["dtype"] = r.dtype;
-  j["model_id"] = r.model_id;
-  if (!r.error_stage.empty() || !r.error_message.empty()) {
-    json e;
-    e["stage"] = r.error_stage;
-    put_bytes(e, "message", r.error_message);
-    j["error"] = e;
+  // The manifest writes fps or sample_rate by the record's modality; a reader's mtype decides here.
+  if (mr.mtype() == "video") {
+    j.erase("sample_rate");
+    j["fps"] = r.fps;
+  } else {
+    j.erase("fps");
+    j["sample_rate"] = r.sample_rate;
   }
   return j;
 }

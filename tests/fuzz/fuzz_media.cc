@@ -1,5 +1,6 @@
 // libFuzzer target over the untrusted-media path: the input bytes are written to a temporary
-// file, then probe_media, decode_video_clips and decode_audio_clips run on it with a small
+// file, then probe_media, decode_video_clips (each clip through VideoTransform) and
+// decode_audio_clips run on it with a small
 // per-file deadline (as lssd-infer does for every input). lssd::Error is the expected outcome
 // for bad data; anything else (a crash, an ASan/UBSan report, an uncaught exception, a hang past
 // -timeout) is a finding. Built and run by tools/fuzz.sh (see tests/fuzz/README.md).
@@ -13,6 +14,7 @@
 #include "lssd/error.h"
 #include "lssd/media.h"
 #include "lssd/options.h"
+#include "lssd/video_transform.h"
 
 namespace {
 
@@ -43,14 +45,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     return 0;  // not openable: the decoders would fail the same way
   }
   try {
-    size_t bytes = 0;
+    // Each clip also goes through the video transform (resize + FiveCrop), as in lssd-infer.
+    lssd::VideoTransform transform(vopts);
     lssd::decode_video_clips(path, vopts, mopts, [&](lssd::VideoClipFrames&& c) {
-      for (const auto& fr : c.frames) {
+      for (const auto& fr : c.frames)
         if (fr.size() != static_cast<size_t>(c.width) * c.height * 3) std::abort();  // the documented layout
-        bytes += fr.size();
-      }
+      const lssd::FloatArray t = transform(c.frames, c.width, c.height);
+      if (t.numel() != c.frames.size() * 5 * 3 * static_cast<size_t>(vopts.crop_h) * vopts.crop_w) std::abort();
     });
-    (void)bytes;
   } catch (const lssd::Error&) {
   }
   try {

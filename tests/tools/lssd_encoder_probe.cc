@@ -1,10 +1,12 @@
 // lssd_encoder_probe MODEL.pt INPUT.npy OUT.npy [--device D] [--precision P] [--threads N]
-//                    [--batch-split K] [--repeat R] [--warmup B]
+//                    [--batch-split K] [--lanes L] [--repeat R] [--warmup B]
 // Runs lssd::Encoder on a float32 .npy of inputs ([N, input_shape...]) and writes [N, embed_dim].
-// --batch-split K: forwards of at most K inputs (0: all at once); --repeat R: run the whole input
-// R times (timings; the output is the last run's); --warmup B: one warmup forward at batch B first.
-// Prints one JSON line on stdout: info, load time, and every forward's wall time and process CPU
-// time in seconds. LSSD_JIT_EXECUTOR=profiling|legacy|simple picks the graph executor (encoder.cc).
+// The whole input is one Encoder::forward call, as lssd-infer passes a batch. --batch-split K:
+// EncoderOptions::cpu_micro_batch (module forwards of at most K inputs; 0, the default: all at
+// once); --lanes L: EncoderOptions::cpu_lanes (0: lssd-infer's default, one per thread);
+// --repeat R: run the whole input R times (timings; the output is the last run's); --warmup B:
+// one warmup forward at batch B first. Prints one JSON line on stdout: info, load time, and each
+// call's wall time and process CPU time in seconds. LSSD_JIT_EXECUTOR=profiling|legacy|simple picks the graph executor (encoder.cc).
 #include <time.h>
 
 #include <chrono>
@@ -44,7 +46,8 @@ int main(int argc, char** argv) {
   lssd::EncoderOptions opts;
   opts.device = "cpu";
   opts.precision = "fp32";
-  int split = 0, repeat = 1, warmup = 0;
+  int repeat = 1, warmup = 0;
+  opts.cpu_micro_batch = 0;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     auto next = [&]() -> std::string {
@@ -57,7 +60,8 @@ int main(int argc, char** argv) {
     if (a == "--device") opts.device = next();
     else if (a == "--precision") opts.precision = next();
     else if (a == "--threads") opts.threads = std::atoi(next().c_str());
-    else if (a == "--batch-split") split = std::atoi(next().c_str());
+    else if (a == "--batch-split") opts.cpu_micro_batch = std::max(0, std::atoi(next().c_str()));
+    else if (a == "--lanes") opts.cpu_lanes = std::max(0, std::atoi(next().c_str()));
     else if (a == "--repeat") repeat = std::max(1, std::atoi(next().c_str()));
     else if (a == "--warmup") warmup = std::atoi(next().c_str());
     else if (a.rfind("--", 0) == 0) return usage();
@@ -72,8 +76,7 @@ int main(int argc, char** argv) {
     const double load_s = now_s() - t0;
     const auto& info = enc.info();
     const int64_t n = input.shape[0];
-    const int64_t per = static_cast<int64_t>(lssd::FloatArray::numel_of(input.shape)) / std::max<int64_t>(n, 1);
-    const int64_t k = split > 0 ? split : std::max<int64_t>(n, 1);
+    const int64_t k = opts.cpu_micro_batch > 0 ? opts.cpu_micro_batch : std::max<int64_t>(n, 1);
 
     double warm_s = 0;
     if (warmup > 0) {
@@ -81,28 +84,13 @@ int main(int argc, char** argv) {
       enc.warmup(warmup);
       warm_s = now_s() - tw;
     }
-    // Chunks as [k, input...] arrays.
-    std::vector<lssd::FloatArray> chunks;
-    for (int64_t s = 0; s < n; s += k) {
-      const int64_t m = std::min(k, n - s);
-      std::vector<int64_t> shape = input.shape;
-      shape[0] = m;
-      lssd::FloatArray c(shape);
-      std::memcpy(c.ptr(), input.ptr() + s * per, static_cast<size_t>(m * per) * sizeof(float));
-      chunks.push_back(std::move(c));
-    }
-    lssd::FloatArray out({n, info.embed_dim});
+    lssd::FloatArray out;
     std::vector<double> times, cpu_times;
     for (int r = 0; r < repeat; ++r) {
-      int64_t row = 0;
-      for (const auto& c : chunks) {
-        const double tf = now_s(), cf = cpu_s();
-        const lssd::FloatArray y = enc.forward({&c});
-        times.push_back(now_s() - tf);
-        cpu_times.push_back(cpu_s() - cf);
-        std::memcpy(out.ptr() + row * info.embed_dim, y.ptr(), y.numel() * sizeof(float));
-        row += y.shape[0];
-      }
+      const double tf = now_s(), cf = cpu_s();
+      out = enc.forward({&input});
+      times.push_back(now_s() - tf);
+      cpu_times.push_back(cpu_s() - cf);
     }
     lssd::write_npy(pos[2], out);
     nlohmann::json j = {{"device", info.device},       {"precision", info.precision},

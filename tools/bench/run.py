@@ -166,8 +166,11 @@ def leg_a(args, model_dir, data, work):
                                   env_passive(args.threads))
     clips, files = manifest_clips(out)
     m = re.search(r"done: .* (\d+) clips in ([\d.]+) s", err)
+    t = re.search(r"time: encoder forwards ([\d.]+) s .*encoders loaded after ([\d.]+) s", err)
     n = clips["video"] + clips["audio"]
-    return {"wall_s": wall, "pipeline_wall_s": float(m.group(2)) if m else None, "rc": rc, "peak_rss_kb": rss,
+    return {"wall_s": wall, "pipeline_wall_s": float(m.group(2)) if m else None,
+            "encode_s": float(t.group(1)) if t else None, "models_ready_s": float(t.group(2)) if t else None,
+            "rc": rc, "peak_rss_kb": rss,
             "clips": clips, "files_ok": files, "clips_per_s": n / wall if wall else 0,
             "load_before": la0, "load_after": loadavg(), "out": out}
 
@@ -373,6 +376,8 @@ def report(results):
             parts = []
             for i, x in enumerate(rounds):
                 p = [f"{leg} {x[leg]:.1f}" for leg in ("a", "b", "c") if leg in x]
+                if "a_fwd" in x:
+                    p.append(f"a's forwards {x['a_fwd']:.1f}")
                 if "a" in x and "b" in x:
                     p.append(f"a/b {x['a'] / x['b']:.2f}")
                 if "a" in x and "c" in x:
@@ -469,6 +474,9 @@ def main():
                         run[leg + "_all"] = runs_of_leg
             run["rounds"] = [{leg: (r[leg]["wall_s"] if leg != "b" else r[leg]["forward_total_s"])
                               for leg in ("a", "b", "c") if leg in r} for r in rounds]
+            for x, r in zip(run["rounds"], rounds):
+                if r.get("a", {}).get("encode_s") is not None:
+                    x["a_fwd"] = r["a"]["encode_s"]
             if "d" in legs:
                 run["d"] = leg_d(args, data, files)
             a, b, c = run.get("a"), run.get("b"), run.get("c")
