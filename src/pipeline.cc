@@ -43,6 +43,14 @@ struct RunAborted {};
 
 double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
+// Raises the calling thread's niceness (Linux: per thread; threads it starts inherit it).
+void lower_thread_priority(int nice) {
+  if (nice <= 0) return;
+  errno = 0;
+  if (::setpriority(PRIO_PROCESS, static_cast<id_t>(::syscall(SYS_gettid)), nice) != 0)
+    spdlog::debug("setpriority({}) failed: {}", nice, std::strerror(errno));
+}
+
 // One unit of work: an input file for one modality. Audio tracks of a video container are one
 // job that yields one output per track.
 struct Job {
@@ -489,9 +497,14 @@ RunSummary run_pipeline(const PipelineOptions& o, const std::atomic<bool>* stop)
   // background, both files at once, from here on: it is waited for only where an id is needed
   // (resuming over earlier outputs, writing a manifest record). A failure surfaces there, and
   // only for a modality that has inputs.
-  auto hash_async = [](bool wanted, const std::string& path) {
-    return wanted && !path.empty() ? std::async(std::launch::async, encoder_file_sha256, path).share()
-                                   : std::shared_future<std::string>();
+  // Low priority (RUNTIME.WORKER_NICE): loading the towers is what the run waits for.
+  auto hash_async = [&o](bool wanted, const std::string& path) {
+    if (!wanted || path.empty()) return std::shared_future<std::string>();
+    return std::async(std::launch::async, [path, nice = o.worker_nice] {
+             lower_thread_priority(nice);
+             return encoder_file_sha256(path);
+           })
+        .share();
   };
   std::shared_future<std::string> vhash = hash_async(o.discover.use_video, o.encoder.video_model);
   std::shared_future<std::string> ahash = hash_async(o.discover.use_audio, o.encoder.audio_model);
@@ -616,16 +629,12 @@ RunSummary run_pipeline(const PipelineOptions& o, const std::atomic<bool>* stop)
   std::atomic<size_t> next_job{0};
   std::atomic<bool> encoder_failed{false};
   auto worker = [&] {
-    // On CPU runs the decode workers share the cores with the encoder's intra-op threads, which
-    // meet at a barrier after every op: a worker holding a core stalls the whole forward (2x
-    // slower MViT-S forwards measured on 2 cores). Workers therefore run at a lower priority
-    // (nice +10 for this thread only): the encoder preempts them, and they still get every
-    // cycle the encoder leaves idle (a decode-bound run loses nothing).
-    if (!cuda && o.worker_nice != 0) {
-      errno = 0;
-      if (::setpriority(PRIO_PROCESS, static_cast<id_t>(::syscall(SYS_gettid)), o.worker_nice) != 0)
-        spdlog::debug("decode worker: setpriority({}) failed: {}", o.worker_nice, std::strerror(errno));
-    }
+    // On CPU runs the decode workers share the cores with the encoder's lanes, the bottleneck of
+    // such a run once a few clips are queued. Workers therefore run at a lower priority
+    // (RUNTIME.WORKER_NICE, default +10, this thread only; FFmpeg's and OpenMP's threads started
+    // from it inherit it): the encoder preempts them, and they still get every cycle it leaves
+    // idle, so a decode-bound run loses nothing.
+    if (!cuda) lower_thread_priority(o.worker_nice);
     std::optional<AudioTransform> audio_tf;
     std::optional<VideoTransform> video_tf;
     for (;;) {

@@ -4,13 +4,14 @@
 # with libFuzzer + ASan + UBSan for a fixed time. See tests/fuzz/README.md.
 # Usage: tools/fuzz.sh [SECONDS=600] [extra libFuzzer flags, e.g. -jobs=4 -workers=4]
 # Needs clang and libclang-rt-<ver>-dev (installed with apt-get when missing and root), and the
-# FFmpeg -dev packages of tools/setup.sh. Output: build-fuzz/ (binary, corpus, crash-* files).
+# FFmpeg -dev packages of tools/setup.sh. Output: build-fuzz/ (binary, corpus, crash-* files), or
+# $LSSD_FUZZ_DIR.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 cd "$here"
 secs=${1:-600}
 shift || true
-out=build-fuzz
+out=${LSSD_FUZZ_DIR:-build-fuzz}
 mkdir -p "$out/corpus" "$out/artifacts"
 
 cxx=$(command -v clang++ || command -v clang++-14 || true)

@@ -15,6 +15,8 @@ packages=(
   # tools, sample data, Python oracles
   ffmpeg espeak-ng
   python3 python3-torch python3-torchvision python3-torchaudio python3-av python3-numpy python3-yaml
+  # sanitizer and libFuzzer runtimes (tools/test.sh --sanitize, tools/fuzz.sh, the fuzz smoke test)
+  clang libclang-rt-dev
 )
 if [[ "${1:-}" == "--with-slurm" ]]; then
   packages+=(slurm-wlm munge)
