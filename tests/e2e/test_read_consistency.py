@@ -255,16 +255,22 @@ def readme_examples(c, tmp, out):
 def build_cpp_example(code, work):
     """Compiles the README's C++ example with the flags and libraries lssd-read gets."""
     ninja = open(os.path.join(BUILD_DIR, "build.ninja")).read()
-    link = re.search(r"^build lssd-read: .*?\n(?:  .*\n)*?  LINK_LIBRARIES = (.*)$", ninja, re.M)
+    link = re.search(r"^build lssd-read: .*\n((?:  .*\n)+)", ninja, re.M)
     comp = re.search(r"^build CMakeFiles/lssd-read\.dir/src/apps/lssd_read\.cc\.o: .*\n((?:  .*\n)+)", ninja, re.M)
     if not link or not comp:
         return 1, "cannot find lssd-read's build flags in build.ninja"
     var = dict(re.findall(r"^  (\w+) = (.*)$", comp.group(1), re.M))
+    lvar = dict(re.findall(r"^  (\w+) = (.*)$", link.group(1), re.M))
+    if "LINK_LIBRARIES" not in lvar:
+        return 1, "cannot find lssd-read's link libraries in build.ninja"
+    # A sanitizer build (tools/test.sh --sanitize) instruments liblssd.a: the example needs the
+    # same -fsanitize flags to compile and link against it.
+    sanitize = " ".join(f for f in var.get("FLAGS", "").split() if "sanitize" in f)
     src = os.path.join(work, "my_reader.cc")
     exe = os.path.join(work, "my_reader")
     open(src, "w").write(code)
-    cmd = (f"g++ {var.get('DEFINES', '')} {var.get('INCLUDES', '')} -std=gnu++17 -O1 {src} -o {exe} "
-           f"{link.group(1)}")
+    cmd = (f"g++ {var.get('DEFINES', '')} {var.get('INCLUDES', '')} {sanitize} -std=gnu++17 -O1 {src} -o {exe} "
+           f"{lvar.get('LINK_FLAGS', '')} {lvar['LINK_LIBRARIES']}")
     r = subprocess.run(["bash", "-c", cmd], cwd=BUILD_DIR, capture_output=True, text=True)
     if r.returncode:
         return r.returncode, r.stdout + r.stderr
