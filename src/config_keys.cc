@@ -54,8 +54,7 @@ const std::vector<KeySpec>& declared_keys() {
        "CPU only: micro-batch forwards run at once, each on NUM_THREADS/LANES threads (0: one per thread; "
        "1: one forward at a time on every thread)"},
       {"RUNTIME.WORKER_NICE", T::Int, "10", false,
-       "scheduling niceness (0..19) of the decode threads (CPU runs) and the model-hash threads, so "
-       "that the encoder preempts them"},
+       "CPU runs: scheduling niceness (0..19) of the decode threads, so that the encoder preempts them"},
       {"DATA.PATH_TO_FILE_LIST", T::String, "\"\"", false,
        "a text file of input paths, one per line (instead of walking DATA.PATH_TO_DATA_DIR)"},
       {"DATA.VIDEO_EXTENSIONS", T::StringList, "[\"mp4\", \"avi\"]", false, "video file extensions"},

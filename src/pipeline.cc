@@ -497,14 +497,10 @@ RunSummary run_pipeline(const PipelineOptions& o, const std::atomic<bool>* stop)
   // background, both files at once, from here on: it is waited for only where an id is needed
   // (resuming over earlier outputs, writing a manifest record). A failure surfaces there, and
   // only for a modality that has inputs.
-  // Low priority (RUNTIME.WORKER_NICE): loading the towers is what the run waits for.
-  auto hash_async = [&o](bool wanted, const std::string& path) {
-    if (!wanted || path.empty()) return std::shared_future<std::string>();
-    return std::async(std::launch::async, [path, nice = o.worker_nice] {
-             lower_thread_priority(nice);
-             return encoder_file_sha256(path);
-           })
-        .share();
+  // (Normal priority: building an Encoder waits for its file's hash too.)
+  auto hash_async = [](bool wanted, const std::string& path) {
+    return wanted && !path.empty() ? std::async(std::launch::async, encoder_file_sha256, path).share()
+                                   : std::shared_future<std::string>();
   };
   std::shared_future<std::string> vhash = hash_async(o.discover.use_video, o.encoder.video_model);
   std::shared_future<std::string> ahash = hash_async(o.discover.use_audio, o.encoder.audio_model);

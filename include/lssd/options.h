@@ -73,7 +73,7 @@ struct PipelineOptions {
   EncoderOptions encoder;
   std::string output_dir = "./tmp";    // OUTPUT_DIR
   int num_workers = 8;                 // DIST.NUM_WORKERS: decode threads (capped at the job count; CPU runs: at the CPU count)
-  int worker_nice = 10;                // RUNTIME.WORKER_NICE: niceness of decode (CPU runs) and hash threads
+  int worker_nice = 10;                // RUNTIME.WORKER_NICE: CPU runs: niceness of the decode threads
   bool float16_output = false;         // OUTPUT.DTYPE float16
   double progress_interval_s = 10.0;   // LOG.PROGRESS_INTERVAL_S
   bool overwrite = false;              // --overwrite: ignore earlier outputs
