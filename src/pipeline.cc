@@ -612,12 +612,17 @@ RunSummary run_pipeline(const PipelineOptions& o, const std::atomic<bool>* stop)
   }
 
   // Clip queues (clip tensors: 48 MB per video clip). CPU micro-batch runs take clips as they
-  // come and keep 2 video clips queued (a video clip is seconds of forwards there); whole-batch
-  // runs (CUDA) keep a batch per replica of video and four of audio.
+  // come and keep enough video clips queued for two rounds of the encoder's lanes (5 crops a
+  // clip; 2 clips on up to 5 lanes): a video clip is seconds of forwards there. Whole-batch runs
+  // (CUDA) keep a batch per replica of video and four of audio.
   const bool cpu_micro = !cuda && o.encoder.cpu_micro_batch > 0;
   size_t batch = static_cast<size_t>(o.encoder.batch_size);
   const size_t nrep = static_cast<size_t>(std::max(n_replicas, 1));
-  ClipQueue queue(cpu_micro ? 2 : std::max<size_t>(batch * nrep, 2), std::max<size_t>(4 * batch * nrep, 8),
+  const int threads = o.encoder.threads > 0 ? o.encoder.threads : available_cpus();
+  const int lanes_wanted = o.encoder.cpu_lanes > 0 ? std::min(o.encoder.cpu_lanes, threads) : threads;
+  const auto lanes = static_cast<size_t>(std::max(1, lanes_wanted));
+  const size_t cpu_video_cap = 2 * ((lanes + 4) / 5);
+  ClipQueue queue(cpu_micro ? cpu_video_cap : std::max<size_t>(batch * nrep, 2), std::max<size_t>(4 * batch * nrep, 8),
                   cpu_micro);
   ProgressReporter reporter(o, &progress);
 
