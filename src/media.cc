@@ -13,6 +13,7 @@
 #include <memory>
 #include <mutex>
 
+#include "lssd/clip_frames.h"
 #include "lssd/clips.h"
 #include "lssd/error.h"
 
@@ -161,7 +162,10 @@ std::string detect_format_name(const std::string& path) {
   return fmt && fmt->name ? fmt->name : "";
 }
 
-FormatPtr open_input(const std::string& path, Deadline* deadline) {
+// Opens a whitelisted container through the file protocol. genpts: AVFMT_FLAG_GENPTS, as PyAV
+// opens every input (libavformat then fills in packet pts that the container leaves unset,
+// e.g. AVI packets of streams with B-frames).
+FormatPtr open_input(const std::string& path, Deadline* deadline, bool genpts = false) {
   static std::once_flag log_once;
   std::call_once(log_once, [] { av_log_set_level(AV_LOG_ERROR); });  // as torchvision sets PyAV's
   check_local_path(path);
@@ -169,6 +173,7 @@ FormatPtr open_input(const std::string& path, Deadline* deadline) {
   if (!raw) throw Error("open", "out of memory", path);
   raw->interrupt_callback.callback = &Deadline::callback;
   raw->interrupt_callback.opaque = deadline;
+  if (genpts) raw->flags |= AVFMT_FLAG_GENPTS;
   AVDictionary* raw_opts = nullptr;
   av_dict_set(&raw_opts, "protocol_whitelist", "file", 0);
   av_dict_set(&raw_opts, "format_whitelist", demuxer_whitelist_string().c_str(), 0);
@@ -226,14 +231,32 @@ CodecPtr open_decoder(const AVStream* st, const MediaOptions& mopts, const std::
   return cc;
 }
 
+// Reads the packets of one stream (the others are discarded) until the end or a read error,
+// calling on_packet for each; the deadline is checked between packets. Returns the read
+// errors (0 or 1: a read error ends the stream, like EOF).
+template <typename OnPacket>
+int64_t for_each_packet(AVFormatContext* ctx, int stream_index, const Deadline& deadline, const std::string& path,
+                        OnPacket&& on_packet) {
+  PacketPtr pkt = new_packet();
+  for (;;) {
+    deadline.check(path);
+    const int r = av_read_frame(ctx, pkt.get());
+    if (r == AVERROR_EOF) return 0;
+    if (r < 0) {
+      deadline.check(path);
+      return 1;
+    }
+    if (pkt->stream_index == stream_index) on_packet(pkt.get());
+    av_packet_unref(pkt.get());
+  }
+}
+
 // Runs the decoder over one stream's packets: on_frame for every decoded frame, in output order,
 // then a flush. Undecodable packets are skipped (as the release's PyAV loop ends a clip's read
-// at the first error, a damaged file is not bit-compatible anyway); the deadline is checked
-// between packets.
+// at the first error, a damaged file is not bit-compatible anyway). Returns the errors seen.
 template <typename OnFrame>
 int64_t decode_stream(AVFormatContext* ctx, AVCodecContext* cc, int stream_index, const Deadline& deadline,
                       const std::string& path, OnFrame&& on_frame) {
-  PacketPtr pkt = new_packet();
   FramePtr frame = new_frame();
   int64_t errors = 0;
   auto drain = [&]() {
@@ -248,22 +271,11 @@ int64_t decode_stream(AVFormatContext* ctx, AVCodecContext* cc, int stream_index
       av_frame_unref(frame.get());
     }
   };
-  for (;;) {
-    deadline.check(path);
-    const int r = av_read_frame(ctx, pkt.get());
-    if (r == AVERROR_EOF) break;
-    if (r < 0) {
-      if (deadline.expired()) deadline.check(path);
-      ++errors;  // a read error ends the stream, like EOF
-      break;
-    }
-    if (pkt->stream_index == stream_index) {
-      const int s = avcodec_send_packet(cc, pkt.get());
-      if (s < 0 && s != AVERROR(EAGAIN)) ++errors;
-      drain();
-    }
-    av_packet_unref(pkt.get());
-  }
+  errors += for_each_packet(ctx, stream_index, deadline, path, [&](const AVPacket* pkt) {
+    const int s = avcodec_send_packet(cc, pkt);
+    if (s < 0 && s != AVERROR(EAGAIN)) ++errors;
+    drain();
+  });
   avcodec_send_packet(cc, nullptr);
   drain();
   return errors;
@@ -377,8 +389,6 @@ inline float sample_to_float(const uint8_t* p, AVSampleFormat packed_fmt) {
 
 }  // namespace
 
-const std::vector<std::string>& allowed_demuxers() { return kDemuxers; }
-
 MediaInfo probe_media(const std::string& path, const MediaOptions& opts) {
   Deadline deadline(opts.deadline_s);
   FormatPtr ctx = open_input(path, &deadline);
@@ -413,159 +423,215 @@ MediaInfo probe_media(const std::string& path, const MediaOptions& opts) {
 
 namespace {
 
-struct PendingClip {
-  const VideoClip* clip = nullptr;
-  bool started = false;  // a frame with pts >= lo has been seen
-  bool done = false;
-  int past_hi = 0;  // frames with pts >= hi seen (the release reads 5 more after the first)
-  std::map<int64_t, FramePtr> frames;  // lo <= pts <= hi; a repeated pts keeps the last frame
-  FramePtr preceding;                  // the last frame with pts < lo when the clip started
+// The first video stream of a file and what the release's reader derives from it.
+struct VideoStreamFacts {
+  int index = -1;
+  TimeBase tb;
+  double avg_fps = 0;
+  bool lavc = false;           // first stream's extradata has "Lavc": timestamps from packets
+  bool should_buffer = true;   // torchvision's read_video buffering (DivX user data)
+};
+
+VideoStreamFacts video_stream_facts(const AVFormatContext* ctx, const std::string& path) {
+  VideoStreamFacts v;
+  v.index = first_video_stream(ctx);
+  if (v.index < 0) throw Error("open", "no video stream", path);
+  const AVStream* st = ctx->streams[v.index];
+  if (st->time_base.num <= 0 || st->time_base.den <= 0) throw Error("open", "invalid time base", path);
+  v.tb = TimeBase{st->time_base.num, st->time_base.den};
+  v.avg_fps = rational_value(st->avg_frame_rate);
+  v.lavc = extradata_has_lavc(ctx);
+  const AVCodecParameters* par = st->codecpar;
+  if (par->extradata && par->extradata_size > 0) {
+    v.should_buffer = release_should_buffer(
+        std::string(reinterpret_cast<const char*>(par->extradata), static_cast<size_t>(par->extradata_size)));
+  }
+  return v;
+}
+
+// How many timestamps, and the largest: all a clip plan depends on.
+struct PtsStats {
+  int64_t count = 0;
+  int64_t max = std::numeric_limits<int64_t>::min();
+  void add(int64_t pts) {
+    ++count;
+    max = std::max(max, pts);
+  }
+};
+
+// A crafted file can claim an absurd duration with two packets (pts 0 and 2^62): the plan would
+// hold billions of clips. Refuses durations beyond kMaxDurationS (about 11.6 days).
+VideoClipPlan plan_from(const PtsStats& s, TimeBase tb, double clip_len, const std::string& path) {
+  if (s.count >= 2) {
+    const double end_s = static_cast<double>(s.max) * tb.num / tb.den;
+    if (end_s > kMaxDurationS) {
+      throw Error("open",
+                  "implausible duration: last timestamp at " + std::to_string(end_s) + " s (limit " +
+                      std::to_string(static_cast<int64_t>(kMaxDurationS)) + " s)",
+                  path);
+    }
+  }
+  return plan_video_clips(s.max, static_cast<size_t>(s.count), tb, clip_len);
+}
+
+bool same_clips(const VideoClipPlan& a, const VideoClipPlan& b) {
+  if (a.skipped != b.skipped || a.clips.size() != b.clips.size()) return false;
+  for (size_t i = 0; i < a.clips.size(); ++i) {
+    const VideoClip &x = a.clips[i], &y = b.clips[i];
+    if (x.lo != y.lo || x.hi != y.hi || x.start_s != y.start_s || x.stop_s != y.stop_s) return false;
+  }
+  return true;
+}
+
+// The first clip index at which two plans differ (the clips before it are read identically:
+// a clip's frames depend only on its lo/hi and on the decoded frames).
+size_t first_difference(const VideoClipPlan& a, const VideoClipPlan& b) {
+  size_t k = 0;
+  while (k < a.clips.size() && k < b.clips.size() && a.clips[k].lo == b.clips[k].lo && a.clips[k].hi == b.clips[k].hi &&
+         a.clips[k].start_s == b.clips[k].start_s && a.clips[k].stop_s == b.clips[k].stop_s)
+    ++k;
+  return k;
+}
+
+// Demux-only pass: the pts of the video stream's packets, as the release lists them when it
+// reads timestamps from packets (every packet with a pts, discard-flagged ones included).
+PtsStats demux_packet_pts(AVFormatContext* ctx, int stream_index, const Deadline& deadline, const std::string& path) {
+  discard_all_but(ctx, stream_index);
+  PtsStats stats;
+  for_each_packet(ctx, stream_index, deadline, path, [&](const AVPacket* pkt) {
+    if (pkt->pts != AV_NOPTS_VALUE) stats.add(pkt->pts);
+  });
+  return stats;
+}
+
+// One decode pass over the first video stream: every decoded frame's pts into `frames`, the
+// clips of `clips` from index `first` on collected and delivered through on_clip.
+class VideoClipDecoder {
+ public:
+  VideoClipDecoder(const std::string& path, const VideoOptions& vopts, const VideoStreamFacts& facts)
+      : path_(path), vopts_(vopts), facts_(facts) {}
+
+  struct Pass {
+    PtsStats frames;
+    int64_t errors = 0;
+  };
+
+  Pass run(const MediaOptions& mopts, Deadline* deadline, const std::vector<VideoClip>& clips, size_t first,
+           const std::function<void(VideoClipFrames&&)>& on_clip) {
+    FormatPtr ctx = open_input(path_, deadline, /*genpts=*/true);
+    if (first_video_stream(ctx.get()) != facts_.index) throw Error("open", "stream layout changed between opens", path_);
+    discard_all_but(ctx.get(), facts_.index);
+    CodecPtr cc = open_decoder(ctx->streams[facts_.index], mopts, path_);
+    ClipFrameCollector collector(std::vector<VideoClip>(clips.begin() + static_cast<ptrdiff_t>(first), clips.end()),
+                                 facts_.should_buffer);
+    Pass pass;
+    uint64_t next_id = 0;
+    pass.errors = decode_stream(ctx.get(), cc.get(), facts_.index, *deadline, path_, [&](const AVFrame* f) {
+      if (f->pts == AV_NOPTS_VALUE) return;  // PyAV gives pts None; the release's lists drop those
+      pass.frames.add(f->pts);
+      const uint64_t id = next_id++;
+      held_.emplace(id, ref_frame(f));
+      collector.add(f->pts, id);
+      deliver(collector, *deadline, on_clip);
+    });
+    collector.finish();
+    deliver(collector, *deadline, on_clip);
+    held_.clear();
+    return pass;
+  }
+
+ private:
+  void deliver(ClipFrameCollector& collector, Deadline& deadline, const std::function<void(VideoClipFrames&&)>& on_clip) {
+    CollectedClip c;
+    while (collector.pop_complete(&c)) {
+      VideoClipFrames out = convert(c);
+      deadline.excluding([&] { on_clip(std::move(out)); });
+    }
+    for (const uint64_t id : collector.take_released()) held_.erase(id);
+  }
+
+  // The clip's frames -> the 16 selected RGB frames.
+  VideoClipFrames convert(const CollectedClip& c) {
+    if (c.ids.empty()) throw Error("decode", "clip " + std::to_string(c.index) + " has no frames", path_);
+    const auto sel = select_clip_frames(static_cast<int64_t>(c.ids.size()), facts_.avg_fps, vopts_.fps, vopts_.n_frames);
+    VideoClipFrames out;
+    out.index = c.index;
+    out.num_decoded = static_cast<int>(c.ids.size());
+    out.clip_pts = c.pts;
+    const AVFrame* first = held_.at(c.ids[static_cast<size_t>(sel.front())]).get();
+    out.width = first->width;
+    out.height = first->height;
+    for (const int64_t k : sel) {
+      const AVFrame* f = held_.at(c.ids[static_cast<size_t>(k)]).get();
+      if (f->width != out.width || f->height != out.height) {
+        throw Error("decode", "frame size changes within clip " + std::to_string(c.index), path_);
+      }
+      out.pts.push_back(c.pts[static_cast<size_t>(k)]);
+      out.frames.push_back(rgb_.convert(f, path_));
+    }
+    return out;
+  }
+
+  const std::string& path_;
+  const VideoOptions& vopts_;
+  const VideoStreamFacts& facts_;
+  std::map<uint64_t, FramePtr> held_;
+  RgbConverter rgb_;
 };
 
 }  // namespace
 
 VideoFileResult decode_video_clips(const std::string& path, const VideoOptions& vopts, const MediaOptions& mopts,
-                                   const std::function<void(VideoClipFrames&&)>& on_clip) {
+                                   const std::function<void(VideoClipFrames&&)>& on_clip,
+                                   const std::function<void(int first_withdrawn)>& on_restart) {
   Deadline deadline(mopts.deadline_s);
   VideoFileResult result;
-
-  // Pass 1: demux only, the timestamps of the first video stream's packets.
-  VideoClipPlan plan;
-  TimeBase tb;
+  VideoStreamFacts facts;
+  PtsStats packets;
   {
-    FormatPtr ctx = open_input(path, &deadline);
-    const int vs = first_video_stream(ctx.get());
-    if (vs < 0) throw Error("open", "no video stream", path);
-    result.stream_index = vs;
-    const AVStream* st = ctx->streams[vs];
-    result.avg_fps = rational_value(st->avg_frame_rate);
-    if (st->time_base.num <= 0 || st->time_base.den <= 0) throw Error("open", "invalid time base", path);
-    tb = TimeBase{st->time_base.num, st->time_base.den};
-    const bool lavc = extradata_has_lavc(ctx.get());
-    result.timestamp_source = lavc ? "packets" : "packets-approx";
-    discard_all_but(ctx.get(), vs);
-    PacketPtr pkt = new_packet();
-    int64_t count = 0;
-    int64_t max_pts = std::numeric_limits<int64_t>::min();
-    for (;;) {
-      deadline.check(path);
-      const int r = av_read_frame(ctx.get(), pkt.get());
-      if (r < 0) {
-        if (r != AVERROR_EOF && deadline.expired()) deadline.check(path);
-        break;
-      }
-      if (pkt->stream_index == vs && pkt->pts != AV_NOPTS_VALUE &&
-          (lavc || !(pkt->flags & AV_PKT_FLAG_DISCARD))) {
-        ++count;
-        max_pts = std::max(max_pts, static_cast<int64_t>(pkt->pts));
-      }
-      av_packet_unref(pkt.get());
-    }
-    result.num_timestamps = count;
-    // A crafted file can claim an absurd duration with two packets (pts 0 and 2^62): the plan
-    // would hold billions of clips. Refuse durations beyond kMaxDurationS (about 11.6 days).
-    if (count >= 2 && static_cast<double>(max_pts) * tb.num / tb.den > kMaxDurationS) {
-      throw Error("open",
-                  "implausible duration: last timestamp at " +
-                      std::to_string(static_cast<double>(max_pts) * tb.num / tb.den) + " s (limit " +
-                      std::to_string(static_cast<int64_t>(kMaxDurationS)) + " s)",
-                  path);
-    }
-    plan = plan_video_clips(max_pts, static_cast<size_t>(count), tb, vopts.clip_len);
+    FormatPtr ctx = open_input(path, &deadline, /*genpts=*/true);
+    facts = video_stream_facts(ctx.get(), path);
+    packets = demux_packet_pts(ctx.get(), facts.index, deadline, path);
   }
+  result.stream_index = facts.index;
+  result.avg_fps = facts.avg_fps;
+  result.should_buffer = facts.should_buffer;
+  result.timestamp_source = facts.lavc ? "packets" : "frames";
+  result.packet_timestamps = packets.count;
+  VideoClipPlan plan = plan_from(packets, facts.tb, vopts.clip_len, path);
+  if (facts.lavc && plan.skipped) {  // the release's own list: nothing to decode
+    result.skipped_short = true;
+    result.num_timestamps = packets.count;
+    return result;
+  }
+  // Decode with the packets' plan; with the "frames" rule, the decoded frames decide.
+  VideoClipDecoder decoder(path, vopts, facts);
+  auto decode = [&](size_t first) {
+    ++result.decode_passes;
+    return decoder.run(mopts, &deadline, plan.clips, first, on_clip);
+  };
+  VideoClipDecoder::Pass pass = decode(0);
+  result.num_timestamps = packets.count;
+  if (!facts.lavc) {
+    VideoClipPlan framed = plan_from(pass.frames, facts.tb, vopts.clip_len, path);
+    result.num_timestamps = pass.frames.count;
+    if (!same_clips(plan, framed)) {
+      const size_t k = first_difference(plan, framed);
+      plan = std::move(framed);
+      result.restart_from = static_cast<int>(k);
+      on_restart(static_cast<int>(k));
+      if (!plan.skipped && k < plan.clips.size()) pass = decode(k);
+    }
+  }
+  result.decoded_frames = pass.frames.count;
+  result.decode_errors = pass.errors;
   if (plan.skipped) {
     result.skipped_short = true;
     return result;
   }
+  if (pass.frames.count == 0) throw Error("decode", "no frame could be decoded", path);
   for (const auto& c : plan.clips) result.ranges.emplace_back(c.start_s, c.stop_s);
   result.num_clips = static_cast<int>(plan.clips.size());
-
-  // Pass 2: decode once, in order, keeping references to the frames of clips in flight.
-  FormatPtr ctx = open_input(path, &deadline);
-  const int vs = result.stream_index;
-  if (first_video_stream(ctx.get()) != vs) throw Error("open", "stream layout changed between opens", path);
-  discard_all_but(ctx.get(), vs);
-  CodecPtr cc = open_decoder(ctx->streams[vs], mopts, path);
-
-  std::vector<PendingClip> pending(plan.clips.size());
-  for (size_t i = 0; i < plan.clips.size(); ++i) pending[i].clip = &plan.clips[i];
-  size_t next_emit = 0;
-  FramePtr last;  // the frame with the largest pts so far
-  int64_t last_pts = std::numeric_limits<int64_t>::min();
-  int64_t decoded = 0;
-  int64_t decoded_max = std::numeric_limits<int64_t>::min();
-  RgbConverter rgb;
-
-  auto finalize = [&](PendingClip& p) {
-    const VideoClip& c = *p.clip;
-    std::vector<const AVFrame*> frames;
-    if (c.lo > 0 && p.frames.find(c.lo) == p.frames.end() && p.preceding) frames.push_back(p.preceding.get());
-    for (const auto& kv : p.frames) frames.push_back(kv.second.get());
-    if (frames.empty()) throw Error("decode", "clip " + std::to_string(c.index) + " has no frames", path);
-    const auto sel = select_clip_frames(static_cast<int64_t>(frames.size()), result.avg_fps, vopts.fps, vopts.n_frames);
-    VideoClipFrames out;
-    out.index = c.index;
-    out.start_s = c.start_s;
-    out.stop_s = c.stop_s;
-    out.num_decoded = static_cast<int>(frames.size());
-    for (const AVFrame* f : frames) out.clip_pts.push_back(f->pts);
-    out.width = frames[static_cast<size_t>(sel.front())]->width;
-    out.height = frames[static_cast<size_t>(sel.front())]->height;
-    for (const int64_t k : sel) {
-      const AVFrame* f = frames[static_cast<size_t>(k)];
-      if (f->width != out.width || f->height != out.height) {
-        throw Error("decode", "frame size changes within clip " + std::to_string(c.index), path);
-      }
-      out.pts.push_back(f->pts);
-      out.frames.push_back(rgb.convert(f, path));
-    }
-    p.frames.clear();
-    p.preceding.reset();
-    p.done = true;
-    deadline.excluding([&] { on_clip(std::move(out)); });
-  };
-  decode_stream(ctx.get(), cc.get(), vs, deadline, path, [&](const AVFrame* f) {
-    if (f->pts == AV_NOPTS_VALUE) return;  // PyAV gives pts None; torchvision drops those
-    const int64_t pts = f->pts;
-    ++decoded;
-    decoded_max = std::max(decoded_max, pts);
-    for (size_t i = next_emit; i < pending.size(); ++i) {
-      PendingClip& p = pending[i];
-      if (p.done || p.past_hi >= 6) continue;  // read over
-      const VideoClip& c = *p.clip;
-      if (!p.started) {
-        if (pts < c.lo) break;  // clips are sorted by lo: no later clip has started either
-        p.started = true;
-        if (c.lo > 0 && last && last_pts < c.lo) p.preceding = ref_frame(last.get());
-      }
-      if (pts >= c.lo && pts <= c.hi) p.frames[pts] = ref_frame(f);
-      if (pts >= c.hi) {
-        p.past_hi = p.past_hi < 5 ? p.past_hi + 1 : 6;  // the 6th frame >= hi ends the read
-      }
-    }
-    if (pts > last_pts) {
-      last = ref_frame(f);
-      last_pts = pts;
-    }
-    // Emit the clips whose reads are over, in order.
-    while (next_emit < pending.size() && pending[next_emit].past_hi >= 6) {
-      finalize(pending[next_emit]);
-      ++next_emit;
-    }
-  });
-  // End of stream: every remaining clip is complete.
-  for (size_t i = next_emit; i < pending.size(); ++i) {
-    PendingClip& p = pending[i];
-    if (!p.started && p.clip->lo > 0 && last && last_pts < p.clip->lo) p.preceding = ref_frame(last.get());
-  }
-  while (next_emit < pending.size()) {
-    finalize(pending[next_emit]);
-    ++next_emit;
-  }
-  result.decoded_frames = decoded;
-  if (decoded == 0) throw Error("decode", "no frame could be decoded", path);
-  result.plan_mismatch = decoded < 2 || decoded_max != plan.end_pts ||
-                         (result.timestamp_source == "packets" ? false : decoded != result.num_timestamps);
   return result;
 }
 

@@ -14,6 +14,7 @@
 
 #include "lssd/error.h"
 #include "lssd/npy.h"
+#include "lssd/sha256.h"
 
 namespace lssd {
 namespace fs = std::filesystem;
@@ -140,8 +141,12 @@ std::string record_to_json(const Record& r) {
     else ranges.push_back({c.start_s, c.stop_s});
   }
   j["ranges"] = ranges;
-  if (r.modality == "video") j["fps"] = r.fps;
-  else j["sample_rate"] = r.sample_rate;
+  if (r.modality == "video") {
+    j["fps"] = r.fps;
+    if (!r.timestamps.empty()) j["timestamps"] = r.timestamps;
+  } else {
+    j["sample_rate"] = r.sample_rate;
+  }
   if (r.track_index >= 0) {
     j["track"] = {{"index", r.track_index}, {"language", r.track_language}, {"total", r.tracks_total}};
   }
@@ -185,6 +190,7 @@ Record record_from_json(const std::string& line, const std::string& source) {
       r.ranges.push_back(cr);
     }
     if (j.contains("fps")) r.fps = j["fps"].get<double>();
+    r.timestamps = j.value("timestamps", "");
     if (j.contains("sample_rate")) r.sample_rate = j["sample_rate"].get<int>();
     if (j.contains("track")) {
       r.track_index = j["track"].at("index").get<int>();
@@ -359,6 +365,12 @@ std::string error_to_json(const std::string& path, const std::string& modality, 
   std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
   j["time"] = buf;
   return j.dump();
+}
+
+std::string model_id(const std::string& file_sha256, const std::string& output_key_text, int video_read_rule) {
+  std::string text = file_sha256 + "\n" + output_key_text;
+  if (video_read_rule > 0) text += "\nvideo_read_rule=" + std::to_string(video_read_rule);
+  return sha256_hex(text).substr(0, 16);
 }
 
 }  // namespace lssd

@@ -14,6 +14,7 @@
 #include <deque>
 #include <filesystem>
 #include <functional>
+#include <limits>
 #include <future>
 #include <map>
 #include <mutex>
@@ -63,7 +64,8 @@ struct Job {
 struct ClipItem {
   uint64_t unit = 0;
   int clip = 0;
-  FloatArray tensor;  // [5,3,T,H,W] video or [1,mels,frames] audio
+  int generation = 0;  // the unit's plan generation when the clip was queued (see withdraw)
+  FloatArray tensor;   // [5,3,T,H,W] video or [1,mels,frames] audio
 };
 
 // Bounded per-modality clip queues; the encoder takes batches of one modality.
@@ -175,15 +177,30 @@ class Assembler {
     return id;
   }
 
-  void add(uint64_t id, int clip, const float* row, size_t n) {
+  void add(uint64_t id, int clip, int generation, const float* row, size_t n) {
     std::unique_lock<std::mutex> lock(mu_);
     auto it = units_.find(id);
     if (it == units_.end()) return;  // the unit already failed
     Unit& u = it->second;
+    if (generation < u.generation && clip >= u.withdrawn_from) return;  // a withdrawn clip
     if (u.rows.size() <= static_cast<size_t>(clip)) u.rows.resize(clip + 1);
     u.rows[clip].assign(row, row + n);
     ++u.received;
     maybe_finish(lock, id);
+  }
+
+  // The decoder planned again: clips from `first` on, queued or embedded, no longer count.
+  // Returns the unit's new generation (clips queued from now on carry it).
+  int withdraw(uint64_t id, int first) {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = units_.find(id);
+    if (it == units_.end()) return 0;
+    Unit& u = it->second;
+    for (size_t i = static_cast<size_t>(first); i < u.rows.size(); ++i)
+      if (!u.rows[i].empty()) --u.received;
+    if (u.rows.size() > static_cast<size_t>(first)) u.rows.resize(static_cast<size_t>(first));
+    u.withdrawn_from = std::min(u.withdrawn_from, first);
+    return ++u.generation;
   }
 
   // The decoder is done with this unit: `clips` clips were queued.
@@ -226,14 +243,15 @@ class Assembler {
       std::lock_guard<std::mutex> lock(mu_);
       units_.erase(id);
     }
-    std::string why = r.modality == "video" ? "fewer than 2 timestamps" : "fewer than 2 samples";
-    skipped(std::move(r), "skipped_short", why);
+    std::string why = r.modality == "video" ? "fewer than 2 timestamps (" + r.timestamps + ")"
+                                            : "fewer than 2 samples";
+    spdlog::warn("{}: skipped as the release skips it ({}: {})", r.path, r.modality, why);
+    skipped(std::move(r), "skipped_short");
   }
 
   // An input with nothing to embed (not an error): recorded with its status.
-  void skipped(Record r, const std::string& status, const std::string& why) {
+  void skipped(Record r, const std::string& status) {
     r.status = status;
-    spdlog::info("{}: skipped ({}: {})", r.path, r.modality, why);
     append_manifest(r);
     ++progress_->skipped;
   }
@@ -257,6 +275,8 @@ class Assembler {
     std::vector<std::vector<float>> rows;
     int received = 0;
     int expected = -1;
+    int generation = 0;                                    // withdraw() calls so far
+    int withdrawn_from = std::numeric_limits<int>::max();  // clips >= this of older generations are stale
     Clock::time_point start;
   };
 
@@ -358,8 +378,8 @@ class Assembler {
   uint64_t next_ = 0;
 };
 
-std::string model_id_for(const std::string& file_sha256, const PipelineOptions& o) {
-  return sha256_hex(file_sha256 + "\n" + o.output_key_text).substr(0, 16);
+std::string model_id_for(const std::string& file_sha256, const PipelineOptions& o, bool video) {
+  return model_id(file_sha256, o.output_key_text, video ? kVideoReadRule : 0);
 }
 
 void check_expectations(const EncoderInfo& info, const PipelineOptions& o) {
@@ -540,7 +560,7 @@ RunSummary run_pipeline(const PipelineOptions& o, const std::atomic<bool>* stop)
   auto model_id = [&](bool video) -> std::string {
     std::shared_future<std::string>& h = video ? vhash : ahash;
     if (!(video ? vinfo.has_value() : ainfo.has_value()) || !h.valid()) return "";
-    std::call_once(video ? vid_once : aid_once, [&] { (video ? vid : aid) = model_id_for(h.get(), o); });
+    std::call_once(video ? vid_once : aid_once, [&] { (video ? vid : aid) = model_id_for(h.get(), o, video); });
     return video ? vid : aid;
   };
 
@@ -653,20 +673,31 @@ RunSummary run_pipeline(const PipelineOptions& o, const std::atomic<bool>* stop)
       if (job.modality == Modality::Video) {
         if (!video_tf) video_tf.emplace(o.video);
         uint64_t unit = assembler.begin(base);
-        int queued = 0;
+        int queued = 0, generation = 0;
         try {
-          VideoFileResult res = decode_video_clips(f.path, o.video, o.media, [&](VideoClipFrames&& clip) {
-            ClipItem item{unit, clip.index, (*video_tf)(clip.frames, clip.width, clip.height)};
+          auto on_clip = [&](VideoClipFrames&& clip) {
+            ClipItem item{unit, clip.index, generation, (*video_tf)(clip.frames, clip.width, clip.height)};
             if (assembler.fatal() || !queue.push(Modality::Video, std::move(item))) throw RunAborted{};
             ++queued;
             ++progress.clips_planned;
-          });
+          };
+          auto on_restart = [&](int first) {  // the decoded frames gave another plan
+            if (queued > first) progress.clips_planned -= queued - first;
+            queued = std::min(queued, first);
+            generation = assembler.withdraw(unit, first);
+          };
+          VideoFileResult res = decode_video_clips(f.path, o.video, o.media, on_clip, on_restart);
+          if (res.decode_errors > 0)
+            spdlog::warn("{}: {} packet(s) could not be decoded (the release would skip this file)", f.path,
+                         res.decode_errors);
           if (res.skipped_short) {
             base.fps = res.avg_fps;
+            base.timestamps = res.timestamp_source;
             assembler.skipped_short(unit, base);
           } else {
             assembler.update(unit, [&](Record& r) {
               r.fps = res.avg_fps;
+              r.timestamps = res.timestamp_source;
               for (const auto& [a, b] : res.ranges) r.ranges.push_back({a, b});
             });
             assembler.end(unit, queued);
@@ -700,7 +731,8 @@ RunSummary run_pipeline(const PipelineOptions& o, const std::atomic<bool>* stop)
             continue;
           }
           if (streams.empty()) {  // a silent video: nothing to embed, not an error
-            assembler.skipped(base, "skipped_no_audio", "the container has no audio track");
+            spdlog::info("{}: no audio track to embed", base.path);
+            assembler.skipped(base, "skipped_no_audio");
             ++progress.jobs_done;
             continue;
           }
@@ -716,7 +748,7 @@ RunSummary run_pipeline(const PipelineOptions& o, const std::atomic<bool>* stop)
           int queued = 0;
           try {
             AudioFileResult res = decode_audio_clips(f.path, streams[t], o.audio, o.media, [&](AudioClipSamples&& clip) {
-              ClipItem item{unit, clip.index, (*audio_tf)(clip.mono, clip.sample_rate)};
+              ClipItem item{unit, clip.index, 0, (*audio_tf)(clip.mono, clip.sample_rate)};
               if (assembler.fatal() || !queue.push(Modality::Audio, std::move(item))) throw RunAborted{};
               ++queued;
               ++progress.clips_planned;
@@ -788,8 +820,8 @@ RunSummary run_pipeline(const PipelineOptions& o, const std::atomic<bool>* stop)
           size_t rows_per_clip = m == Modality::Video ? 5 : 1;
           size_t width = static_cast<size_t>(out.shape.back());
           for (size_t i = 0; i < items.size(); ++i)
-            assembler.add(items[i].unit, items[i].clip, out.data.data() + i * rows_per_clip * width,
-                          rows_per_clip * width);
+            assembler.add(items[i].unit, items[i].clip, items[i].generation,
+                          out.data.data() + i * rows_per_clip * width, rows_per_clip * width);
           progress.clips += static_cast<int64_t>(items.size());
         } catch (const std::exception& e) {
           std::lock_guard<std::mutex> lock(fatal_mu);

@@ -35,6 +35,7 @@ struct Record {
   std::vector<int64_t> shape;
   std::vector<ClipRange> ranges;
   double fps = 0;          // video: the stream's average frame rate
+  std::string timestamps;  // video: where the clip plan's timestamps came from, "packets" | "frames"
   int sample_rate = 0;     // audio: native rate
   int track_index = -1;    // audio tracks of video containers: the stream index
   std::string track_language;
@@ -93,6 +94,12 @@ std::string safe_output_path(const std::string& root, const std::string& rel);
 // Cheap validity check of an existing output: the .npy header parses, the file size matches,
 // and the shape is the one recorded.
 bool output_is_valid(const std::string& npy_path, const std::vector<int64_t>& shape);
+
+// The model id recorded with every output, part of the resume check: the first 16 hex digits
+// of sha256(file_sha256 "\n" output_key_text), where output_key_text lists the config keys that
+// change outputs; a video id also names the video reading rule (video_read_rule > 0 appends
+// "\nvideo_read_rule=<n>"), so that outputs read under an older rule are recomputed.
+std::string model_id(const std::string& file_sha256, const std::string& output_key_text, int video_read_rule);
 
 // One error line for errors.jsonl.
 std::string error_to_json(const std::string& path, const std::string& modality, const std::string& stage,

@@ -52,6 +52,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         if (fr.size() != static_cast<size_t>(c.width) * c.height * 3) std::abort();  // the documented layout
       const lssd::FloatArray t = transform(c.frames, c.width, c.height);
       if (t.numel() != c.frames.size() * 5 * 3 * static_cast<size_t>(vopts.crop_h) * vopts.crop_w) std::abort();
+    }, [](int first) {
+      if (first < 0) std::abort();
     });
   } catch (const lssd::Error&) {
   }

@@ -99,6 +99,11 @@ int main(int argc, char** argv) {
           if (write) write_npy(out_dir + "/clip_" + std::to_string(c.index) + ".npy", "<f4", t.shape, t.ptr(),
                     t.numel() * sizeof(float));
         }
+      }, [&](int first) {  // withdrawn clips: their files are rewritten by the second pass
+        nlohmann::json kept = nlohmann::json::array();
+        for (auto& c : clips)
+          if (c["index"].get<int>() < first) kept.push_back(c);
+        clips = kept;
       });
       j["skipped"] = r.skipped_short;
       j["avg_fps"] = r.avg_fps;
@@ -106,9 +111,13 @@ int main(int argc, char** argv) {
       j["ranges"] = r.ranges;
       j["num_clips"] = r.num_clips;
       j["timestamp_source"] = r.timestamp_source;
-      j["plan_mismatch"] = r.plan_mismatch;
       j["num_timestamps"] = r.num_timestamps;
+      j["packet_timestamps"] = r.packet_timestamps;
       j["decoded_frames"] = r.decoded_frames;
+      j["decode_errors"] = r.decode_errors;
+      j["decode_passes"] = r.decode_passes;
+      j["restart_from"] = r.restart_from;
+      j["should_buffer"] = r.should_buffer;
       j["clips"] = clips;
     } else if (cmd == "audio") {
       lssd::AudioOptions aopts;

@@ -143,3 +143,24 @@ TEST(Output, OutputValidity) {
   EXPECT_FALSE(lssd::output_is_valid((d / "x.npy").string(), {2, 768}));
   fs::remove_all(d);
 }
+
+TEST(Output, ModelIdNamesTheVideoReadingRule) {
+  const std::string file = std::string(64, 'a'), keys = "TEST.CLIP_LEN=3.0\n";
+  // Before the reading rule had a version, every id was sha256(file "\n" keys)[:16]: audio ids
+  // keep that form (the audio reader did not change), video ids of rule 2 differ from it.
+  const std::string before = lssd::model_id(file, keys, 0);
+  EXPECT_EQ(before.size(), 16u);
+  EXPECT_NE(lssd::model_id(file, keys, 2), before);
+  EXPECT_NE(lssd::model_id(file, keys, 2), lssd::model_id(file, keys, 3));
+  EXPECT_EQ(lssd::model_id(file, keys, 2), lssd::model_id(file, keys, 2));
+  EXPECT_NE(lssd::model_id(file, keys, 0), lssd::model_id(file, "TEST.CLIP_LEN=2.0\n", 0));
+}
+
+TEST(Output, RecordKeepsTheTimestampSource) {
+  lssd::Record r = sample_record();
+  r.modality = "video";
+  r.timestamps = "frames";
+  EXPECT_EQ(lssd::record_from_json(lssd::record_to_json(r), "t").timestamps, "frames");
+  r.modality = "audio";  // not written for audio
+  EXPECT_EQ(lssd::record_to_json(r).find("timestamps"), std::string::npos);
+}
