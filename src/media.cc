@@ -2,9 +2,11 @@
 // its own deleter; nothing FFmpeg-typed leaves this file.
 #include "lssd/media.h"
 
+#include <spdlog/spdlog.h>
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <cstdarg>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -131,6 +133,55 @@ class Deadline {
   double seconds_;
 };
 
+// FFmpeg's own messages go through spdlog, named after the file this thread is working on:
+// debug level (lssd-infer -v) for warnings and errors, trace below. The last error of the
+// current file is kept: error messages quote it ("moov atom not found").
+thread_local const std::string* t_log_file = nullptr;
+thread_local std::string t_last_ffmpeg_error;
+
+void ffmpeg_log(void* avcl, int level, const char* fmt, va_list vl) {
+  if (level > AV_LOG_WARNING) return;
+  const bool error = level <= AV_LOG_ERROR;
+  if (!error && !spdlog::should_log(spdlog::level::debug)) return;
+  char line[1024];
+  int print_prefix = 0;
+  av_log_format_line2(avcl, level, fmt, vl, line, sizeof line, &print_prefix);
+  std::string text(line);
+  while (!text.empty() && (text.back() == '\n' || text.back() == '\r' || text.back() == ' ')) text.pop_back();
+  if (text.empty()) return;
+  if (error) t_last_ffmpeg_error = text;
+  const AVClass* cls = avcl ? *static_cast<const AVClass* const*>(avcl) : nullptr;
+  const char* who = cls && cls->item_name ? cls->item_name(avcl) : "ffmpeg";
+  spdlog::debug("{}: ffmpeg {}: {}", t_log_file ? *t_log_file : std::string("(no file)"), who, text);
+}
+
+void route_ffmpeg_log() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    av_log_set_level(AV_LOG_WARNING);
+    av_log_set_callback(&ffmpeg_log);
+  });
+}
+
+// " (ffmpeg: <its last error for this file>)", or "" when it said nothing.
+std::string ffmpeg_said() { return t_last_ffmpeg_error.empty() ? "" : " (ffmpeg: " + t_last_ffmpeg_error + ")"; }
+
+// Names the file FFmpeg's messages on this thread are about, for one scope.
+class FfmpegLogScope {
+ public:
+  explicit FfmpegLogScope(const std::string& path) : previous_(t_log_file) {
+    route_ffmpeg_log();
+    t_log_file = &path;
+    t_last_ffmpeg_error.clear();
+  }
+  ~FfmpegLogScope() { t_log_file = previous_; }
+  FfmpegLogScope(const FfmpegLogScope&) = delete;
+  FfmpegLogScope& operator=(const FfmpegLogScope&) = delete;
+
+ private:
+  const std::string* previous_;
+};
+
 // Plain local files only: no URL schemes or protocol prefixes (concat:, http:, pipe:, ...), and
 // only regular files (no FIFOs or devices).
 void check_local_path(const std::string& path) {
@@ -166,8 +217,7 @@ std::string detect_format_name(const std::string& path) {
 // opens every input (libavformat then fills in packet pts that the container leaves unset,
 // e.g. AVI packets of streams with B-frames).
 FormatPtr open_input(const std::string& path, Deadline* deadline, bool genpts = false) {
-  static std::once_flag log_once;
-  std::call_once(log_once, [] { av_log_set_level(AV_LOG_ERROR); });  // as torchvision sets PyAV's
+  route_ffmpeg_log();
   check_local_path(path);
   AVFormatContext* raw = avformat_alloc_context();
   if (!raw) throw Error("open", "out of memory", path);
@@ -188,7 +238,7 @@ FormatPtr open_input(const std::string& path, Deadline* deadline, bool genpts = 
     if (!detected.empty() && std::find(kDemuxers.begin(), kDemuxers.end(), detected) == kDemuxers.end()) {
       throw Error("open", "container format '" + detected + "' is not allowed", path);
     }
-    throw Error("open", "cannot open: " + av_error_string(r), path);
+    throw Error("open", "cannot open: " + av_error_string(r) + ffmpeg_said(), path);
   }
   FormatPtr ctx(raw);
   const std::string name = ctx->iformat && ctx->iformat->name ? ctx->iformat->name : "";
@@ -196,7 +246,7 @@ FormatPtr open_input(const std::string& path, Deadline* deadline, bool genpts = 
     throw Error("open", "container format '" + name + "' is not allowed", path);
   }
   const int s = avformat_find_stream_info(ctx.get(), nullptr);
-  if (s < 0) throw Error("open", "cannot read stream info: " + av_error_string(s), path);
+  if (s < 0) throw Error("open", "cannot read stream info: " + av_error_string(s) + ffmpeg_said(), path);
   deadline->check(path);
   return ctx;
 }
@@ -207,6 +257,15 @@ std::string stream_language(const AVStream* st) {
 }
 
 double rational_value(AVRational r) { return r.den == 0 ? 0.0 : static_cast<double>(r.num) / r.den; }
+
+// The stream's duration in seconds as the container states it (the file's when the stream has
+// none); 0 when unknown or implausible. An estimate: only for progress.
+double stream_seconds(const AVFormatContext* ctx, const AVStream* st) {
+  double s = 0;
+  if (st->duration != AV_NOPTS_VALUE && st->duration > 0) s = static_cast<double>(st->duration) * rational_value(st->time_base);
+  else if (ctx->duration != AV_NOPTS_VALUE && ctx->duration > 0) s = static_cast<double>(ctx->duration) / AV_TIME_BASE;
+  return s > 0 && s < kMaxDurationS ? s : 0.0;
+}
 
 // Keep only one stream's packets coming out of the demuxer.
 void discard_all_but(AVFormatContext* ctx, int index) {
@@ -390,6 +449,7 @@ inline float sample_to_float(const uint8_t* p, AVSampleFormat packed_fmt) {
 }  // namespace
 
 MediaInfo probe_media(const std::string& path, const MediaOptions& opts) {
+  FfmpegLogScope log_scope(path);
   Deadline deadline(opts.deadline_s);
   FormatPtr ctx = open_input(path, &deadline);
   MediaInfo info;
@@ -582,8 +642,8 @@ class VideoClipDecoder {
 }  // namespace
 
 VideoFileResult decode_video_clips(const std::string& path, const VideoOptions& vopts, const MediaOptions& mopts,
-                                   const std::function<void(VideoClipFrames&&)>& on_clip,
-                                   const std::function<void(int first_withdrawn)>& on_restart) {
+                                   const ClipSink<VideoClipFrames>& sink) {
+  FfmpegLogScope log_scope(path);
   Deadline deadline(mopts.deadline_s);
   VideoFileResult result;
   VideoStreamFacts facts;
@@ -599,6 +659,7 @@ VideoFileResult decode_video_clips(const std::string& path, const VideoOptions& 
   result.timestamp_source = facts.lavc ? "packets" : "frames";
   result.packet_timestamps = packets.count;
   VideoClipPlan plan = plan_from(packets, facts.tb, vopts.clip_len, path);
+  if (sink.planned) sink.planned(static_cast<int>(plan.clips.size()));
   if (facts.lavc && plan.skipped) {  // the release's own list: nothing to decode
     result.skipped_short = true;
     result.num_timestamps = packets.count;
@@ -608,7 +669,7 @@ VideoFileResult decode_video_clips(const std::string& path, const VideoOptions& 
   VideoClipDecoder decoder(path, vopts, facts);
   auto decode = [&](size_t first) {
     ++result.decode_passes;
-    return decoder.run(mopts, &deadline, plan.clips, first, on_clip);
+    return decoder.run(mopts, &deadline, plan.clips, first, sink.clip);
   };
   VideoClipDecoder::Pass pass = decode(0);
   result.num_timestamps = packets.count;
@@ -619,7 +680,8 @@ VideoFileResult decode_video_clips(const std::string& path, const VideoOptions& 
       const size_t k = first_difference(plan, framed);
       plan = std::move(framed);
       result.restart_from = static_cast<int>(k);
-      on_restart(static_cast<int>(k));
+      sink.withdraw(static_cast<int>(k));
+      if (sink.planned) sink.planned(static_cast<int>(plan.clips.size()));
       if (!plan.skipped && k < plan.clips.size()) pass = decode(k);
     }
   }
@@ -638,8 +700,8 @@ VideoFileResult decode_video_clips(const std::string& path, const VideoOptions& 
 // ---- audio -------------------------------------------------------------------------------
 
 AudioFileResult decode_audio_clips(const std::string& path, int audio_stream, const AudioOptions& aopts,
-                                   const MediaOptions& mopts,
-                                   const std::function<void(AudioClipSamples&&)>& on_clip) {
+                                   const MediaOptions& mopts, const ClipSink<AudioClipSamples>& sink) {
+  FfmpegLogScope log_scope(path);
   Deadline deadline(mopts.deadline_s);
   AudioFileResult result;
   FormatPtr ctx = open_input(path, &deadline);
@@ -682,10 +744,16 @@ AudioFileResult decode_audio_clips(const std::string& path, int audio_stream, co
     if (c.start < buf_start) throw Error("decode", "internal: audio window too short", path);
     out.mono.assign(buf.begin() + a, buf.begin() + std::max(a, b));
     result.ranges.emplace_back(c.start, c.stop);
-    deadline.excluding([&] { on_clip(std::move(out)); });
+    deadline.excluding([&] { sink.clip(std::move(out)); });
   };
+  if (sink.planned) {
+    const double seconds = stream_seconds(ctx.get(), st);
+    if (seconds > 0) {
+      const AudioClipPlan p = plan_audio_clips(static_cast<int64_t>(seconds * sr), sr, T);
+      sink.planned(static_cast<int>(p.clips.size()));
+    }
+  }
 
-  std::vector<float> acc;
   decode_stream(ctx.get(), cc.get(), as, deadline, path, [&](const AVFrame* f) {
     const int n = f->nb_samples;
     const int ch = f->ch_layout.nb_channels;

@@ -367,6 +367,25 @@ std::string error_to_json(const std::string& path, const std::string& modality, 
   return j.dump();
 }
 
+size_t prune_error_log(const std::string& path, const std::function<bool(const std::string&)>& retried) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return 0;
+  std::string line, kept;
+  size_t removed = 0;
+  while (std::getline(in, line)) {
+    if (line.empty()) continue;
+    bool drop = false;
+    try {
+      drop = retried(get_bytes(json::parse(line), "path"));
+    } catch (const std::exception&) {  // not ours to judge: keep it
+    }
+    if (drop) ++removed;
+    else kept += line + "\n";
+  }
+  if (removed > 0) write_file_atomic(path, kept);
+  return removed;
+}
+
 std::string model_id(const std::string& file_sha256, const std::string& output_key_text, int video_read_rule) {
   std::string text = file_sha256 + "\n" + output_key_text;
   if (video_read_rule > 0) text += "\nvideo_read_rule=" + std::to_string(video_read_rule);

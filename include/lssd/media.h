@@ -36,6 +36,19 @@ struct MediaInfo {
 // whitelisted container, or names a protocol other than a plain file.
 MediaInfo probe_media(const std::string& path, const MediaOptions& opts);
 
+// What the decoders report while they run (Clip: VideoClipFrames or AudioClipSamples).
+template <class Clip>
+struct ClipSink {
+  // Optional: how many clips the file gives (video: its plan, again after a re-plan; audio: an
+  // estimate from the container's duration, when it has one). For progress only.
+  std::function<void(int clips)> planned;
+  // Each clip as soon as it is complete, in index order.
+  std::function<void(Clip&&)> clip;
+  // Video: the decoded frames planned other clips; every clip delivered with index >= first is
+  // withdrawn (the clips of the final plan from `first` on follow). Required for video.
+  std::function<void(int first)> withdraw;
+};
+
 // ---- video -------------------------------------------------------------------------------
 
 // The version of the rule by which video timestamps and clip frames are read. 1: packet pts
@@ -76,21 +89,19 @@ struct VideoFileResult {
   bool should_buffer = true;
 };
 
-// The clips of the first video stream, decoded as the release reads them (see REFERENCE:
-// "How the release reads video"). The file is opened as PyAV opens it (AVFMT_FLAG_GENPTS).
-// A demux-only pass gives the packets' timestamps and a first plan; one decode pass, in order,
-// calls on_clip for each clip as soon as its frames are complete (clips in index order; only
-// the frames of clips in flight are kept, as references); the 16 selected frames of a clip are
-// converted to RGB24 exactly like PyAV's frame.to_rgb() (swscale, same size, SWS_BILINEAR, the
-// frame's own colorspace). When the plan follows decoded frames ("frames") and those give
-// another plan than the packets did, on_restart(k) is called: every clip delivered with index
-// >= k is withdrawn, and a second decode pass delivers the clips of the final plan from k on.
-// Clip frames are modelled on this sequential decode (ClipFrameCollector).
-// Throws lssd::Error("open"|"decode", ...).
-VideoFileResult decode_video_clips(const std::string& path, const VideoOptions& vopts,
-                                   const MediaOptions& mopts,
-                                   const std::function<void(VideoClipFrames&&)>& on_clip,
-                                   const std::function<void(int first_withdrawn)>& on_restart);
+// The clips of the first video stream, decoded as the release reads them (see README: "How
+// video is read"). The file is opened as PyAV opens it (AVFMT_FLAG_GENPTS). A demux-only pass
+// gives the packets' timestamps and a first plan (sink.planned); one decode pass, in order,
+// delivers each clip through sink.clip as soon as its frames are complete (clips in index order;
+// only the frames of clips in flight are kept, as references); the 16 selected frames of a clip
+// are converted to RGB24 exactly like PyAV's frame.to_rgb() (swscale, same size, SWS_BILINEAR,
+// the frame's own colorspace). When the plan follows decoded frames ("frames") and those give
+// another plan than the packets did, sink.withdraw(k) withdraws every clip delivered with index
+// >= k and a second decode pass delivers the clips of the final plan from k on. Clip frames are
+// modelled on this sequential decode (ClipFrameCollector).
+// Throws lssd::Error("open"|"decode", ...); errors thrown by the sink pass through.
+VideoFileResult decode_video_clips(const std::string& path, const VideoOptions& vopts, const MediaOptions& mopts,
+                                   const ClipSink<VideoClipFrames>& sink);
 
 // ---- audio -------------------------------------------------------------------------------
 struct AudioClipSamples {
@@ -118,7 +129,6 @@ struct AudioFileResult {
 // clip as soon as it is complete. Keeps only a rolling window of samples (the pending clip and
 // the last int(T*sr) samples for the tail clip, decided at the end of the stream).
 AudioFileResult decode_audio_clips(const std::string& path, int audio_stream, const AudioOptions& aopts,
-                                   const MediaOptions& mopts,
-                                   const std::function<void(AudioClipSamples&&)>& on_clip);
+                                   const MediaOptions& mopts, const ClipSink<AudioClipSamples>& sink);
 
 }  // namespace lssd

@@ -7,6 +7,7 @@
 //   <video|audio>/manifest.jsonl | manifest.shard-I-of-N.jsonl   one record per input
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -104,5 +105,12 @@ std::string model_id(const std::string& file_sha256, const std::string& output_k
 // One error line for errors.jsonl.
 std::string error_to_json(const std::string& path, const std::string& modality, const std::string& stage,
                           const std::string& message);
+
+// Rewrites an error log (atomically) without the entries whose input path `retried(path)` names:
+// a rerun tries those inputs again and logs them again only if they still fail, so the log keeps
+// one entry per failed input and a fixed input leaves it. Lines that do not parse are kept. A
+// missing file is not an error. Returns the number of entries removed. Throws lssd::Error
+// ("output") when the log cannot be rewritten.
+size_t prune_error_log(const std::string& path, const std::function<bool(const std::string& input_path)>& retried);
 
 }  // namespace lssd

@@ -31,7 +31,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import e2e_common as ec  # noqa: E402
 
 TOL_BATCH = 1e-5
-SUMMARY_RE = re.compile(r"done: (\d+) outputs \((\d+) written, (\d+) already done, (\d+) too short, (\d+) failed\)")
+SUMMARY_RE = re.compile(r"done: (\d+) outputs = (\d+) written \+ (\d+) already done \+ (\d+) too short"
+                        r"(?: \+ \d+ without audio)?(?: \+ (\d+) failed)?")
 
 
 def copy_subset(dst, rels):
@@ -43,7 +44,7 @@ def copy_subset(dst, rels):
 def summary(log):
     """(inputs, written, resumed, too_short, failed) of the run's last summary line."""
     m = SUMMARY_RE.findall(log)
-    return tuple(int(x) for x in m[-1]) if m else None
+    return tuple(int(x or 0) for x in m[-1]) if m else None
 
 
 def npy_mtimes(out):

@@ -5,6 +5,8 @@
 
 #include <filesystem>
 #include <fstream>
+#include <iterator>
+#include <set>
 
 #include "lssd/error.h"
 #include "lssd/npy.h"
@@ -163,4 +165,26 @@ TEST(Output, RecordKeepsTheTimestampSource) {
   EXPECT_EQ(lssd::record_from_json(lssd::record_to_json(r), "t").timestamps, "frames");
   r.modality = "audio";  // not written for audio
   EXPECT_EQ(lssd::record_to_json(r).find("timestamps"), std::string::npos);
+}
+
+TEST(Output, PruneErrorLogKeepsOneEntryPerFailedInput) {
+  fs::path d = temp_dir("prune");
+  const std::string log = (d / "errors.jsonl").string();
+  EXPECT_EQ(lssd::prune_error_log(log, [](const std::string&) { return true; }), 0u);  // no file yet
+  {
+    std::ofstream f(log);
+    f << lssd::error_to_json("in/a.mp4", "video", "open", "bad") << "\n"
+      << lssd::error_to_json("in/b\xff.wav", "audio", "decode", "bad") << "\n"
+      << "not json\n"
+      << lssd::error_to_json("elsewhere/c.mp4", "video", "open", "bad") << "\n";
+  }
+  const std::set<std::string> retried{"in/a.mp4", "in/b\xff.wav"};
+  EXPECT_EQ(lssd::prune_error_log(log, [&](const std::string& p) { return retried.count(p) > 0; }), 2u);
+  std::ifstream in(log);
+  std::string all((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(all.find("a.mp4"), std::string::npos);
+  EXPECT_EQ(all.find("b\\\\xff"), std::string::npos);
+  EXPECT_NE(all.find("not json"), std::string::npos);
+  EXPECT_NE(all.find("elsewhere/c.mp4"), std::string::npos);
+  fs::remove_all(d);
 }
