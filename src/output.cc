@@ -277,9 +277,11 @@ JsonlAppender::JsonlAppender(const std::string& path) : path_(path) {
   fs::create_directories(p.parent_path(), ec);
   // O_NOFOLLOW: a symlink planted in OUTPUT_DIR must not redirect the log to a file elsewhere.
   fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0644);
-  if (fd_ < 0)
-    throw Error("output", std::string("cannot open for appending: ") + std::strerror(errno) +
-                              (errno == ELOOP ? " (it is a symlink; refusing to follow it)" : ""), path);
+  if (fd_ < 0) {
+    const int err = errno;
+    throw Error("output", std::string("cannot open for appending: ") + std::strerror(err) +
+                              (err == ELOOP ? " (it is a symlink; refusing to follow it)" : ""), path, err);
+  }
   // A torn last line (a crash or power loss mid-append) is an incomplete record: cut it off, so
   // that it neither glues onto the next record nor stays behind as a malformed middle line
   // (which readers reject) once new records follow it.
@@ -322,11 +324,15 @@ void JsonlAppender::append(const std::string& json_line) {
     ssize_t n = ::write(fd_, data.data() + off, data.size() - off);
     if (n < 0) {
       if (errno == EINTR) continue;
-      throw Error("output", std::string("append failed: ") + std::strerror(errno), path_);
+      const int err = errno;
+      throw Error("output", std::string("append failed: ") + std::strerror(err), path_, err);
     }
     off += static_cast<size_t>(n);
   }
-  if (::fsync(fd_) != 0) throw Error("output", std::string("fsync failed: ") + std::strerror(errno), path_);
+  if (::fsync(fd_) != 0) {
+    const int err = errno;
+    throw Error("output", std::string("fsync failed: ") + std::strerror(err), path_, err);
+  }
 }
 
 std::string safe_output_path(const std::string& root, const std::string& rel) {
@@ -334,7 +340,7 @@ std::string safe_output_path(const std::string& root, const std::string& rel) {
   fs::path full = fs::path(root) / rel;
   std::error_code ec;
   fs::create_directories(full.parent_path(), ec);
-  if (ec) throw Error("output", "cannot create directory " + full.parent_path().string() + ": " + ec.message(), rel);
+  if (ec) throw Error("output", "cannot create directory " + full.parent_path().string() + ": " + ec.message(), rel, ec.value());
   fs::path real_root = fs::weakly_canonical(root, ec);
   fs::path real_parent = fs::weakly_canonical(full.parent_path(), ec);
   std::string rr = real_root.string(), rp = real_parent.string();

@@ -8,16 +8,12 @@
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
-#include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <deque>
 #include <filesystem>
 #include <functional>
 #include <future>
-#include <limits>
-#include <map>
 #include <mutex>
 #include <optional>
 #include <set>
@@ -30,6 +26,9 @@
 #include "lssd/media.h"
 #include "lssd/npy.h"
 #include "lssd/output.h"
+#include "lssd/pipeline/assembler.h"
+#include "lssd/pipeline/clip_queue.h"
+#include "lssd/pipeline/job_plan.h"
 #include "lssd/progress.h"
 #include "lssd/video_transform.h"
 
@@ -97,332 +96,6 @@ void test_hold(const char* stage, const std::atomic<bool>& stop) {
   });
 }
 
-// One unit of work: an input file for one modality. Audio tracks of a video container are one
-// job that yields one output per track.
-struct Job {
-  size_t file = 0;
-  Modality modality = Modality::Video;
-  bool container_tracks = false;
-};
-
-// One clip on its way to the encoder.
-struct ClipItem {
-  uint64_t unit = 0;
-  size_t job = 0;
-  int clip = 0;
-  int generation = 0;  // the unit's plan generation when the clip was queued (see withdraw)
-  FloatArray tensor;   // [5,3,T,H,W] video or [1,mels,frames] audio
-};
-
-// Bounded per-modality clip queues; the encoder takes batches of one modality.
-class ClipQueue {
- public:
-  // greedy: pop_batch hands out whatever is queued at once, up to `batch` (CPU micro-batch
-  // runs, where a forward's cost does not depend on the batch: no reason to wait for a full one).
-  ClipQueue(size_t video_cap, size_t audio_cap, bool greedy) : cap_{video_cap, audio_cap}, greedy_(greedy) {}
-
-  // Blocks while the modality's queue is full. Returns false if the queue was aborted.
-  bool push(Modality m, ClipItem&& item) {
-    std::unique_lock<std::mutex> lock(mu_);
-    auto& q = q_[idx(m)];
-    not_full_.wait(lock, [&] { return aborted_ || q.size() < cap_[idx(m)]; });
-    if (aborted_) return false;
-    q.push_back(std::move(item));
-    not_empty_.notify_all();
-    return true;
-  }
-
-  // Takes up to `batch` clips of one modality: a full batch as soon as one exists, else
-  // whatever is there once the producers are done or nothing arrived for a short while.
-  // Returns false when everything is drained and the producers are finished.
-  bool pop_batch(size_t batch, Modality* m, std::vector<ClipItem>* out) {
-    std::unique_lock<std::mutex> lock(mu_);
-    for (;;) {
-      if (aborted_) return false;
-      if (greedy_ && (!q_[0].empty() || !q_[1].empty())) {
-        // The fuller queue first (relative to its capacity): its producers may be blocked.
-        int k = q_[0].empty() ? 1
-                : q_[1].empty() ? 0
-                : q_[0].size() * cap_[1] >= q_[1].size() * cap_[0] ? 0
-                                                                   : 1;
-        take(k, batch, m, out);
-        return true;
-      }
-      for (int k = 0; k < 2; ++k) {
-        if (q_[k].size() >= batch || (!q_[k].empty() && (producers_done_ || stalled_))) {
-          take(k, batch, m, out);
-          return true;
-        }
-      }
-      if (producers_done_ && q_[0].empty() && q_[1].empty()) return false;
-      bool any = !q_[0].empty() || !q_[1].empty();
-      // With clips waiting but no full batch, wait briefly for more, then run a partial batch.
-      auto status = not_empty_.wait_for(lock, std::chrono::milliseconds(any ? 200 : 1000));
-      stalled_ = any && status == std::cv_status::timeout;
-    }
-  }
-
-  void producers_finished() {
-    std::lock_guard<std::mutex> lock(mu_);
-    producers_done_ = true;
-    not_empty_.notify_all();
-  }
-  void abort() {
-    std::lock_guard<std::mutex> lock(mu_);
-    aborted_ = true;
-    not_empty_.notify_all();
-    not_full_.notify_all();
-  }
-
- private:
-  static int idx(Modality m) { return m == Modality::Video ? 0 : 1; }
-  void take(int k, size_t batch, Modality* m, std::vector<ClipItem>* out) {
-    *m = k == 0 ? Modality::Video : Modality::Audio;
-    out->clear();
-    while (!q_[k].empty() && out->size() < batch) {
-      out->push_back(std::move(q_[k].front()));
-      q_[k].pop_front();
-    }
-    stalled_ = false;
-    not_full_.notify_all();
-  }
-  std::mutex mu_;
-  std::condition_variable not_empty_, not_full_;
-  std::deque<ClipItem> q_[2];
-  size_t cap_[2];
-  bool greedy_;
-  bool producers_done_ = false, aborted_ = false, stalled_ = false;
-};
-
-// Outcome counters shared by the workers, the assembler and the summary.
-struct Tally {
-  std::atomic<int64_t> written{0}, skipped_short{0}, no_audio{0}, failed{0}, clips{0};
-};
-
-// Collects each output's embeddings in clip order; writes the .npy and the manifest record
-// once the decoder has said how many clips there are and all of them are embedded.
-class Assembler {
- public:
-  Assembler(const PipelineOptions& o, Tally* tally, std::atomic<int64_t>* in_flight, JsonlAppender* video_manifest,
-            JsonlAppender* audio_manifest, JsonlAppender* errors, std::function<std::string(bool video)> model_id)
-      : o_(o),
-        tally_(tally),
-        in_flight_(in_flight),
-        manifest_{video_manifest, audio_manifest},
-        errors_(errors),
-        model_id_(std::move(model_id)) {}
-
-  uint64_t begin(Record base) {
-    std::lock_guard<std::mutex> lock(mu_);
-    uint64_t id = next_++;
-    Unit& u = units_[id];
-    u.record = std::move(base);
-    u.start = Clock::now();
-    ++*in_flight_;
-    return id;
-  }
-
-  void add(uint64_t id, int clip, int generation, const float* row, size_t n) {
-    std::unique_lock<std::mutex> lock(mu_);
-    auto it = units_.find(id);
-    if (it == units_.end()) return;  // the unit already failed
-    Unit& u = it->second;
-    if (generation < u.generation && clip >= u.withdrawn_from) return;  // a withdrawn clip
-    if (u.rows.size() <= static_cast<size_t>(clip)) u.rows.resize(clip + 1);
-    u.rows[clip].assign(row, row + n);
-    ++u.received;
-    maybe_finish(lock, id);
-  }
-
-  // The decoder planned again: clips from `first` on, queued or embedded, no longer count.
-  // Returns the unit's new generation (clips queued from now on carry it).
-  int withdraw(uint64_t id, int first) {
-    std::lock_guard<std::mutex> lock(mu_);
-    auto it = units_.find(id);
-    if (it == units_.end()) return 0;
-    Unit& u = it->second;
-    for (size_t i = static_cast<size_t>(first); i < u.rows.size(); ++i)
-      if (!u.rows[i].empty()) --u.received;
-    if (u.rows.size() > static_cast<size_t>(first)) u.rows.resize(static_cast<size_t>(first));
-    u.withdrawn_from = std::min(u.withdrawn_from, first);
-    return ++u.generation;
-  }
-
-  // The decoder is done with this unit: `clips` clips were queued.
-  void end(uint64_t id, int clips) {
-    std::unique_lock<std::mutex> lock(mu_);
-    auto it = units_.find(id);
-    if (it == units_.end()) return;
-    it->second.expected = clips;
-    maybe_finish(lock, id);
-  }
-
-  void fail(uint64_t id, const std::string& stage, const std::string& message) {
-    std::optional<Unit> u = take(id);
-    if (!u) return;
-    u->record.wall_s = seconds_since(u->start);
-    record_failure(std::move(u->record), stage, message);
-  }
-
-  void record_failure(Record r, const std::string& stage, const std::string& message) {
-    r.status = "failed";
-    r.output.clear();
-    r.error_stage = stage;
-    r.error_message = message;
-    r.num_clips = 0;
-    r.shape.clear();
-    spdlog::error("{}: [{}] {}", r.path, stage, message);
-    append_manifest(r);
-    append_or_stop(errors_, error_to_json(r.path, r.modality, stage, message));
-    ++tally_->failed;
-  }
-
-  // Fewer than 2 timestamps / samples: recorded, and said at warning level (never silently).
-  void skipped_short(uint64_t id, Record r) {
-    take(id);
-    const std::string why = r.modality == "video" ? "fewer than 2 timestamps (" + r.timestamps + ")"
-                                                  : "fewer than 2 samples";
-    spdlog::warn("{}: skipped as the release skips it ({}: {})", r.path, r.modality, why);
-    r.status = "skipped_short";
-    append_manifest(r);
-    ++tally_->skipped_short;
-  }
-
-  // A container without an audio track (DATA.AUDIO_FROM_VIDEO): nothing to embed, not an error.
-  void no_audio(Record r) {
-    spdlog::info("{}: no audio track to embed", r.path);
-    r.status = "skipped_no_audio";
-    append_manifest(r);
-    ++tally_->no_audio;
-  }
-
-  // Sets the final metadata (ranges etc.) of a unit before it completes.
-  template <class F>
-  void update(uint64_t id, F&& f) {
-    std::lock_guard<std::mutex> lock(mu_);
-    auto it = units_.find(id);
-    if (it != units_.end()) f(it->second.record);
-  }
-
-  bool fatal() const { return fatal_.load(); }
-  std::string fatal_message() {
-    std::lock_guard<std::mutex> lock(fatal_mu_);
-    return fatal_message_;
-  }
-
- private:
-  struct Unit {
-    Record record;
-    std::vector<std::vector<float>> rows;
-    int received = 0;
-    int expected = -1;
-    int generation = 0;                                    // withdraw() calls so far
-    int withdrawn_from = std::numeric_limits<int>::max();  // clips >= this of older generations are stale
-    Clock::time_point start;
-  };
-
-  // Removes a unit (it is recorded by the caller); nullopt if it was gone already.
-  std::optional<Unit> take(uint64_t id) {
-    std::lock_guard<std::mutex> lock(mu_);
-    auto it = units_.find(id);
-    if (it == units_.end()) return std::nullopt;
-    Unit u = std::move(it->second);
-    units_.erase(it);
-    --*in_flight_;
-    return u;
-  }
-
-  void maybe_finish(std::unique_lock<std::mutex>& lock, uint64_t id) {
-    Unit& u = units_.at(id);
-    if (u.expected < 0 || u.received < u.expected) return;
-    Unit done = std::move(u);
-    units_.erase(id);
-    --*in_flight_;
-    lock.unlock();
-    write(std::move(done));
-  }
-
-  FloatArray stack_rows(const Unit& u) const {
-    const bool video = u.record.modality == "video";
-    const auto m = static_cast<int64_t>(u.rows.size());
-    const size_t per = m > 0 ? u.rows[0].size() : 0;  // encoder rows are [5*768] per video clip already
-    const auto width = static_cast<int64_t>(video ? per / 5 : per);
-    FloatArray a(video ? std::vector<int64_t>{m, 5, width} : std::vector<int64_t>{m, width});
-    a.data.resize(per * static_cast<size_t>(m));
-    for (int64_t i = 0; i < m; ++i) std::copy(u.rows[i].begin(), u.rows[i].end(), a.data.begin() + i * per);
-    return a;
-  }
-
-  void write(Unit u) {
-    Record& r = u.record;
-    const FloatArray a = stack_rows(u);
-    r.output = output_name(r.rel_path, r.track_index, r.track_language);
-    r.num_clips = a.shape[0];
-    r.shape = a.shape;
-    r.dtype = o_.float16_output ? "float16" : "float32";
-    r.status = "ok";
-    r.wall_s = seconds_since(u.start);
-    try {
-      std::string root = (fs::path(o_.output_dir) / r.modality).string();
-      std::string path = safe_output_path(root, r.output);
-      write_npy(path, a, o_.float16_output ? NpyDtype::Float16 : NpyDtype::Float32);
-    } catch (const Error& e) {
-      record_failure(r, "output", e.message());
-      // A full or read-only output file system fails every later output too: stop the run.
-      for (int err : {ENOSPC, EDQUOT, EROFS})
-        if (e.message().find(std::strerror(err)) != std::string::npos) set_fatal(e.what());
-      return;
-    }
-    append_manifest(r);
-    ++tally_->written;
-    spdlog::debug("{}: {} clips -> {}/{}", r.path, r.num_clips, r.modality, r.output);
-  }
-
-  // Every manifest record carries the model id, resolved here: the first call may wait for the
-  // model file's hash (computed in the background while the run starts).
-  void append_manifest(Record r) {
-    const bool video = r.modality == "video";
-    try {
-      r.model_id = model_id_(video);
-    } catch (const std::exception& e) {
-      set_fatal(std::string("cannot identify the ") + (video ? "video" : "audio") + " model: " + e.what());
-      return;
-    }
-    append_or_stop(manifest_[video ? 0 : 1], record_to_json(r));
-  }
-
-  // A manifest or error log that cannot be appended to (disk full, I/O error) ends the run: the
-  // first such error is kept for run_pipeline to throw once the threads have stopped (throwing
-  // here would escape a worker or encoder thread).
-  void append_or_stop(JsonlAppender* log, const std::string& line) {
-    try {
-      log->append(line);
-    } catch (const Error& e) {
-      set_fatal(e.what());
-    }
-  }
-  void set_fatal(const std::string& message) {
-    std::lock_guard<std::mutex> lock(fatal_mu_);
-    if (fatal_.exchange(true)) return;
-    fatal_message_ = message;
-    spdlog::error("stopping: {}", message);
-  }
-
-  std::atomic<bool> fatal_{false};
-  std::mutex fatal_mu_;
-  std::string fatal_message_;
-
-  const PipelineOptions& o_;
-  Tally* tally_;
-  std::atomic<int64_t>* in_flight_;
-  JsonlAppender* manifest_[2];
-  JsonlAppender* errors_;
-  std::function<std::string(bool video)> model_id_;
-  std::mutex mu_;
-  std::map<uint64_t, Unit> units_;
-  uint64_t next_ = 0;
-};
-
 std::string model_id_for(const std::string& file_sha256, const PipelineOptions& o, bool video) {
   return model_id(file_sha256, o.output_key_text, video ? kVideoReadRule : 0);
 }
@@ -433,39 +106,6 @@ void check_expectations(const EncoderInfo& info, const PipelineOptions& o) {
   if (o.expect_patch_overlap >= 0 && info.patch_overlap != (o.expect_patch_overlap == 1))
     throw ConfigError(std::string("MVIT.PATCH_OVERLAP is ") + (o.expect_patch_overlap ? "True" : "False") + " but " +
                       info.path + " was exported with patch_overlap " + (info.patch_overlap ? "True" : "False"));
-}
-
-// Earlier records of a job, judged against this run (the resume check).
-struct EarlierOutputs {
-  int64_t done = 0;          // outputs to keep (0: the job runs)
-  bool other_model = false;  // records of another model id (another model, dtype, key or reading rule)
-  bool other_dtype = false;  // ... among them in another dtype
-};
-
-EarlierOutputs judge_earlier(const Job& job, const InputFile& f, const std::vector<const Record*>& recs,
-                             const std::string& model_id, const std::string& dtype, const std::string& out_root) {
-  EarlierOutputs e;
-  int64_t tracks = 0, total = -1;
-  bool usable = true;
-  for (const Record* r : recs) {
-    const bool silent = job.container_tracks && r->status == "skipped_no_audio";
-    if (!silent && (r->track_index >= 0) != job.container_tracks) continue;
-    if (r->model_id != model_id) {
-      e.other_model = true;
-      if (!r->dtype.empty() && r->dtype != dtype) e.other_dtype = true;
-    }
-    usable = usable && r->size == f.size && r->mtime_ns == f.mtime_ns && r->model_id == model_id;
-    if (silent) {
-      e.done = usable ? 1 : 0;
-      return e;
-    }
-    if (r->status == "ok") usable = usable && output_is_valid((fs::path(out_root) / r->output).string(), r->shape);
-    else if (r->status != "skipped_short") usable = false;
-    ++tracks;
-    total = r->tracks_total;
-  }
-  if (usable && tracks > 0 && (!job.container_tracks || tracks == total)) e.done = tracks;
-  return e;
 }
 
 // A run killed mid-write (kill -9, power loss) leaves `.tmp.<name>.<n>` files (write_file_atomic)
@@ -489,19 +129,6 @@ size_t remove_stale_temporaries(const std::string& root, bool sole_writer) {
   return removed;
 }
 
-// The jobs of a run in input order: a video job per video file, an audio job per audio file,
-// and one for the audio tracks of each video container (DATA.AUDIO_FROM_VIDEO).
-std::vector<Job> make_jobs(const DiscoverResult& found, const DiscoverOptions& d) {
-  std::vector<Job> jobs;
-  for (size_t i = 0; i < found.files.size(); ++i) {
-    const InputFile& f = found.files[i];
-    if (f.is_video_ext && d.use_video) jobs.push_back({i, Modality::Video, false});
-    if (f.is_audio_ext && d.use_audio) jobs.push_back({i, Modality::Audio, false});
-    if (f.is_container_ext && !f.is_audio_ext && d.use_audio) jobs.push_back({i, Modality::Audio, true});
-  }
-  return jobs;
-}
-
 // Reads an encoder's metadata and checks it against the config (cheap: no TorchScript load).
 std::optional<EncoderInfo> encoder_info(bool needed, const std::string& file, const char* modality,
                                         const char* key, const PipelineOptions& o) {
@@ -513,10 +140,6 @@ std::optional<EncoderInfo> encoder_info(bool needed, const std::string& file, co
   check_expectations(info, o);
   return info;
 }
-
-}  // namespace
-
-namespace {
 
 // Everything one run shares between its threads.
 class Run {
@@ -615,41 +238,23 @@ void Run::plan_jobs() {
 // Resume: drops jobs whose outputs exist and match; says when earlier outputs of another model
 // (or dtype) will be recomputed.
 void Run::resume_check() {
-  summary_.outputs = 0;
   if (o_.overwrite) {
     todo_ = jobs_;
     return;
   }
-  const std::string roots[2] = {(fs::path(o_.output_dir) / "video").string(), (fs::path(o_.output_dir) / "audio").string()};
-  std::vector<Record> records[2];
-  std::map<std::string, std::vector<const Record*>> by_input;
-  for (int m = 0; m < 2; ++m) {
-    std::vector<std::string> warnings;
-    records[m] = read_manifest_dir(roots[m], &warnings);
-    for (const auto& w : warnings) spdlog::warn("{}", w);
-    for (const auto& r : records[m]) by_input[r.modality + "\x1f" + r.rel_path].push_back(&r);
-  }
+  std::vector<std::string> warnings;
   const std::string dtype = o_.float16_output ? "float16" : "float32";
-  int64_t other_model[2] = {0, 0}, other_dtype = 0;
-  for (const auto& j : jobs_) {
-    const bool video = j.modality == Modality::Video;
-    const InputFile& f = found_.files[j.file];
-    auto it = by_input.find(std::string(to_string(j.modality)) + "\x1f" + f.rel_path);
-    if (it == by_input.end()) {
-      todo_.push_back(j);
-      continue;
-    }
-    const EarlierOutputs e = judge_earlier(j, f, it->second, model_id(video), dtype, roots[video ? 0 : 1]);
-    other_model[video ? 0 : 1] += e.other_model ? 1 : 0;
-    other_dtype += e.other_dtype ? 1 : 0;
-    if (e.done > 0) summary_.resumed += e.done;
-    else todo_.push_back(j);
-  }
-  if (other_model[0] + other_model[1] > 0)
+  ResumePlan plan = plan_resume(jobs_, found_.files, o_.output_dir, [this](bool video) { return model_id(video); },
+                                dtype, &warnings);
+  for (const auto& w : warnings) spdlog::warn("{}", w);
+  todo_ = std::move(plan.todo);
+  summary_.resumed = plan.resumed;
+  if (plan.other_model[0] + plan.other_model[1] > 0)
     spdlog::warn("OUTPUT_DIR {} holds outputs of another model id for {} video and {} audio input(s){}: they will "
                  "be recomputed with this model ({}) and replace them (use another OUTPUT_DIR to keep both)",
-                 o_.output_dir, other_model[0], other_model[1],
-                 other_dtype > 0 ? " (" + std::to_string(other_dtype) + " in another dtype than " + dtype + ")" : "",
+                 o_.output_dir, plan.other_model[0], plan.other_model[1],
+                 plan.other_dtype > 0 ? " (" + std::to_string(plan.other_dtype) + " in another dtype than " + dtype + ")"
+                                      : "",
                  "video " + (vinfo_ ? model_id(true) : std::string("-")) + ", audio " +
                      (ainfo_ ? model_id(false) : std::string("-")));
 }
