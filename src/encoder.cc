@@ -42,12 +42,6 @@ namespace {
 constexpr const char* kMetaName = "lssd_meta.json";
 constexpr int kFormatVersion = 1;
 
-std::string shape_str(const std::vector<int64_t>& s) {
-  std::string r = "[";
-  for (size_t i = 0; i < s.size(); ++i) r += (i ? "," : "") + std::to_string(s[i]);
-  return r + "]";
-}
-
 // c10::Error messages carry a C++ backtrace; keep the first part only.
 std::string torch_message(const std::exception& e) {
   if (const auto* ce = dynamic_cast<const c10::Error*>(&e)) return ce->what_without_backtrace();

@@ -212,6 +212,14 @@ Record record_from_json(const std::string& line, const std::string& source) {
   return r;
 }
 
+std::vector<int64_t> output_shape(bool video, int64_t clips, int64_t width) {
+  return video ? std::vector<int64_t>{clips, 5, width} : std::vector<int64_t>{clips, width};
+}
+
+bool is_manifest_name(const std::string& n) {
+  return n.rfind("manifest", 0) == 0 && n.size() > 6 && n.compare(n.size() - 6, 6, ".jsonl") == 0;
+}
+
 std::string manifest_name(int shard_id, int num_shards) {
   if (num_shards <= 1) return "manifest.jsonl";
   char buf[64];
@@ -232,7 +240,7 @@ std::vector<Record> read_manifest_dir(const std::string& dir, std::vector<std::s
   if (!fs::is_directory(dir, ec)) return {};
   for (auto& e : fs::directory_iterator(dir, ec)) {
     std::string n = e.path().filename().string();
-    if (n.rfind("manifest", 0) == 0 && n.size() > 6 && n.substr(n.size() - 6) == ".jsonl") files.push_back(e.path().string());
+    if (is_manifest_name(n)) files.push_back(e.path().string());
   }
   std::sort(files.begin(), files.end());
   std::vector<Record> order;

@@ -50,6 +50,13 @@ struct Record {
   std::string key() const;
 };
 
+// The shape of an output's embeddings: [M, 5, width] for video (the five crops), [M, width]
+// for audio.
+std::vector<int64_t> output_shape(bool video, int64_t clips, int64_t width = 768);
+
+// Whether a file name is a manifest part: manifest*.jsonl (manifest.jsonl or a shard's).
+bool is_manifest_name(const std::string& filename);
+
 // "<rel>.npy", or "<rel>.a<stream>-<lang>.npy" for a track (lang sanitised to [a-z0-9_], "und" if none).
 std::string output_name(const std::string& rel_path, int track_index = -1, const std::string& language = "");
 // A path component list with no "..", "." or empty parts and no leading "/": safe under a root.

@@ -143,7 +143,7 @@ FloatArray Assembler::stack_rows(const Unit& u) const {
   const auto m = static_cast<int64_t>(u.rows.size());
   const size_t per = m > 0 ? u.rows[0].size() : 0;  // encoder rows are [5*768] per video clip already
   const auto width = static_cast<int64_t>(video ? per / 5 : per);
-  FloatArray a(video ? std::vector<int64_t>{m, 5, width} : std::vector<int64_t>{m, width});
+  FloatArray a(output_shape(video, m, width));
   for (int64_t i = 0; i < m; ++i) std::copy(u.rows[i].begin(), u.rows[i].end(), a.data.begin() + i * per);
   return a;
 }
