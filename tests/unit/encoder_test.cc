@@ -194,6 +194,10 @@ TEST_F(EncoderTest, MetadataErrors) {
   fs::remove(junk);
   EXPECT_TRUE(contains(error_of([&] { lssd::Encoder(model("missing.pt"), cpu_opts()); }), "not found"));
   EXPECT_TRUE(contains(error_of([&] { lssd::read_encoder_info(model("missing.pt")); }), "not found"));
+  // ... and says how to make it: the export command, into the file's folder.
+  const std::string missing = error_of([&] { lssd::read_encoder_info("models/B3/video.pt"); });
+  EXPECT_TRUE(contains(missing, "tools/lssd_export.py --checkpoint CHECKPOINT.pyth --out-dir models/B3")) << missing;
+  EXPECT_TRUE(contains(missing, "Released models")) << missing;
 }
 
 TEST_F(EncoderTest, WrongInputShapeNamesBothShapes) {
