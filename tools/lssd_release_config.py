@@ -1,4 +1,3 @@
-#!/usr/bin/python3
 """What the exporter reads from a config.yaml: a released one (the Python release's yacs tree) or
 one of configs/*.yaml.
 
