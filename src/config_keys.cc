@@ -7,6 +7,7 @@ namespace lssd {
 
 const std::vector<KeySpec>& declared_keys() {
   using T = ValueType;
+  using U = KeyUse;
   static const std::vector<KeySpec> keys = {
       // ---- the release's keys ----
       {"TEST.BATCH_SIZE", T::Int, "8", false, "clips of one modality per encoder forward"},
@@ -39,6 +40,63 @@ const std::vector<KeySpec>& declared_keys() {
       {"AUDIO.CROP_SIZE", T::IntList, "[96, 288]", true, "log-mel center crop [mels, frames]"},
       {"OUTPUT_DIR", T::String, "\"./tmp\"", false, "where embeddings, manifests and logs go"},
       {"RNG_SEED", T::Int, "1", false, "the release's seed; inference draws no random numbers"},
+      // ---- the rest of the release's tree: a released config.yaml may set any of them ----
+      // Ignored: the release's tower builder overwrites them per tower from MVIT.SIZE and
+      // MVIT.PATCH_OVERLAP, or they only matter for training or torch.distributed.
+      {"TEST.DATASET", T::String, "\"\"", false,
+       "ignored: the release's dataset class; lssd walks DATA.PATH_TO_DATA_DIR", U::Ignored},
+      {"DIST.BACKEND", T::String, "\"nccl\"", false,
+       "ignored: torch.distributed backend (lssd uses no torch.distributed)", U::Ignored},
+      {"MVIT.MODE", T::String, "\"conv\"", false, "ignored: set by the tower builder (pooling mode)", U::Ignored},
+      {"MVIT.CLS_EMBED_ON", T::Bool, "True", false, "ignored: set by the tower builder (cls token)", U::Ignored},
+      {"MVIT.PATCH_KERNEL", T::List, "[3, 7, 7]", false,
+       "ignored: set by the tower builder from MVIT.PATCH_OVERLAP", U::Ignored},
+      {"MVIT.PATCH_STRIDE", T::List, "[2, 4, 4]", false,
+       "ignored: set by the tower builder from MVIT.PATCH_OVERLAP", U::Ignored},
+      {"MVIT.PATCH_PADDING", T::List, "[2, 4, 4]", false,
+       "ignored: set by the tower builder from MVIT.PATCH_OVERLAP", U::Ignored},
+      {"MVIT.PATCH_2D", T::Bool, "False", false,
+       "ignored: set by the tower builder (2-D patches for audio)", U::Ignored},
+      {"MVIT.EMBED_DIM", T::Int, "96", false, "ignored: set by the tower builder", U::Ignored},
+      {"MVIT.NUM_HEADS", T::Int, "1", false, "ignored: set by the tower builder", U::Ignored},
+      {"MVIT.MLP_RATIO", T::Float, "4.0", false, "ignored: set by the tower builder", U::Ignored},
+      {"MVIT.QKV_BIAS", T::Bool, "True", false, "ignored: set by the tower builder", U::Ignored},
+      {"MVIT.DROPPATH_RATE", T::Float, "0.1", false, "ignored: set by the tower builder; training only", U::Ignored},
+      {"MVIT.DEPTH", T::Int, "16", false, "ignored: set by the tower builder from MVIT.SIZE (S 16, B 24)", U::Ignored},
+      {"MVIT.NORM", T::String, "\"layernorm\"", false, "ignored: set by the tower builder", U::Ignored},
+      {"MVIT.DIM_MUL", T::List, "[]", false,
+       "ignored: set by the tower builder from MVIT.SIZE ([[block, mul], ...])", U::Ignored},
+      {"MVIT.HEAD_MUL", T::List, "[]", false,
+       "ignored: set by the tower builder from MVIT.SIZE ([[block, mul], ...])", U::Ignored},
+      {"MVIT.POOL_KV_STRIDE", T::List, "[]", false,
+       "ignored: set by the tower builder ([[block, t, h, w], ...])", U::Ignored},
+      {"MVIT.POOL_KV_STRIDE_ADAPTIVE", T::NoneOr, "None", false, "ignored: set by the tower builder", U::Ignored},
+      {"MVIT.POOL_Q_STRIDE", T::List, "[]", false,
+       "ignored: set by the tower builder ([[block, t, h, w], ...])", U::Ignored},
+      {"MVIT.POOL_KVQ_KERNEL", T::NoneOr, "None", false, "ignored: set by the tower builder", U::Ignored},
+      {"MVIT.ZERO_DECAY_POS_CLS", T::Bool, "True", false,
+       "ignored: set by the tower builder; training only", U::Ignored},
+      {"MVIT.DROPOUT_RATE", T::Float, "0.0", false, "ignored: training only (dropout is off at inference)", U::Ignored},
+      {"MVIT.USE_ABS_POS", T::Bool, "True", false,
+       "ignored: set by the tower builder (no absolute position)", U::Ignored},
+      {"MVIT.REL_POS_SPATIAL", T::Bool, "False", false, "ignored: set by the tower builder", U::Ignored},
+      {"MVIT.REL_POS_TEMPORAL", T::Bool, "False", false, "ignored: set by the tower builder", U::Ignored},
+      {"MVIT.REL_POS_ZERO_INIT", T::Bool, "False", false, "ignored: initialisation only", U::Ignored},
+      {"MVIT.RESIDUAL_POOLING", T::Bool, "False", false, "ignored: set by the tower builder", U::Ignored},
+      {"MVIT.DIM_MUL_IN_ATT", T::Bool, "False", false, "ignored: set by the tower builder", U::Ignored},
+      // Default only: the tower builder keeps these, and other values change the towers (for
+      // some, the checkpoint's keys); lssd's towers implement the defaults only.
+      {"MVIT.POOL_FIRST", T::Bool, "False", false,
+       "must stay False: pooling before the qkv projection", U::DefaultOnly},
+      {"MVIT.LAYER_SCALE_INIT_VALUE", T::Float, "0.0", false, "must stay 0.0: no layer scale", U::DefaultOnly},
+      {"MVIT.NORM_STEM", T::Bool, "False", false, "must stay False: no norm after the patch embedding", U::DefaultOnly},
+      {"MVIT.SEP_POS_EMBED", T::Bool, "False", false,
+       "must stay False: no separate position embeddings", U::DefaultOnly},
+      {"MVIT.SEPARATE_QKV", T::Bool, "False", false, "must stay False: one qkv projection", U::DefaultOnly},
+      {"MVIT.USE_MEAN_POOLING", T::Bool, "False", false,
+       "must stay False: the towers' own output rule", U::DefaultOnly},
+      {"MVIT.USE_FIXED_SINCOS_POS", T::Bool, "False", false,
+       "must stay False: no sin-cos position embedding", U::DefaultOnly},
       // ---- lssd's keys ----
       {"MODEL.VIDEO_ENCODER_FILE", T::String, "\"\"", false,
        "exported TorchScript video encoder (video.pt from tools/lssd_export.py)"},

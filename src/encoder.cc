@@ -284,9 +284,13 @@ Prec resolve_precision(const std::string& spec, bool cuda, const std::string& pa
 
 static void require_file(const std::string& path) {
   std::error_code ec;
-  if (!std::filesystem::is_regular_file(path, ec))
-    throw Error("encoder", "encoder model file not found (see MODEL.VIDEO_ENCODER_FILE / MODEL.AUDIO_ENCODER_FILE)",
-                path);
+  if (std::filesystem::is_regular_file(path, ec)) return;
+  std::string dir = std::filesystem::path(path).parent_path().string();
+  throw Error("encoder",
+              "encoder model file not found (MODEL.VIDEO_ENCODER_FILE / MODEL.AUDIO_ENCODER_FILE); export the "
+              "released checkpoint once: tools/lssd_export.py --checkpoint CHECKPOINT.pyth --out-dir " +
+                  (dir.empty() ? std::string(".") : dir) + " (README: \"Released models\")",
+              path);
 }
 
 std::string encoder_file_sha256(const std::string& path) {

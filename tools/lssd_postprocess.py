@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3
 """Read LSSD embeddings with numpy only (no torch): the release's postprocess() for lssd-infer's
 output layout.
 
@@ -22,7 +22,7 @@ Audio tracks of video containers (DATA.AUDIO_FROM_VIDEO): their filepath is a Tr
 container's path as a str with .track_index and .track_language. read_records() gives every
 manifest record (all statuses, all fields) as dicts; load_record() one record's array.
 
-CLI: python3 tools/lssd_postprocess.py OUTPUT_DIR video|audio   prints file (and track), shape
+CLI: tools/lssd_postprocess.py OUTPUT_DIR video|audio   prints file (and track), shape
 and dtype per line.
 Errors name the file: a malformed manifest line (file:line), a corrupt or truncated .npy.
 """
@@ -32,7 +32,15 @@ import pickle
 import sys
 import zipfile
 
-import numpy as np
+try:
+    import numpy as np
+except ImportError:
+    _MSG = (f"lssd_postprocess needs the Python module 'numpy', which {sys.executable} cannot import. Install "
+            "the Debian package python3-numpy (sudo apt-get install python3-numpy) or `pip install numpy`, or "
+            "run it with a Python that has numpy: /usr/bin/python3 on Debian, or $LSSD_PYTHON.")
+    if __name__ == "__main__":
+        sys.exit(f"error: {_MSG}")
+    raise ModuleNotFoundError(_MSG, name="numpy") from None
 
 __all__ = ["postprocess", "read_records", "load_record", "LssdReadError", "TrackPath"]
 

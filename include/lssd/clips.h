@@ -1,6 +1,6 @@
 // The release's clip rules, as pure functions (no FFmpeg, no torch): which clips a file gives,
 // which frames/samples each clip covers, and which 16 frames of a video clip are kept.
-// See REFERENCE.md "Clips" and "Video clip -> tensor" steps 2-3.
+// See README.md, "The Python release's behaviour": "Clips" and "Video clip -> tensor" step 2.
 #pragma once
 #include <cstddef>
 #include <cstdint>

@@ -57,6 +57,12 @@ int main(int argc, char** argv) {
   }
   opts.overwrite = overwrite;
   if (verbose > 0) std::cout << cfg.to_yaml() << std::flush;
+  if (verbose > 0 && !cfg.ignored_settings().empty()) {
+    std::string list;
+    for (const auto& kv : cfg.ignored_settings()) list += (list.empty() ? "" : ", ") + kv;
+    spdlog::info("ignored config keys (the release's tower builder sets them from MVIT.SIZE / MVIT.PATCH_OVERLAP, "
+                 "or they matter only for training / torch.distributed): {}", list);
+  }
   if (cfg.get_float("VIDEO.T") != cfg.get_float("TEST.CLIP_LEN"))
     spdlog::warn("VIDEO.T ({}) differs from TEST.CLIP_LEN ({}); clips follow TEST.CLIP_LEN", cfg.get_float("VIDEO.T"),
                  cfg.get_float("TEST.CLIP_LEN"));

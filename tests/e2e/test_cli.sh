@@ -46,8 +46,9 @@ for m in B3 B5 C2; do
 done
 # A video tower whose metadata is valid but whose module is not (it loads in the background while
 # decoding has started): a fatal error naming the file, exit 1, no hang.
-tiny=$(/usr/bin/python3 -c "import sys; sys.path.insert(0, 'tests/e2e'); from e2e_common import tiny_model_dir; print(tiny_model_dir())")
-/usr/bin/python3 - "$tiny/video.pt" "$tmp/broken_video.pt" <<'PY'
+py=${LSSD_PYTHON:-/usr/bin/python3}
+tiny=$("$py" -c "import sys; sys.path.insert(0, 'tests/e2e'); from e2e_common import tiny_model_dir; print(tiny_model_dir())")
+"$py" - "$tiny/video.pt" "$tmp/broken_video.pt" <<'PY'
 import sys, zipfile
 src = zipfile.ZipFile(sys.argv[1])
 with zipfile.ZipFile(sys.argv[2], "w") as z:
