@@ -490,11 +490,12 @@ std::string Config::output_affecting_text() const {
   return out;
 }
 
-namespace {
-void require(bool ok, const std::string& msg) {
-  if (!ok) throw ConfigError(msg);
+void Config::require(bool ok, const std::string& msg) const {
+  if (ok) return;
+  const std::string key = msg.substr(0, msg.find_first_of(" /["));
+  auto it = values_.find(key);
+  throw ConfigError(it == values_.end() ? msg : msg + " (got " + it->second.to_literal() + ")");
 }
-}  // namespace
 
 DiscoverOptions Config::discover_options() const {
   DiscoverOptions o;

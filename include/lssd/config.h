@@ -90,6 +90,10 @@ class Config {
   PipelineOptions pipeline_options() const;
 
  private:
+  // Throws ConfigError(msg) unless ok; a message that starts with a key gets the key's value
+  // appended ("OUTPUT.DTYPE must be float32 or float16 (got float64)").
+  void require(bool ok, const std::string& msg) const;
+
   std::map<std::string, ConfigValue> values_;
   std::set<std::string> explicit_;
 };

@@ -197,6 +197,25 @@ TEST(Config, OptionValidation) {
   EXPECT_THROW(c.encoder_options(), ConfigError);
 }
 
+TEST(Config, ValidationMessagesRepeatTheValue) {
+  Config c;
+  c.set("OUTPUT.DTYPE", "float64");
+  try {
+    c.pipeline_options();
+    FAIL() << "OUTPUT.DTYPE float64 accepted";
+  } catch (const ConfigError& e) {
+    EXPECT_EQ(e.message(), "OUTPUT.DTYPE must be float32 or float16 (got float64)");
+  }
+  Config d;
+  d.set("VIDEO.CROP_SIZE", "[0, 224]");
+  try {
+    d.video_options();
+    FAIL() << "VIDEO.CROP_SIZE [0, 224] accepted";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(e.message().find("(got [0, 224])"), std::string::npos) << e.message();
+  }
+}
+
 TEST(Config, YamlRoundTrip) {
   Config a;
   a.merge_list({"TEST.BATCH_SIZE", "3", "OUTPUT_DIR", "a dir/with: colon", "DATA.AUDIO_EXTENSIONS", "[wav]",
