@@ -295,7 +295,7 @@ static void require_file(const std::string& path) {
 
 std::string encoder_file_sha256(const std::string& path) {
   // One computation per (path, size, mtime): concurrent callers wait for the same one (the
-  // pipeline hashes in the background while the Encoder is being built).
+  // pipeline's model id and the tower loading in the background share it).
   static std::mutex mu;
   static std::map<std::string, std::shared_future<std::string>> memo;
   std::error_code ec1, ec2;

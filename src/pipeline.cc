@@ -174,7 +174,6 @@ class Run {
   DiscoverResult found_;
   std::vector<Job> jobs_, todo_;
   std::optional<EncoderInfo> vinfo_, ainfo_;
-  std::shared_future<std::string> vhash_, ahash_;
   std::once_flag vid_once_, aid_once_;
   std::string vid_, aid_;
   std::string model_id(bool video);
@@ -198,10 +197,15 @@ class Run {
   std::exception_ptr load_error_;
 };
 
+// The model id of a tower, computed once, when first needed (the resume check, a manifest
+// record): it waits for the model file's sha256 (libcrypto: ~0.2 s for an S tower; shared with
+// the tower's own load, encoder_file_sha256 hashes each file once).
 std::string Run::model_id(bool video) {
-  std::shared_future<std::string>& h = video ? vhash_ : ahash_;
-  if (!(video ? vinfo_.has_value() : ainfo_.has_value()) || !h.valid()) return "";
-  std::call_once(video ? vid_once_ : aid_once_, [&] { (video ? vid_ : aid_) = model_id_for(h.get(), o_, video); });
+  const std::optional<EncoderInfo>& info = video ? vinfo_ : ainfo_;
+  if (!info) return "";
+  std::call_once(video ? vid_once_ : aid_once_, [&] {
+    (video ? vid_ : aid_) = model_id_for(encoder_file_sha256(info->path), o_, video);
+  });
   return video ? vid_ : aid_;
 }
 
@@ -225,14 +229,6 @@ void Run::plan_jobs() {
   for (const auto& j : jobs_) (j.modality == Modality::Video ? need_video : need_audio) = true;
   vinfo_ = encoder_info(need_video, o_.encoder.video_model, "video", "MODEL.VIDEO_ENCODER_FILE", o_);
   ainfo_ = encoder_info(need_audio, o_.encoder.audio_model, "audio", "MODEL.AUDIO_ENCODER_FILE", o_);
-  // The model files' sha256 (part of the model id; ~0.6 s per S tower), both at once in the
-  // background: waited for only where an id is needed (the resume check, a manifest record).
-  auto hash_async = [](bool wanted, const std::string& path) {
-    return wanted ? std::async(std::launch::async, encoder_file_sha256, path).share()
-                  : std::shared_future<std::string>();
-  };
-  vhash_ = hash_async(need_video, o_.encoder.video_model);
-  ahash_ = hash_async(need_audio, o_.encoder.audio_model);
 }
 
 // Resume: drops jobs whose outputs exist and match; says when earlier outputs of another model
