@@ -28,7 +28,7 @@ enum class KeyUse {
 struct KeySpec {
   const char* key;
   ValueType type;
-  const char* default_value;  // in yacs literal syntax: True, 8, 3.0, "S", [224, 224], None
+  std::string default_value;  // in yacs literal syntax: True, 8, 3.0, "S", [224, 224], None
   bool affects_output;        // part of the model id: a change invalidates earlier outputs
   const char* comment;
   KeyUse use = KeyUse::Used;

@@ -385,3 +385,44 @@ TEST(ConfigReleaseTree, TowerKeysAwayFromTheirDefaultAreRefusedByName) {
   d.merge_list({"MVIT.USE_MEAN_POOLING", "False", "MVIT.LAYER_SCALE_INIT_VALUE", "0"});
   EXPECT_NO_THROW(d.check_default_only_keys());
 }
+
+// The key table takes its defaults from the options structs: a default Config gives the
+// default-constructed options, field by field.
+TEST(Config, DefaultsAreTheOptionsStructsDefaults) {
+  const lssd::PipelineOptions d{};
+  Config c;
+  c.set("DATA.PATH_TO_DATA_DIR", "x");  // required by pipeline_options()
+  const lssd::PipelineOptions o = c.pipeline_options();
+  EXPECT_EQ(o.encoder.batch_size, d.encoder.batch_size);
+  EXPECT_EQ(o.encoder.num_gpus, d.encoder.num_gpus);
+  EXPECT_EQ(o.encoder.device, d.encoder.device);
+  EXPECT_EQ(o.encoder.precision, d.encoder.precision);
+  EXPECT_EQ(o.encoder.threads, d.encoder.threads);
+  EXPECT_EQ(o.encoder.cpu_micro_batch, d.encoder.cpu_micro_batch);
+  EXPECT_EQ(o.encoder.cpu_lanes, d.encoder.cpu_lanes);
+  EXPECT_EQ(o.video.clip_len, d.video.clip_len);
+  EXPECT_EQ(o.audio.clip_len, d.audio.clip_len);
+  EXPECT_EQ(o.video.n_frames, d.video.n_frames);
+  EXPECT_EQ(o.video.crop_h, d.video.crop_h);
+  EXPECT_EQ(o.video.crop_w, d.video.crop_w);
+  EXPECT_EQ(o.video.short_side, d.video.short_side);
+  EXPECT_EQ(o.audio.n_fft, d.audio.n_fft);
+  EXPECT_EQ(o.audio.hop_length, d.audio.hop_length);
+  EXPECT_EQ(o.audio.n_mels, d.audio.n_mels);
+  EXPECT_EQ(o.audio.crop_h, d.audio.crop_h);
+  EXPECT_EQ(o.audio.crop_w, d.audio.crop_w);
+  EXPECT_EQ(o.discover.use_video, d.discover.use_video);
+  EXPECT_EQ(o.discover.use_audio, d.discover.use_audio);
+  EXPECT_EQ(o.discover.video_exts, d.discover.video_exts);
+  EXPECT_EQ(o.discover.audio_exts, d.discover.audio_exts);
+  EXPECT_EQ(o.discover.ext_case_insensitive, d.discover.ext_case_insensitive);
+  EXPECT_EQ(o.media.audio_from_video, d.media.audio_from_video);
+  EXPECT_EQ(o.media.video_container_exts, d.media.video_container_exts);
+  EXPECT_EQ(o.media.decode_threads, d.media.decode_threads);
+  EXPECT_EQ(o.media.deadline_s, d.media.deadline_s);
+  EXPECT_EQ(o.output_dir, d.output_dir);
+  EXPECT_EQ(o.num_workers, d.num_workers);
+  EXPECT_EQ(o.worker_nice, d.worker_nice);
+  EXPECT_EQ(o.float16_output, d.float16_output);
+  EXPECT_EQ(o.progress_interval_s, d.progress_interval_s);
+}
