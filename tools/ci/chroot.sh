@@ -4,7 +4,7 @@
 #
 #   chroot_mirror                     the Debian archive URI from /etc/apt/sources.list{,.d/*}
 #   chroot_make ROOT SUITE            debootstrap --variant=minbase SUITE into ROOT (kept if done)
-#   chroot_mount ROOT / chroot_umount ROOT   /proc, /dev, /dev/pts, /dev/shm, resolv.conf
+#   chroot_mount ROOT / chroot_umount ROOT   /proc, /sys (ro), /dev, /dev/pts, /dev/shm, resolv.conf
 #   chroot_run ROOT CMD...            runs CMD in ROOT (bash -c), HOME=/root, noninteractive apt
 #   chroot_remove ROOT                unmounts and deletes ROOT (refuses while anything is mounted)
 #   stage_start NAME / stage_end      one timed stage: prints "== NAME" and "== NAME: N s"
@@ -72,6 +72,7 @@ _mounted_under() {  # mount points at or below $1, deepest first
 chroot_mount() {
   local root=$1
   mountpoint -q "$root/proc" || mount -t proc proc "$root/proc"
+  mountpoint -q "$root/sys" || mount -t sysfs -o ro sysfs "$root/sys"  # CPU topology for OpenMP/BLAS
   mountpoint -q "$root/dev" || mount --bind /dev "$root/dev"
   mountpoint -q "$root/dev/pts" || mount --bind /dev/pts "$root/dev/pts"
   mkdir -p "$root/dev/shm"
