@@ -174,9 +174,11 @@ def prepare_corpus(args):
     else:
         src = os.path.abspath(args.corpus)
     files = corpus_files(src)
-    if args.max_files and args.max_files < len(files):
-        files = files[: args.max_files]
-        dst = os.path.join(args.cache, "corpus", f"{os.path.basename(src.rstrip('/'))}-first{args.max_files}")
+    if args.stride > 1 or (args.max_files and args.max_files < len(files)):
+        files = files[:: max(args.stride, 1)]
+        files = files[: args.max_files] if args.max_files else files
+        tag = (f"-every{args.stride}" if args.stride > 1 else "") + (f"-first{args.max_files}" if args.max_files else "")
+        dst = os.path.join(args.cache, "corpus", f"{os.path.basename(src.rstrip('/'))}{tag}")
         shutil.rmtree(dst, ignore_errors=True)
         for rel in files:
             d = os.path.join(dst, rel)
@@ -613,6 +615,8 @@ def main():
     ap.add_argument("--threads", type=int, default=os.cpu_count(), help="torch threads for every leg (default: all)")
     ap.add_argument("--batch", type=int, default=8, help="TEST.BATCH_SIZE (default 8, as configs/*.yaml)")
     ap.add_argument("--max-files", type=int, default=0, help="only the first N files (sorted by relative path)")
+    ap.add_argument("--stride", type=int, default=1,
+                    help="only every K-th file (sorted by relative path; before --max-files): a spread of the kinds")
     ap.add_argument("--legs", default="a,b,c,d",
                     help="comma list of a,b,c,d,e,f (default a,b,c,d; e is separate; f: front-end alone and busy "
                          "shares, the table of --device cuda; always on with --device cuda)")

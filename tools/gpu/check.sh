@@ -8,20 +8,22 @@
 #   --out   OUTDIR (default BUILD/check-out): table.md, bench.json, check.log
 #   --scale corpus durations (default 0.5 = 40 files of 30 s on CUDA; 0.05 on the CPU fallback)
 #   --build the build folder (default build-gpu)
+#   --stride K  bench every K-th corpus file (default 1 on CUDA, 8 on the CPU fallback: 1080p, SD, audio)
 # Python: $LSSD_PYTHON, else the first of python3, python, /usr/bin/python3 that imports torch.
 # Without a usable CUDA device every CUDA step says "no CUDA device" and is skipped, and the
 # rest (build, export, corpus, bench legs a and b) runs on the CPU: a rehearsal.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$here"
-bundle="" out="" jobs=$(nproc) scale="" build=build-gpu
+bundle="" out="" jobs=$(nproc) scale="" build=build-gpu stride=""
 while (($#)); do
   case "$1" in
     --out) out=$2; shift 2 ;;
     --jobs) jobs=$2; shift 2 ;;
     --scale) scale=$2; shift 2 ;;
     --build) build=$2; shift 2 ;;
-    -*) sed -n '2,14p' "$0"; exit 2 ;;
+    --stride) stride=$2; shift 2 ;;
+    -*) sed -n '2,15p' "$0"; exit 2 ;;
     *) bundle=$1; shift ;;
   esac
 done
@@ -159,9 +161,10 @@ step_done "export S"
 device=cpu
 if ((have_cuda)); then device=cuda; fi
 scale=${scale:-$( ((have_cuda)) && echo 0.5 || echo 0.05)}
+stride=${stride:-$( ((have_cuda)) && echo 1 || echo 8)}
 step "corpus (gen_corpus.py --corpus gpu --scale $scale) and bench legs a, b on $device"
 bench=(tools/bench/run.py --device "$device" --corpus gpu --large-scale "$scale" --model "$models" --threads "$jobs"
-  --legs a,b,f --build "$build" --cache "$work/bench" --json "$out/bench.json"
+  --legs a,b,f --stride "$stride" --build "$build" --cache "$work/bench" --json "$out/bench.json"
   --ffmpeg "$bundle/bin/lssd-corpus-ffmpeg" --set DIST.NUM_WORKERS "$jobs")
 "$py" "${bench[@]}" | tee "$out/bench.txt"
 step_done "bench"
@@ -177,7 +180,7 @@ step_done "bench"
   fi
   echo "Python $py ($py_version); bundle: $(head -1 "$bundle/BUNDLE.txt" | sed 's/^lssd GPU bundle, //')"
   echo "deprecation warnings in the build: $ndep; ctest -L cuda: $cuda_tests"
-  echo "S towers, seeded random weights; corpus: tools/bench/gen_corpus.py --corpus gpu --scale $scale"
+  echo "S towers, seeded random weights; corpus: tools/bench/gen_corpus.py --corpus gpu --scale $scale, every ${stride}th file"
   echo
   grep -v "^load average" "$out/bench.txt"
   echo

@@ -40,8 +40,9 @@ echo "none of FFmpeg, yaml-cpp, spdlog, fmt, CLI11, nlohmann-json, GoogleTest, O
 stage_end
 
 stage_start "copy the working tree and the bundle"
-rm -rf "$root/lssd" "$root/bundle"
+rm -rf "$root/bundle"
 mkdir -p "$root/lssd"
+find "$root/lssd" -mindepth 1 -maxdepth 1 ! -name build-gpu -exec rm -rf {} +  # the check's build is kept
 git ls-files -co --exclude-standard -z | tar --null -T - -cf - | tar -C "$root/lssd" -xf -
 cp -a "$bundle" "$root/bundle"
 echo "repository $(du -sm "$root/lssd" | cut -f1) MB + bundle $(du -sm "$root/bundle" | cut -f1) MB" \
