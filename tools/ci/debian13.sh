@@ -18,7 +18,8 @@
 #             Python reference pipeline: Debian 13's torchvision is not the release's 0.14.1 and
 #             its torchaudio has only the sox backend, which cannot open sample_data's opus
 #             file) and the fuzz smoke test (clang; it runs in the Debian 12 suite)
-#   exporter  tools/lssd_export.py under Debian 13's python3-torch on the same seeded checkpoint;
+#   exporter  tools/lssd_export.py under Debian 13's python3-torch on the same seeded checkpoint
+#             (--no-verify: its eager re-runs cost minutes; the comparison below is the check);
 #             lssd-infer (Debian 13 build) embeds sample_data with both exports and
 #             `lssd-read compare` requires them to agree (cosine >= 0.9999, |diff| <= 1e-4)
 # Needs root (debootstrap, chroot, mounts) and this machine's Debian 12 python3-torch
