@@ -45,8 +45,9 @@ mkdir -p "$root/lssd"
 find "$root/lssd" -mindepth 1 -maxdepth 1 ! -name build-gpu -exec rm -rf {} +  # the check's build is kept
 git ls-files -co --exclude-standard -z | tar --null -T - -cf - | tar -C "$root/lssd" -xf -
 cp -a "$bundle" "$root/bundle"
-echo "repository $(du -sm "$root/lssd" | cut -f1) MB + bundle $(du -sm "$root/bundle" | cut -f1) MB" \
-  "= $(du -smc "$root/lssd" "$root/bundle" | tail -1 | cut -f1) MB"
+repo_mb=$(($(git ls-files -co --exclude-standard -z | tar --null -T - -cf - | wc -c) / 1048576))
+bundle_mb=$(du -sm "$root/bundle" | cut -f1)
+echo "copied to a GPU machine: repository ${repo_mb} MB + bundle ${bundle_mb} MB = $((repo_mb + bundle_mb)) MB"
 stage_end
 
 stage_start "tools/gpu/check.sh /bundle $* (no network)"
