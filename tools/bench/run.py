@@ -526,7 +526,8 @@ def report_cuda(results):
         limit = max(stages, key=stages.get) if stages else "-"
         limit = {"workers": "decode workers", "encoder": "encoder"}.get(limit, limit)
         mem = lambda x: "-" if not x or x.get("gpu_peak_mib") is None else f"{x['gpu_peak_mib']:.0f}"  # noqa: E731
-        rows.append([r["model"], r["corpus"], str(r["files"]), f"{clips.get('video', 0)}/{clips.get('audio', 0)}",
+        rows.append([os.path.basename(r["model"].rstrip("/")), r["corpus"], str(r["files"]),
+                     f"{clips.get('video', 0)}/{clips.get('audio', 0)}",
                      fmt(a and a["wall_s"], 1), fmt(a and a["clips_per_s"]), fmt(b and b["forward_total_s"], 1),
                      fmt(b and b["clips_per_s"]), fmt(r["ratios"].get("a_over_b")), f"{mem(a)}/{mem(b)}",
                      pct("decode"), pct("transform"), pct("encoder"), limit])
