@@ -36,7 +36,11 @@ from concurrent.futures import ThreadPoolExecutor
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
-PY = sys.executable or "/usr/bin/python3"  # the Python running this (it has torch)
+sys.path.insert(0, os.path.join(ROOT, "tools"))
+
+# The Python of the reference pipeline and the checkpoint tools: $LSSD_PYTHON, else this one.
+# numpy is not needed here (tools/bench/npyio.py): GPU machines may have PyTorch without it.
+PY = os.environ.get("LSSD_PYTHON") or sys.executable
 VIDEO_EXTS = ("mp4", "avi")
 AUDIO_EXTS = ("mp3", "wav", "flac", "opus")
 
