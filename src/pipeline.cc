@@ -144,7 +144,8 @@ std::optional<EncoderInfo> encoder_info(bool needed, const std::string& file, co
 // Everything one run shares between its threads.
 class Run {
  public:
-  Run(const PipelineOptions& o, RunControl* control) : o_(o), control_(control ? control : &own_control_) {}
+  Run(const PipelineOptions& o, RunControl* control)
+      : o_(o), control_(control ? control : &own_control_), media_(o.media) {}
   RunSummary go();
 
  private:
@@ -167,6 +168,7 @@ class Run {
   const PipelineOptions& o_;
   RunControl own_control_;
   RunControl* control_;
+  MediaOptions media_;  // o_.media with MEDIA.DECODE_THREADS 0 resolved
   Clock::time_point t0_ = Clock::now();
   RunSummary summary_;
   Tally tally_;
@@ -371,7 +373,7 @@ void Run::process_video(size_t k, const Record& base) {
   embed<VideoClipFrames>(
       k, Modality::Video, &unit,
       [&](const ClipSink<VideoClipFrames>& sink, const int& queued) {
-        VideoFileResult res = decode_video_clips(found_.files[todo_[k].file].path, o_.video, o_.media, sink);
+        VideoFileResult res = decode_video_clips(found_.files[todo_[k].file].path, o_.video, media_, sink);
         if (res.decode_errors > 0)
           spdlog::warn("{}: {} packet(s) could not be decoded (the release would skip this file)", base.path,
                        res.decode_errors);
@@ -398,7 +400,7 @@ void Run::process_track(size_t k, Record rec, int stream) {
   embed<AudioClipSamples>(
       k, Modality::Audio, &unit,
       [&](const ClipSink<AudioClipSamples>& sink, const int& queued) {
-        AudioFileResult res = decode_audio_clips(rec.path, stream, o_.audio, o_.media, sink);
+        AudioFileResult res = decode_audio_clips(rec.path, stream, o_.audio, media_, sink);
         rec.sample_rate = res.sample_rate;
         if (res.skipped_short) return assembler_->skipped_short(unit, rec);
         assembler_->update(unit, [&](Record& r) {
@@ -418,7 +420,7 @@ void Run::process_audio(size_t k, const Record& base) {
   if (!todo_[k].container_tracks) return process_track(k, base, -1);
   std::vector<std::pair<int, std::string>> tracks;  // stream index, language
   try {
-    for (const auto& s : probe_media(base.path, o_.media).streams)
+    for (const auto& s : probe_media(base.path, media_).streams)
       if (s.type == "audio") tracks.emplace_back(s.index, s.language);
   } catch (const Error& e) {
     assembler_->record_failure(base, e.stage(), e.message());
@@ -543,6 +545,10 @@ RunSummary Run::go() {
   // (the encoder's threads use the same cores; more workers only hold more frames and clips).
   size_t nworkers = std::max<size_t>(1, std::min<size_t>(o_.num_workers, todo_.size()));
   if (!cuda_) nworkers = std::min<size_t>(nworkers, static_cast<size_t>(std::max(available_cpus(), 1)));
+  // MEDIA.DECODE_THREADS 0: the CPUs shared among the workers, so that a lone long file (fewer
+  // files than cores) decodes with FFmpeg's frame threads on every core.
+  if (media_.decode_threads == 0)
+    media_.decode_threads = std::max(1, available_cpus() / static_cast<int>(std::max<size_t>(nworkers, 1)));
   std::vector<std::thread> workers, encoders;
   if (!todo_.empty())
     for (size_t i = 0; i < nworkers; ++i) workers.emplace_back([this] { worker(); });
@@ -551,8 +557,8 @@ RunSummary Run::go() {
   if (!load_error_ && !replicas_.empty()) {
     const Replica& r0 = replicas_[0];
     const EncoderInfo& first = r0.video.valid() ? r0.video.get()->info() : r0.audio.get()->info();
-    spdlog::info("encoders on {} ({}), batch {}, {} decode worker(s)", first.device, first.precision,
-                 o_.encoder.batch_size, nworkers);
+    spdlog::info("encoders on {} ({}), batch {}, {} decode worker(s) of {} decoder thread(s)", first.device,
+                 first.precision, o_.encoder.batch_size, nworkers, media_.decode_threads);
   }
   for (auto& t : workers) t.join();
   queue_->producers_finished();

@@ -6,7 +6,8 @@
 //       --no-write computes the tensors but writes only result.json.
 //   lssd_probe audio FILE OUT_DIR [--stream N] [--clip-len T] [--threads N]
 //   --threads: FFmpeg decoder threads (default 1; 0: FFmpeg's choice); --decode-all: decode every
-//   frame (MEDIA.SKIP_FRAMES False)
+//   frame (MEDIA.SKIP_FRAMES False); --hash: sha256 of each clip's RGB frames and tensor in
+//   result.json (frames_sha256, tensor_sha256)
 //       OUT_DIR/result.json (ranges, sample rate, n), audio_<i>.npy float32 [samples].
 // On an lssd::Error prints {"error", "stage"} as JSON and exits 3.
 #include <chrono>
@@ -22,6 +23,7 @@
 #include "lssd/error.h"
 #include "lssd/media.h"
 #include "lssd/process.h"
+#include "lssd/sha256.h"
 #include "lssd/video_transform.h"
 
 namespace {
@@ -75,11 +77,13 @@ int main(int argc, char** argv) {
   double clip_len = 3.0;
   int threads = 1;    // FFmpeg decoder threads (0: FFmpeg's choice)
   bool skip = true;   // MEDIA.SKIP_FRAMES
+  bool hash = false;  // sha256 of each clip's RGB frames and tensor in result.json
   for (int i = 4; i < argc; ++i) {
     const std::string a = argv[i];
     if (a == "--no-tensors") tensors = false;
     else if (a == "--no-write") write = false;
     else if (a == "--frames") frames = true;
+    else if (a == "--hash") hash = true;
     else if (a == "--stream" && i + 1 < argc) stream = std::stoi(argv[++i]);
     else if (a == "--clip-len" && i + 1 < argc) clip_len = std::stod(argv[++i]);
     else if (a == "--threads" && i + 1 < argc) threads = std::stoi(argv[++i]);
@@ -115,6 +119,11 @@ int main(int argc, char** argv) {
       sink.clip = [&](lssd::VideoClipFrames&& c) {
         clips.push_back({{"index", c.index}, {"pts", c.pts}, {"clip_pts", c.clip_pts},
                          {"num_decoded", c.num_decoded}, {"width", c.width}, {"height", c.height}});
+        if (hash) {
+          lssd::Sha256 h;
+          for (const auto& f : c.frames) h.update(f.data(), f.size());
+          clips.back()["frames_sha256"] = h.hex_digest();
+        }
         if (frames) {
           std::vector<uint8_t> all;
           for (const auto& f : c.frames) all.insert(all.end(), f.begin(), f.end());
@@ -123,6 +132,11 @@ int main(int argc, char** argv) {
         }
         if (tensors) {
           const lssd::FloatArray t = transform(c.frames, c.width, c.height);
+          if (hash) {
+            lssd::Sha256 h;
+            h.update(t.ptr(), t.numel() * sizeof(float));
+            clips.back()["tensor_sha256"] = h.hex_digest();
+          }
           if (write) write_npy(out_dir + "/clip_" + std::to_string(c.index) + ".npy", "<f4", t.shape, t.ptr(),
                     t.numel() * sizeof(float));
         }

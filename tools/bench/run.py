@@ -29,6 +29,7 @@ import os
 import re
 import shutil
 import subprocess
+import tempfile
 import sys
 import threading
 import time
@@ -424,6 +425,58 @@ def leg_frontend(args, data, files, work):
     return res
 
 
+FRONTEND_VIDEO_EXTS = ("mp4", "avi", "mkv", "mov", "webm", "m4v", "MP4", "AVI", "MKV", "MOV")
+
+
+def leg_frontend_files(args, data):
+    """Per video file, one at a time: the front-end's own time in lssd_probe (decode + plan +
+    RGB + FiveCrop transform, no encoder; the probe's in-process front_end_s, so process start-up
+    and LibTorch loading are left out) with --threads N decoder threads, against
+    `ffmpeg -threads N -i F -f null -` (a full decode, process wall), and the frames decoded vs
+    the frames in the file."""
+    probe = os.path.join(args.build, "tests", "lssd_probe")
+    env = env_passive(1)
+    files = []
+    for dp, dns, fns in os.walk(data):
+        dns.sort()
+        files += [os.path.join(dp, fn) for fn in fns if fn.rsplit(".", 1)[-1] in FRONTEND_VIDEO_EXTS]
+    rows = []
+    n = args.threads
+    for f in sorted(files, key=lambda x: x.encode()):
+        with tempfile.TemporaryDirectory(prefix="lssd_fe_") as d:
+            r = subprocess.run([probe, "video", f, d, "--no-write", "--threads", str(n)], env=env,
+                               capture_output=True, text=True)
+            res = json.load(open(os.path.join(d, "result.json"))) if os.path.exists(os.path.join(d, "result.json")) else {}
+        if r.returncode != 0 or "front_end_s" not in res:
+            rows.append({"file": os.path.relpath(f, data), "error": res.get("error", r.stderr.strip()[-200:])})
+            continue
+        ff_wall, _, _, _, ff_rc = timed(["ffmpeg", "-nostdin", "-v", "quiet", "-threads", str(n), "-i", f, "-f", "null",
+                                         "-"], env, rss=False, check=False)
+        rows.append({"file": os.path.relpath(f, data), "threads": n, "clips": res.get("num_clips"),
+                     "frames_decoded": res.get("decoded_frames"), "frames_total": res.get("num_timestamps"),
+                     "front_end_s": res["front_end_s"], "front_end_cpu_s": res["front_end_cpu_s"],
+                     "ffmpeg_s": ff_wall if ff_rc == 0 else None,
+                     "front_end_over_ffmpeg": res["front_end_s"] / ff_wall if ff_rc == 0 and ff_wall else None,
+                     "load": loadavg()})
+        log(f"f {rows[-1]['file']}: front-end {res['front_end_s']:.2f} s, ffmpeg {ff_wall:.2f} s, "
+            f"frames {res.get('decoded_frames')}/{res.get('num_timestamps')}")
+    return rows
+
+
+def frontend_table(rows):
+    lines = ["| file | threads | frames decoded / total | front-end s (cpu s) | ffmpeg -f null s | front-end / ffmpeg |",
+             "|---|---|---|---|---|---|"]
+    for r in rows:
+        if "error" in r:
+            lines.append(f"| {r['file']} | - | error: {r['error']} | | | |")
+            continue
+        ratio = f"{r['front_end_over_ffmpeg']:.2f}" if r["front_end_over_ffmpeg"] is not None else "-"
+        ff = f"{r['ffmpeg_s']:.2f}" if r["ffmpeg_s"] is not None else "-"
+        lines.append(f"| {r['file']} | {r['threads']} | {r['frames_decoded']} / {r['frames_total']} | "
+                     f"{r['front_end_s']:.2f} ({r['front_end_cpu_s']:.2f}) | {ff} | {ratio} |")
+    return "\n".join(lines)
+
+
 def busy_shares(a, b, fe, clips):
     """Busy share of each stage during run a: stage time / (its threads x a's pipeline time).
     Decode and transform run in a's decode workers; their time is the front-end's CPU time
@@ -560,6 +613,8 @@ def report_cuda(results):
 
 
 def report(results):
+    if not results["runs"]:
+        return ""
     if results.get("device") == "cuda" or results.get("frontend"):
         return report_cuda(results)
     rows = []
@@ -624,7 +679,8 @@ def main():
                     help="only every K-th file (sorted by relative path; before --max-files): a spread of the kinds")
     ap.add_argument("--legs", default="a,b,c,d",
                     help="comma list of a,b,c,d,e,f (default a,b,c,d; e is separate; f: front-end alone and busy "
-                         "shares, the table of --device cuda; always on with --device cuda)")
+                         "shares, the table of --device cuda; always on with --device cuda; f alone: per video "
+                         "file of --corpus, front-end vs ffmpeg -threads N, frames decoded)")
     ap.add_argument("--rss-minutes", default="1,10", help="leg e: video lengths in minutes (default 1,10)")
     ap.add_argument("--b-max-batches", type=int, default=0,
                     help="leg b: time at most K forwards per batch shape and extrapolate (0: all)")
@@ -723,12 +779,18 @@ def main():
                 ratios["same_clips"] = a["clips"] == c["clips"]
             run["ratios"] = ratios
             results["runs"].append(run)
+    if "f" in legs and not legs & {"a", "b", "c", "d"}:  # the front-end alone, per file, on any directory
+        data, _ = prepare_corpus(args)
+        log(f"f: front-end per file in {data}, {args.threads} decoder thread(s), load {loadavg()}")
+        results["f_files"] = leg_frontend_files(args, data)
     if "e" in legs:
         log(f"e: peak RSS, load {loadavg()}")
         results["e"] = leg_e(args, os.path.join(args.cache, "work", f"{stamp}-rss"))
     results["load_end"] = loadavg()
     results["total_s"] = time.monotonic() - t_start
     table = report(results)
+    if results.get("f_files"):
+        table = (table + "\n\n" if table.strip() else "") + frontend_table(results["f_files"])
     results["table"] = table
     path = args.json or os.path.join(args.cache, "results", f"{stamp}.json")
     os.makedirs(os.path.dirname(path), exist_ok=True)
