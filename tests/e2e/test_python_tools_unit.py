@@ -42,7 +42,6 @@ def main():
             (["lssd_export.py", "--check", "--out-dir", tmp], "torch", "python3-torch", "torch"),
             (["lssd_checkpoint.py", "info", os.path.join(tmp, "x.pyth")], "torch", "python3-torch", "torch"),
             (["lssd_mvit.py"], "torch", "python3-torch", "torch"),
-            (["bench/run.py", "--help"], "numpy", "python3-numpy", "numpy"),
         ]
         for args, module, deb, pip in cases:
             rc, _, err = run(bare + [os.path.join(TOOLS, args[0])] + args[1:])
