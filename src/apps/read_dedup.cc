@@ -94,7 +94,7 @@ Command add_dedup(CLI::App& app) {
       "compilation. The offset (time in a - time in b, >= 0) is on the clip grid: a shift between grid\n"
       "points shows as the neighbouring grid offset that matches best. The default threshold and run\n"
       "length are placeholders until measured with the released weights: give them explicitly.\n"
-      "Exit 0 whether or not pairs are found.");
+      "Exit 0 whether or not pairs are found.\n");
   s->add_option("DIR", a->dir, "output directory")->required()->check(CLI::ExistingDirectory);
   s->add_option("--mtype", a->mtype, "only this modality (default: each present, separately)")
       ->check(CLI::IsMember({"video", "audio"}));

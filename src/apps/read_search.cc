@@ -5,6 +5,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include <algorithm>
 #include <cstdio>
 #include <iostream>
 
@@ -26,12 +27,13 @@ void add_catalog_args(CLI::App* s, CatalogArgs& a) {
 }
 
 void add_index_args(CLI::App* s, IndexArgs& a) {
-  s->add_flag("--approx", a.approx,
-              "approximate search with an IVF index (FAISS IVF-Flat), built on first use and saved under OUT/index/ "
-              "(or --index-dir) with the manifest state it was built from; rebuilt when that changes");
-  s->add_option("--nprobe", a.nprobe, "IVF cells scanned per query (default: nlist/16)")->check(CLI::PositiveNumber);
-  s->add_option("--nlist", a.nlist, "IVF cells (default: sqrt(clips), at most clips/39)")->check(CLI::PositiveNumber);
-  s->add_option("--index-dir", a.index_dir, "where the approximate index is kept (default OUT/index; for a read-only OUT)");
+  auto* approx = s->add_flag("--approx", a.approx,
+                             "approximate search with an IVF index (FAISS IVF-Flat), built on first use and saved under "
+                             "OUT/index/ (or --index-dir) with the manifest state it was built from; rebuilt when that changes");
+  s->add_option("--nprobe", a.nprobe, "IVF cells scanned per query (default: nlist/16)")->check(CLI::PositiveNumber)->needs(approx);
+  s->add_option("--nlist", a.nlist, "IVF cells (default: sqrt(clips), at most clips/39)")->check(CLI::PositiveNumber)->needs(approx);
+  s->add_option("--index-dir", a.index_dir, "where the approximate index is kept (default OUT/index; for a read-only OUT)")
+      ->needs(approx);
 }
 
 std::vector<std::string> modalities(const OutputReader& rd, const std::string& mtype) {
@@ -115,7 +117,8 @@ OpenedIndex open_index(const ModalityReader& mr, const search::Catalog& cat, con
 namespace {
 
 struct SearchArgs {
-  std::string dir, mtype, file, vector;
+  std::string dir, mtype, vector;
+  std::vector<std::string> files;
   int64_t clip = -1;
   int track = -2;
   int k = 10;
@@ -129,20 +132,32 @@ struct Query {
   std::vector<float> v;
 };
 
-// The query clips of --file (every clip, or --clip) in this catalog.
-std::vector<Query> file_queries(const ModalityReader& mr, const search::Catalog& cat, const SearchArgs& a) {
+bool record_matches(const Record& r, const std::string& name, int track) {
+  return r.status == "ok" && (r.rel_path == name || r.path == name) && (track == -2 || r.track_index == track);
+}
+
+std::string describe(const std::string& name, int track) {
+  return "'" + name + "'" + (track == -2 ? "" : " track " + std::to_string(track));
+}
+
+// The query clips of each --file (every clip, or --clip) in this catalog; `matched` records
+// which names matched.
+std::vector<Query> file_queries(const ModalityReader& mr, const search::Catalog& cat, const SearchArgs& a,
+                                std::vector<bool>& matched) {
   std::vector<Query> qs;
-  for (size_t fi : cat.find(a.file, a.track)) {
-    const auto& f = cat.files()[fi];
-    FloatArray v = search::load_file_vectors(mr, f);
-    if (a.clip >= f.clips())
-      throw Error("search", "clip " + std::to_string(a.clip) + " out of range: " + std::to_string(f.clips()) + " clips", file_label(f));
-    const int64_t dim = v.shape[1];
-    for (int64_t c = 0; c < f.clips(); ++c) {
-      if (a.clip >= 0 && c != a.clip) continue;
-      qs.push_back({clip_json(cat, f.first_row + c), std::vector<float>(v.data.begin() + c * dim, v.data.begin() + (c + 1) * dim)});
+  for (size_t n = 0; n < a.files.size(); ++n)
+    for (size_t fi : cat.find(a.files[n], a.track)) {
+      matched[n] = true;
+      const auto& f = cat.files()[fi];
+      FloatArray v = search::load_file_vectors(mr, f);
+      if (a.clip >= f.clips())
+        throw Error("search", "clip " + std::to_string(a.clip) + " out of range: " + std::to_string(f.clips()) + " clips", file_label(f));
+      const int64_t dim = v.shape[1];
+      for (int64_t c = 0; c < f.clips(); ++c) {
+        if (a.clip >= 0 && c != a.clip) continue;
+        qs.push_back({clip_json(cat, f.first_row + c), std::vector<float>(v.data.begin() + c * dim, v.data.begin() + (c + 1) * dim)});
+      }
     }
-  }
   return qs;
 }
 
@@ -158,7 +173,7 @@ std::vector<Query> vector_queries(const std::string& path) {
   return qs;
 }
 
-// Modalities to search: --mtype, or those holding --file; --vector needs one modality.
+// Modalities to search: --mtype, or those holding a --file; --vector needs one modality.
 std::vector<std::string> search_modalities(const OutputReader& rd, const SearchArgs& a) {
   if (!a.mtype.empty()) return modalities(rd, a.mtype);
   if (!a.vector.empty()) {
@@ -166,16 +181,13 @@ std::vector<std::string> search_modalities(const OutputReader& rd, const SearchA
     return rd.modalities();
   }
   std::vector<std::string> out;
-  for (const auto& m : rd.modalities())
-    for (const auto& r : rd.modality(m).records())
-      if (r.status == "ok" && (r.rel_path == a.file || r.path == a.file) && (a.track == -2 || r.track_index == a.track)) {
-        out.push_back(m);
-        break;
-      }
-  if (out.empty())
-    throw Error("read", "no embedded record matches '" + a.file + "'" + (a.track == -2 ? "" : " track " + std::to_string(a.track)) +
-                            " (give its rel_path or input path; see `lssd-read ls`)",
-                rd.root());
+  for (const auto& m : rd.modalities()) {
+    const auto& recs = rd.modality(m).records();
+    if (std::any_of(recs.begin(), recs.end(), [&](const Record& r) {
+          return std::any_of(a.files.begin(), a.files.end(), [&](const std::string& f) { return record_matches(r, f, a.track); });
+        }))
+      out.push_back(m);
+  }
   return out;
 }
 
@@ -191,7 +203,10 @@ void print_text(const search::Catalog& cat, const json& mod, const std::vector<j
     int rank = 0;
     for (const auto& h : q["hits"]) {
       std::string n = h["rel_path"].get<std::string>();
-      if (!h["track"].is_null()) n += " [track " + h["track"].dump() + " " + h.value("language", "") + "]";
+      if (!h["track"].is_null()) {
+        const std::string lang = h.value("language", "");
+        n += " [track " + h["track"].dump() + (lang.empty() ? "" : " " + lang) + "]";
+      }
       std::printf("  %3d  %.6f  %s  clip %lld [%s-%s s]\n", ++rank, h["score"].get<double>(), n.c_str(),
                   static_cast<long long>(h["clip"].get<int64_t>()), fixed(h["start"], 2).c_str(), fixed(h["stop"], 2).c_str());
     }
@@ -202,11 +217,12 @@ void print_text(const search::Catalog& cat, const json& mod, const std::vector<j
 int run_search(const SearchArgs& a) {
   OutputReader rd(a.dir);
   json out = {{"dir", a.dir}, {"k", a.k}, {"modalities", json::object()}, {"queries", json::array()}};
+  std::vector<bool> matched(a.files.size(), false);
   for (const auto& m : search_modalities(rd, a)) {
     const ModalityReader& mr = rd.modality(m);
     search::Catalog cat(mr, a.cat.options());
-    std::vector<Query> qs = a.vector.empty() ? file_queries(mr, cat, a) : vector_queries(a.vector);
-    if (qs.empty()) continue;  // --mtype given and the file is not in it: reported below
+    std::vector<Query> qs = a.vector.empty() ? file_queries(mr, cat, a, matched) : vector_queries(a.vector);
+    if (qs.empty()) continue;
     OpenedIndex ix = open_index(mr, cat, a.index, false);
     if (static_cast<int64_t>(qs[0].v.size()) != ix.index->dim())
       throw Error("search", "query vectors have " + std::to_string(qs[0].v.size()) + " dimensions, the " + m + " clips " +
@@ -230,10 +246,11 @@ int run_search(const SearchArgs& a) {
     for (auto& q : queries) out["queries"].push_back(q);
     if (!a.as_json) print_text(cat, ix.info, queries);
   }
-  if (out["queries"].empty())
-    throw Error("read", "no embedded " + a.mtype + " record matches '" + a.file + "'" +
-                            (a.track == -2 ? "" : " track " + std::to_string(a.track)),
-                a.dir);
+  for (size_t n = 0; n < a.files.size(); ++n)
+    if (!matched[n])
+      throw Error("read", "no embedded " + (a.mtype.empty() ? std::string() : a.mtype + " ") + "record matches " +
+                              describe(a.files[n], a.track) + " (give its rel_path or input path; see `lssd-read ls`)",
+                  a.dir);
   if (a.as_json) std::cout << out.dump(1) << "\n";
   return 0;
 }
@@ -247,20 +264,20 @@ Command add_search(CLI::App& app) {
       "A clip's vector is its embedding L2-normalised; for video, the mean of its five crop embeddings,\n"
       "then L2-normalised. The score is the cosine similarity (inner product of the unit vectors).\n"
       "Video and audio vectors are in different spaces (the release drops the projection heads):\n"
-      "search within one modality. Ties are ordered by file, track, clip. Exact unless --approx.");
+      "search within one modality. Ties are ordered by file, track, clip. Exact unless --approx.\n");
   s->add_option("DIR", a->dir, "output directory")->required()->check(CLI::ExistingDirectory);
-  auto* of = s->add_option("--file", a->file, "query with this file's clips (rel_path or input path)");
+  auto* of = s->add_option("--file", a->files, "query with this file's clips (rel_path or input path; repeatable)");
   auto* ov = s->add_option("--vector", a->vector, "query with the vectors of this .npy: [768], [N,768] or [N,5,768]");
   of->excludes(ov);
-  s->add_option("--clip", a->clip, "only this clip of --file (0-based)")->needs(of)->check(CLI::NonNegativeNumber);
-  s->add_option("--track", a->track, "only this audio track (stream index) of --file")->needs(of)->check(CLI::NonNegativeNumber);
+  s->add_option("--clip", a->clip, "only this clip of each --file (0-based)")->needs(of)->check(CLI::NonNegativeNumber);
+  s->add_option("--track", a->track, "only this audio track (stream index) of each --file (default: every track)")->needs(of)->check(CLI::NonNegativeNumber);
   s->add_option("--mtype", a->mtype, "modality (default: those holding --file)")->check(CLI::IsMember({"video", "audio"}));
   s->add_option("-k", a->k, "hits per query")->capture_default_str()->check(CLI::PositiveNumber);
   s->add_flag("--json", a->as_json, "machine-readable JSON on stdout");
   add_catalog_args(s, a->cat);
   add_index_args(s, a->index);
   return {s, [a] {
-            if (a->file.empty() && a->vector.empty()) throw ConfigError("search: give --file REL or --vector V.npy");
+            if (a->files.empty() && a->vector.empty()) throw ConfigError("search: give --file REL or --vector V.npy");
             return run_search(*a);
           }};
 }

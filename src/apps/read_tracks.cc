@@ -116,7 +116,7 @@ Command add_tracks(CLI::App& app) {
       "every pair of tracks, the cosine of each clip (clips paired by index), mean, minimum, and the time\n"
       "ranges of clips below --threshold (and of clips only the longer track has); then all pairs, worst\n"
       "first. A silent, cut, shifted or foreign track stands out. The default threshold is a placeholder\n"
-      "until measured with the released weights: give it explicitly. Exit 1 when a pair is flagged.");
+      "until measured with the released weights: give it explicitly. Exit 1 when a pair is flagged.\n");
   s->add_option("DIR", a->dir, "output directory")->required()->check(CLI::ExistingDirectory);
   s->add_option("FILE", a->file, "only this container (rel_path or input path)");
   s->add_option("--threshold", a->threshold, "flag clips whose cosine is below this")->capture_default_str()->check(CLI::Range(-1.0, 1.0));
