@@ -26,6 +26,8 @@ namespace {
 // candidates this close to the k-th exact score are fetched before the top-k is decided.
 constexpr double kCandidateMargin = 1e-4;
 constexpr int64_t kExtraCandidates = 16;
+// IVF k-means trains on at most this many vectors (3 GiB of 768-d floats).
+constexpr int64_t kMaxTrainPoints = int64_t{1} << 20;
 
 double dot(const float* a, const float* b, int64_t n) {
   double s = 0;
@@ -135,7 +137,7 @@ std::vector<std::vector<Hit>> ExactIndex::search(const float* queries, int64_t n
 
 IvfParams ivf_params_for(int64_t rows) {
   IvfParams p;
-  p.nlist = std::max<int64_t>(1, std::min<int64_t>(std::llround(std::sqrt(static_cast<double>(rows))), rows / 39));
+  p.nlist = std::max<int64_t>(1, std::min<int64_t>(std::llround(std::sqrt(static_cast<double>(rows)) / 2), rows / 39));
   p.nprobe = std::max<int64_t>(1, p.nlist / 16);
   return p;
 }
@@ -163,18 +165,27 @@ std::unique_ptr<IvfIndex> IvfIndex::build(const float* data, int64_t rows, int64
   ix.own_fields = true;
   ix.cp.spherical = true;  // unit vectors: normalised centroids
   ix.cp.niter = 10;
-  ix.cp.min_points_per_centroid = 1;  // nlist <= rows / 39 already; no warning on stderr
   ix.nprobe = static_cast<size_t>(std::min(params.nprobe, params.nlist));
-  // Training sample: at most max_points_per_centroid (256) per cell, evenly spaced over the rows.
-  const int64_t sample = std::min<int64_t>(static_cast<int64_t>(keep.size()), params.nlist * ix.cp.max_points_per_centroid);
-  std::vector<float> train(static_cast<size_t>(sample * dim));
-  for (int64_t i = 0; i < sample; ++i) {
-    const int64_t r = keep[static_cast<size_t>(i * static_cast<int64_t>(keep.size()) / sample)];
-    std::copy_n(data + r * dim, dim, train.begin() + i * dim);
+  // Training sample: every vector up to kMaxTrainPoints (evenly spaced beyond). k-means needs
+  // many points of each cluster of the data, not only per cell: with FAISS's usual 256 points
+  // per cell, catalogues of many small clusters (clips of many videos) end up split over cells
+  // (benchmark: 1M vectors in 10,000 clusters, recall@10 0.30 at nprobe 1 instead of ~1).
+  const int64_t sample = std::min<int64_t>(static_cast<int64_t>(keep.size()), kMaxTrainPoints);
+  ix.cp.min_points_per_centroid = 1;  // nlist <= rows / 39 already; no warning on stderr
+  ix.cp.max_points_per_centroid = static_cast<int>(sample / params.nlist + 1);  // FAISS subsamples no further
+  std::vector<float> train;
+  const float* tx = data;
+  if (sample != rows) {
+    train.resize(static_cast<size_t>(sample * dim));
+    for (int64_t i = 0; i < sample; ++i) {
+      const int64_t r = keep[static_cast<size_t>(i * static_cast<int64_t>(keep.size()) / sample)];
+      std::copy_n(data + r * dim, dim, train.begin() + i * dim);
+    }
+    tx = train.data();
   }
   {
     OmpThreads threads(static_cast<double>(sample) * static_cast<double>(params.nlist) * static_cast<double>(dim) * ix.cp.niter);
-    faiss_call("IVF training", "", [&] { ix.train(sample, train.data()); });
+    faiss_call("IVF training", "", [&] { ix.train(sample, tx); });
   }
   train = {};
   OmpThreads threads(static_cast<double>(keep.size()) * static_cast<double>(params.nlist) * static_cast<double>(dim));

@@ -259,21 +259,21 @@ TEST(SearchExact, EqualsBruteForceUnderTheTieRule) {
 }
 
 TEST(SearchIvf, ScanningEveryCellEqualsExactAndSaveLoadKeepsResults) {
-  const int64_t n = 4000;
+  const int64_t n = 2000;
   ls::ClipMatrix m;
   m.rows = n;
   m.dim = kDim;
   m.present.assign(n, 1);
   for (int64_t r = 0; r < n; ++r) {
-    std::vector<float> v = unit(r), c = unit(100000 + r % 40);
+    std::vector<float> v = unit(r), c = unit(100000 + r % 20);
     for (int64_t k = 0; k < kDim; ++k) v[k] = c[k] + 0.7f * v[k];
     ls::l2_normalise(v.data(), 1, kDim);
     m.data.insert(m.data.end(), v.begin(), v.end());
   }
   m.present[5] = 0;
-  ls::IvfParams p = ls::ivf_params_for(n);
-  EXPECT_EQ(p.nlist, 63);
-  EXPECT_EQ(p.nprobe, 3);
+  ls::IvfParams p = ls::ivf_params_for(4000);
+  EXPECT_EQ(p.nlist, 32);
+  EXPECT_EQ(p.nprobe, 2);
   auto ivf = ls::IvfIndex::build(m.data.data(), n, kDim, m.present.data(), {16, 16});
   EXPECT_EQ(ivf->size(), n - 1);
   ls::ExactIndex exact(m.data.data(), n, kDim, m.present.data());

@@ -51,15 +51,16 @@ struct IvfParams {
   int64_t nlist = 0;   // coarse cells (k-means centroids)
   int64_t nprobe = 0;  // cells scanned per query
 };
-// The defaults for `rows` vectors: nlist = clamp(round(sqrt(rows)), 1, rows / 39) (FAISS wants
-// >= 39 training points per centroid), nprobe = max(1, nlist / 16) (measured on the benchmark
-// in tools/bench/search_bench.cc: recall@10 >= 0.95 at 1M vectors).
+// The defaults for `rows` vectors: nlist = clamp(round(sqrt(rows) / 2), 1, rows / 39) (FAISS
+// wants >= 39 training points per centroid), nprobe = max(1, nlist / 16). Measured in
+// tools/bench/search.md.
 IvfParams ivf_params_for(int64_t rows);
 
 class IvfIndex : public KnnIndex {
  public:
-  // Trains the coarse quantizer on (a sample of) the present rows and adds them with their row
-  // numbers as ids. Throws lssd::Error("search") on invalid parameters or no rows.
+  // Trains the coarse quantizer (spherical k-means, 10 iterations) on the present rows (at most
+  // 2^20 of them, evenly spaced) and adds them with their row numbers as ids. Throws
+  // lssd::Error("search") on invalid parameters or no rows.
   static std::unique_ptr<IvfIndex> build(const float* data, int64_t rows, int64_t dim, const uint8_t* present,
                                          IvfParams params);
   // FAISS's own file format. Throws lssd::Error("search", ..., path) when it cannot be read or
