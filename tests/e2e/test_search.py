@@ -127,11 +127,27 @@ def main():
         rc, text, _ = lssd_read("search", out, "--mtype", "audio", "--file", rows_a[0][0], "-k", "2")
         c.check(rc == 0 and "1.000000" in text and os.path.relpath(rows_a[0][0], SAMPLE_DIR) in text, "search text output")
 
+        check_release_layout(c, tmp, out, Xa, rows_a)
         check_index(c, tmp, out, Xa, rows_a)
         check_duplicate_and_models(c, tmp, out, rows_a)
         check_errors(c, tmp, out)
         readme_examples(c, tmp, out)
     return c.finish()
+
+
+def check_release_layout(c, tmp, out, Xa, rows_a):
+    rel = os.path.join(tmp, "release")
+    rc, _, err = lssd_read("export", out, "--release", rel, "--mtype", "audio")
+    c.check(rc == 0, f"export --release (exit {rc}) {err.strip()}")
+    X, rows = lssd_postprocess.clip_matrix(rel, "audio")
+    c.check(np.array_equal(X, Xa) and [(r[0], r[2]) for r in rows] == [(r[0], r[2]) for r in rows_a] and
+            np.allclose([r[3:] for r in rows], [r[3:] for r in rows_a]), "clip_matrix reads the release layout: the same vectors")
+    f = rows_a[0][0]
+    a = read_json("search", rel, "--mtype", "audio", "--file", f, "-k", "5", "--json")
+    b = read_json("search", out, "--mtype", "audio", "--file", f, "-k", "5", "--json")
+    c.check([[(h["file"], h["clip"], h["score"]) for h in q["hits"]] for q in a["queries"]] ==
+            [[(h["file"], h["clip"], h["score"]) for h in q["hits"]] for q in b["queries"]],
+            "search on the release layout gives the same hits")
 
 
 def check_index(c, tmp, out, Xa, rows_a):
