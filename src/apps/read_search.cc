@@ -30,7 +30,7 @@ void add_index_args(CLI::App* s, IndexArgs& a) {
   auto* approx = s->add_flag("--approx", a.approx,
                              "approximate search with an IVF index (FAISS IVF-Flat), built on first use and saved under "
                              "OUT/index/ (or --index-dir) with the manifest state it was built from; rebuilt when that changes");
-  s->add_option("--nprobe", a.nprobe, "IVF cells scanned per query (default: nlist/16)")->check(CLI::PositiveNumber)->needs(approx);
+  s->add_option("--nprobe", a.nprobe, "IVF cells scanned per query (default: nlist/128, at least 1)")->check(CLI::PositiveNumber)->needs(approx);
   s->add_option("--nlist", a.nlist, "IVF cells (default: sqrt(clips)/2, at most clips/39)")->check(CLI::PositiveNumber)->needs(approx);
   s->add_option("--index-dir", a.index_dir, "where the approximate index is kept (default OUT/index; for a read-only OUT)")
       ->needs(approx);

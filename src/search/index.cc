@@ -138,7 +138,7 @@ std::vector<std::vector<Hit>> ExactIndex::search(const float* queries, int64_t n
 IvfParams ivf_params_for(int64_t rows) {
   IvfParams p;
   p.nlist = std::max<int64_t>(1, std::min<int64_t>(std::llround(std::sqrt(static_cast<double>(rows)) / 2), rows / 39));
-  p.nprobe = std::max<int64_t>(1, p.nlist / 16);
+  p.nprobe = std::max<int64_t>(1, std::llround(static_cast<double>(p.nlist) / 128));
   return p;
 }
 

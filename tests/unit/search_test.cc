@@ -273,7 +273,10 @@ TEST(SearchIvf, ScanningEveryCellEqualsExactAndSaveLoadKeepsResults) {
   m.present[5] = 0;
   ls::IvfParams p = ls::ivf_params_for(4000);
   EXPECT_EQ(p.nlist, 32);
-  EXPECT_EQ(p.nprobe, 2);
+  EXPECT_EQ(p.nprobe, 1);
+  EXPECT_EQ(ls::ivf_params_for(1000000).nlist, 500);
+  EXPECT_EQ(ls::ivf_params_for(1000000).nprobe, 4);
+  EXPECT_EQ(ls::ivf_params_for(10).nlist, 1);
   auto ivf = ls::IvfIndex::build(m.data.data(), n, kDim, m.present.data(), {16, 16});
   EXPECT_EQ(ivf->size(), n - 1);
   ls::ExactIndex exact(m.data.data(), n, kDim, m.present.data());

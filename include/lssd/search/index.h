@@ -52,8 +52,8 @@ struct IvfParams {
   int64_t nprobe = 0;  // cells scanned per query
 };
 // The defaults for `rows` vectors: nlist = clamp(round(sqrt(rows) / 2), 1, rows / 39) (FAISS
-// wants >= 39 training points per centroid), nprobe = max(1, nlist / 16). Measured in
-// tools/bench/search.md.
+// wants >= 39 training points per centroid), nprobe = max(1, round(nlist / 128)). Measured in
+// tools/bench/search.md (1M vectors: nlist 500, nprobe 4).
 IvfParams ivf_params_for(int64_t rows);
 
 class IvfIndex : public KnnIndex {
