@@ -149,6 +149,49 @@ struct IvfIndex::Impl {
 IvfIndex::IvfIndex() : impl_(std::make_unique<Impl>()) {}
 IvfIndex::~IvfIndex() = default;
 
+namespace {
+
+// Trains the coarse quantizer on every kept row up to kMaxTrainPoints (evenly spaced beyond).
+// k-means needs many points of each cluster of the data, not only per cell: with FAISS's usual
+// 256 points per cell, catalogues of many small clusters (clips of many videos) end up split
+// over cells (benchmark: 1M vectors in 10,000 clusters, recall@10 0.30 at nprobe 1, not 0.96).
+void train_ivf(faiss::IndexIVFFlat& ix, const float* data, int64_t rows, const std::vector<int64_t>& keep) {
+  const int64_t dim = ix.d, n = static_cast<int64_t>(keep.size()), sample = std::min(n, kMaxTrainPoints);
+  ix.cp.spherical = true;  // unit vectors: normalised centroids
+  ix.cp.niter = 10;
+  ix.cp.min_points_per_centroid = 1;  // nlist <= rows / 39 already; no warning on stderr
+  ix.cp.max_points_per_centroid = static_cast<int>(sample / static_cast<int64_t>(ix.nlist) + 1);  // no further subsampling
+  std::vector<float> train;
+  const float* x = data;
+  if (sample != rows) {  // rows left out, or more than kMaxTrainPoints
+    train.resize(static_cast<size_t>(sample * dim));
+    for (int64_t i = 0; i < sample; ++i) std::copy_n(data + keep[static_cast<size_t>(i * n / sample)] * dim, dim, train.begin() + i * dim);
+    x = train.data();
+  }
+  OmpThreads threads(static_cast<double>(sample) * static_cast<double>(ix.nlist) * static_cast<double>(dim) * ix.cp.niter);
+  faiss_call("IVF training", "", [&] { ix.train(sample, x); });
+}
+
+// Adds the kept rows with their row numbers as ids, in chunks.
+void add_ivf(faiss::IndexIVFFlat& ix, const float* data, const std::vector<int64_t>& keep) {
+  const int64_t dim = ix.d;
+  OmpThreads threads(static_cast<double>(keep.size()) * static_cast<double>(ix.nlist) * static_cast<double>(dim));
+  constexpr size_t kChunk = 65536;
+  std::vector<float> buf;
+  for (size_t s = 0; s < keep.size(); s += kChunk) {
+    const size_t n = std::min(kChunk, keep.size() - s);
+    const float* x = data + keep[s] * dim;
+    if (keep[s + n - 1] - keep[s] != static_cast<int64_t>(n - 1)) {  // not contiguous: gather
+      buf.resize(n * static_cast<size_t>(dim));
+      for (size_t i = 0; i < n; ++i) std::copy_n(data + keep[s + i] * dim, dim, buf.begin() + static_cast<int64_t>(i) * dim);
+      x = buf.data();
+    }
+    faiss_call("IVF add", "", [&] { ix.add_with_ids(static_cast<int64_t>(n), x, keep.data() + s); });
+  }
+}
+
+}  // namespace
+
 std::unique_ptr<IvfIndex> IvfIndex::build(const float* data, int64_t rows, int64_t dim, const uint8_t* present,
                                           IvfParams params) {
   std::vector<int64_t> keep;
@@ -163,45 +206,9 @@ std::unique_ptr<IvfIndex> IvfIndex::build(const float* data, int64_t rows, int64
   self->impl_->index = std::make_unique<faiss::IndexIVFFlat>(quantizer, dim, params.nlist, faiss::METRIC_INNER_PRODUCT);
   faiss::IndexIVFFlat& ix = *self->impl_->index;
   ix.own_fields = true;
-  ix.cp.spherical = true;  // unit vectors: normalised centroids
-  ix.cp.niter = 10;
   ix.nprobe = static_cast<size_t>(std::min(params.nprobe, params.nlist));
-  // Training sample: every vector up to kMaxTrainPoints (evenly spaced beyond). k-means needs
-  // many points of each cluster of the data, not only per cell: with FAISS's usual 256 points
-  // per cell, catalogues of many small clusters (clips of many videos) end up split over cells
-  // (benchmark: 1M vectors in 10,000 clusters, recall@10 0.30 at nprobe 1 instead of ~1).
-  const int64_t sample = std::min<int64_t>(static_cast<int64_t>(keep.size()), kMaxTrainPoints);
-  ix.cp.min_points_per_centroid = 1;  // nlist <= rows / 39 already; no warning on stderr
-  ix.cp.max_points_per_centroid = static_cast<int>(sample / params.nlist + 1);  // FAISS subsamples no further
-  std::vector<float> train;
-  const float* tx = data;
-  if (sample != rows) {
-    train.resize(static_cast<size_t>(sample * dim));
-    for (int64_t i = 0; i < sample; ++i) {
-      const int64_t r = keep[static_cast<size_t>(i * static_cast<int64_t>(keep.size()) / sample)];
-      std::copy_n(data + r * dim, dim, train.begin() + i * dim);
-    }
-    tx = train.data();
-  }
-  {
-    OmpThreads threads(static_cast<double>(sample) * static_cast<double>(params.nlist) * static_cast<double>(dim) * ix.cp.niter);
-    faiss_call("IVF training", "", [&] { ix.train(sample, tx); });
-  }
-  train = {};
-  OmpThreads threads(static_cast<double>(keep.size()) * static_cast<double>(params.nlist) * static_cast<double>(dim));
-  constexpr size_t kChunk = 65536;
-  std::vector<float> buf;
-  for (size_t s = 0; s < keep.size(); s += kChunk) {
-    const size_t n = std::min(kChunk, keep.size() - s);
-    const bool contiguous = keep[s + n - 1] - keep[s] == static_cast<int64_t>(n - 1);
-    const float* x = data + keep[s] * dim;
-    if (!contiguous) {
-      buf.resize(n * static_cast<size_t>(dim));
-      for (size_t i = 0; i < n; ++i) std::copy_n(data + keep[s + i] * dim, dim, buf.begin() + static_cast<int64_t>(i) * dim);
-      x = buf.data();
-    }
-    faiss_call("IVF add", "", [&] { ix.add_with_ids(static_cast<int64_t>(n), x, keep.data() + s); });
-  }
+  train_ivf(ix, data, rows, keep);
+  add_ivf(ix, data, keep);
   return self;
 }
 
