@@ -308,9 +308,8 @@ struct AudioTransform::Impl {
         out[m * frames + t] = acc;
       }
     }
-    at::Tensor db = 10.0 * torch::log10(torch::clamp(mel, 1e-10));
-    db -= 10.0 * 0.0;
-    return db;
+    // AmplitudeToDB(stype="power", top_db=None): its "- 10 * db_multiplier" term is 0.
+    return 10.0 * torch::log10(torch::clamp(mel, 1e-10));
   }
 
   // Steps 1-4 with torchaudio's operators one for one: [1, n_mels, frames] float32 tensor.
@@ -325,9 +324,7 @@ struct AudioTransform::Impl {
     // MelScale: matmul(specgram.transpose(-1, -2), fb).transpose(-1, -2)
     at::Tensor mel = torch::matmul(spec.transpose(-1, -2), fb).transpose(-1, -2);
     // AmplitudeToDB(stype="power", top_db=None): db_multiplier = log10(max(1e-10, 1.0)) = 0.
-    at::Tensor db = 10.0 * torch::log10(torch::clamp(mel, 1e-10));
-    db -= 10.0 * 0.0;
-    return db.contiguous();
+    return (10.0 * torch::log10(torch::clamp(mel, 1e-10))).contiguous();
   }
 };
 

@@ -130,19 +130,6 @@ VideoClipPlan plan_video_clips(int64_t max_pts, size_t count, TimeBase tb, doubl
   return plan;
 }
 
-std::vector<size_t> clip_frame_indices(const std::vector<int64_t>& sorted_pts, int64_t lo, int64_t hi) {
-  std::vector<size_t> out;
-  const auto first = std::lower_bound(sorted_pts.begin(), sorted_pts.end(), lo);
-  const bool exact = first != sorted_pts.end() && *first == lo;
-  if (lo > 0 && !exact && first != sorted_pts.begin()) {
-    out.push_back(static_cast<size_t>(first - sorted_pts.begin()) - 1);
-  }
-  for (auto it = first; it != sorted_pts.end() && *it <= hi; ++it) {
-    out.push_back(static_cast<size_t>(it - sorted_pts.begin()));
-  }
-  return out;
-}
-
 std::vector<float> torch_linspace_f32(float start, float end, int64_t steps) {
   std::vector<float> out;
   if (steps <= 0) return out;

@@ -88,7 +88,8 @@ Scalar parse_scalar(const std::string& raw) {
   return v;
 }
 
-// Splits "[a, 'b,c', 3]" into its elements; returns false when the text is no list.
+// Splits "[a, 'b,c', [3, 4]]" into its top-level elements; returns false when the text is no
+// list (or its brackets or quotes do not balance).
 bool split_list(const std::string& raw, std::vector<std::string>* items) {
   std::string t = trim(raw);
   if (t.size() < 2 || !((t.front() == '[' && t.back() == ']') || (t.front() == '(' && t.back() == ')')))
@@ -98,6 +99,7 @@ bool split_list(const std::string& raw, std::vector<std::string>* items) {
   if (trim(body).empty()) return true;
   std::string cur;
   char quote = 0;
+  int depth = 0;
   for (char c : body) {
     if (quote) {
       cur += c;
@@ -105,14 +107,16 @@ bool split_list(const std::string& raw, std::vector<std::string>* items) {
     } else if (c == '"' || c == '\'') {
       quote = c;
       cur += c;
-    } else if (c == ',') {
+    } else if (c == ',' && depth == 0) {
       items->push_back(trim(cur));
       cur.clear();
     } else {
+      if (c == '[' || c == '(') ++depth;
+      if ((c == ']' || c == ')') && --depth < 0) return false;
       cur += c;
     }
   }
-  if (quote) return false;
+  if (quote || depth != 0) return false;
   if (!trim(cur).empty()) items->push_back(trim(cur));
   return true;
 }
@@ -123,6 +127,40 @@ std::string kind_name(Scalar::Kind k) {
     case Scalar::Int: return "int";
     case Scalar::Float: return "float";
     default: return "str";
+  }
+}
+
+std::string yaml_scalar(const std::string& s);
+std::string format_float(double f);
+
+bool is_none(const std::string& t) { return t == "None" || t == "null" || t == "~"; }
+
+// Canonical text of a Python-literal-like value: a scalar, None, or a list of those nested to
+// any depth ("[[1, 2.0], [3, 2.0]]"). False when the text is malformed.
+bool canonical_literal(const std::string& raw, std::string* out) {
+  std::vector<std::string> items;
+  if (split_list(raw, &items)) {
+    std::string r = "[";
+    for (size_t k = 0; k < items.size(); ++k) {
+      std::string item;
+      if (!canonical_literal(items[k], &item)) return false;
+      r += (k ? ", " : "") + item;
+    }
+    *out = r + "]";
+    return true;
+  }
+  std::string t = trim(raw);
+  if (t.empty() || (!is_quoted(t) && t.find_first_of("[](),") != std::string::npos)) return false;
+  if (is_none(t)) {
+    *out = "None";
+    return true;
+  }
+  Scalar v = parse_scalar(t);
+  switch (v.kind) {
+    case Scalar::Bool: *out = v.b ? "True" : "False"; return true;
+    case Scalar::Int: *out = std::to_string(v.i); return true;
+    case Scalar::Float: *out = format_float(v.f); return std::isfinite(v.f);
+    default: *out = yaml_scalar(v.s); return true;
   }
 }
 
@@ -169,6 +207,13 @@ ConfigValue convert(const KeySpec& spec, const std::string& literal) {
       }
       return v;
     }
+    case ValueType::List:
+      if (!is_list) throw mismatch(kind_name(parse_scalar(literal).kind));
+      if (!canonical_literal(literal, &v.s)) throw mismatch("a malformed list");
+      return v;
+    case ValueType::NoneOr:
+      if (!canonical_literal(literal, &v.s)) throw mismatch("a malformed value");
+      return v;
     case ValueType::IntList:
     case ValueType::FloatList:
     case ValueType::StringList: {
@@ -215,6 +260,21 @@ std::string format_float(double f) {
   return s;
 }
 
+// The literal text of a YAML value inside a list: quoted strings stay quoted, null is None,
+// lists nest (a yacs dump writes lists of lists in block style).
+std::string yaml_item_literal(const YAML::Node& e, const std::string& key, const std::string& file) {
+  if (e.IsScalar()) return e.Tag() == "!" ? "\"" + e.Scalar() + "\"" : e.Scalar();
+  if (e.IsNull()) return "None";
+  if (!e.IsSequence()) throw ConfigError(file + ": " + key + ": a mapping inside a list is not a config value");
+  std::string lit = "[";
+  bool first = true;
+  for (const auto& item : e) {
+    lit += (first ? "" : ", ") + yaml_item_literal(item, key, file);
+    first = false;
+  }
+  return lit + "]";
+}
+
 void flatten_yaml(const YAML::Node& node, const std::string& prefix, std::vector<std::pair<std::string, std::string>>* out,
                   const std::string& file) {
   for (const auto& kv : node) {
@@ -222,19 +282,12 @@ void flatten_yaml(const YAML::Node& node, const std::string& prefix, std::vector
     const YAML::Node& v = kv.second;
     if (v.IsMap()) {
       flatten_yaml(v, key, out, file);
-    } else if (v.IsSequence()) {
-      std::string lit = "[";
-      bool first = true;
-      for (const auto& e : v) {
-        if (!e.IsScalar()) throw ConfigError(file + ": " + key + ": nested lists are not supported");
-        lit += (first ? "" : ", ") + (e.Tag() == "!" ? "\"" + e.Scalar() + "\"" : e.Scalar());
-        first = false;
-      }
-      out->emplace_back(key, lit + "]");
-    } else if (v.IsScalar()) {
-      out->emplace_back(key, v.Tag() == "!" ? "\"" + v.Scalar() + "\"" : v.Scalar());
+    } else if (v.IsSequence() || v.IsScalar()) {
+      out->emplace_back(key, yaml_item_literal(v, key, file));
     } else if (v.IsNull()) {
-      out->emplace_back(key, "\"\"");
+      // An empty value: yacs's None where the release's default is None, else an empty string.
+      const KeySpec* spec = find_spec(key);
+      out->emplace_back(key, spec && spec->type == ValueType::NoneOr ? "None" : "\"\"");
     }
   }
 }
@@ -250,6 +303,8 @@ const char* to_string(ValueType t) {
     case ValueType::IntList: return "list of int";
     case ValueType::FloatList: return "list of float";
     case ValueType::StringList: return "list of str";
+    case ValueType::List: return "list";
+    case ValueType::NoneOr: return "None or any value";
   }
   return "?";
 }
@@ -275,6 +330,8 @@ std::string ConfigValue::to_literal() const {
       for (size_t k = 0; k < sl.size(); ++k) r += (k ? ", " : "") + yaml_scalar(sl[k]);
       return r + "]";
     }
+    case ValueType::List:
+    case ValueType::NoneOr: return s;
   }
   return "";
 }
@@ -406,6 +463,26 @@ std::string Config::to_yaml(bool with_comments) const {
   return os.str();
 }
 
+std::vector<std::string> Config::ignored_settings() const {
+  std::vector<std::string> out;
+  for (const auto& k : declared_keys())
+    if (k.use == KeyUse::Ignored && is_set(k.key)) out.push_back(std::string(k.key) + " " + values_.at(k.key).to_literal());
+  return out;
+}
+
+void Config::check_default_only_keys() const {
+  for (const auto& k : declared_keys()) {
+    if (k.use != KeyUse::DefaultOnly) continue;
+    const ConfigValue& v = values_.at(k.key);
+    const ConfigValue d = convert(k, k.default_value);
+    bool same = v.type == ValueType::Float ? v.f == d.f : v.to_literal() == d.to_literal();
+    if (!same)
+      throw ConfigError(std::string(k.key) + " " + v.to_literal() + " is not supported: it changes the MViT towers, " +
+                        "and lssd's towers (tools/lssd_mvit.py) implement only the release's default " + k.key + " " +
+                        d.to_literal());
+  }
+}
+
 std::string Config::output_affecting_text() const {
   std::string out;
   for (const auto& k : declared_keys())
@@ -413,11 +490,12 @@ std::string Config::output_affecting_text() const {
   return out;
 }
 
-namespace {
-void require(bool ok, const std::string& msg) {
-  if (!ok) throw ConfigError(msg);
+void Config::require(bool ok, const std::string& msg) const {
+  if (ok) return;
+  const std::string key = msg.substr(0, msg.find_first_of(" /["));
+  auto it = values_.find(key);
+  throw ConfigError(it == values_.end() ? msg : msg + " (got " + it->second.to_literal() + ")");
 }
-}  // namespace
 
 DiscoverOptions Config::discover_options() const {
   DiscoverOptions o;
@@ -501,6 +579,7 @@ EncoderOptions Config::encoder_options() const {
   for (const char* k : {"MODEL.VIDEO", "MODEL.AUDIO"})
     require(get_string(k) == "MViT", std::string(k) + " must be MViT (the only LSSD encoder)");
   require(get_string("MVIT.SIZE") == "S" || get_string("MVIT.SIZE") == "B", "MVIT.SIZE must be S or B");
+  check_default_only_keys();
   return o;
 }
 

@@ -59,7 +59,25 @@ struct Classifier {
     f->is_container_ext = o.use_audio && m.audio_from_video && ext_in(ext, m.video_container_exts, true);
     return f->is_video_ext || f->is_audio_ext || f->is_container_ext;
   }
+  // The extension is in a list whose modality is switched off (DATA.USE_VIDEO/USE_AUDIO False).
+  bool named_by_a_disabled_list(const std::string& rel) const {
+    std::string ext = extension_of(rel);
+    return (!o.use_video && ext_in(ext, o.video_exts, o.ext_case_insensitive)) ||
+           (!o.use_audio && ext_in(ext, o.audio_exts, o.ext_case_insensitive));
+  }
 };
+
+// Extensions of formats FFmpeg reads, beyond the release's lists (for the "ignored" note).
+const std::set<std::string> kOtherVideoExts = {"mkv", "mov", "webm", "m4v", "mpg", "mpeg", "ts", "m2ts", "mts",
+                                               "wmv", "flv", "3gp", "ogv", "asf", "vob", "mxf"};
+const std::set<std::string> kOtherAudioExts = {"m4a", "aac", "ogg", "oga", "wma", "aif", "aiff", "mka",
+                                               "wv", "ac3", "amr", "caf", "au"};
+
+std::string list_words(const std::vector<std::string>& v) {
+  std::string s = "[";
+  for (size_t i = 0; i < v.size(); ++i) s += (i ? ", " : "") + v[i];
+  return s + "]";
+}
 
 bool stat_file(const std::string& path, InputFile* f, std::string* why) {
   struct stat st;
@@ -126,7 +144,10 @@ void walk(const std::string& root, const std::string& rel_dir, std::set<std::pai
     InputFile f;
     f.rel_path = rel;
     f.path = full;
-    if (!cls.classify(&f)) continue;
+    if (!cls.classify(&f)) {
+      if (!cls.named_by_a_disabled_list(rel)) ++out->ignored_extensions[extension_of(rel)];
+      continue;
+    }
     std::string why;
     if (!stat_file(full, &f, &why)) {
       out->problems.push_back({full, why});
@@ -206,7 +227,8 @@ DiscoverResult discover(const DiscoverOptions& opts, const MediaOptions& media) 
   Classifier cls{opts, media};
   if (!opts.file_list.empty()) {
     std::ifstream in(opts.file_list);
-    if (!in) throw Error("discover", std::string("cannot read the file list: ") + std::strerror(errno), opts.file_list);
+    if (!in)
+      throw ConfigError("DATA.PATH_TO_FILE_LIST '" + opts.file_list + "' cannot be read (" + std::strerror(errno) + ")");
     std::set<std::string> seen;
     std::string line;
     while (std::getline(in, line)) {
@@ -232,8 +254,12 @@ DiscoverResult discover(const DiscoverOptions& opts, const MediaOptions& media) 
   } else {
     if (opts.data_dir.empty()) throw ConfigError("DATA.PATH_TO_DATA_DIR (or DATA.PATH_TO_FILE_LIST) must be set");
     struct stat st;
-    if (::stat(opts.data_dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
-      throw Error("discover", "input directory does not exist or is not a directory", opts.data_dir);
+    if (::stat(opts.data_dir.c_str(), &st) != 0)
+      throw ConfigError("DATA.PATH_TO_DATA_DIR '" + opts.data_dir + "' does not exist (" + std::strerror(errno) + ")");
+    if (!S_ISDIR(st.st_mode))
+      throw ConfigError("DATA.PATH_TO_DATA_DIR '" + opts.data_dir +
+                        "' is not a directory. To embed single files, list their paths in a text file (one per "
+                        "line) and pass it as DATA.PATH_TO_FILE_LIST");
     std::set<std::pair<dev_t, ino_t>> active;
     walk(opts.data_dir, "", &active, cls, &out);
   }
@@ -254,6 +280,32 @@ DiscoverResult discover(const DiscoverOptions& opts, const MediaOptions& media) 
     out.files = std::move(mine);
   }
   return out;
+}
+
+std::string describe_extension_lists(const DiscoverOptions& opts) {
+  return "video " + list_words(opts.video_exts) + ", audio " + list_words(opts.audio_exts) +
+         (opts.ext_case_insensitive ? " (any case)" : " (case-sensitive)");
+}
+
+std::string ignored_media_note(const DiscoverResult& found, const DiscoverOptions& opts) {
+  std::string counts, advice;
+  for (const auto& [ext, n] : found.ignored_extensions) {
+    const std::string lo = lower(ext);
+    std::string key;
+    if (!opts.ext_case_insensitive && (ext_in(lo, opts.video_exts, false) || ext_in(lo, opts.audio_exts, false)))
+      key = "DATA.EXTENSIONS_CASE_INSENSITIVE True";
+    else if (kOtherVideoExts.count(lo))
+      key = "DATA.VIDEO_EXTENSIONS";
+    else if (kOtherAudioExts.count(lo))
+      key = "DATA.AUDIO_EXTENSIONS";
+    else
+      continue;  // not media (.txt, .json, ...)
+    counts += (counts.empty() ? "" : ", ") + std::to_string(n) + " ." + ext;
+    advice += (advice.empty() ? "" : ", ") + std::string(".") + ext + " -> " + key;
+  }
+  if (counts.empty()) return "";
+  return "left out by extension: " + counts + " (the lists are " + describe_extension_lists(opts) +
+         "; to include them: " + advice + ")";
 }
 
 }  // namespace lssd

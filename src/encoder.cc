@@ -42,12 +42,6 @@ namespace {
 constexpr const char* kMetaName = "lssd_meta.json";
 constexpr int kFormatVersion = 1;
 
-std::string shape_str(const std::vector<int64_t>& s) {
-  std::string r = "[";
-  for (size_t i = 0; i < s.size(); ++i) r += (i ? "," : "") + std::to_string(s[i]);
-  return r + "]";
-}
-
 // c10::Error messages carry a C++ backtrace; keep the first part only.
 std::string torch_message(const std::exception& e) {
   if (const auto* ce = dynamic_cast<const c10::Error*>(&e)) return ce->what_without_backtrace();
@@ -290,14 +284,18 @@ Prec resolve_precision(const std::string& spec, bool cuda, const std::string& pa
 
 static void require_file(const std::string& path) {
   std::error_code ec;
-  if (!std::filesystem::is_regular_file(path, ec))
-    throw Error("encoder", "encoder model file not found (see MODEL.VIDEO_ENCODER_FILE / MODEL.AUDIO_ENCODER_FILE)",
-                path);
+  if (std::filesystem::is_regular_file(path, ec)) return;
+  std::string dir = std::filesystem::path(path).parent_path().string();
+  throw Error("encoder",
+              "encoder model file not found (MODEL.VIDEO_ENCODER_FILE / MODEL.AUDIO_ENCODER_FILE); export the "
+              "released checkpoint once: tools/lssd_export.py --checkpoint CHECKPOINT.pyth --out-dir " +
+                  (dir.empty() ? std::string(".") : dir) + " (README: \"Released models\")",
+              path);
 }
 
 std::string encoder_file_sha256(const std::string& path) {
   // One computation per (path, size, mtime): concurrent callers wait for the same one (the
-  // pipeline hashes in the background while the Encoder is being built).
+  // pipeline's model id and the tower loading in the background share it).
   static std::mutex mu;
   static std::map<std::string, std::shared_future<std::string>> memo;
   std::error_code ec1, ec2;

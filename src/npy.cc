@@ -103,7 +103,10 @@ void write_file_atomic(const std::string& path, const std::string& data) {
   std::string tmp = (p.parent_path() / (".tmp." + p.filename().string() + "." + std::to_string(rng() % 1000000007ULL)))
                         .string();
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-  if (fd < 0) throw Error("output", "cannot create " + tmp + ": " + std::strerror(errno), path);
+  if (fd < 0) {
+    const int err = errno;
+    throw Error("output", "cannot create " + tmp + ": " + std::strerror(err), path, err);
+  }
   size_t off = 0;
   while (off < data.size()) {
     ssize_t n = ::write(fd, data.data() + off, data.size() - off);
@@ -112,19 +115,23 @@ void write_file_atomic(const std::string& path, const std::string& data) {
       int err = errno;
       ::close(fd);
       ::unlink(tmp.c_str());
-      throw Error("output", std::string("write failed: ") + std::strerror(err), path);
+      throw Error("output", std::string("write failed: ") + std::strerror(err), path, err);
     }
     off += static_cast<size_t>(n);
   }
-  if (::fsync(fd) != 0 || ::close(fd) != 0) {
-    int err = errno;
+  const int synced = ::fsync(fd);
+  const int sync_err = errno;
+  const int closed = ::close(fd);  // always closed, whether fsync failed or not
+  const int close_err = errno;
+  if (synced != 0 || closed != 0) {
+    const int err = synced != 0 ? sync_err : close_err;
     ::unlink(tmp.c_str());
-    throw Error("output", std::string("fsync/close failed: ") + std::strerror(err), path);
+    throw Error("output", std::string(synced != 0 ? "fsync" : "close") + " failed: " + std::strerror(err), path, err);
   }
   if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    int err = errno;
+    const int err = errno;
     ::unlink(tmp.c_str());
-    throw Error("output", std::string("rename failed: ") + std::strerror(err), path);
+    throw Error("output", std::string("rename failed: ") + std::strerror(err), path, err);
   }
 }
 

@@ -14,6 +14,7 @@
 
 #include "lssd/error.h"
 #include "lssd/npy.h"
+#include "lssd/sha256.h"
 
 namespace lssd {
 namespace fs = std::filesystem;
@@ -140,8 +141,12 @@ std::string record_to_json(const Record& r) {
     else ranges.push_back({c.start_s, c.stop_s});
   }
   j["ranges"] = ranges;
-  if (r.modality == "video") j["fps"] = r.fps;
-  else j["sample_rate"] = r.sample_rate;
+  if (r.modality == "video") {
+    j["fps"] = r.fps;
+    if (!r.timestamps.empty()) j["timestamps"] = r.timestamps;
+  } else {
+    j["sample_rate"] = r.sample_rate;
+  }
   if (r.track_index >= 0) {
     j["track"] = {{"index", r.track_index}, {"language", r.track_language}, {"total", r.tracks_total}};
   }
@@ -185,6 +190,7 @@ Record record_from_json(const std::string& line, const std::string& source) {
       r.ranges.push_back(cr);
     }
     if (j.contains("fps")) r.fps = j["fps"].get<double>();
+    r.timestamps = j.value("timestamps", "");
     if (j.contains("sample_rate")) r.sample_rate = j["sample_rate"].get<int>();
     if (j.contains("track")) {
       r.track_index = j["track"].at("index").get<int>();
@@ -204,6 +210,14 @@ Record record_from_json(const std::string& line, const std::string& source) {
     throw Error("read", std::string("malformed manifest record: ") + e.what(), source);
   }
   return r;
+}
+
+std::vector<int64_t> output_shape(bool video, int64_t clips, int64_t width) {
+  return video ? std::vector<int64_t>{clips, 5, width} : std::vector<int64_t>{clips, width};
+}
+
+bool is_manifest_name(const std::string& n) {
+  return n.rfind("manifest", 0) == 0 && n.size() > 6 && n.compare(n.size() - 6, 6, ".jsonl") == 0;
 }
 
 std::string manifest_name(int shard_id, int num_shards) {
@@ -226,7 +240,7 @@ std::vector<Record> read_manifest_dir(const std::string& dir, std::vector<std::s
   if (!fs::is_directory(dir, ec)) return {};
   for (auto& e : fs::directory_iterator(dir, ec)) {
     std::string n = e.path().filename().string();
-    if (n.rfind("manifest", 0) == 0 && n.size() > 6 && n.substr(n.size() - 6) == ".jsonl") files.push_back(e.path().string());
+    if (is_manifest_name(n)) files.push_back(e.path().string());
   }
   std::sort(files.begin(), files.end());
   std::vector<Record> order;
@@ -271,9 +285,11 @@ JsonlAppender::JsonlAppender(const std::string& path) : path_(path) {
   fs::create_directories(p.parent_path(), ec);
   // O_NOFOLLOW: a symlink planted in OUTPUT_DIR must not redirect the log to a file elsewhere.
   fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0644);
-  if (fd_ < 0)
-    throw Error("output", std::string("cannot open for appending: ") + std::strerror(errno) +
-                              (errno == ELOOP ? " (it is a symlink; refusing to follow it)" : ""), path);
+  if (fd_ < 0) {
+    const int err = errno;
+    throw Error("output", std::string("cannot open for appending: ") + std::strerror(err) +
+                              (err == ELOOP ? " (it is a symlink; refusing to follow it)" : ""), path, err);
+  }
   // A torn last line (a crash or power loss mid-append) is an incomplete record: cut it off, so
   // that it neither glues onto the next record nor stays behind as a malformed middle line
   // (which readers reject) once new records follow it.
@@ -316,11 +332,15 @@ void JsonlAppender::append(const std::string& json_line) {
     ssize_t n = ::write(fd_, data.data() + off, data.size() - off);
     if (n < 0) {
       if (errno == EINTR) continue;
-      throw Error("output", std::string("append failed: ") + std::strerror(errno), path_);
+      const int err = errno;
+      throw Error("output", std::string("append failed: ") + std::strerror(err), path_, err);
     }
     off += static_cast<size_t>(n);
   }
-  if (::fsync(fd_) != 0) throw Error("output", std::string("fsync failed: ") + std::strerror(errno), path_);
+  if (::fsync(fd_) != 0) {
+    const int err = errno;
+    throw Error("output", std::string("fsync failed: ") + std::strerror(err), path_, err);
+  }
 }
 
 std::string safe_output_path(const std::string& root, const std::string& rel) {
@@ -328,7 +348,7 @@ std::string safe_output_path(const std::string& root, const std::string& rel) {
   fs::path full = fs::path(root) / rel;
   std::error_code ec;
   fs::create_directories(full.parent_path(), ec);
-  if (ec) throw Error("output", "cannot create directory " + full.parent_path().string() + ": " + ec.message(), rel);
+  if (ec) throw Error("output", "cannot create directory " + full.parent_path().string() + ": " + ec.message(), rel, ec.value());
   fs::path real_root = fs::weakly_canonical(root, ec);
   fs::path real_parent = fs::weakly_canonical(full.parent_path(), ec);
   std::string rr = real_root.string(), rp = real_parent.string();
@@ -359,6 +379,31 @@ std::string error_to_json(const std::string& path, const std::string& modality, 
   std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
   j["time"] = buf;
   return j.dump();
+}
+
+size_t prune_error_log(const std::string& path, const std::function<bool(const std::string&)>& retried) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return 0;
+  std::string line, kept;
+  size_t removed = 0;
+  while (std::getline(in, line)) {
+    if (line.empty()) continue;
+    bool drop = false;
+    try {
+      drop = retried(get_bytes(json::parse(line), "path"));
+    } catch (const std::exception&) {  // not ours to judge: keep it
+    }
+    if (drop) ++removed;
+    else kept += line + "\n";
+  }
+  if (removed > 0) write_file_atomic(path, kept);
+  return removed;
+}
+
+std::string model_id(const std::string& file_sha256, const std::string& output_key_text, int video_read_rule) {
+  std::string text = file_sha256 + "\n" + output_key_text;
+  if (video_read_rule > 0) text += "\nvideo_read_rule=" + std::to_string(video_read_rule);
+  return sha256_hex(text).substr(0, 16);
 }
 
 }  // namespace lssd

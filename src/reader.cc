@@ -31,7 +31,7 @@ bool has_manifest(const fs::path& dir) {
   if (!fs::is_directory(dir, ec)) return false;
   for (auto& e : fs::directory_iterator(dir, ec)) {
     std::string n = e.path().filename().string();
-    if (n.rfind("manifest", 0) == 0 && n.size() > 6 && n.substr(n.size() - 6) == ".jsonl") return true;
+    if (is_manifest_name(n)) return true;
   }
   return false;
 }
@@ -40,17 +40,6 @@ std::string read_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw Error("read", std::string("cannot open: ") + std::strerror(errno), path);
   return std::string((std::istreambuf_iterator<char>(in)), {});
-}
-
-std::vector<int64_t> expected_shape(const std::string& mtype, int64_t m) {
-  if (mtype == "video") return {m, 5, 768};
-  return {m, 768};
-}
-
-std::string shape_string(const std::vector<int64_t>& s) {
-  std::string r = "[";
-  for (size_t i = 0; i < s.size(); ++i) r += (i ? "," : "") + std::to_string(s[i]);
-  return r + "]";
 }
 
 int hexval(char c) {
@@ -222,7 +211,7 @@ ModalityReader::ModalityReader(std::string output_dir, std::string mtype)
       r.status = "ok";
       r.dtype = "float32";
       r.num_clips = static_cast<int64_t>(m.range[i].size());
-      r.shape = expected_shape(mtype_, r.num_clips);
+      r.shape = output_shape(mtype_ == "video", r.num_clips);
       if (mtype_ == "video") {
         r.fps = m.sample_rate[i];
         for (auto& c : m.range[i]) r.ranges.push_back({c.first, c.second, -1, -1});
@@ -260,10 +249,10 @@ FloatArray ModalityReader::load(const Record& r, std::string* dtype) const {
       auto t = std::make_shared<FloatArray>(release_io::load_pt_tensor(pt));
       int64_t rows = 0;
       for (const auto& x : records_) rows += x.num_clips;
-      std::vector<int64_t> want = expected_shape(mtype_, rows);
+      std::vector<int64_t> want = output_shape(mtype_ == "video", rows);
       if (t->shape != want)
         throw Error("read", "tensor shape " + t->shape_str() + " does not match metadata.json (expected " +
-                                shape_string(want) + ")",
+                                shape_str(want) + ")",
                     pt);
       release_tensor_ = t;
     }
@@ -289,7 +278,7 @@ FloatArray ModalityReader::load(const Record& r, std::string* dtype) const {
   NpyDtype dt;
   FloatArray a = read_npy(p, &dt);
   if (a.shape != r.shape)
-    throw Error("read", "shape " + a.shape_str() + " differs from the manifest's " + shape_string(r.shape),
+    throw Error("read", "shape " + a.shape_str() + " differs from the manifest's " + shape_str(r.shape),
                 p);
   if (dtype) *dtype = dt == NpyDtype::Float16 ? "float16" : "float32";
   return a;
@@ -355,7 +344,7 @@ size_t export_release(const ModalityReader& mr, const std::string& out_dir) {
     rows += a.shape[0];
     parts.push_back(std::move(a));
   }
-  FloatArray all(expected_shape(mtype, rows));
+  FloatArray all(output_shape(mtype == "video", rows));
   size_t off = 0;
   for (const auto& p : parts) {
     std::copy(p.data.begin(), p.data.end(), all.data.begin() + static_cast<std::ptrdiff_t>(off));

@@ -1,114 +1,47 @@
 #include "lssd/sha256.h"
 
-#include <algorithm>
+#include <openssl/evp.h>
+
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
-#include <memory>
 #include <vector>
 
 #include "lssd/error.h"
 
 namespace lssd {
-namespace {
 
-constexpr uint32_t K[64] = {
-    0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
-    0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
-    0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
-    0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967,
-    0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85,
-    0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070,
-    0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
-    0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2};
+struct Sha256::Ctx {
+  EVP_MD_CTX* md = nullptr;
+  ~Ctx() { EVP_MD_CTX_free(md); }
+  void init() {
+    if (EVP_DigestInit_ex(md, EVP_sha256(), nullptr) != 1) throw Error("hash", "EVP_DigestInit_ex(sha256) failed");
+  }
+};
 
-inline uint32_t rotr(uint32_t x, int n) { return (x >> n) | (x << (32 - n)); }
-
-}  // namespace
-
-Sha256::Sha256() { reset(); }
-
-void Sha256::reset() {
-  static constexpr uint32_t H0[8] = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
-                                     0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
-  std::memcpy(h_, H0, sizeof(h_));
-  buf_len_ = 0;
-  total_ = 0;
+Sha256::Sha256() : ctx_(std::make_unique<Ctx>()) {
+  ctx_->md = EVP_MD_CTX_new();
+  if (!ctx_->md) throw Error("hash", "out of memory");
+  ctx_->init();
 }
 
-void Sha256::block(const uint8_t* p) {
-  uint32_t w[64];
-  for (int i = 0; i < 16; ++i)
-    w[i] = (uint32_t(p[4 * i]) << 24) | (uint32_t(p[4 * i + 1]) << 16) | (uint32_t(p[4 * i + 2]) << 8) |
-           uint32_t(p[4 * i + 3]);
-  for (int i = 16; i < 64; ++i) {
-    uint32_t s0 = rotr(w[i - 15], 7) ^ rotr(w[i - 15], 18) ^ (w[i - 15] >> 3);
-    uint32_t s1 = rotr(w[i - 2], 17) ^ rotr(w[i - 2], 19) ^ (w[i - 2] >> 10);
-    w[i] = w[i - 16] + s0 + w[i - 7] + s1;
-  }
-  uint32_t a = h_[0], b = h_[1], c = h_[2], d = h_[3], e = h_[4], f = h_[5], g = h_[6], h = h_[7];
-  for (int i = 0; i < 64; ++i) {
-    uint32_t S1 = rotr(e, 6) ^ rotr(e, 11) ^ rotr(e, 25);
-    uint32_t ch = (e & f) ^ (~e & g);
-    uint32_t t1 = h + S1 + ch + K[i] + w[i];
-    uint32_t S0 = rotr(a, 2) ^ rotr(a, 13) ^ rotr(a, 22);
-    uint32_t maj = (a & b) ^ (a & c) ^ (b & c);
-    uint32_t t2 = S0 + maj;
-    h = g;
-    g = f;
-    f = e;
-    e = d + t1;
-    d = c;
-    c = b;
-    b = a;
-    a = t1 + t2;
-  }
-  h_[0] += a;
-  h_[1] += b;
-  h_[2] += c;
-  h_[3] += d;
-  h_[4] += e;
-  h_[5] += f;
-  h_[6] += g;
-  h_[7] += h;
-}
+Sha256::~Sha256() = default;
 
 void Sha256::update(const void* data, size_t n) {
-  const auto* p = static_cast<const uint8_t*>(data);
-  total_ += n;
-  if (buf_len_ > 0) {
-    size_t take = std::min(n, size_t{64} - buf_len_);
-    std::memcpy(buf_ + buf_len_, p, take);
-    buf_len_ += take;
-    p += take;
-    n -= take;
-    if (buf_len_ < 64) return;
-    block(buf_);
-    buf_len_ = 0;
-  }
-  for (; n >= 64; n -= 64, p += 64) block(p);
-  if (n > 0) {
-    std::memcpy(buf_, p, n);
-    buf_len_ = n;
-  }
+  if (EVP_DigestUpdate(ctx_->md, data, n) != 1) throw Error("hash", "EVP_DigestUpdate failed");
 }
 
 std::string Sha256::hex_digest() {
-  const uint64_t bits = total_ * 8;
-  uint8_t pad[72] = {0x80};
-  size_t pad_len = (buf_len_ < 56) ? 56 - buf_len_ : 120 - buf_len_;
-  update(pad, pad_len);
-  uint8_t len[8];
-  for (int i = 0; i < 8; ++i) len[i] = uint8_t(bits >> (56 - 8 * i));
-  update(len, 8);
+  unsigned char d[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  if (EVP_DigestFinal_ex(ctx_->md, d, &len) != 1) throw Error("hash", "EVP_DigestFinal_ex failed");
   static const char* hex = "0123456789abcdef";
-  std::string out(64, '0');
-  for (int i = 0; i < 8; ++i)
-    for (int j = 0; j < 4; ++j) {
-      uint8_t byte = uint8_t(h_[i] >> (24 - 8 * j));
-      out[8 * i + 2 * j] = hex[byte >> 4];
-      out[8 * i + 2 * j + 1] = hex[byte & 15];
-    }
+  std::string out(2 * len, '0');
+  for (unsigned i = 0; i < len; ++i) {
+    out[2 * i] = hex[d[i] >> 4];
+    out[2 * i + 1] = hex[d[i] & 15];
+  }
+  ctx_->init();
   return out;
 }
 
@@ -120,11 +53,14 @@ std::string sha256_hex(const std::string& bytes) {
 
 std::string sha256_file(const std::string& path, const std::string& stage) {
   std::unique_ptr<FILE, int (*)(FILE*)> f(std::fopen(path.c_str(), "rb"), &std::fclose);
-  if (!f) throw Error(stage, std::string("cannot open for hashing: ") + std::strerror(errno), path);
+  if (!f) {
+    const int err = errno;
+    throw Error(stage, std::string("cannot open for hashing: ") + std::strerror(err), path, err);
+  }
   Sha256 s;
   std::vector<char> buf(1 << 20);
   for (;;) {
-    size_t n = std::fread(buf.data(), 1, buf.size(), f.get());
+    const size_t n = std::fread(buf.data(), 1, buf.size(), f.get());
     if (n > 0) s.update(buf.data(), n);
     if (n < buf.size()) {
       if (std::ferror(f.get())) throw Error(stage, "read error while hashing", path);

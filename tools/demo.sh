@@ -3,6 +3,8 @@
 # run lssd-infer on sample_data/, show what was written.
 # Usage: tools/demo.sh [--tiny]   (--tiny: the small test variant instead of full-size MViT-S)
 # Outputs: checkpoints/demo-*.pyth, models/demo-*/{video,audio}.pt, out/demo/
+# The Python tools run with $LSSD_PYTHON (default /usr/bin/python3, where tools/setup.sh installs
+# Debian's python3-torch and friends).
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 cd "$here"
@@ -11,6 +13,8 @@ tiny_flag=()
 if [[ "${1:-}" == "--tiny" ]]; then variant=tiny; tiny_flag=(--tiny); fi
 
 tools/setup.sh
+py=${LSSD_PYTHON:-/usr/bin/python3}
+"$py" tools/lssd_pydeps.py torch numpy >/dev/null
 cmake -S . -B build -G Ninja -DLSSD_BUILD_TESTS=OFF >/dev/null
 cmake --build build -j "$(nproc)" --target lssd-infer lssd-read
 
@@ -19,9 +23,9 @@ models=models/demo-$variant
 if [[ ! -f $models/video.pt || ! -f $models/audio.pt ]]; then
   mkdir -p checkpoints
   echo "== writing a seeded-random $variant checkpoint (release layout): $ckpt"
-  /usr/bin/python3 tools/lssd_checkpoint.py random --size S "${tiny_flag[@]}" --seed 0 -o "$ckpt" >/dev/null
+  "$py" tools/lssd_checkpoint.py random --size S "${tiny_flag[@]}" --seed 0 -o "$ckpt" >/dev/null
   echo "== exporting it to TorchScript: $models/{video,audio}.pt"
-  /usr/bin/python3 tools/lssd_export.py --checkpoint "$ckpt" --out-dir "$models" >/dev/null
+  "$py" tools/lssd_export.py --checkpoint "$ckpt" --out-dir "$models" >/dev/null
 fi
 
 echo "== lssd-infer on sample_data/ (sample_data/video/misc/broken.mp4 is broken on purpose: exit 3)"
@@ -36,7 +40,7 @@ echo "== what was written"
 find out/demo -maxdepth 1 -type f | sort
 build/lssd-read ls out/demo 2>/dev/null || find out/demo -name '*.npy' | sort
 echo "== read back with numpy (tools/lssd_postprocess.py)"
-/usr/bin/python3 - <<'PY'
+"$py" - <<'PY'
 import sys
 sys.path.insert(0, "tools")
 from lssd_postprocess import postprocess

@@ -38,7 +38,7 @@ fi
 # Seeds: the bad-input corpus (generated once) and sample_data.
 if [[ ! -e $out/seeds/.done ]]; then
   rm -rf "$out/seeds"
-  /usr/bin/python3 tests/e2e/bad_corpus.py "$out/seeds/bad" >/dev/null
+  "${LSSD_PYTHON:-/usr/bin/python3}" tests/e2e/bad_corpus.py "$out/seeds/bad" >/dev/null
   cp -r sample_data "$out/seeds/sample"
   touch "$out/seeds/.done"
 fi

@@ -12,12 +12,13 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 out=${1:-$here/sample_data}
 command -v ffmpeg >/dev/null || { echo "ffmpeg not found" >&2; exit 1; }
 command -v espeak-ng >/dev/null || { echo "espeak-ng not found" >&2; exit 1; }
+python=${LSSD_PYTHON:-/usr/bin/python3}
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
 rm -rf "$out"
-mkdir -p "$out"/video/{ucf,avi,vfr,multi,misc} "$out"/audio/{speech,music,edge}
+mkdir -p "$out"/video/{ucf,avi,vfr,multi,misc,encoders} "$out"/audio/{speech,music,edge}
 
 ff() { ffmpeg -nostdin -hide_banner -loglevel error -y "$@"; }
 # libx264, one thread (x264's decisions depend on the thread count), small and deterministic.
@@ -66,6 +67,39 @@ ff -f lavfi -i "testsrc2=size=320x240:rate=25" -frames:v 60 "${X264[@]}" "${BITE
 # A single frame: fewer than 2 timestamps, skipped.
 ff -f lavfi -i "testsrc2=size=320x240:rate=25" -frames:v 1 "${X264[@]}" "${BITEXACT[@]}" \
   "$out/video/misc/one_frame.mp4"
+# ---- video the way other encoders write it (the release's reader takes other paths) -----------
+# MPEG-4 ASP with B-frames in AVI and no "Lavc" user data (+bitexact): the release takes the
+# timestamps from decoded frames; without AVFMT_FLAG_GENPTS only some packets carry a pts.
+ff -f lavfi -i "testsrc=size=320x240:rate=25" -frames:v 125 -c:v mpeg4 -bf 2 -threads 1 -q:v 8 \
+  -flags +bitexact "${BITEXACT[@]}" "$out/video/encoders/mpeg4_asp_bframes_320x240_25fps_5.0s.avi"
+# DivX 5 style packed B-frames (VOL user data DivX503b1393p, P+B in one chunk, 1-byte N-VOP
+# chunks): decoded frames come out with pts 1, 3, 2, 5, 4, ...
+ff -f lavfi -i "testsrc=size=320x240:rate=30" -frames:v 138 -c:v mpeg4 -bf 1 -threads 1 -q:v 8 \
+  -flags +bitexact -fflags +bitexact -f m4v "$tmp/packed.m4v"
+"$python" "$here/tools/make_packed_divx_avi.py" "$tmp/packed.m4v" \
+  "$out/video/encoders/divx_packed_320x240_30fps_4.6s.avi" --fps 30 --width 320 --height 240
+# H.264 with B-frames in AVI: packets carry dts only (no pts without GENPTS).
+ff -f lavfi -i "testsrc2=size=320x240:rate=25" -frames:v 110 "${X264[@]}" "${BITEXACT[@]}" \
+  "$out/video/encoders/h264_dts_only_320x240_25fps_4.4s.avi"
+# MP4 whose first stream is audio (AAC: no "Lavc" in its extradata) and whose MPEG-4 video does
+# have "Lavc": the release looks at the first stream only, so timestamps come from decoded frames.
+ff -f lavfi -i "sine=frequency=440:sample_rate=48000" -f lavfi -i "testsrc2=size=320x240:rate=25" \
+  -map 0:a -map 1:v -t 4.8 -c:a aac -b:a 32k -c:v mpeg4 -q:v 20 -bf 2 -threads 1 "${BITEXACT[@]}" \
+  "$out/video/encoders/audio_first_320x240_25fps_4.8s.mp4"
+# H.264 with B-frames and an edit list that trims both ends (a cut from an editor): packets
+# before 1.3 s and after 4.56 s are flagged discard, so the decoded frames end earlier than the
+# packets and plan other clips (the second decode pass).
+ff -f lavfi -i "testsrc2=size=320x240:rate=25" -frames:v 150 "${X264[@]}" -bf 3 "${BITEXACT[@]}" "$tmp/full.mp4"
+ff -ss 1.3 -i "$tmp/full.mp4" -c copy "${BITEXACT[@]}" "$tmp/cut.mp4"
+"$python" - "$tmp/cut.mp4" "$out/video/encoders/h264_bframes_editlist_320x240_25fps_4.5s.mp4" <<'PY'
+import struct, sys
+data = bytearray(open(sys.argv[1], "rb").read())
+elst = data.find(b"elst")  # version 0: entries of (segment_duration u32, media_time s32, rate)
+assert elst > 0 and data[elst + 4] == 0, "no version-0 edit list"
+data[elst + 12:elst + 16] = struct.pack(">I", 4560)  # movie timescale 1000: 4.56 s
+open(sys.argv[2], "wb").write(data)
+PY
+
 # Not a video at all: cannot be opened.
 printf 'this is not an mp4 file\n%.0s' {1..8} > "$out/video/misc/broken.mp4"
 
@@ -106,7 +140,10 @@ ff -i "$tmp/en.wav" -af "aresample=16000,atrim=end_sample=40000" -c:a pcm_s16le 
   echo "rerun it to regenerate. The release picks \`mp4 avi\` video and \`mp3 wav flac opus\` audio"
   echo "(case-sensitive): the .mkv/.webm files are for the audio-from-video option, the upper-case"
   echo "extensions for the case-insensitive option; one_frame.mp4 and one_sample.wav are skipped"
-  echo "(fewer than 2 timestamps/samples) and broken.mp4 cannot be opened."
+  echo "(fewer than 2 timestamps/samples) and broken.mp4 cannot be opened. video/encoders/ holds"
+  echo "video written the way other encoders write it (MPEG-4 ASP with B-frames, DivX packed"
+  echo "B-frames, H.264 in AVI, audio as the first stream, an edit list): the release reads their"
+  echo "timestamps from decoded frames."
   echo
   echo "Files: $(cd "$out" && find . -type f ! -name README.md | sed 's|^\./||' | LC_ALL=C sort | tr '\n' ' ')"
   echo

@@ -24,9 +24,12 @@ import os
 import sys
 from typing import Dict, Optional, Tuple
 
-import torch
-
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from lssd_pydeps import require  # noqa: E402
+
+require("torch", main=__name__ == "__main__")
+import torch  # noqa: E402
+
 import lssd_mvit  # noqa: E402
 
 RANDOM_MARKER = "lssd_random_weights"

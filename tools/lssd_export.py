@@ -1,18 +1,22 @@
 #!/usr/bin/python3
 """Export the LSSD encoder towers of a release-layout checkpoint to TorchScript.
 
-  lssd_export.py --checkpoint CKPT --out-dir DIR [--size S|B|tiny] [--patch-overlap true|false]
-                 [--modality video|audio|both] [--no-verify]
+  lssd_export.py --checkpoint CKPT --out-dir DIR [--config CONFIG.yaml] [--size S|B|tiny]
+                 [--patch-overlap true|false] [--modality video|audio|both] [--no-verify]
       Writes DIR/video.pt ([B,3,16,224,224] -> [B,768]) and DIR/audio.pt ([B,1,96,288] -> [B,768]),
       valid for any batch size B. Size, patch overlap and variant are inferred from the checkpoint;
       --size / --patch-overlap, when given, must agree (exit 2 otherwise). Loading is strict.
+      --config: the model's config.yaml (a released one, or configs/*.yaml): its MVIT.SIZE and
+      MVIT.PATCH_OVERLAP (release defaults S, False) must agree with the checkpoint, and a key that
+      would change the towers (MVIT.USE_MEAN_POOLING, ...) away from its default is refused (exit 2).
       Each module is traced at batch 2 in eval mode and verified against the eager model at
       batch 1 and 3 (max abs diff <= 1e-5); the JSON metadata is embedded as the TorchScript
       extra file "lssd_meta.json".
-  lssd_export.py --check --out-dir DIR [--checkpoint CKPT] [--modality ...]
+  lssd_export.py --check --out-dir DIR [--checkpoint CKPT] [--config CONFIG.yaml] [--modality ...]
       Re-checks exported modules: metadata present and well-formed, output shape [B,768] at
       batch 1 and 3, batch-independence (row 0 of batch 3 equals batch 1), and, when a checkpoint
-      is given, its sha256 and the max abs diff against the eager model.
+      is given, its sha256 and the max abs diff against the eager model; with --config, that the
+      modules' size and patch overlap are the config's.
 
 Prints one JSON report on stdout. Exit status: 0 success; 1 bad checkpoint / failed
 verification / failed check; 2 usage error or --size/--patch-overlap disagreeing with the
@@ -26,11 +30,16 @@ import sys
 import time
 from typing import Dict, Optional
 
-import torch
-
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from lssd_pydeps import require  # noqa: E402
+
+require("torch", main=__name__ == "__main__")
+import torch  # noqa: E402
+
 import lssd_checkpoint as ck  # noqa: E402
 import lssd_mvit  # noqa: E402
+import lssd_pydeps  # noqa: E402
+import lssd_release_config  # noqa: E402
 
 FORMAT = "lssd-encoder"
 FORMAT_VERSION = 1
@@ -128,6 +137,7 @@ def export(args) -> Dict:
         raise ck.CheckpointError("the two towers disagree on the architecture: "
                                  + ", ".join(f"{m}: size {s}, patch_overlap {o}" for m, (s, o) in archs.items()))
     size, overlap = archs["video"]
+    check_config(args, size, overlap)
     if args.size is not None and args.size != size:
         raise UsageError(f"--size {args.size} disagrees with the checkpoint, which holds size {size} "
                          f"towers ({lssd_mvit.SIZE_RULES[size]['depth']} blocks)")
@@ -171,6 +181,20 @@ def export(args) -> Dict:
     return report
 
 
+def check_config(args, size: str, overlap: bool) -> None:
+    """--config: the config's MVIT.SIZE / MVIT.PATCH_OVERLAP are the checkpoint's (UsageError)."""
+    if not args.config:
+        return
+    cfg = lssd_release_config.read_tower_config(args.config)
+    if cfg["size"] != size:
+        raise UsageError(f"{args.config}: MVIT.SIZE {cfg['size']} disagrees with the checkpoint, which holds "
+                         f"size {size} towers ({lssd_mvit.SIZE_RULES[size]['depth']} blocks)")
+    if cfg["patch_overlap"] != overlap:
+        raise UsageError(f"{args.config}: MVIT.PATCH_OVERLAP {cfg['patch_overlap']} disagrees with the checkpoint, "
+                         f"whose patch embedding is {'overlapping' if overlap else 'non-overlapping'} "
+                         f"(MVIT.PATCH_OVERLAP {overlap})")
+
+
 def read_meta(path: str):
     """(module, metadata dict) of an exported encoder."""
     files = {META_NAME: ""}
@@ -199,6 +223,10 @@ def check(args) -> Dict:
             continue
         module, meta = read_meta(path)
         entry["meta"] = meta
+        try:
+            check_config(args, meta.get("size"), meta.get("patch_overlap"))
+        except UsageError as e:
+            problems.append(f"{path}: {e}")
         want = {"format": FORMAT, "format_version": FORMAT_VERSION, "modality": m,
                 "input_shape": list(lssd_mvit.INPUT_SHAPE[m]), "embed_dim": lssd_mvit.EMBED_OUT_DIM}
         for k, v in want.items():
@@ -235,6 +263,9 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--checkpoint", help="release-layout checkpoint (.pyth)")
     ap.add_argument("--out-dir", required=True, help="directory for video.pt / audio.pt")
+    ap.add_argument("--config", metavar="CONFIG.yaml",
+                    help="the model's config.yaml (released or configs/*.yaml): MVIT.SIZE / MVIT.PATCH_OVERLAP "
+                         "must match the checkpoint")
     ap.add_argument("--size", choices=lssd_mvit.SIZES, help="expected size (must match the checkpoint)")
     ap.add_argument("--patch-overlap", type=_bool_arg, metavar="true|false",
                     help="expected MVIT.PATCH_OVERLAP (must match the checkpoint)")
@@ -250,9 +281,12 @@ def main(argv=None) -> int:
         ap.error("--checkpoint is required unless --check is given")
     try:
         report = check(args) if args.check else export(args)
-    except UsageError as e:
+    except (UsageError, lssd_release_config.ConfigFileError) as e:
         print(f"lssd_export: error: {e}", file=sys.stderr)
         return 2
+    except lssd_pydeps.MissingModule as e:
+        print(f"lssd_export: error: {e}", file=sys.stderr)
+        return 1
     except ck.CheckpointError as e:
         print(f"lssd_export: error: {e}", file=sys.stderr)
         return 1

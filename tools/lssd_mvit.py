@@ -22,11 +22,17 @@ size is valid at any batch size.
 """
 
 import math
+import os
+import sys
 from typing import Dict, List, Optional, Sequence, Tuple
 
-import torch
-import torch.nn as nn
-import torch.nn.functional as F
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from lssd_pydeps import require  # noqa: E402
+
+require("torch", main=__name__ == "__main__")
+import torch  # noqa: E402
+import torch.nn as nn  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
 
 EMBED_OUT_DIM = 768
 LN_EPS = 1e-6

@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3
 """Read LSSD embeddings with numpy only (no torch): the release's postprocess() for lssd-infer's
 output layout.
 
@@ -18,6 +18,10 @@ bytes that are not UTF-8 come back as surrogate escapes (os.fsdecode), as os.wal
 A release-layout directory (OUTPUT_DIR/<mtype>/metadata.json + <mtype>.pt) is read too: the .pt
 is parsed without torch (zip + pickle, float32/float16 storages only).
 
+Audio tracks of video containers (DATA.AUDIO_FROM_VIDEO): their filepath is a TrackPath, the
+container's path as a str with .track_index and .track_language. read_records() gives every
+manifest record (all statuses, all fields) as dicts; load_record() one record's array.
+
 Similarity search: clip_matrix(output_dir, mtype) returns one float32 matrix of every clip's
 vector (the vectors lssd-read search / dedup / tracks use) and a row-aligned list of
 (file, track, clip, start, stop):
@@ -25,7 +29,8 @@ vector (the vectors lssd-read search / dedup / tracks use) and a row-aligned lis
     X, rows = clip_matrix("OUTPUT_DIR", "audio")     # X [N,768], rows[i] = (file, track, clip, start, stop)
     scores = X @ X[0]                                  # cosine similarity of every clip to clip 0
 
-CLI: python3 tools/lssd_postprocess.py OUTPUT_DIR video|audio   prints file and shape per line.
+CLI: tools/lssd_postprocess.py OUTPUT_DIR video|audio   prints file (and track), shape
+and dtype per line.
 Errors name the file: a malformed manifest line (file:line), a corrupt or truncated .npy.
 """
 import json
@@ -34,13 +39,47 @@ import pickle
 import sys
 import zipfile
 
-import numpy as np
+try:
+    import numpy as np
+except ImportError:
+    _MSG = (f"lssd_postprocess needs the Python module 'numpy', which {sys.executable} cannot import. Install "
+            "the Debian package python3-numpy (sudo apt-get install python3-numpy) or `pip install numpy`, or "
+            "run it with a Python that has numpy: /usr/bin/python3 on Debian, or $LSSD_PYTHON.")
+    if __name__ == "__main__":
+        sys.exit(f"error: {_MSG}")
+    raise ModuleNotFoundError(_MSG, name="numpy") from None
 
-__all__ = ["postprocess", "read_records", "load_record", "clip_matrix", "clip_vectors", "LssdReadError"]
+__all__ = ["postprocess", "read_records", "load_record", "clip_matrix", "clip_vectors", "LssdReadError", "TrackPath"]
 
 
 class LssdReadError(Exception):
     """A corrupt input: the message starts with the file (and line) at fault."""
+
+
+class TrackPath(str):
+    """The filepath of an audio track's record (DATA.AUDIO_FROM_VIDEO): the container's path as a
+    str, plus the track's stream index and language. Its repr names the track, so that the two
+    tracks of one file are told apart when printed."""
+
+    def __new__(cls, path, index, language):
+        obj = super().__new__(cls, path)
+        obj.track_index = index
+        obj.track_language = language
+        return obj
+
+    def __repr__(self):
+        return "TrackPath(%s, track=%d, language=%r)" % (str.__repr__(self), self.track_index, self.track_language)
+
+    def __reduce__(self):
+        return (TrackPath, (str(self), self.track_index, self.track_language))
+
+
+def _filepath(record):
+    """A record's filepath as postprocess returns it: a str, or a TrackPath for a track."""
+    path = os.fsdecode(record["_path"])
+    if record["_track"] < 0:
+        return path
+    return TrackPath(path, record["_track"], (record.get("track") or {}).get("language", ""))
 
 
 def _bytes_field(j, field):
@@ -240,7 +279,9 @@ def load_record(output_dir, record, as_float32=False):
 
 
 def postprocess(output_dir, mtype, as_float32=False):
-    """[(filepath, ndarray [M,5,768] video / [M,768] audio), ...] for every ok record."""
+    """[(filepath, ndarray [M,5,768] video / [M,768] audio), ...] for every ok record. filepath is
+    a str; for an audio track of a container it is a TrackPath (a str with .track_index and
+    .track_language), so a two-track file gives two rows that say which track they are."""
     if mtype not in ("video", "audio"):
         raise ValueError("mtype must be 'video' or 'audio', not %r" % (mtype,))
     mdir = os.path.join(output_dir, mtype)
@@ -248,7 +289,7 @@ def postprocess(output_dir, mtype, as_float32=False):
         if os.path.isfile(os.path.join(mdir, "metadata.json")):
             return _release_postprocess(output_dir, mtype)
         raise LssdReadError("%s: [read] no manifest*.jsonl or metadata.json here" % mdir)
-    return [(os.fsdecode(r["_path"]), load_record(output_dir, r, as_float32))
+    return [(_filepath(r), load_record(output_dir, r, as_float32))
             for r in read_records(output_dir, mtype) if r["status"] == "ok"]
 
 
@@ -331,7 +372,8 @@ def main(argv=None):
         print("lssd_postprocess: %s" % e, file=sys.stderr)
         return 1
     for f, emb in records:
-        print("%s\t%s\t%s" % (f, tuple(emb.shape), emb.dtype))
+        track = " [track %d %s]" % (f.track_index, f.track_language or "und") if isinstance(f, TrackPath) else ""
+        print("%s%s\t%s\t%s" % (f, track, tuple(emb.shape), emb.dtype))
     return 0
 
 

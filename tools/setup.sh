@@ -8,7 +8,7 @@ packages=(
   # build
   build-essential cmake ninja-build pkg-config ccache git
   # C++ libraries
-  libtorch-dev libyaml-cpp-dev libcli11-dev libspdlog-dev libgtest-dev nlohmann-json3-dev
+  libtorch-dev libyaml-cpp-dev libcli11-dev libspdlog-dev libgtest-dev nlohmann-json3-dev libssl-dev
   libavformat-dev libavcodec-dev libswscale-dev libswresample-dev libavutil-dev
   # similarity search in lssd-read (search, dedup): FAISS 1.7.3, CPU, on OpenBLAS
   libfaiss-dev

@@ -3,6 +3,9 @@
 # Usage: tools/test.sh [--sanitize] [extra ctest args, e.g. -L cuda or -R config]
 #   default: every test but the labels slow and cuda
 #   --sanitize: the same suite in the ASan+UBSan build (build-asan/)
+# LSSD_PYTHON: the Python of the Python tests and tools (default /usr/bin/python3, where
+# tools/setup.sh installs Debian's python3-torch and friends); it becomes the CMake cache
+# variable LSSD_PYTHON.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 cd "$here"
@@ -18,6 +21,8 @@ if [[ "${1:-}" == "--sanitize" ]]; then
 fi
 
 tools/setup.sh --with-slurm
+if [[ -n "${LSSD_PYTHON:-}" ]]; then cmake_extra+=(-DLSSD_PYTHON="$LSSD_PYTHON"); fi
+"${LSSD_PYTHON:-/usr/bin/python3}" tools/lssd_pydeps.py
 jobs=$(nproc)
 cmake -S . -B "$build" -G Ninja "${cmake_extra[@]}"
 cmake --build "$build" -j "$jobs"

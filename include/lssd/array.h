@@ -8,6 +8,13 @@
 
 namespace lssd {
 
+// "[2,5,768]": a shape as lssd's messages and tables write it.
+inline std::string shape_str(const std::vector<int64_t>& shape) {
+  std::string r = "[";
+  for (size_t i = 0; i < shape.size(); ++i) r += (i ? "," : "") + std::to_string(shape[i]);
+  return r + "]";
+}
+
 struct FloatArray {
   std::vector<int64_t> shape;
   std::vector<float> data;
@@ -22,11 +29,7 @@ struct FloatArray {
   size_t numel() const { return data.size(); }
   float* ptr() { return data.data(); }
   const float* ptr() const { return data.data(); }
-  std::string shape_str() const {
-    std::string r = "[";
-    for (size_t i = 0; i < shape.size(); ++i) r += (i ? "," : "") + std::to_string(shape[i]);
-    return r + "]";
-  }
+  std::string shape_str() const { return lssd::shape_str(shape); }
 };
 
 }  // namespace lssd

@@ -1,6 +1,6 @@
 // The release's clip rules, as pure functions (no FFmpeg, no torch): which clips a file gives,
 // which frames/samples each clip covers, and which 16 frames of a video clip are kept.
-// See REFERENCE.md "Clips" and "Video clip -> tensor" steps 2-3.
+// See README.md, "The Python release's behaviour": "Clips" and "Video clip -> tensor" step 2.
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -44,11 +44,6 @@ int64_t seconds_to_pts_ceil(double seconds, TimeBase tb);
 int compare_double_rational(double x, __int128 p, int64_t q);
 // p/q rounded to the nearest double (as Python's float(Fraction)).
 double rational_to_double(__int128 p, int64_t q);
-
-// The frames of one clip out of a file's decoded pts (sorted ascending, unique): indices into
-// `sorted_pts` of every frame with lo <= pts <= hi, preceded (when lo > 0 and no frame has pts
-// exactly lo) by the last frame with pts < lo.
-std::vector<size_t> clip_frame_indices(const std::vector<int64_t>& sorted_pts, int64_t lo, int64_t hi);
 
 // torch.linspace(start, end, steps) in float32 exactly as torch 1.13's CPU kernel computes it
 // with the AVX2 kernels (scalar path with fused multiply-add, vectorized arange in blocks of

@@ -11,16 +11,27 @@
 
 namespace lssd {
 
-enum class ValueType { Bool, Int, Float, String, IntList, FloatList, StringList };
+// List: a list of numbers, strings, None or lists, nested to any depth ([[1, 2.0], [3, 2.0]]).
+// NoneOr: a key whose release default is yacs's None; takes None or any value, as yacs does.
+// Both keep their value as a canonical literal (ConfigValue::s).
+enum class ValueType { Bool, Int, Float, String, IntList, FloatList, StringList, List, NoneOr };
 const char* to_string(ValueType t);
+
+// What lssd does with a key.
+enum class KeyUse {
+  Used,         // read by lssd
+  Ignored,      // a release key that changes nothing here: accepted, listed at -v when set
+  DefaultOnly,  // a release key that would change the towers: any value but the default is refused
+};
 
 // One declared key (see src/config_keys.cc).
 struct KeySpec {
   const char* key;
   ValueType type;
-  const char* default_value;  // in yacs literal syntax: True, 8, 3.0, "S", [224, 224]
+  std::string default_value;  // in yacs literal syntax: True, 8, 3.0, "S", [224, 224], None
   bool affects_output;        // part of the model id: a change invalidates earlier outputs
   const char* comment;
+  KeyUse use = KeyUse::Used;
 };
 const std::vector<KeySpec>& declared_keys();
 
@@ -33,8 +44,8 @@ struct ConfigValue {
   std::string s;
   std::vector<long long> il;
   std::vector<double> fl;
-  std::vector<std::string> sl;
-  std::string to_literal() const;  // yacs/YAML literal: True, 8, 3.0, S, [224, 224]
+  std::vector<std::string> sl;     // (List and NoneOr keep their canonical literal in s)
+  std::string to_literal() const;  // yacs/YAML literal: True, 8, 3.0, S, [224, 224], None
 };
 
 class Config {
@@ -58,6 +69,12 @@ class Config {
   const std::vector<long long>& get_int_list(const std::string& key) const;
   const std::vector<std::string>& get_string_list(const std::string& key) const;
 
+  // "KEY VALUE" of every KeyUse::Ignored key that a file or an override named.
+  std::vector<std::string> ignored_settings() const;
+  // Throws ConfigError naming the key and value when a KeyUse::DefaultOnly key is not at its
+  // default (lssd's towers implement only the release's defaults of those).
+  void check_default_only_keys() const;
+
   // Nested YAML of every key, in declaration order, comments included.
   std::string to_yaml(bool with_comments = true) const;
   // Canonical text of the keys that change outputs (for the model id).
@@ -73,6 +90,10 @@ class Config {
   PipelineOptions pipeline_options() const;
 
  private:
+  // Throws ConfigError(msg) unless ok; a message that starts with a key gets the key's value
+  // appended ("OUTPUT.DTYPE must be float32 or float16 (got float64)").
+  void require(bool ok, const std::string& msg) const;
+
   std::map<std::string, ConfigValue> values_;
   std::set<std::string> explicit_;
 };

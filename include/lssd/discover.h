@@ -2,6 +2,7 @@
 // relative names, media kind and file identity; the shard filter is applied here.
 #pragma once
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -31,12 +32,25 @@ struct DiscoverResult {
   std::vector<InputFile> files;            // sorted by rel_path (byte order), this shard only
   std::vector<DiscoverProblem> problems;   // unreadable entries, symlink loops, missing list items
   size_t total_before_shard = 0;
+  // Files of the walk left out because no extension list names their extension ("" for none),
+  // before sharding; extensions that only a disabled modality names are not counted.
+  std::map<std::string, int64_t> ignored_extensions;
 };
 
 // Walks opts.data_dir recursively (following symlinks, with loop detection) or reads
 // opts.file_list. Extensions: opts.video_exts / audio_exts (+ media.video_container_exts when
-// media.audio_from_video). A missing root or list file throws lssd::Error("discover").
+// media.audio_from_video). Throws lssd::ConfigError when neither is set or the data dir does
+// not exist or is not a directory (a file gets a hint about DATA.PATH_TO_FILE_LIST), and
+// lssd::Error("discover") when the list file cannot be read.
 DiscoverResult discover(const DiscoverOptions& opts, const MediaOptions& media);
+
+// What to tell the user about ignored_extensions: one line for media extensions (video or audio
+// formats FFmpeg reads), each with the config key that would include it; "" when none.
+std::string ignored_media_note(const DiscoverResult& found, const DiscoverOptions& opts);
+
+// The extension lists in words, e.g. "video [mp4, avi], audio [mp3, wav, flac, opus]
+// (case-sensitive)", for messages.
+std::string describe_extension_lists(const DiscoverOptions& opts);
 
 // The output-relative name of a list-file entry: relative paths stay (with `..` components
 // mapped to `_up_`), absolute paths go under `_abs/`.

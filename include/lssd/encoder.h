@@ -1,6 +1,6 @@
 // The encoder stage: a TorchScript LSSD tower (video.pt / audio.pt from tools/lssd_export.py)
-// with its embedded metadata, on a device and at a precision. The only module that touches
-// LibTorch; its types stay in src/encoder.cc.
+// with its embedded metadata, on a device and at a precision. LibTorch types stay in
+// src/encoder.cc (the audio transform and the release export use LibTorch in their own .cc).
 //
 // Errors are lssd::Error("encoder", message, model path): missing file, not TorchScript, missing
 // or invalid embedded lssd_meta.json, unknown device/precision, CUDA asked for where LibTorch has

@@ -7,20 +7,25 @@ namespace lssd {
 
 class Error : public std::runtime_error {
  public:
-  Error(std::string stage, std::string message, std::string file = {})
+  // sys_errno: the errno of a failed system call behind the error (0: none), so that callers
+  // can tell a full disk (ENOSPC) from a bad file without reading the message.
+  Error(std::string stage, std::string message, std::string file = {}, int sys_errno = 0)
       : std::runtime_error(compose(stage, message, file)),
         stage_(std::move(stage)),
         message_(std::move(message)),
-        file_(std::move(file)) {}
+        file_(std::move(file)),
+        sys_errno_(sys_errno) {}
   const std::string& stage() const { return stage_; }
   const std::string& message() const { return message_; }
   const std::string& file() const { return file_; }
+  int sys_errno() const { return sys_errno_; }
 
  private:
   static std::string compose(const std::string& stage, const std::string& msg, const std::string& file) {
     return (file.empty() ? std::string() : file + ": ") + "[" + stage + "] " + msg;
   }
   std::string stage_, message_, file_;
+  int sys_errno_ = 0;
 };
 
 // A usage or configuration error: the apps exit with code 2.

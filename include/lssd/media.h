@@ -36,10 +36,26 @@ struct MediaInfo {
 // whitelisted container, or names a protocol other than a plain file.
 MediaInfo probe_media(const std::string& path, const MediaOptions& opts);
 
-// The demuxers probe_media and the decoders accept (names as FFmpeg reports them).
-const std::vector<std::string>& allowed_demuxers();
+// What the decoders report while they run (Clip: VideoClipFrames or AudioClipSamples).
+template <class Clip>
+struct ClipSink {
+  // Optional: how many clips the file gives (video: its plan, again after a re-plan; audio: an
+  // estimate from the container's duration, when it has one). For progress only.
+  std::function<void(int clips)> planned;
+  // Each clip as soon as it is complete, in index order.
+  std::function<void(Clip&&)> clip;
+  // Video: the decoded frames planned other clips; every clip delivered with index >= first is
+  // withdrawn (the clips of the final plan from `first` on follow). Required for video.
+  std::function<void(int first)> withdraw;
+};
 
 // ---- video -------------------------------------------------------------------------------
+
+// The version of the rule by which video timestamps and clip frames are read. 1: packet pts
+// without AVFMT_FLAG_GENPTS; 2: the release's rule (GENPTS, packets or decoded frames as
+// torchvision decides, read_video's frame choice). Part of the video model id: outputs read
+// under another rule are recomputed by a rerun.
+constexpr int kVideoReadRule = 2;
 struct VideoClipFrames {
   int index = 0;                 // clip index within the file
   double start_s = 0, stop_s = 0;
@@ -56,26 +72,36 @@ struct VideoFileResult {
   int stream_index = -1;
   int num_clips = 0;
   std::vector<std::pair<double, double>> ranges;  // clip [start, stop] in seconds
-  // Where the clip plan's timestamps came from: "packets" when the container's first stream's
-  // extradata contains "Lavc" (the release reads packet pts then), else "packets-approx" (the
-  // release decodes every frame; we still read packet pts, leaving out packets flagged discard).
+  // Which timestamps the clip plan follows (the release's rule): "packets" when the extradata
+  // of the container's first stream contains "Lavc" (the pts of the demuxed packets), else
+  // "frames" (the pts of the decoded frames).
   std::string timestamp_source;
-  // Decoded frames disagreed with the plan (largest pts or count): only possible with
-  // "packets-approx"; the clips emitted follow the plan.
-  bool plan_mismatch = false;
-  int64_t num_timestamps = 0;
-  int64_t decoded_frames = 0;
+  int64_t num_timestamps = 0;  // timestamps the final plan was made from
+  int64_t packet_timestamps = 0;  // packets with a pts (read with GENPTS, as PyAV opens files)
+  int64_t decoded_frames = 0;     // decoded frames with a pts (last decode pass)
+  int64_t decode_errors = 0;      // packets or frames the decoder refused (last decode pass)
+  // Decode passes: 1, or 2 when the decoded frames' timestamps gave another plan than the
+  // packets' (the clips from the first pass were then withdrawn from `restart_from` on).
+  int decode_passes = 0;
+  int restart_from = -1;          // first clip index decoded again (-1: none)
+  // The release's read stops 5 frames after a clip's end unless DivX user data says the
+  // stream has no packed B-frames (then at the first frame past the end).
+  bool should_buffer = true;
 };
 
-// Plans the clips of the first video stream (one demux-only pass over the packets), then
-// decodes the file once, in order, and calls on_clip for each clip as soon as its frames are
-// complete (clips in index order). Only the frames of clips in flight are kept (as references
-// to decoded frames); the 16 selected frames of a clip are converted to RGB24 exactly like
-// PyAV's frame.to_rgb() (swscale, same size, SWS_BILINEAR, the frame's own colorspace).
-// Throws lssd::Error("open"|"decode", ...).
-VideoFileResult decode_video_clips(const std::string& path, const VideoOptions& vopts,
-                                   const MediaOptions& mopts,
-                                   const std::function<void(VideoClipFrames&&)>& on_clip);
+// The clips of the first video stream, decoded as the release reads them (see README: "How
+// video is read"). The file is opened as PyAV opens it (AVFMT_FLAG_GENPTS). A demux-only pass
+// gives the packets' timestamps and a first plan (sink.planned); one decode pass, in order,
+// delivers each clip through sink.clip as soon as its frames are complete (clips in index order;
+// only the frames of clips in flight are kept, as references); the 16 selected frames of a clip
+// are converted to RGB24 exactly like PyAV's frame.to_rgb() (swscale, same size, SWS_BILINEAR,
+// the frame's own colorspace). When the plan follows decoded frames ("frames") and those give
+// another plan than the packets did, sink.withdraw(k) withdraws every clip delivered with index
+// >= k and a second decode pass delivers the clips of the final plan from k on. Clip frames are
+// modelled on this sequential decode (ClipFrameCollector).
+// Throws lssd::Error("open"|"decode", ...); errors thrown by the sink pass through.
+VideoFileResult decode_video_clips(const std::string& path, const VideoOptions& vopts, const MediaOptions& mopts,
+                                   const ClipSink<VideoClipFrames>& sink);
 
 // ---- audio -------------------------------------------------------------------------------
 struct AudioClipSamples {
@@ -103,7 +129,6 @@ struct AudioFileResult {
 // clip as soon as it is complete. Keeps only a rolling window of samples (the pending clip and
 // the last int(T*sr) samples for the tail clip, decided at the end of the stream).
 AudioFileResult decode_audio_clips(const std::string& path, int audio_stream, const AudioOptions& aopts,
-                                   const MediaOptions& mopts,
-                                   const std::function<void(AudioClipSamples&&)>& on_clip);
+                                   const MediaOptions& mopts, const ClipSink<AudioClipSamples>& sink);
 
 }  // namespace lssd

@@ -1,12 +1,16 @@
 // Every stage's options, with the release's defaults, in one place. Modules take these plain
 // structs (never the config tree), so they can be tested without config files. config.cc fills
-// them from the yacs-style keys (see src/config_keys.cc for the key table).
+// them from the yacs-style keys; the key table (src/config_keys.cc) takes the default of every
+// key that has a member here from these initialisers: each default is written once.
 #pragma once
 #include <cstdint>
 #include <string>
 #include <vector>
 
 namespace lssd {
+
+// The release's clip length (TEST.CLIP_LEN), shared by the video and audio options.
+inline constexpr double kReleaseClipLen = 3.0;
 
 // Which files to process and how to find them (discover stage).
 struct DiscoverOptions {
@@ -32,7 +36,7 @@ struct MediaOptions {
 
 // Clip planning and video tensors (clips + video transform stages).
 struct VideoOptions {
-  double clip_len = 3.0;   // TEST.CLIP_LEN (seconds)
+  double clip_len = kReleaseClipLen;  // TEST.CLIP_LEN (seconds)
   double fps = 25.0;       // fixed by the release: video is resampled to 25 fps
   int n_frames = 16;       // VIDEO.N_FRAMES
   int short_side = 256;    // VIDEO.CROP_SCALES[0]
@@ -42,7 +46,7 @@ struct VideoOptions {
 
 // Clip planning and log-mel tensors (clips + audio transform stages).
 struct AudioOptions {
-  double clip_len = 3.0;     // TEST.CLIP_LEN (seconds)
+  double clip_len = kReleaseClipLen;  // TEST.CLIP_LEN (seconds)
   int sample_rate = 48000;   // fixed by the release: audio is resampled to 48 kHz
   int n_fft = 1024;          // AUDIO.N_FFT
   int hop_length = 501;      // AUDIO.HOP_LENGTH

@@ -7,6 +7,7 @@
 //   <video|audio>/manifest.jsonl | manifest.shard-I-of-N.jsonl   one record per input
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -35,6 +36,7 @@ struct Record {
   std::vector<int64_t> shape;
   std::vector<ClipRange> ranges;
   double fps = 0;          // video: the stream's average frame rate
+  std::string timestamps;  // video: where the clip plan's timestamps came from, "packets" | "frames"
   int sample_rate = 0;     // audio: native rate
   int track_index = -1;    // audio tracks of video containers: the stream index
   std::string track_language;
@@ -47,6 +49,13 @@ struct Record {
   // The identity of an output: modality, rel_path and track.
   std::string key() const;
 };
+
+// The shape of an output's embeddings: [M, 5, width] for video (the five crops), [M, width]
+// for audio.
+std::vector<int64_t> output_shape(bool video, int64_t clips, int64_t width = 768);
+
+// Whether a file name is a manifest part: manifest*.jsonl (manifest.jsonl or a shard's).
+bool is_manifest_name(const std::string& filename);
 
 // "<rel>.npy", or "<rel>.a<stream>-<lang>.npy" for a track (lang sanitised to [a-z0-9_], "und" if none).
 std::string output_name(const std::string& rel_path, int track_index = -1, const std::string& language = "");
@@ -94,8 +103,21 @@ std::string safe_output_path(const std::string& root, const std::string& rel);
 // and the shape is the one recorded.
 bool output_is_valid(const std::string& npy_path, const std::vector<int64_t>& shape);
 
+// The model id recorded with every output, part of the resume check: the first 16 hex digits
+// of sha256(file_sha256 "\n" output_key_text), where output_key_text lists the config keys that
+// change outputs; a video id also names the video reading rule (video_read_rule > 0 appends
+// "\nvideo_read_rule=<n>"), so that outputs read under an older rule are recomputed.
+std::string model_id(const std::string& file_sha256, const std::string& output_key_text, int video_read_rule);
+
 // One error line for errors.jsonl.
 std::string error_to_json(const std::string& path, const std::string& modality, const std::string& stage,
                           const std::string& message);
+
+// Rewrites an error log (atomically) without the entries whose input path `retried(path)` names:
+// a rerun tries those inputs again and logs them again only if they still fail, so the log keeps
+// one entry per failed input and a fixed input leaves it. Lines that do not parse are kept. A
+// missing file is not an error. Returns the number of entries removed. Throws lssd::Error
+// ("output") when the log cannot be rewritten.
+size_t prune_error_log(const std::string& path, const std::function<bool(const std::string& input_path)>& retried);
 
 }  // namespace lssd

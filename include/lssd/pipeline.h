@@ -10,23 +10,42 @@
 
 namespace lssd {
 
+// Shared between a run and its caller (e.g. a signal watcher).
+struct RunControl {
+  std::atomic<bool> stop{false};      // set by the caller: no new input starts; those in flight finish
+  std::atomic<int64_t> in_flight{0};  // kept by the run: outputs started and not yet recorded
+};
+
+// What a run did, in outputs: one per input file and modality (each audio track of a
+// container counts once found). The counts add up: outputs = written + resumed + skipped_short
+// + no_audio + failed + not_started.
 struct RunSummary {
-  int64_t inputs = 0;         // outputs this run was responsible for (jobs after sharding)
-  int64_t ok = 0;             // written this run
-  int64_t resumed = 0;        // already done by an earlier run
-  int64_t skipped_short = 0;  // fewer than 2 timestamps / samples (as the release)
-  int64_t failed = 0;         // errors recorded in errors.jsonl (discover problems included)
-  int64_t clips = 0;          // clips encoded this run
+  int64_t outputs = 0;        // outputs this run was responsible for (after sharding)
+  int64_t written = 0;        // embedded and written by this run
+  int64_t resumed = 0;        // already done by an earlier run, kept
+  int64_t skipped_short = 0;  // fewer than 2 timestamps / samples: skipped as the release skips them
+  int64_t no_audio = 0;       // containers without an audio track (DATA.AUDIO_FROM_VIDEO)
+  int64_t failed = 0;         // recorded in errors.jsonl
+  int64_t not_started = 0;    // left for a rerun (the run was stopped)
+  int64_t discover_problems = 0;  // unreadable paths, symlink loops... (errors.jsonl; not outputs)
+  int64_t clips = 0;              // clips encoded this run
   double wall_s = 0;
   double encode_s[2] = {0, 0};  // wall time inside encoder forwards: video, audio (all replicas)
   double models_ready_s = 0;    // from the start until every encoder tower was loaded
-  bool interrupted = false;
-  int exit_code() const { return interrupted ? 130 : (failed > 0 ? 3 : 0); }
+  bool stopped = false;         // RunControl::stop was set during the run
+  // 3 when an input failed or a path could not be read, else 0 (a signal's code is the app's).
+  int exit_code() const { return failed > 0 || discover_problems > 0 ? 3 : 0; }
+  // "done: N outputs = W written + R already done + ..." (the counts that are not zero after
+  // the first three), clips, time and rate.
+  std::string line() const;
+  // One line saying what each count of line() means.
+  static std::string legend();
 };
 
-// Runs the whole job. `stop` (may be null) is polled: once set, no new input starts and the
-// run ends after the inputs in flight are written. Throws lssd::ConfigError for a config that
-// does not fit the encoder files, lssd::Error for fatal problems (output dir, model files).
-RunSummary run_pipeline(const PipelineOptions& opts, const std::atomic<bool>* stop = nullptr);
+// Runs the whole job. `control` (may be null): its stop flag is polled; once set, no new input
+// starts and the run ends after the inputs in flight are written. Throws lssd::ConfigError for a
+// data dir that does not exist or a config that does not fit the encoder files (before
+// OUTPUT_DIR is created), lssd::Error for fatal problems (output dir, model files).
+RunSummary run_pipeline(const PipelineOptions& opts, RunControl* control = nullptr);
 
 }  // namespace lssd

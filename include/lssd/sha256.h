@@ -1,27 +1,27 @@
-// SHA-256 (FIPS 180-4) in plain C++: file digests for model ids and encoder checks.
+// SHA-256 from OpenSSL's libcrypto (EVP): file digests for model ids and encoder checks. No
+// OpenSSL type in this header.
 #pragma once
 #include <cstddef>
-#include <cstdint>
+#include <memory>
 #include <string>
 
 namespace lssd {
 
+// An incremental digest.
 class Sha256 {
  public:
   Sha256();
+  ~Sha256();
+  Sha256(const Sha256&) = delete;
+  Sha256& operator=(const Sha256&) = delete;
   void update(const void* data, size_t n);
   void update(const std::string& s) { update(s.data(), s.size()); }
-  // Finishes and returns the 64-character lowercase hex digest (the object is then spent;
-  // call reset() to reuse it).
+  // Finishes and returns the 64-character lowercase hex digest, then starts afresh.
   std::string hex_digest();
-  void reset();
 
  private:
-  void block(const uint8_t* p);
-  uint32_t h_[8];
-  uint8_t buf_[64];
-  size_t buf_len_ = 0;
-  uint64_t total_ = 0;
+  struct Ctx;
+  std::unique_ptr<Ctx> ctx_;
 };
 
 // Hex digest of a byte string.

@@ -1,5 +1,5 @@
-// Video clip -> encoder input, as the release computes it (REFERENCE.md "Video clip -> tensor"
-// steps 4-6): RGB24 frames -> float /255 -> short side to VideoOptions::short_side (bilinear,
+// Video clip -> encoder input, as the release computes it (README.md, "The Python release's
+// behaviour", "Video clip -> tensor" steps 3-4): RGB24 frames -> float /255 -> short side to VideoOptions::short_side (bilinear,
 // align_corners=False, no antialias: torch.nn.functional.interpolate in float32) -> FiveCrop
 // (top-left, top-right, bottom-left, bottom-right, center) -> [5, 3, T, crop_h, crop_w].
 // No torch: a separable float32 implementation of the same arithmetic.

@@ -10,20 +10,13 @@
 
 #include "lssd/config.h"
 #include "lssd/error.h"
+#include "lssd/interrupt.h"
 #include "lssd/logging.h"
 #include "lssd/pipeline.h"
 #include "lssd/version.h"
 
-#include <csignal>
-
 namespace {
-std::atomic<bool> g_stop{false};
-extern "C" void on_signal(int) {
-  g_stop = true;
-  // A second Ctrl-C ends the process at once.
-  std::signal(SIGINT, SIG_DFL);
-  std::signal(SIGTERM, SIG_DFL);
-}
+const char* signal_name(int sig) { return sig == SIGTERM ? "SIGTERM" : sig == SIGINT ? "Ctrl-C (SIGINT)" : "a signal"; }
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -39,7 +32,10 @@ int main(int argc, char** argv) {
   app.add_flag("-q,--quiet", quiet, "warnings and errors only");
   app.add_flag("--overwrite", overwrite, "recompute every input, ignoring earlier outputs");
   app.add_option("overrides", overrides, "KEY VALUE pairs that override the config (e.g. TEST.BATCH_SIZE 4)");
-  app.footer("Exit codes: 0 all inputs done, 3 some inputs failed, 2 usage/config error, 1 fatal error.");
+  app.footer(
+      "Exit codes: 0 all inputs done, 3 some inputs failed (listed in OUTPUT_DIR/errors*.jsonl), 2 usage or config "
+      "error, 1 fatal error (output directory, model files), 130 interrupted by Ctrl-C (SIGINT) and 143 by SIGTERM "
+      "(the inputs in flight are finished; a rerun does the rest; a second signal stops at once).");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -61,28 +57,49 @@ int main(int argc, char** argv) {
   }
   opts.overwrite = overwrite;
   if (verbose > 0) std::cout << cfg.to_yaml() << std::flush;
+  if (verbose > 0 && !cfg.ignored_settings().empty()) {
+    std::string list;
+    for (const auto& kv : cfg.ignored_settings()) list += (list.empty() ? "" : ", ") + kv;
+    spdlog::info("ignored config keys (the release's tower builder sets them from MVIT.SIZE / MVIT.PATCH_OVERLAP, "
+                 "or they matter only for training / torch.distributed): {}", list);
+  }
   if (cfg.get_float("VIDEO.T") != cfg.get_float("TEST.CLIP_LEN"))
     spdlog::warn("VIDEO.T ({}) differs from TEST.CLIP_LEN ({}); clips follow TEST.CLIP_LEN", cfg.get_float("VIDEO.T"),
                  cfg.get_float("TEST.CLIP_LEN"));
 
-  std::signal(SIGINT, on_signal);
-  std::signal(SIGTERM, on_signal);
+  // Signals: the first stops the run after the inputs in flight, the second ends it at once.
+  lssd::RunControl control;
+  lssd::InterruptWatcher watcher(
+      [&](int sig) {
+        control.stop = true;
+        const int64_t n = control.in_flight.load();
+        return std::string(signal_name(sig)) + ": stopping " +
+               (n > 0 ? "after the " + std::to_string(n) + " input(s) in flight" : "(no input in flight)") +
+               "; no new input starts (" + (sig == SIGINT ? "Ctrl-C" : "the same signal") + " again to abort at once)";
+      },
+      [&](int sig) {
+        return std::string(signal_name(sig)) + " again: aborting now; the " + std::to_string(control.in_flight.load()) +
+               " input(s) in flight are not recorded and a rerun redoes them";
+      });
   try {
-    lssd::RunSummary s = lssd::run_pipeline(opts, &g_stop);
-    spdlog::info("done: {} outputs ({} written, {} already done, {} too short, {} failed), {} clips in {:.1f} s "
-                 "({:.2f} clips/s){}",
-                 s.inputs, s.ok, s.resumed, s.skipped_short, s.failed, s.clips, s.wall_s,
-                 s.wall_s > 0 ? s.clips / s.wall_s : 0.0, s.interrupted ? "; INTERRUPTED: rerun to finish" : "");
+    lssd::RunSummary s = lssd::run_pipeline(opts, &control);
+    spdlog::info("{}", s.line());
+    spdlog::info("{}", lssd::RunSummary::legend());
     if (s.clips > 0)
       spdlog::info("time: encoder forwards {:.1f} s (video {:.1f} s, audio {:.1f} s); encoders loaded after {:.1f} s",
                    s.encode_s[0] + s.encode_s[1], s.encode_s[0], s.encode_s[1], s.models_ready_s);
-    if (s.failed > 0) spdlog::warn("failures are listed in {}/errors*.jsonl", opts.output_dir);
+    if (s.failed > 0 || s.discover_problems > 0) spdlog::warn("failures are listed in {}/errors*.jsonl", opts.output_dir);
+    if (const int sig = watcher.first_signal()) {
+      spdlog::warn("INTERRUPTED by {}: {} output(s) not started; rerun the same command to finish", signal_name(sig),
+                   s.not_started);
+      return lssd::InterruptWatcher::exit_code(sig);
+    }
     return s.exit_code();
   } catch (const lssd::ConfigError& e) {
     spdlog::error("{}", e.message());
     return 2;
   } catch (const std::exception& e) {
     spdlog::error("fatal: {}", e.what());
-    return 1;
+    return watcher.first_signal() ? lssd::InterruptWatcher::exit_code(watcher.first_signal()) : 1;
   }
 }

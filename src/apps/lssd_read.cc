@@ -208,10 +208,30 @@ bool matches(const ModalityReader& mr, const Record& r, const std::string& q) {
   return false;
 }
 
-int cmd_show(const std::string& dir, const std::string& file, const std::string& mtype, bool as_json, bool values) {
+// A bare file name: the rel_path of the one input with that basename. Throws when several
+// inputs have it (naming them); returns `q` unchanged when none does.
+std::string by_basename(const OutputReader& rd, const std::vector<std::string>& mtypes, const std::string& q,
+                        const std::string& dir) {
+  std::set<std::string> hits;
+  for (const auto& m : mtypes)
+    for (const auto& r : rd.modality(m).records())
+      if (fs::path(r.rel_path).filename().string() == q) hits.insert(r.rel_path);
+  if (hits.empty()) return q;
+  if (hits.size() == 1) return *hits.begin();
+  std::string names;
+  for (const auto& h : hits) names += (names.empty() ? "" : ", ") + printable(h);
+  throw lssd::Error("read", "'" + q + "' matches " + std::to_string(hits.size()) + " inputs (" + names +
+                                "): give the relative path", dir);
+}
+
+int cmd_show(const std::string& dir, const std::string& query, const std::string& mtype, bool as_json, bool values) {
   OutputReader rd(dir);
   json out = json::array();
   int found = 0;
+  bool exact = false;
+  for (const auto& m : selected(rd, mtype))
+    for (const auto& r : rd.modality(m).records()) exact = exact || matches(rd.modality(m), r, query);
+  const std::string file = exact ? query : by_basename(rd, selected(rd, mtype), query, dir);
   for (const auto& m : selected(rd, mtype)) {
     const ModalityReader& mr = rd.modality(m);
     for (const auto& r : mr.records()) {
@@ -259,7 +279,10 @@ int cmd_show(const std::string& dir, const std::string& file, const std::string&
       }
     }
   }
-  if (!found) throw lssd::Error("read", "no record matches '" + file + "' (give its rel_path, path or .npy name; see `lssd-read ls`)", dir);
+  if (!found)
+    throw lssd::Error("read", "no record matches '" + query +
+                                  "' (give its relative path, input path, .npy name or a unique file name; see `lssd-read ls`)",
+                      dir);
   if (as_json) std::cout << out.dump(1) << "\n";
   return kOk;
 }
@@ -594,8 +617,13 @@ int cmd_export(const std::string& dir, const std::string& mtype, const std::stri
   }
   const bool as_csv = !csv.empty();
   const std::string target = as_csv ? csv : jsonl;
-  std::ofstream out(target, std::ios::binary | std::ios::trunc);
-  if (!out) throw lssd::Error("export", "cannot write", target);
+  const bool to_stdout = target == "-";
+  std::ofstream file;
+  if (!to_stdout) {
+    file.open(target, std::ios::binary | std::ios::trunc);
+    if (!file) throw lssd::Error("export", "cannot write", target);
+  }
+  std::ostream& out = to_stdout ? std::cout : file;
   if (as_csv) {
     out << "mtype,file,track,clip,crop,start,stop";
     for (int i = 0; i < 768; ++i) out << ",e" << i;
@@ -649,9 +677,10 @@ int cmd_export(const std::string& dir, const std::string& mtype, const std::stri
       }
     }
   }
-  out.close();
-  if (!out) throw lssd::Error("export", "write failed", target);
-  std::cerr << rows << " rows -> " << target << "\n";
+  out.flush();
+  if (!to_stdout) file.close();
+  if (!out || (!to_stdout && !file)) throw lssd::Error("export", "write failed", to_stdout ? "(stdout)" : target);
+  std::cerr << rows << " rows -> " << (to_stdout ? "(stdout)" : target) << "\n";
   return kOk;
 }
 
@@ -659,7 +688,7 @@ int cmd_export(const std::string& dir, const std::string& mtype, const std::stri
 
 int main(int argc, char** argv) {
   CLI::App app{"lssd-read: inspect LSSD embeddings written by lssd-infer (or by the Python release)"};
-  app.set_version_flag("--version", std::string("lssd-read ") + LSSD_VERSION);
+  app.set_version_flag("-V,--version", std::string("lssd-read ") + LSSD_VERSION);
   app.footer(
       "Exit codes: 0 ok, 1 a check failed or bad data, 2 usage.\n"
       "Order: files are listed in manifest order sorted by relative path, then audio track;\n"
@@ -685,7 +714,7 @@ int main(int argc, char** argv) {
 
   auto* show = app.add_subcommand("show", "one file's embedding: shape, dtype, stats, values (torch-style)");
   show->add_option("DIR", dir, "output directory")->required()->check(CLI::ExistingDirectory);
-  show->add_option("FILE", file, "rel_path, input path, or .npy name of the record")->required();
+  show->add_option("FILE", file, "relative path, input path, .npy name, or a file name that only one input has")->required();
   add_mtype(show);
   add_json(show);
   show->add_flag("--values", values, "with --json: include every value (flattened, C order)");
@@ -712,8 +741,8 @@ int main(int argc, char** argv) {
   auto* exp = app.add_subcommand("export", "write the release's layout, or a CSV / JSONL table with one row per clip (video: per crop)");
   exp->add_option("DIR", dir, "output directory")->required()->check(CLI::ExistingDirectory);
   auto* o_rel = exp->add_option("--release", release, "OUT dir: OUT/<mtype>/metadata.json + <mtype>.pt, as the release writes them");
-  auto* o_csv = exp->add_option("--csv", csv, "OUT.csv: mtype,file,track,clip,crop,start,stop,e0..e767");
-  auto* o_jsonl = exp->add_option("--jsonl", jsonl, "OUT.jsonl: one object per clip (video: per crop)");
+  auto* o_csv = exp->add_option("--csv", csv, "OUT.csv (- for stdout): mtype,file,track,clip,crop,start,stop,e0..e767");
+  auto* o_jsonl = exp->add_option("--jsonl", jsonl, "OUT.jsonl (- for stdout): one object per clip (video: per crop)");
   o_rel->excludes(o_csv)->excludes(o_jsonl);
   o_csv->excludes(o_jsonl);
   add_mtype(exp);

@@ -20,7 +20,7 @@ SOURCE_DIR = os.environ.get("LSSD_SOURCE_DIR",
                             os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 BUILD_DIR = os.environ.get("LSSD_BUILD_DIR", os.path.join(SOURCE_DIR, "build"))
 SAMPLE_DIR = os.path.join(SOURCE_DIR, "sample_data")
-PYTHON = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else sys.executable
+PYTHON = os.environ.get("LSSD_PYTHON") or sys.executable  # ctest sets LSSD_PYTHON (CMake cache variable)
 REFERENCE = os.path.join(SOURCE_DIR, "tests", "oracle", "reference_pipeline.py")
 THREADS = 2
 

@@ -1,7 +1,8 @@
 """A throw-away single-node Slurm (slurmctld + slurmd + munged) for the `slurm` tests.
 
-Follows ../shared/lssd/SLURM-LOCAL.md: root only, no cgroups, state under a scratch dir;
-stopped by the pids in its pid files, never by name.
+Debian's slurm-wlm and munge as root, no cgroup control (proctrack/linuxproc, task/none),
+SlurmctldHost/NodeName = `hostname -s`, state under a scratch dir; stopped by the pids in
+its pid files, never by name.
 """
 import os
 import shutil

@@ -119,7 +119,7 @@ def part_a(c, tmp, timings):
             want = "failed" if rel in SAMPLE_FAILED else "skipped_short" if rel in SAMPLE_SKIPPED else "ok"
             c.check(r is not None and r["status"] == want,
                     f"(a) sample_data {rel}: {want} (got {r['status'] if r else 'no record'})")
-    c.check(n_sample == 13, f"(a) 13 sample_data inputs checked (got {n_sample})")
+    c.check(n_sample == 18, f"(a) 18 sample_data inputs checked (got {n_sample})")
     # Nothing of /etc/passwd anywhere in the outputs; no output for the hostile text inputs.
     if os.path.exists("/etc/passwd") and PASSWD_MARK in open("/etc/passwd", "rb").read():
         hits = grep_tree(out, PASSWD_MARK)

@@ -123,7 +123,7 @@ def main():
 
         rc, log, dt = run(data, out)
         timings["rerun"] = dt
-        m = re.findall(r"done: (\d+) outputs \((\d+) written, (\d+) already done", log)
+        m = re.findall(r"done: (\d+) outputs = (\d+) written \+ (\d+) already done", log)
         resumed = int(m[-1][2]) if m else -1
         if not c.check(rc == 0, f"rerun: exit 0 (got {rc}, {dt:.1f} s)"):
             print(log[-3000:])

@@ -11,7 +11,11 @@
 (c) Failures: sample_data plus 3 broken files (zero-byte video/bad1.mp4, random bytes
     audio/bad2.wav, video/bad3.mp4 = the first 30% of a good mp4): exit code 3; errors.jsonl
     names exactly 4 inputs, those 3 and sample_data's own video/misc/broken.mp4; every other
-    file is done (10 outputs ok, one_frame.mp4 / one_sample.wav skipped_short).
+    file is done (15 outputs ok, one_frame.mp4 / one_sample.wav skipped_short).
+(d) Outputs of the earlier video reading rule (packet pts without GENPTS; the video model id did
+    not name a rule then): on two videos and a wav, the first run's video records are rewritten
+    as that rule left them (another model id; the DivX packed AVI as skipped_short, no array);
+    a rerun recomputes exactly the two videos (the AVI now ok with its clips), not the wav.
 Env: LSSD_BUILD_DIR, LSSD_TEST_MODEL_DIR, LSSD_KEEP_TMP=1.
 """
 import os
@@ -27,7 +31,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import e2e_common as ec  # noqa: E402
 
 TOL_BATCH = 1e-5
-SUMMARY_RE = re.compile(r"done: (\d+) outputs \((\d+) written, (\d+) already done, (\d+) too short, (\d+) failed\)")
+SUMMARY_RE = re.compile(r"done: (\d+) outputs = (\d+) written \+ (\d+) already done \+ (\d+) too short"
+                        r"(?: \+ \d+ without audio)?(?: \+ (\d+) failed)?")
 
 
 def copy_subset(dst, rels):
@@ -39,7 +44,7 @@ def copy_subset(dst, rels):
 def summary(log):
     """(inputs, written, resumed, too_short, failed) of the run's last summary line."""
     m = SUMMARY_RE.findall(log)
-    return tuple(int(x) for x in m[-1]) if m else None
+    return tuple(int(x or 0) for x in m[-1]) if m else None
 
 
 def npy_mtimes(out):
@@ -155,7 +160,7 @@ def part_c(c, tmp, timings):
     status = {}
     for k, r in last.items():
         status.setdefault(r["status"], []).append(k[1])
-    c.check(len(status.get("ok", [])) == 10, f"(c) 10 good files done: {sorted(status.get('ok', []))}")
+    c.check(len(status.get("ok", [])) == 15, f"(c) 15 good files done: {sorted(status.get('ok', []))}")
     c.check(sorted(status.get("skipped_short", [])) == ["audio/edge/one_sample.wav", "video/misc/one_frame.mp4"],
             f"(c) too short: {sorted(status.get('skipped_short', []))}")
     c.check(sorted(status.get("failed", [])) == sorted(os.path.relpath(p, data) for p in bad),
@@ -168,6 +173,43 @@ def part_c(c, tmp, timings):
     c.check(s is not None and s[4] == 4, f"(c) summary line: 4 failed ({s})")
 
 
+def rewrite_manifest(out, modality, edit):
+    """Applies edit(record) to every record of OUTPUT_DIR/<modality>/manifest.jsonl."""
+    import json
+
+    path = os.path.join(out, modality, "manifest.jsonl")
+    with open(path) as f:
+        recs = [json.loads(line) for line in f if line.strip()]
+    with open(path, "w") as f:
+        for r in recs:
+            edit(r)
+            f.write(json.dumps(r) + "\n")
+
+
+def part_d(c, tmp, timings):
+    data, out = os.path.join(tmp, "d_data"), os.path.join(tmp, "d_out")
+    divx = "video/encoders/divx_packed_320x240_30fps_4.6s.avi"
+    copy_subset(data, [divx, "video/ucf/testsrc2_320x240_25fps_2.0s.mp4", "audio/speech/german_16kHz_mono_7.5s.wav"])
+    rc, log, dt = ec.run_infer(data, out)
+    timings["(d) first run"] = dt
+    c.check(rc == 0 and summary(log) == (3, 3, 0, 0, 0), f"(d) first run: 3 written ({rc}, {summary(log)})")
+
+    def as_earlier_rule(r):
+        r["model_id"] = "0123456789abcdef"  # the id of the same model under the earlier rule
+        if r["rel_path"] == divx:  # that rule found fewer than 2 packet timestamps
+            os.remove(os.path.join(out, "video", r["output"]))
+            r.update(status="skipped_short", output="", M=0, shape=[], ranges=[])
+
+    rewrite_manifest(out, "video", as_earlier_rule)
+    rc, log, dt = ec.run_infer(data, out)
+    timings["(d) rerun"] = dt
+    c.check(rc == 0 and summary(log) == (3, 2, 1, 0, 0),
+            f"(d) rerun: the 2 videos recomputed, the wav already done ({rc}, {summary(log)})")
+    r = ec.latest_records(out).get(("video", divx), {})
+    c.check(r.get("status") == "ok" and r.get("M") == 2 and r.get("timestamps") == "frames",
+            f"(d) the DivX AVI is embedded now: {r.get('status')}, M {r.get('M')}, timestamps {r.get('timestamps')}")
+
+
 def main():
     c = ec.Checker("test_infer_batching_resume")
     ec.tiny_model_dir()
@@ -176,6 +218,7 @@ def main():
         part_a(c, tmp, timings)
         part_b(c, tmp, timings)
         part_c(c, tmp, timings)
+        part_d(c, tmp, timings)
     for k, v in timings.items():
         print(f"time {k}: {v:.1f} s")
     return c.finish()

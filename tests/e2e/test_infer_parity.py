@@ -52,7 +52,7 @@ def main():
         ours, theirs = ec.npy_files(out), ec.npy_files(ref_out)
         c.check(ours == theirs, f"same output files ({len(ours)} ours, {len(theirs)} reference)"
                 + ("" if ours == theirs else f": only ours {sorted(ours - theirs)}, only reference {sorted(theirs - ours)}"))
-        c.check(len(theirs) == 10, f"10 outputs on sample_data (7 video/audio files each minus edge files): {len(theirs)}")
+        c.check(len(theirs) == 15, f"15 outputs on sample_data (12 video and 6 audio inputs minus one broken and two too short): {len(theirs)}")
 
         recs = ec.latest_records(out)
         print(f"{'file':<58} {'M':>2} {'max|diff|':>10}")

@@ -33,7 +33,7 @@ def lssd_read(*args):
 
 
 def reference_postprocess(output_dir, mtype):
-    """The release's postprocess, as REFERENCE.md describes it."""
+    """The release's postprocess, as README.md ("The Python release's behaviour", "Output") describes it."""
     with open(os.path.join(output_dir, mtype, "metadata.json")) as f:
         meta = json.load(f)
     t = torch.load(os.path.join(output_dir, mtype, f"{mtype}.pt"))

@@ -47,20 +47,27 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   try {
     // Each clip also goes through the video transform (resize + FiveCrop), as in lssd-infer.
     lssd::VideoTransform transform(vopts);
-    lssd::decode_video_clips(path, vopts, mopts, [&](lssd::VideoClipFrames&& c) {
+    lssd::ClipSink<lssd::VideoClipFrames> sink;
+    sink.clip = [&](lssd::VideoClipFrames&& c) {
       for (const auto& fr : c.frames)
         if (fr.size() != static_cast<size_t>(c.width) * c.height * 3) std::abort();  // the documented layout
       const lssd::FloatArray t = transform(c.frames, c.width, c.height);
       if (t.numel() != c.frames.size() * 5 * 3 * static_cast<size_t>(vopts.crop_h) * vopts.crop_w) std::abort();
-    });
+    };
+    sink.withdraw = [](int first) {
+      if (first < 0) std::abort();
+    };
+    lssd::decode_video_clips(path, vopts, mopts, sink);
   } catch (const lssd::Error&) {
   }
   try {
-    lssd::decode_audio_clips(path, -1, aopts, mopts, [&](lssd::AudioClipSamples&& c) {
+    lssd::ClipSink<lssd::AudioClipSamples> sink;
+    sink.clip = [&](lssd::AudioClipSamples&& c) {
       if (c.mono.size() > static_cast<size_t>(c.stop - c.start)) std::abort();
       for (float v : c.mono)
         if (v != v) std::abort();  // NaN from integer/float conversion
-    });
+    };
+    lssd::decode_audio_clips(path, -1, aopts, mopts, sink);
   } catch (const lssd::Error&) {
   }
   return 0;

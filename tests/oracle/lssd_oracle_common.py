@@ -18,10 +18,9 @@ if TOOLS not in sys.path:
     sys.path.insert(0, TOOLS)
 
 
-def shared_dir() -> str:
-    """The release reference tables: $LSSD_SHARED, else <repo>/../shared/lssd."""
-    d = os.environ.get("LSSD_SHARED") or os.path.join(REPO, "..", "shared", "lssd")
-    return os.path.abspath(d)
+def tables_dir() -> str:
+    """The release's state-dict and block tables (tests/data/release, see its README.md)."""
+    return os.path.join(REPO, "tests", "data", "release")
 
 
 def table_suffix(size: str, overlap: bool) -> str:
@@ -30,7 +29,7 @@ def table_suffix(size: str, overlap: bool) -> str:
 
 def read_state_dict_tsv(size: str, overlap: bool):
     """[(key, shape list, dtype str)] of state_dict_<size>[_overlap].tsv, in file order."""
-    path = os.path.join(shared_dir(), f"state_dict_{table_suffix(size, overlap)}.tsv")
+    path = os.path.join(tables_dir(), f"state_dict_{table_suffix(size, overlap)}.tsv")
     rows = []
     with open(path) as f:
         header = f.readline().rstrip("\n").split("\t")
@@ -44,7 +43,7 @@ def read_state_dict_tsv(size: str, overlap: bool):
 
 def read_blocks_tsv(modality: str, size: str, overlap: bool):
     """(header comment lines, [dict per block]) of blocks_<modality>_<size>[_overlap].tsv."""
-    path = os.path.join(shared_dir(), f"blocks_{modality}_{table_suffix(size, overlap)}.tsv")
+    path = os.path.join(tables_dir(), f"blocks_{modality}_{table_suffix(size, overlap)}.tsv")
     comments, rows, cols = [], [], None
     with open(path) as f:
         for line in f:

@@ -34,16 +34,19 @@ def run_probe(mode, path, out_dir, *extra):
 
 
 def release_video_timestamps(path):
-    """torchvision.io.read_video_timestamps(path, pts_unit='pts'): sorted pts, time base, fps."""
+    """The release's own call, torchvision.io.read_video_timestamps(path) (pts_unit='pts'):
+    sorted pts, the first video stream's time base, fps."""
+    import warnings
+
     import av
-    import torchvision.io.video as tvv
+    import torchvision.io as tvio
 
     with av.open(path, metadata_errors="ignore") as container:
-        stream = container.streams.video[0]
-        tb = stream.time_base
-        fps = float(stream.average_rate) if stream.average_rate is not None else None
-        pts = tvv._decode_video_timestamps(container)
-    return sorted(pts), tb, fps
+        tb = container.streams.video[0].time_base
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        pts, fps = tvio.read_video_timestamps(path, pts_unit="pts")
+    return pts, tb, fps
 
 
 def release_video_clips(pts, tb):
@@ -64,20 +67,38 @@ def release_video_clips(pts, tb):
     return clips
 
 
+def release_read_clip(path, a, b):
+    """torchvision.io.read_video(path, a, b, pts_unit='sec'), the release's own call, plus the pts
+    of the frames it returned (recorded from torchvision's _read_from_stream, which read_video
+    calls): (frames uint8 [n,H,W,3], [pts...], info)."""
+    import warnings
+
+    import torchvision.io.video as tvv
+
+    seen = []
+    original = tvv._read_from_stream
+
+    def recording(container, start, end, unit, stream, stream_name):
+        frames = original(container, start, end, unit, stream, stream_name)
+        if stream.type == "video":
+            seen.append([f.pts for f in frames])
+        return frames
+
+    tvv._read_from_stream = recording
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            frames, _, info = tvv.read_video(path, a, b, pts_unit="sec")
+    finally:
+        tvv._read_from_stream = original
+    return frames, (seen[0] if seen else []), info
+
+
 def clip_pts_range(a, b, tb):
     """torchvision _read_from_stream(pts_unit='sec') bounds."""
     lo = int(math.floor(a * (1 / tb)))
     hi = int(math.ceil(b * (1 / tb)))
     return lo, hi
-
-
-def clip_frame_pts(sorted_pts, lo, hi):
-    res = [p for p in sorted_pts if lo <= p <= hi]
-    if lo > 0 and lo not in sorted_pts:
-        prev = [p for p in sorted_pts if p < lo]
-        if prev:
-            res.insert(0, max(prev))
-    return res
 
 
 def uniform_temporal_subsample_idx(t, num_samples):

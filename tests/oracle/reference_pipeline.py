@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
-"""A Python reference pipeline that follows REFERENCE.md literally, the way the LSSD release
-computes embeddings (torchvision 0.14 / torchaudio 0.13 / pytorchvideo-style code), on CPU in
-fp32, one file at a time. It is an oracle for lssd-infer (tests/e2e/test_infer_parity.py) and a
-baseline for timing; it is not a test itself.
+"""A Python reference pipeline that follows the release's rules (README.md, "The Python release's
+behaviour") literally, the way the LSSD release computes embeddings (torchvision 0.14 /
+torchaudio 0.13 / pytorchvideo-style code), on CPU in fp32, one file at a time. It is an oracle
+for lssd-infer (tests/e2e/test_infer_parity.py) and a baseline for timing; it is not a test
+itself.
 
   reference_pipeline.py --data DIR --out DIR --video-model video.pt --audio-model audio.pt
                         [--threads N] [--json-summary FILE] [--limit-files N] [--clip-len S]

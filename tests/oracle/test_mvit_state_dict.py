@@ -20,7 +20,7 @@ BLOCK_COLS = ["dim_in", "dim_out", "num_heads", "kernel_q", "stride_q", "kernel_
 def main() -> int:
     args = common.parse_args(__doc__)
     c = common.Checker("test_mvit_state_dict")
-    print(f"tables: {common.shared_dir()}")
+    print(f"tables: {common.tables_dir()}")
     with common.scratch(args.tmp):
         for size in ("S", "B"):
             for overlap in (False, True):

@@ -85,8 +85,10 @@ int main(int argc, char** argv) {
       vopts.clip_len = clip_len;
       lssd::VideoTransform transform(vopts);
       nlohmann::json clips = nlohmann::json::array();
-      const auto r = lssd::decode_video_clips(file, vopts, mopts, [&](lssd::VideoClipFrames&& c) {
-        clips.push_back({{"index", c.index}, {"start", c.start_s}, {"stop", c.stop_s}, {"pts", c.pts}, {"clip_pts", c.clip_pts},
+      lssd::ClipSink<lssd::VideoClipFrames> sink;
+      sink.planned = [&](int n) { j["planned"].push_back(n); };
+      sink.clip = [&](lssd::VideoClipFrames&& c) {
+        clips.push_back({{"index", c.index}, {"pts", c.pts}, {"clip_pts", c.clip_pts},
                          {"num_decoded", c.num_decoded}, {"width", c.width}, {"height", c.height}});
         if (frames) {
           std::vector<uint8_t> all;
@@ -99,28 +101,42 @@ int main(int argc, char** argv) {
           if (write) write_npy(out_dir + "/clip_" + std::to_string(c.index) + ".npy", "<f4", t.shape, t.ptr(),
                     t.numel() * sizeof(float));
         }
-      });
+      };
+      sink.withdraw = [&](int first) {  // withdrawn clips: their files are rewritten by the second pass
+        nlohmann::json kept = nlohmann::json::array();
+        for (auto& c : clips)
+          if (c["index"].get<int>() < first) kept.push_back(c);
+        clips = kept;
+      };
+      const auto r = lssd::decode_video_clips(file, vopts, mopts, sink);
       j["skipped"] = r.skipped_short;
       j["avg_fps"] = r.avg_fps;
       j["stream_index"] = r.stream_index;
       j["ranges"] = r.ranges;
       j["num_clips"] = r.num_clips;
       j["timestamp_source"] = r.timestamp_source;
-      j["plan_mismatch"] = r.plan_mismatch;
       j["num_timestamps"] = r.num_timestamps;
+      j["packet_timestamps"] = r.packet_timestamps;
       j["decoded_frames"] = r.decoded_frames;
+      j["decode_errors"] = r.decode_errors;
+      j["decode_passes"] = r.decode_passes;
+      j["restart_from"] = r.restart_from;
+      j["should_buffer"] = r.should_buffer;
       j["clips"] = clips;
     } else if (cmd == "audio") {
       lssd::AudioOptions aopts;
       aopts.clip_len = clip_len;
       nlohmann::json clips = nlohmann::json::array();
-      const auto r = lssd::decode_audio_clips(file, stream, aopts, mopts, [&](lssd::AudioClipSamples&& c) {
+      lssd::ClipSink<lssd::AudioClipSamples> sink;
+      sink.planned = [&](int n) { j["planned"].push_back(n); };
+      sink.clip = [&](lssd::AudioClipSamples&& c) {
         clips.push_back({{"index", c.index}, {"start", c.start}, {"stop", c.stop}, {"samples", c.mono.size()}});
         if (tensors) {
           write_npy(out_dir + "/audio_" + std::to_string(c.index) + ".npy", "<f4",
                     {static_cast<int64_t>(c.mono.size())}, c.mono.data(), c.mono.size() * sizeof(float));
         }
-      });
+      };
+      const auto r = lssd::decode_audio_clips(file, stream, aopts, mopts, sink);
       j["skipped"] = r.skipped_short;
       j["sample_rate"] = r.sample_rate;
       j["channels"] = r.channels;

@@ -99,15 +99,6 @@ TEST(Clips, CompareDoubleRationalIsExact) {
   EXPECT_EQ(rational_to_double(139139, 30000), 139139.0 / 30000.0);
 }
 
-TEST(Clips, FrameIndicesWithPrecedingFrame) {
-  const std::vector<int64_t> pts{0, 10, 20, 30, 40, 50};
-  EXPECT_EQ(clip_frame_indices(pts, 0, 25), (std::vector<size_t>{0, 1, 2}));
-  EXPECT_EQ(clip_frame_indices(pts, 20, 40), (std::vector<size_t>{2, 3, 4}));  // exact lo: none
-  EXPECT_EQ(clip_frame_indices(pts, 25, 40), (std::vector<size_t>{2, 3, 4}));  // 20 put first
-  EXPECT_EQ(clip_frame_indices(pts, 45, 100), (std::vector<size_t>{4, 5}));
-  EXPECT_EQ(clip_frame_indices(pts, 41, 44), (std::vector<size_t>{4}));  // only the preceding one
-}
-
 TEST(Clips, TorchLinspace) {
   // Values checked against torch 1.13.1 (AVX2 kernels).
   const auto a = torch_linspace_f32(0.0f, 1.0f, 15);

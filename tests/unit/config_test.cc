@@ -2,9 +2,11 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <set>
 
 #include "lssd/error.h"
@@ -195,6 +197,25 @@ TEST(Config, OptionValidation) {
   EXPECT_THROW(c.encoder_options(), ConfigError);
 }
 
+TEST(Config, ValidationMessagesRepeatTheValue) {
+  Config c;
+  c.set("OUTPUT.DTYPE", "float64");
+  try {
+    c.pipeline_options();
+    FAIL() << "OUTPUT.DTYPE float64 accepted";
+  } catch (const ConfigError& e) {
+    EXPECT_EQ(e.message(), "OUTPUT.DTYPE must be float32 or float16 (got float64)");
+  }
+  Config d;
+  d.set("VIDEO.CROP_SIZE", "[0, 224]");
+  try {
+    d.video_options();
+    FAIL() << "VIDEO.CROP_SIZE [0, 224] accepted";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(e.message().find("(got [0, 224])"), std::string::npos) << e.message();
+  }
+}
+
 TEST(Config, YamlRoundTrip) {
   Config a;
   a.merge_list({"TEST.BATCH_SIZE", "3", "OUTPUT_DIR", "a dir/with: colon", "DATA.AUDIO_EXTENSIONS", "[wav]",
@@ -215,4 +236,193 @@ TEST(Config, ModelIdTextTracksOutputKeys) {
   EXPECT_EQ(a.output_affecting_text(), b.output_affecting_text());
   b.set("TEST.CLIP_LEN", "2.0");
   EXPECT_NE(a.output_affecting_text(), b.output_affecting_text());
+}
+
+// ---- the rest of the release's config tree (a released config.yaml may set any key) ----
+
+namespace {
+const std::vector<std::string> kReleaseOnlyKeys = {
+    "TEST.DATASET", "DIST.BACKEND", "MVIT.MODE", "MVIT.POOL_FIRST", "MVIT.CLS_EMBED_ON", "MVIT.PATCH_KERNEL",
+    "MVIT.PATCH_STRIDE", "MVIT.PATCH_PADDING", "MVIT.PATCH_2D", "MVIT.EMBED_DIM", "MVIT.NUM_HEADS",
+    "MVIT.MLP_RATIO", "MVIT.QKV_BIAS", "MVIT.DROPPATH_RATE", "MVIT.LAYER_SCALE_INIT_VALUE", "MVIT.DEPTH",
+    "MVIT.NORM", "MVIT.DIM_MUL", "MVIT.HEAD_MUL", "MVIT.POOL_KV_STRIDE", "MVIT.POOL_KV_STRIDE_ADAPTIVE",
+    "MVIT.POOL_Q_STRIDE", "MVIT.POOL_KVQ_KERNEL", "MVIT.ZERO_DECAY_POS_CLS", "MVIT.NORM_STEM",
+    "MVIT.SEP_POS_EMBED", "MVIT.DROPOUT_RATE", "MVIT.USE_ABS_POS", "MVIT.REL_POS_SPATIAL",
+    "MVIT.REL_POS_TEMPORAL", "MVIT.REL_POS_ZERO_INIT", "MVIT.RESIDUAL_POOLING", "MVIT.DIM_MUL_IN_ATT",
+    "MVIT.SEPARATE_QKV", "MVIT.USE_MEAN_POOLING", "MVIT.USE_FIXED_SINCOS_POS"};
+const std::vector<std::string> kTowerKeys = {"MVIT.POOL_FIRST",    "MVIT.LAYER_SCALE_INIT_VALUE", "MVIT.NORM_STEM",
+                                             "MVIT.SEP_POS_EMBED", "MVIT.SEPARATE_QKV",
+                                             "MVIT.USE_MEAN_POOLING", "MVIT.USE_FIXED_SINCOS_POS"};
+const lssd::KeySpec* spec_of(const std::string& key) {
+  for (const auto& k : lssd::declared_keys())
+    if (key == k.key) return &k;
+  return nullptr;
+}
+const std::string kReleaseTree = std::string(LSSD_SOURCE_DIR) + "/tests/data/configs/release_tree.yaml";
+}  // namespace
+
+TEST(ConfigReleaseTree, The36KeysWithTheReleaseDefaults) {
+  EXPECT_EQ(kReleaseOnlyKeys.size(), 36u);
+  size_t release_only = 0;
+  for (const auto& k : lssd::declared_keys()) release_only += k.use != lssd::KeyUse::Used;
+  EXPECT_EQ(release_only, 36u);
+  for (const auto& key : kReleaseOnlyKeys) {
+    const lssd::KeySpec* k = spec_of(key);
+    ASSERT_NE(k, nullptr) << key;
+    bool tower = std::find(kTowerKeys.begin(), kTowerKeys.end(), key) != kTowerKeys.end();
+    EXPECT_EQ(k->use, tower ? lssd::KeyUse::DefaultOnly : lssd::KeyUse::Ignored) << key;
+    EXPECT_FALSE(k->affects_output) << key;  // never part of the model id
+  }
+  Config c;
+  EXPECT_EQ(c.get_string("TEST.DATASET"), "");
+  EXPECT_EQ(c.get_string("DIST.BACKEND"), "nccl");
+  EXPECT_EQ(c.get_string("MVIT.MODE"), "conv");
+  EXPECT_EQ(c.get_int("MVIT.DEPTH"), 16);
+  EXPECT_EQ(c.get_int("MVIT.EMBED_DIM"), 96);
+  EXPECT_DOUBLE_EQ(c.get_float("MVIT.MLP_RATIO"), 4.0);
+  EXPECT_DOUBLE_EQ(c.get_float("MVIT.DROPPATH_RATE"), 0.1);
+  EXPECT_TRUE(c.get_bool("MVIT.CLS_EMBED_ON"));
+  EXPECT_FALSE(c.get_bool("MVIT.USE_MEAN_POOLING"));
+  EXPECT_EQ(c.at("MVIT.PATCH_KERNEL").to_literal(), "[3, 7, 7]");
+  EXPECT_EQ(c.at("MVIT.DIM_MUL").to_literal(), "[]");
+  EXPECT_EQ(c.at("MVIT.POOL_KVQ_KERNEL").to_literal(), "None");
+  EXPECT_EQ(c.at("MVIT.POOL_KV_STRIDE_ADAPTIVE").to_literal(), "None");
+  EXPECT_TRUE(c.ignored_settings().empty());
+  EXPECT_NO_THROW(c.check_default_only_keys());
+}
+
+TEST(ConfigReleaseTree, ListsOfListsAndNone) {
+  Config c;
+  c.merge_list({"MVIT.DIM_MUL", "[[1, 2.0], [3, 2.0], [14, 2.0]]", "MVIT.POOL_Q_STRIDE", "[[0,1,1,1],[1,1,2,2]]",
+                "MVIT.POOL_KVQ_KERNEL", "[3, 3, 3]", "MVIT.POOL_KV_STRIDE_ADAPTIVE", "None", "MVIT.HEAD_MUL",
+                "((1, 2.0), (3, 2.0))", "MVIT.PATCH_KERNEL", "[7, 7]"});
+  EXPECT_EQ(c.at("MVIT.DIM_MUL").to_literal(), "[[1, 2.0], [3, 2.0], [14, 2.0]]");
+  EXPECT_EQ(c.at("MVIT.POOL_Q_STRIDE").to_literal(), "[[0, 1, 1, 1], [1, 1, 2, 2]]");
+  EXPECT_EQ(c.at("MVIT.POOL_KVQ_KERNEL").to_literal(), "[3, 3, 3]");
+  EXPECT_EQ(c.at("MVIT.POOL_KV_STRIDE_ADAPTIVE").to_literal(), "None");
+  EXPECT_EQ(c.at("MVIT.HEAD_MUL").to_literal(), "[[1, 2.0], [3, 2.0]]");
+  EXPECT_EQ(c.at("MVIT.PATCH_KERNEL").to_literal(), "[7, 7]");
+  c.set("MVIT.POOL_KVQ_KERNEL", "null");
+  EXPECT_EQ(c.at("MVIT.POOL_KVQ_KERNEL").to_literal(), "None");
+  // A None-default key takes any value, as in yacs.
+  c.set("MVIT.POOL_KV_STRIDE_ADAPTIVE", "4");
+  EXPECT_EQ(c.at("MVIT.POOL_KV_STRIDE_ADAPTIVE").to_literal(), "4");
+  // Wrong types name the key, as for every other key.
+  struct Case {
+    const char* key;
+    const char* value;
+  } cases[] = {{"MVIT.DIM_MUL", "3"},          {"MVIT.DIM_MUL", "[[1, 2.0], [3, 2.0]"}, {"MVIT.DEPTH", "24.5"},
+               {"MVIT.DEPTH", "[24]"},         {"MVIT.USE_MEAN_POOLING", "1"},         {"MVIT.MLP_RATIO", "big"},
+               {"DIST.BACKEND", "[nccl]"},     {"MVIT.POOL_KVQ_KERNEL", "[3, 3"},     {"MVIT.DIM_MUL", "[[1, , 2]]"},
+               {"VIDEO.CROP_SIZE", "[[224, 224]]"}};
+  for (const auto& tc : cases) {
+    std::string err = error_of([&] { Config().set(tc.key, tc.value); });
+    EXPECT_NE(err.find(tc.key), std::string::npos) << tc.key << " " << tc.value << ": " << err;
+    EXPECT_NE(err.find("wrong type"), std::string::npos) << tc.key << " " << tc.value << ": " << err;
+  }
+}
+
+TEST(ConfigReleaseTree, ReleasedConfigFileLoadsAndListsIgnoredKeys) {
+  Config c;
+  ASSERT_NO_THROW(c.merge_file(kReleaseTree));
+  EXPECT_EQ(c.get_int("MVIT.DEPTH"), 24);
+  EXPECT_EQ(c.get_string("MVIT.SIZE"), "S");
+  EXPECT_EQ(c.get_string("TEST.DATASET"), "lssd");
+  EXPECT_EQ(c.at("MVIT.DIM_MUL").to_literal(), "[[2, 2.0], [5, 2.0], [21, 2.0]]");
+  EXPECT_EQ(c.at("MVIT.POOL_Q_STRIDE").to_literal(),
+            "[[0, 1, 1, 1], [1, 1, 1, 1], [2, 1, 2, 2], [3, 1, 1, 1], [5, 1, 2, 2], [21, 1, 2, 2]]");
+  EXPECT_EQ(c.at("MVIT.POOL_KV_STRIDE").to_literal(), "[]");
+  EXPECT_EQ(c.at("MVIT.POOL_KVQ_KERNEL").to_literal(), "[3, 3, 3]");
+  // Every ignored key the file names is listed; the tower keys are at their defaults.
+  std::vector<std::string> ignored = c.ignored_settings();
+  EXPECT_EQ(ignored.size(), 29u);
+  EXPECT_NE(std::find(ignored.begin(), ignored.end(), "MVIT.DEPTH 24"), ignored.end());
+  EXPECT_NE(std::find(ignored.begin(), ignored.end(), "DIST.BACKEND nccl"), ignored.end());
+  EXPECT_NO_THROW(c.check_default_only_keys());
+  EXPECT_NO_THROW(c.encoder_options());
+  // They change no output: the model id text is the defaults'.
+  EXPECT_EQ(c.output_affecting_text(), Config().output_affecting_text());
+  // A yacs None written as YAML null (or left empty) is None.
+  std::string f = write_temp("nulls.yaml", "MVIT:\n  POOL_KVQ_KERNEL: null\n  POOL_KV_STRIDE_ADAPTIVE:\n");
+  c.merge_file(f);
+  EXPECT_EQ(c.at("MVIT.POOL_KVQ_KERNEL").to_literal(), "None");
+  EXPECT_EQ(c.at("MVIT.POOL_KV_STRIDE_ADAPTIVE").to_literal(), "None");
+  fs::remove(f);
+  // The resolved config (OUTPUT_DIR/config.yaml) loads back to the same values.
+  std::string g = write_temp("tree_round.yaml", c.to_yaml());
+  Config b;
+  b.merge_file(g);
+  EXPECT_EQ(b.to_yaml(), c.to_yaml());
+  fs::remove(g);
+}
+
+TEST(ConfigReleaseTree, TowerKeysAwayFromTheirDefaultAreRefusedByName) {
+  struct Case {
+    const char* key;
+    const char* value;
+    const char* shown;
+  } cases[] = {{"MVIT.USE_MEAN_POOLING", "True", "MVIT.USE_MEAN_POOLING True"},
+               {"MVIT.POOL_FIRST", "True", "MVIT.POOL_FIRST True"},
+               {"MVIT.LAYER_SCALE_INIT_VALUE", "1e-5", "MVIT.LAYER_SCALE_INIT_VALUE 1.0000000000000001e-05"},
+               {"MVIT.NORM_STEM", "true", "MVIT.NORM_STEM True"},
+               {"MVIT.SEP_POS_EMBED", "True", "MVIT.SEP_POS_EMBED True"},
+               {"MVIT.SEPARATE_QKV", "True", "MVIT.SEPARATE_QKV True"},
+               {"MVIT.USE_FIXED_SINCOS_POS", "True", "MVIT.USE_FIXED_SINCOS_POS True"}};
+  for (const auto& tc : cases) {
+    Config c;
+    c.set(tc.key, tc.value);
+    std::string err = error_of([&] { c.pipeline_options(); });
+    EXPECT_NE(err.find(tc.shown), std::string::npos) << err;
+    EXPECT_NE(err.find("not supported"), std::string::npos) << err;
+  }
+  // From a file too, and explicit defaults are fine.
+  std::string f = write_temp("meanpool.yaml", "MVIT:\n  USE_MEAN_POOLING: True\n");
+  Config c;
+  c.merge_file(f);
+  EXPECT_NE(error_of([&] { c.encoder_options(); }).find("MVIT.USE_MEAN_POOLING True"), std::string::npos);
+  fs::remove(f);
+  Config d;
+  d.merge_list({"MVIT.USE_MEAN_POOLING", "False", "MVIT.LAYER_SCALE_INIT_VALUE", "0"});
+  EXPECT_NO_THROW(d.check_default_only_keys());
+}
+
+// The key table takes its defaults from the options structs: a default Config gives the
+// default-constructed options, field by field.
+TEST(Config, DefaultsAreTheOptionsStructsDefaults) {
+  const lssd::PipelineOptions d{};
+  Config c;
+  c.set("DATA.PATH_TO_DATA_DIR", "x");  // required by pipeline_options()
+  const lssd::PipelineOptions o = c.pipeline_options();
+  EXPECT_EQ(o.encoder.batch_size, d.encoder.batch_size);
+  EXPECT_EQ(o.encoder.num_gpus, d.encoder.num_gpus);
+  EXPECT_EQ(o.encoder.device, d.encoder.device);
+  EXPECT_EQ(o.encoder.precision, d.encoder.precision);
+  EXPECT_EQ(o.encoder.threads, d.encoder.threads);
+  EXPECT_EQ(o.encoder.cpu_micro_batch, d.encoder.cpu_micro_batch);
+  EXPECT_EQ(o.encoder.cpu_lanes, d.encoder.cpu_lanes);
+  EXPECT_EQ(o.video.clip_len, d.video.clip_len);
+  EXPECT_EQ(o.audio.clip_len, d.audio.clip_len);
+  EXPECT_EQ(o.video.n_frames, d.video.n_frames);
+  EXPECT_EQ(o.video.crop_h, d.video.crop_h);
+  EXPECT_EQ(o.video.crop_w, d.video.crop_w);
+  EXPECT_EQ(o.video.short_side, d.video.short_side);
+  EXPECT_EQ(o.audio.n_fft, d.audio.n_fft);
+  EXPECT_EQ(o.audio.hop_length, d.audio.hop_length);
+  EXPECT_EQ(o.audio.n_mels, d.audio.n_mels);
+  EXPECT_EQ(o.audio.crop_h, d.audio.crop_h);
+  EXPECT_EQ(o.audio.crop_w, d.audio.crop_w);
+  EXPECT_EQ(o.discover.use_video, d.discover.use_video);
+  EXPECT_EQ(o.discover.use_audio, d.discover.use_audio);
+  EXPECT_EQ(o.discover.video_exts, d.discover.video_exts);
+  EXPECT_EQ(o.discover.audio_exts, d.discover.audio_exts);
+  EXPECT_EQ(o.discover.ext_case_insensitive, d.discover.ext_case_insensitive);
+  EXPECT_EQ(o.media.audio_from_video, d.media.audio_from_video);
+  EXPECT_EQ(o.media.video_container_exts, d.media.video_container_exts);
+  EXPECT_EQ(o.media.decode_threads, d.media.decode_threads);
+  EXPECT_EQ(o.media.deadline_s, d.media.deadline_s);
+  EXPECT_EQ(o.output_dir, d.output_dir);
+  EXPECT_EQ(o.num_workers, d.num_workers);
+  EXPECT_EQ(o.worker_nice, d.worker_nice);
+  EXPECT_EQ(o.float16_output, d.float16_output);
+  EXPECT_EQ(o.progress_interval_s, d.progress_interval_s);
 }

@@ -91,12 +91,54 @@ TEST(Discover, SymlinkLoopAndUnreadableAreReportedNotFatal) {
   }
 }
 
-TEST(Discover, MissingRootIsAnError) {
+TEST(Discover, MissingRootOrAFileIsAUsageError) {
+  auto message = [](const lssd::DiscoverOptions& o) -> std::string {
+    try {
+      lssd::discover(o, lssd::MediaOptions{});
+    } catch (const lssd::ConfigError& e) {
+      return e.message();
+    }
+    return "no ConfigError";
+  };
   lssd::DiscoverOptions o;
   o.data_dir = "/nonexistent/lssd";
-  EXPECT_THROW(lssd::discover(o, lssd::MediaOptions{}), lssd::Error);
+  EXPECT_NE(message(o).find("DATA.PATH_TO_DATA_DIR '/nonexistent/lssd' does not exist"), std::string::npos) << message(o);
+  TempTree t;
+  t.touch("clip.mp4");
+  o.data_dir = (t.root / "clip.mp4").string();
+  EXPECT_NE(message(o).find("is not a directory"), std::string::npos);
+  EXPECT_NE(message(o).find("DATA.PATH_TO_FILE_LIST"), std::string::npos) << message(o);
   o.data_dir = "";
-  EXPECT_THROW(lssd::discover(o, lssd::MediaOptions{}), lssd::ConfigError);
+  EXPECT_NE(message(o).find("must be set"), std::string::npos);
+  o.file_list = (t.root / "missing.txt").string();
+  EXPECT_NE(message(o).find("DATA.PATH_TO_FILE_LIST"), std::string::npos) << message(o);
+}
+
+TEST(Discover, MediaLeftOutByExtensionAreCountedWithTheKeyThatIncludesThem) {
+  TempTree t;
+  for (auto f : {"a.mp4", "b.mkv", "c.mkv", "d.MOV", "e.MP4", "f.m4a", "notes.txt", "g.mp3"}) t.touch(f);
+  lssd::DiscoverOptions o;
+  o.data_dir = t.root.string();
+  auto r = lssd::discover(o, lssd::MediaOptions{});
+  EXPECT_EQ(r.ignored_extensions.at("mkv"), 2);
+  EXPECT_EQ(r.ignored_extensions.at("txt"), 1);
+  const std::string note = lssd::ignored_media_note(r, o);
+  EXPECT_NE(note.find("left out by extension: 1 .MOV, 1 .MP4, 1 .m4a, 2 .mkv"), std::string::npos) << note;
+  EXPECT_NE(note.find(".MP4 -> DATA.EXTENSIONS_CASE_INSENSITIVE True"), std::string::npos) << note;
+  EXPECT_NE(note.find(".mkv -> DATA.VIDEO_EXTENSIONS"), std::string::npos) << note;
+  EXPECT_NE(note.find(".MOV -> DATA.VIDEO_EXTENSIONS"), std::string::npos) << note;
+  EXPECT_NE(note.find(".m4a -> DATA.AUDIO_EXTENSIONS"), std::string::npos) << note;
+  EXPECT_EQ(note.find("txt"), std::string::npos) << note;  // not media: not mentioned
+  // Video switched off: .mp4 files are a choice, not left out by the lists.
+  o.use_video = false;
+  r = lssd::discover(o, lssd::MediaOptions{});
+  EXPECT_EQ(r.ignored_extensions.count("mp4"), 0u);
+  // Nothing to say when every media file is taken.
+  TempTree u;
+  u.touch("x.wav");
+  u.touch("readme.md");
+  o.data_dir = u.root.string();
+  EXPECT_EQ(lssd::ignored_media_note(lssd::discover(o, lssd::MediaOptions{}), o), "");
 }
 
 TEST(Discover, FileListMapping) {

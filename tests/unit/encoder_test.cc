@@ -1,6 +1,6 @@
-// Encoder stage and sha256. The TorchScript modules are made at test time by /usr/bin/python3
-// (torch 1.13): a scripted tanh -> flatten -> Linear(24, 768) on inputs [1,4,6], saved with and
-// without the embedded lssd_meta.json.
+// Encoder stage and sha256. The TorchScript modules are made at test time by LSSD_PYTHON (the
+// CMake cache variable; default /usr/bin/python3, with torch): a scripted tanh -> flatten ->
+// Linear(24, 768) on inputs [1,4,6], saved with and without the embedded lssd_meta.json.
 #include "lssd/encoder.h"
 
 #include <gtest/gtest.h>
@@ -66,7 +66,7 @@ class EncoderTest : public ::testing::Test {
     fs::create_directories(tmp);
     std::ofstream((tmp / "make.py").string()) << kMakeModels;
     const std::string cmd =
-        "/usr/bin/python3 " + (tmp / "make.py").string() + " " + tmp.string() + " > /dev/null 2>&1";
+        std::string(LSSD_PYTHON) + " " + (tmp / "make.py").string() + " " + tmp.string() + " > /dev/null 2>&1";
     if (std::system(cmd.c_str()) == 0 && fs::exists(tmp / "ref.bin")) {
       std::error_code ec;
       fs::rename(tmp, *dir_, ec);  // fails harmlessly when a parallel test got there first
@@ -76,7 +76,7 @@ class EncoderTest : public ::testing::Test {
     ok_ = fs::exists(*dir_ / "ref.bin");
   }
   static void TearDownTestSuite() { delete dir_; }
-  void SetUp() override { ASSERT_TRUE(ok_) << "could not make test models with /usr/bin/python3 + torch"; }
+  void SetUp() override { ASSERT_TRUE(ok_) << "could not make test models with " LSSD_PYTHON " + torch"; }
   static std::string model(const char* name) { return (*dir_ / name).string(); }
   static lssd::EncoderOptions cpu_opts() {
     lssd::EncoderOptions o;
@@ -194,6 +194,10 @@ TEST_F(EncoderTest, MetadataErrors) {
   fs::remove(junk);
   EXPECT_TRUE(contains(error_of([&] { lssd::Encoder(model("missing.pt"), cpu_opts()); }), "not found"));
   EXPECT_TRUE(contains(error_of([&] { lssd::read_encoder_info(model("missing.pt")); }), "not found"));
+  // ... and says how to make it: the export command, into the file's folder.
+  const std::string missing = error_of([&] { lssd::read_encoder_info("models/B3/video.pt"); });
+  EXPECT_TRUE(contains(missing, "tools/lssd_export.py --checkpoint CHECKPOINT.pyth --out-dir models/B3")) << missing;
+  EXPECT_TRUE(contains(missing, "Released models")) << missing;
 }
 
 TEST_F(EncoderTest, WrongInputShapeNamesBothShapes) {

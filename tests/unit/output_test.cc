@@ -5,6 +5,8 @@
 
 #include <filesystem>
 #include <fstream>
+#include <iterator>
+#include <set>
 
 #include "lssd/error.h"
 #include "lssd/npy.h"
@@ -141,5 +143,48 @@ TEST(Output, OutputValidity) {
   EXPECT_FALSE(lssd::output_is_valid((d / "missing.npy").string(), {2, 768}));
   fs::resize_file(d / "x.npy", 200);
   EXPECT_FALSE(lssd::output_is_valid((d / "x.npy").string(), {2, 768}));
+  fs::remove_all(d);
+}
+
+TEST(Output, ModelIdNamesTheVideoReadingRule) {
+  const std::string file = std::string(64, 'a'), keys = "TEST.CLIP_LEN=3.0\n";
+  // Before the reading rule had a version, every id was sha256(file "\n" keys)[:16]: audio ids
+  // keep that form (the audio reader did not change), video ids of rule 2 differ from it.
+  const std::string before = lssd::model_id(file, keys, 0);
+  EXPECT_EQ(before.size(), 16u);
+  EXPECT_NE(lssd::model_id(file, keys, 2), before);
+  EXPECT_NE(lssd::model_id(file, keys, 2), lssd::model_id(file, keys, 3));
+  EXPECT_EQ(lssd::model_id(file, keys, 2), lssd::model_id(file, keys, 2));
+  EXPECT_NE(lssd::model_id(file, keys, 0), lssd::model_id(file, "TEST.CLIP_LEN=2.0\n", 0));
+}
+
+TEST(Output, RecordKeepsTheTimestampSource) {
+  lssd::Record r = sample_record();
+  r.modality = "video";
+  r.timestamps = "frames";
+  EXPECT_EQ(lssd::record_from_json(lssd::record_to_json(r), "t").timestamps, "frames");
+  r.modality = "audio";  // not written for audio
+  EXPECT_EQ(lssd::record_to_json(r).find("timestamps"), std::string::npos);
+}
+
+TEST(Output, PruneErrorLogKeepsOneEntryPerFailedInput) {
+  fs::path d = temp_dir("prune");
+  const std::string log = (d / "errors.jsonl").string();
+  EXPECT_EQ(lssd::prune_error_log(log, [](const std::string&) { return true; }), 0u);  // no file yet
+  {
+    std::ofstream f(log);
+    f << lssd::error_to_json("in/a.mp4", "video", "open", "bad") << "\n"
+      << lssd::error_to_json("in/b\xff.wav", "audio", "decode", "bad") << "\n"
+      << "not json\n"
+      << lssd::error_to_json("elsewhere/c.mp4", "video", "open", "bad") << "\n";
+  }
+  const std::set<std::string> retried{"in/a.mp4", "in/b\xff.wav"};
+  EXPECT_EQ(lssd::prune_error_log(log, [&](const std::string& p) { return retried.count(p) > 0; }), 2u);
+  std::ifstream in(log);
+  std::string all((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(all.find("a.mp4"), std::string::npos);
+  EXPECT_EQ(all.find("b\\\\xff"), std::string::npos);
+  EXPECT_NE(all.find("not json"), std::string::npos);
+  EXPECT_NE(all.find("elsewhere/c.mp4"), std::string::npos);
   fs::remove_all(d);
 }

@@ -7,6 +7,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")/../.." && pwd)
 build=${1:-$here/build}
 probe=$build/tests/lssd_probe
+py=${LSSD_PYTHON:-/usr/bin/python3}
 [[ -x "$probe" ]] || { echo "build lssd_probe first ($probe)" >&2; exit 1; }
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
@@ -23,7 +24,7 @@ for mins in 1 10; do
     > "$tmp/log$mins" 2> "$tmp/time$mins"
   rss[$mins]=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$tmp/time$mins")
   secs[$mins]=$(awk -F': ' '/Elapsed \(wall clock\)/ {print $2}' "$tmp/time$mins")
-  clips=$(python3 -c "import json,sys; print(json.load(open('$tmp/out$mins/result.json'))['num_clips'])")
+  clips=$("$py" -c "import json,sys; print(json.load(open('$tmp/out$mins/result.json'))['num_clips'])")
   echo "${mins}-minute video: ${clips} clips, peak RSS ${rss[$mins]} KB, wall ${secs[$mins]}"
 done
-python3 -c "print('peak RSS ratio 10 min / 1 min: %.3f' % (${rss[10]} / ${rss[1]}))"
+"$py" -c "print('peak RSS ratio 10 min / 1 min: %.3f' % (${rss[10]} / ${rss[1]}))"

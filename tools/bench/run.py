@@ -26,11 +26,16 @@ import subprocess
 import sys
 import time
 
-import numpy as np
-
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
-PY = "/usr/bin/python3"
+sys.path.insert(0, os.path.join(ROOT, "tools"))
+from lssd_pydeps import require  # noqa: E402
+
+require("numpy", main=__name__ == "__main__")
+import numpy as np  # noqa: E402
+
+# The Python of the reference pipeline and the checkpoint tools: $LSSD_PYTHON, else this one.
+PY = os.environ.get("LSSD_PYTHON") or sys.executable
 VIDEO_EXTS = ("mp4", "avi")
 AUDIO_EXTS = ("mp3", "wav", "flac", "opus")
 

@@ -1,0 +1,86 @@
+// Progress of a run and its ETA, counted in clips: how many clips the inputs will give (known
+// once an input's clip plan is made, estimated from file sizes before that), how many are
+// embedded, and at what rate. A long file weighs as much as its clips, not as one file.
+#pragma once
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace lssd {
+
+// Pure bookkeeping (no clock): the caller passes elapsed seconds. Thread-safe.
+class EtaEstimator {
+ public:
+  // One entry per input of the run: its size in bytes and whether it is video (a video clip is
+  // five encoder forwards, one per crop; an audio clip one: clips are weighed so).
+  struct Input {
+    uint64_t bytes = 0;
+    bool video = false;
+  };
+  explicit EtaEstimator(std::vector<Input> inputs);
+
+  // Input `i` will give `clips` clips (its plan, or an estimate; again after a re-plan).
+  void planned(size_t i, int64_t clips);
+  // `n` clips of input `i` went to the encoder (negative: clips withdrawn by a re-plan).
+  void delivered(size_t i, int64_t n);
+  // Input `i` is decoded (or failed, or was skipped): it gives no more clips than delivered.
+  void ended(size_t i);
+  // `n` clips of input `i` were embedded.
+  void clips_done(size_t i, int64_t n);
+
+  struct Snapshot {
+    size_t inputs = 0, inputs_finished = 0;
+    int64_t clips_done = 0;
+    double clips_expected = 0;  // planned + estimated for inputs not planned yet
+    double fraction = 0;        // weighted work done / expected, 0..1
+    std::optional<double> eta_s;  // unknown until some work is done
+  };
+  Snapshot snapshot(double elapsed_s) const;
+
+ private:
+  struct State {
+    Input in;
+    int64_t planned = -1;  // -1: not known yet
+    int64_t delivered = 0;
+    int64_t done = 0;
+    bool ended = false;
+    bool finished() const { return ended && done >= delivered; }
+  };
+  static double weight(bool video) { return video ? 5.0 : 1.0; }
+  double expected_clips(const State& s, const double per_byte[2]) const;
+
+  mutable std::mutex mu_;
+  std::vector<State> inputs_;
+};
+
+// Shows an EtaEstimator's progress: a status line on a terminal (redrawn every 0.5 s), or a log
+// line every `interval_s` otherwise. Owns one thread; stop() (or the destructor) ends it.
+class ProgressReporter {
+ public:
+  // tty: -1 decides by isatty(stderr), 0 log lines, 1 status line.
+  ProgressReporter(const EtaEstimator* eta, double interval_s, int tty, std::function<int64_t()> failed);
+  ~ProgressReporter();
+  void stop();
+  // The text of the status line / log line for a snapshot (public for tests).
+  static std::string line(const EtaEstimator::Snapshot& s, int64_t failed, double elapsed_s);
+
+ private:
+  void loop();
+  const EtaEstimator* eta_;
+  double interval_s_;
+  bool tty_ = false;
+  std::function<int64_t()> failed_;
+  std::chrono::steady_clock::time_point start_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stopped_ = false;
+  std::thread thread_;
+};
+
+}  // namespace lssd

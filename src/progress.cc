@@ -1,0 +1,131 @@
+#include "lssd/progress.h"
+
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+
+#include "lssd/logging.h"
+
+namespace lssd {
+
+EtaEstimator::EtaEstimator(std::vector<Input> inputs) {
+  inputs_.reserve(inputs.size());
+  for (const auto& in : inputs) inputs_.push_back(State{in});
+}
+
+void EtaEstimator::planned(size_t i, int64_t clips) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (i < inputs_.size()) inputs_[i].planned = std::max<int64_t>(clips, 0);
+}
+
+void EtaEstimator::delivered(size_t i, int64_t n) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (i < inputs_.size()) inputs_[i].delivered = std::max<int64_t>(0, inputs_[i].delivered + n);
+}
+
+void EtaEstimator::ended(size_t i) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (i < inputs_.size()) inputs_[i].ended = true;
+}
+
+void EtaEstimator::clips_done(size_t i, int64_t n) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (i < inputs_.size()) inputs_[i].done += n;
+}
+
+// An input's clips: what it delivered once decoded; while decoding, its plan; before its plan,
+// its size times the clips per byte of the planned inputs of its modality (one clip when none
+// is planned yet). Never less than what it delivered or had embedded.
+double EtaEstimator::expected_clips(const State& s, const double per_byte[2]) const {
+  const auto floor = static_cast<double>(std::max(s.done, s.delivered));
+  if (s.ended) return floor;
+  if (s.planned >= 0) return std::max(floor, static_cast<double>(s.planned));
+  const double per = per_byte[s.in.video ? 0 : 1];
+  return std::max(floor, per > 0 ? per * static_cast<double>(s.in.bytes) : 1.0);
+}
+
+EtaEstimator::Snapshot EtaEstimator::snapshot(double elapsed_s) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  double clips[2] = {0, 0}, bytes[2] = {0, 0};
+  for (const State& s : inputs_) {
+    if (s.planned < 0 || s.in.bytes == 0) continue;
+    clips[s.in.video ? 0 : 1] += static_cast<double>(s.planned);
+    bytes[s.in.video ? 0 : 1] += static_cast<double>(s.in.bytes);
+  }
+  const double per_byte[2] = {bytes[0] > 0 ? clips[0] / bytes[0] : 0, bytes[1] > 0 ? clips[1] / bytes[1] : 0};
+  Snapshot out;
+  out.inputs = inputs_.size();
+  double work_done = 0, work_expected = 0;
+  for (const State& s : inputs_) {
+    const double expected = expected_clips(s, per_byte);
+    out.inputs_finished += s.finished() ? 1 : 0;
+    out.clips_done += s.done;
+    out.clips_expected += expected;
+    work_done += weight(s.in.video) * static_cast<double>(s.done);
+    work_expected += weight(s.in.video) * expected;
+  }
+  out.fraction = work_expected > 0 ? std::min(1.0, work_done / work_expected) : (inputs_.empty() ? 1.0 : 0.0);
+  if (out.inputs_finished == out.inputs) {
+    out.eta_s = 0.0;
+  } else if (work_done > 0 && elapsed_s > 0) {
+    out.eta_s = (work_expected - work_done) / (work_done / elapsed_s);
+  }
+  return out;
+}
+
+ProgressReporter::ProgressReporter(const EtaEstimator* eta, double interval_s, int tty,
+                                   std::function<int64_t()> failed)
+    : eta_(eta), interval_s_(interval_s), failed_(std::move(failed)), start_(std::chrono::steady_clock::now()) {
+  tty_ = tty == 1 || (tty < 0 && ::isatty(STDERR_FILENO));
+  thread_ = std::thread([this] { loop(); });
+}
+
+ProgressReporter::~ProgressReporter() { stop(); }
+
+void ProgressReporter::stop() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stopped_) return;
+    stopped_ = true;
+  }
+  cv_.notify_all();
+  thread_.join();
+  if (tty_) clear_status_line(/*keep=*/false);
+}
+
+std::string ProgressReporter::line(const EtaEstimator::Snapshot& s, int64_t failed, double elapsed_s) {
+  std::string eta = "?";
+  if (s.eta_s) {
+    const auto t = static_cast<int64_t>(*s.eta_s + 0.5);
+    char b[48];
+    if (t >= 3600) std::snprintf(b, sizeof b, "%lldh%02lldm", static_cast<long long>(t / 3600), static_cast<long long>(t / 60 % 60));
+    else std::snprintf(b, sizeof b, "%lldm%02llds", static_cast<long long>(t / 60), static_cast<long long>(t % 60));
+    eta = b;
+  }
+  const int width = 24;
+  const int fill = std::clamp(static_cast<int>(width * s.fraction), 0, width);
+  const double rate = elapsed_s > 0 ? static_cast<double>(s.clips_done) / elapsed_s : 0;
+  char buf[256];
+  std::snprintf(buf, sizeof buf, "[%s%s] %3d%% | inputs %zu/%zu (failed %lld) | clips %lld/~%.0f | %.2f clips/s | ETA %s",
+                std::string(fill, '#').c_str(), std::string(width - fill, '.').c_str(),
+                static_cast<int>(100 * s.fraction), s.inputs_finished, s.inputs, static_cast<long long>(failed),
+                static_cast<long long>(s.clips_done), std::max(s.clips_expected, static_cast<double>(s.clips_done)),
+                rate, eta.c_str());
+  return buf;
+}
+
+void ProgressReporter::loop() {
+  std::unique_lock<std::mutex> lock(mu_);
+  while (!stopped_) {
+    cv_.wait_for(lock, std::chrono::duration<double>(tty_ ? 0.5 : interval_s_));
+    if (stopped_) break;
+    const double t = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+    const std::string text = line(eta_->snapshot(t), failed_ ? failed_() : 0, t);
+    if (tty_) set_status_line(text);
+    else spdlog::info("progress {}", text);
+  }
+}
+
+}  // namespace lssd

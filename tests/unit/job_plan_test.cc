@@ -1,0 +1,112 @@
+#include "lssd/pipeline/job_plan.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+
+#include "lssd/npy.h"
+
+namespace fs = std::filesystem;
+
+namespace lssd {
+namespace {
+
+InputFile file(const std::string& rel, bool video, bool audio, bool container = false) {
+  InputFile f;
+  f.path = "in/" + rel;
+  f.rel_path = rel;
+  f.is_video_ext = video;
+  f.is_audio_ext = audio;
+  f.is_container_ext = container;
+  f.size = 100;
+  f.mtime_ns = 5;
+  return f;
+}
+
+TEST(JobPlan, AJobPerFileAndModalityContainersForTheirTracks) {
+  DiscoverResult found;
+  found.files = {file("a.mp4", true, false, true), file("b.wav", false, true), file("c.mkv", false, false, true)};
+  DiscoverOptions d;
+  auto jobs = make_jobs(found, d);
+  ASSERT_EQ(jobs.size(), 4u);
+  EXPECT_EQ(jobs[0].modality, Modality::Video);
+  EXPECT_TRUE(jobs[1].container_tracks);  // a.mp4's audio tracks
+  EXPECT_EQ(jobs[2].file, 1u);
+  EXPECT_TRUE(jobs[3].container_tracks);
+  d.use_audio = false;
+  EXPECT_EQ(make_jobs(found, d).size(), 1u);
+}
+
+struct OutDir {
+  fs::path dir = fs::temp_directory_path() / ("lssd_plan_" + std::to_string(::getpid()));
+  OutDir() { fs::remove_all(dir); }
+  ~OutDir() { fs::remove_all(dir); }
+  // An ok audio record with a real .npy, or another status.
+  void record(const InputFile& f, const std::string& status, const std::string& model, int track = -1, int total = 0) {
+    Record r;
+    r.modality = "audio";
+    r.path = f.path;
+    r.rel_path = f.rel_path;
+    r.size = f.size;
+    r.mtime_ns = f.mtime_ns;
+    r.status = status;
+    r.model_id = model;
+    r.dtype = "float32";
+    r.track_index = track;
+    r.tracks_total = total;
+    if (status == "ok") {
+      r.output = output_name(f.rel_path, track, "und");
+      r.shape = {1, 4};
+      write_npy((dir / "audio" / r.output).string(), FloatArray({1, 4}), NpyDtype::Float32);
+    }
+    JsonlAppender((dir / "audio" / "manifest.jsonl").string()).append(record_to_json(r));
+  }
+};
+
+TEST(JobPlan, ResumeKeepsCompleteOutputsOfTheSameModelOnly) {
+  OutDir out;
+  std::vector<InputFile> files = {file("a.wav", false, true), file("b.wav", false, true), file("c.wav", false, true),
+                                  file("d.wav", false, true), file("e.mkv", false, false, true)};
+  out.record(files[0], "ok", "m1");
+  out.record(files[1], "ok", "old");          // another model: recomputed, counted
+  out.record(files[2], "failed", "m1");       // failed earlier: retried
+  out.record(files[3], "skipped_short", "m1");
+  out.record(files[4], "ok", "m1", 1, 2);     // one of two tracks: the container runs again
+  DiscoverResult found;
+  found.files = files;
+  const auto jobs = make_jobs(found, DiscoverOptions{});
+  int calls = 0;
+  const ResumePlan p = plan_resume(jobs, files, out.dir.string(), [&](bool) { ++calls; return std::string("m1"); },
+                                   "float32", nullptr);
+  ASSERT_EQ(p.todo.size(), 3u);
+  EXPECT_EQ(p.todo[0].file, 1u);
+  EXPECT_EQ(p.todo[1].file, 2u);
+  EXPECT_EQ(p.todo[2].file, 4u);
+  EXPECT_EQ(p.resumed, 2);
+  EXPECT_EQ(p.other_model[1], 1);
+  EXPECT_EQ(p.other_dtype, 0);
+  EXPECT_GT(calls, 0);
+  // The second track arrives: the container is complete now (2 outputs).
+  out.record(files[4], "ok", "m1", 2, 2);
+  EXPECT_EQ(plan_resume(jobs, files, out.dir.string(), [](bool) { return std::string("m1"); }, "float32", nullptr)
+                .resumed, 4);
+  // A changed file (size) is recomputed.
+  files[0].size = 101;
+  EXPECT_EQ(plan_resume(jobs, files, out.dir.string(), [](bool) { return std::string("m1"); }, "float32", nullptr)
+                .resumed, 3);
+}
+
+TEST(JobPlan, NoEarlierOutputsNoModelIdNeeded) {
+  OutDir out;
+  std::vector<InputFile> files = {file("a.wav", false, true)};
+  DiscoverResult found;
+  found.files = files;
+  const ResumePlan p = plan_resume(make_jobs(found, DiscoverOptions{}), files, out.dir.string(),
+                                   [](bool) -> std::string { throw std::runtime_error("must not be asked"); },
+                                   "float32", nullptr);
+  EXPECT_EQ(p.todo.size(), 1u);
+}
+
+}  // namespace
+}  // namespace lssd

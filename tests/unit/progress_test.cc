@@ -1,0 +1,92 @@
+#include "lssd/progress.h"
+
+#include <gtest/gtest.h>
+
+namespace lssd {
+namespace {
+
+// One 100-clip video among nine 1-clip videos: after the nine short ones (9 s), a file count
+// would say 90 % done and ~1 s left; counted in clips it is ~8 % and ~100 s.
+TEST(Progress, EtaOfFilesOfVeryDifferentLengthsCountsClips) {
+  std::vector<EtaEstimator::Input> inputs(10, {1'000'000, true});
+  inputs[9].bytes = 100'000'000;
+  EtaEstimator eta(inputs);
+  for (size_t i = 0; i < 10; ++i) eta.planned(i, i == 9 ? 100 : 1);
+  for (size_t i = 0; i < 9; ++i) {
+    eta.delivered(i, 1);
+    eta.clips_done(i, 1);
+    eta.ended(i);
+  }
+  const auto s = eta.snapshot(9.0);
+  EXPECT_EQ(s.inputs_finished, 9u);
+  EXPECT_EQ(s.clips_done, 9);
+  EXPECT_DOUBLE_EQ(s.clips_expected, 109.0);
+  EXPECT_NEAR(s.fraction, 9.0 / 109.0, 1e-12);
+  ASSERT_TRUE(s.eta_s.has_value());
+  EXPECT_NEAR(*s.eta_s, 100.0, 1e-9);  // 100 clips left at 1 clip/s
+}
+
+TEST(Progress, UnplannedInputsAreEstimatedFromTheirSize) {
+  // Two audio inputs: one planned (10 clips, 1 MB), one not yet opened (5 MB): 50 clips expected.
+  EtaEstimator eta({{1'000'000, false}, {5'000'000, false}});
+  auto s = eta.snapshot(1.0);
+  EXPECT_DOUBLE_EQ(s.clips_expected, 2.0);  // nothing planned yet: one clip each
+  EXPECT_FALSE(s.eta_s.has_value());        // nothing done yet
+  eta.planned(0, 10);
+  s = eta.snapshot(1.0);
+  EXPECT_DOUBLE_EQ(s.clips_expected, 60.0);
+  // Video and audio are estimated apart (a video clip is 5 forwards): a planned video does not
+  // change the audio estimate, and weighs 5x in the fraction.
+  EtaEstimator mixed({{1'000'000, true}, {1'000'000, false}});
+  mixed.planned(0, 2);
+  mixed.planned(1, 2);
+  mixed.delivered(0, 1);
+  mixed.clips_done(0, 1);
+  EXPECT_NEAR(mixed.snapshot(1.0).fraction, 5.0 / 12.0, 1e-12);
+}
+
+TEST(Progress, EndedInputsCountWhatTheyDelivered) {
+  EtaEstimator eta({{1000, true}, {1000, true}});
+  eta.planned(0, 10);
+  eta.planned(1, 10);
+  eta.delivered(0, 3);  // failed after 3 clips
+  eta.ended(0);
+  auto s = eta.snapshot(2.0);
+  EXPECT_DOUBLE_EQ(s.clips_expected, 13.0);
+  EXPECT_EQ(s.inputs_finished, 0u);  // its 3 clips are not embedded yet
+  eta.clips_done(0, 3);
+  s = eta.snapshot(3.0);
+  EXPECT_EQ(s.inputs_finished, 1u);
+  // A re-plan withdraws clips and plans again.
+  eta.delivered(1, 4);
+  eta.delivered(1, -2);
+  eta.planned(1, 5);
+  EXPECT_DOUBLE_EQ(eta.snapshot(3.0).clips_expected, 8.0);
+  eta.delivered(1, 3);
+  eta.clips_done(1, 5);
+  eta.ended(1);
+  s = eta.snapshot(4.0);
+  EXPECT_EQ(s.inputs_finished, 2u);
+  EXPECT_DOUBLE_EQ(*s.eta_s, 0.0);
+  EXPECT_DOUBLE_EQ(s.fraction, 1.0);
+}
+
+TEST(Progress, LineShowsClipsAndEta) {
+  EtaEstimator::Snapshot s;
+  s.inputs = 13;
+  s.inputs_finished = 11;
+  s.clips_done = 40;
+  s.clips_expected = 108;
+  s.fraction = 0.37;
+  s.eta_s = 3725.0;
+  const std::string line = ProgressReporter::line(s, 2, 20.0);
+  EXPECT_NE(line.find(" 37% | inputs 11/13 (failed 2) | clips 40/~108 | 2.00 clips/s | ETA 1h02m"), std::string::npos)
+      << line;
+  s.eta_s = 59.6;
+  EXPECT_NE(ProgressReporter::line(s, 0, 20.0).find("ETA 1m00s"), std::string::npos);
+  s.eta_s.reset();
+  EXPECT_NE(ProgressReporter::line(s, 0, 20.0).find("ETA ?"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace lssd
