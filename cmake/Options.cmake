@@ -5,6 +5,8 @@ endif()
 
 option(LSSD_SANITIZE "Build with AddressSanitizer and UndefinedBehaviorSanitizer" OFF)
 option(LSSD_BUILD_TESTS "Build the test suite" ON)
+option(LSSD_BUILD_READ "Build lssd-read (the GPU check leaves it out)" ON)
+option(LSSD_WERROR_DEPRECATED "Make a use of a deprecated API (LibTorch, FFmpeg, ...) an error (CI builds)" OFF)
 
 find_program(LSSD_CCACHE ccache)
 if(LSSD_CCACHE)
@@ -13,6 +15,9 @@ endif()
 
 add_library(lssd_warnings INTERFACE)
 target_compile_options(lssd_warnings INTERFACE -Wall -Wextra -Wno-unused-parameter)
+if(LSSD_WERROR_DEPRECATED)
+  target_compile_options(lssd_warnings INTERFACE -Werror=deprecated-declarations)
+endif()
 
 if(LSSD_SANITIZE)
   add_compile_options(-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined)

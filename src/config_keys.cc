@@ -162,7 +162,10 @@ const std::vector<KeySpec>& declared_keys() {
       {"DATA.VIDEO_CONTAINER_EXTENSIONS", T::StringList, lit(D.media.video_container_exts), false,
        "containers whose audio tracks DATA.AUDIO_FROM_VIDEO reads"},
       {"MEDIA.DECODE_THREADS", T::Int, lit(D.media.decode_threads), false,
-       "FFmpeg decoder threads per file (0: FFmpeg's choice); DIST.NUM_WORKERS files decode at once"},
+       "FFmpeg decoder threads per file (0: the CPUs shared among the decode workers, so that one long "
+       "file decodes on every core); DIST.NUM_WORKERS files decode at once"},
+      {"MEDIA.SKIP_FRAMES", T::Bool, lit(D.media.skip_unneeded_frames), false,
+       "decode only the frames clips keep (and those they reference); the same outputs either way"},
       {"MEDIA.DEADLINE_S", T::Float, lit(D.media.deadline_s), false, "wall-clock limit to decode one file (0: none)"},
       {"OUTPUT.DTYPE", T::String, lit(std::string(D.float16_output ? "float16" : "float32")), true, "embedding dtype on disk: float32 | float16"},
       {"LOG.PROGRESS_INTERVAL_S", T::Float, lit(D.progress_interval_s), false, "seconds between progress lines when not on a TTY"},

@@ -21,6 +21,7 @@
 #include <torch/csrc/jit/python/update_graph_executor_opt.h>
 #include <torch/csrc/jit/runtime/graph_executor.h>
 #include <torch/script.h>
+#include <torch/version.h>
 
 #include <atomic>
 #include <chrono>
@@ -192,42 +193,59 @@ enum class Prec { FP32, FP16, BF16 };
 
 const char* prec_name(Prec p) { return p == Prec::FP32 ? "fp32" : p == Prec::FP16 ? "fp16" : "bf16"; }
 
+// Autocast state of one device type on this thread. LibTorch 2.4 made the state per device
+// type (at::autocast::is_autocast_enabled(at::kCUDA), get_autocast_dtype(...), ...) and deprecated
+// the per-device functions of 1.x (is_enabled, get_autocast_gpu_dtype, set_cpu_enabled, ...).
+struct AutocastState {
+  bool enabled = false;
+  at::ScalarType dtype = at::kFloat;
+};
+
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
+AutocastState autocast_state(bool cuda) {
+  const at::DeviceType t = cuda ? at::kCUDA : at::kCPU;
+  return {at::autocast::is_autocast_enabled(t), at::autocast::get_autocast_dtype(t)};
+}
+void set_autocast_state(bool cuda, const AutocastState& s) {
+  const at::DeviceType t = cuda ? at::kCUDA : at::kCPU;
+  at::autocast::set_autocast_dtype(t, s.dtype);
+  at::autocast::set_autocast_enabled(t, s.enabled);
+}
+#else
+AutocastState autocast_state(bool cuda) {
+  if (cuda) return {at::autocast::is_enabled(), at::autocast::get_autocast_gpu_dtype()};
+  return {at::autocast::is_cpu_enabled(), at::autocast::get_autocast_cpu_dtype()};
+}
+void set_autocast_state(bool cuda, const AutocastState& s) {
+  if (cuda) {
+    at::autocast::set_autocast_gpu_dtype(s.dtype);
+    at::autocast::set_enabled(s.enabled);
+  } else {
+    at::autocast::set_autocast_cpu_dtype(s.dtype);
+    at::autocast::set_cpu_enabled(s.enabled);
+  }
+}
+#endif
+
 // Enables autocast on this thread for one forward and restores the previous state after.
 class AutocastScope {
  public:
   AutocastScope(bool cuda, Prec p) : cuda_(cuda), active_(p != Prec::FP32) {
     if (!active_) return;
-    const at::ScalarType dt = p == Prec::FP16 ? at::kHalf : at::kBFloat16;
-    if (cuda_) {
-      prev_enabled_ = at::autocast::is_enabled();
-      prev_dtype_ = at::autocast::get_autocast_gpu_dtype();
-      at::autocast::set_autocast_gpu_dtype(dt);
-      at::autocast::set_enabled(true);
-    } else {
-      prev_enabled_ = at::autocast::is_cpu_enabled();
-      prev_dtype_ = at::autocast::get_autocast_cpu_dtype();
-      at::autocast::set_autocast_cpu_dtype(dt);
-      at::autocast::set_cpu_enabled(true);
-    }
+    prev_ = autocast_state(cuda_);
+    set_autocast_state(cuda_, {true, p == Prec::FP16 ? at::kHalf : at::kBFloat16});
     at::autocast::increment_nesting();
   }
   ~AutocastScope() {
     if (!active_) return;
     // As torch.autocast's __exit__: the cast-weights cache is freed when the outermost scope ends.
     if (at::autocast::decrement_nesting() == 0) at::autocast::clear_cache();
-    if (cuda_) {
-      at::autocast::set_enabled(prev_enabled_);
-      at::autocast::set_autocast_gpu_dtype(prev_dtype_);
-    } else {
-      at::autocast::set_cpu_enabled(prev_enabled_);
-      at::autocast::set_autocast_cpu_dtype(prev_dtype_);
-    }
+    set_autocast_state(cuda_, prev_);
   }
 
  private:
   bool cuda_, active_;
-  bool prev_enabled_ = false;
-  at::ScalarType prev_dtype_ = at::kFloat;
+  AutocastState prev_;
 };
 
 torch::Device resolve_device(const std::string& spec, int device_index, const std::string& path) {

@@ -11,7 +11,7 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 cd "$here"
 
 build=build
-cmake_extra=()
+cmake_extra=(-DLSSD_WERROR_DEPRECATED=ON)
 if [[ "${1:-}" == "--sanitize" ]]; then
   shift
   build=build-asan

@@ -31,7 +31,12 @@ struct MediaOptions {
   // Audio tracks of video containers are decoded as audio inputs (beyond the release).
   bool audio_from_video = false;                              // DATA.AUDIO_FROM_VIDEO
   std::vector<std::string> video_container_exts{"mp4", "mkv", "avi", "mov", "webm"};
-  int decode_threads = 1;  // MEDIA.DECODE_THREADS: FFmpeg decoder threads per file (0 = auto)
+  // MEDIA.DECODE_THREADS: FFmpeg decoder threads per file; 0 = auto (lssd-infer: the CPUs
+  // shared among its decode workers, so one long file decodes on every core; else FFmpeg's choice)
+  int decode_threads = 0;
+  // MEDIA.SKIP_FRAMES: decode only what the clips keep (frames that no clip keeps and nothing
+  // references are not decoded); outputs are the same either way
+  bool skip_unneeded_frames = true;
 };
 
 // Clip planning and video tensors (clips + video transform stages).

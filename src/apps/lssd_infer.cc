@@ -13,6 +13,7 @@
 #include "lssd/interrupt.h"
 #include "lssd/logging.h"
 #include "lssd/pipeline.h"
+#include "lssd/process.h"
 #include "lssd/version.h"
 
 namespace {
@@ -20,6 +21,7 @@ const char* signal_name(int sig) { return sig == SIGTERM ? "SIGTERM" : sig == SI
 }  // namespace
 
 int main(int argc, char** argv) {
+  lssd::tune_allocator();
   CLI::App app{"lssd-infer: LSSD audio-visual embeddings for a tree of media files"};
   app.set_version_flag("--version", std::string("lssd-infer ") + LSSD_VERSION);
   std::string cfg_file;

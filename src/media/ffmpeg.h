@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
 
 #include "lssd/error.h"
 #include "lssd/options.h"
@@ -148,12 +149,13 @@ int64_t for_each_packet(AVFormatContext* ctx, int stream_index, const Deadline& 
   }
 }
 
-// Runs the decoder over one stream's packets: on_frame for every decoded frame, in output order,
-// then a flush. Undecodable packets are skipped (as the release's PyAV loop ends a clip's read
-// at the first error, a damaged file is not bit-compatible anyway). Returns the errors seen.
-template <typename OnFrame>
-int64_t decode_stream(AVFormatContext* ctx, AVCodecContext* cc, int stream_index, const Deadline& deadline,
-                      const std::string& path, OnFrame&& on_frame) {
+// Runs the decoder over one stream's packets: before_send(packet) before each packet goes in
+// (e.g. to set the decoder's skip_frame for it), on_frame for every decoded frame, in output
+// order, then a flush. Undecodable packets are skipped (as the release's PyAV loop ends a clip's
+// read at the first error, a damaged file is not bit-compatible anyway). Returns the errors seen.
+template <typename BeforeSend, typename OnFrame>
+int64_t decode_stream_with(AVFormatContext* ctx, AVCodecContext* cc, int stream_index, const Deadline& deadline,
+                           const std::string& path, BeforeSend&& before_send, OnFrame&& on_frame) {
   FramePtr frame = new_frame();
   int64_t errors = 0;
   auto drain = [&]() {
@@ -169,12 +171,24 @@ int64_t decode_stream(AVFormatContext* ctx, AVCodecContext* cc, int stream_index
     }
   };
   errors += for_each_packet(ctx, stream_index, deadline, path, [&](const AVPacket* pkt) {
-    const int s = avcodec_send_packet(cc, pkt);
-    if (s < 0 && s != AVERROR(EAGAIN)) ++errors;
+    before_send(pkt);
+    int s = avcodec_send_packet(cc, pkt);
+    if (s == AVERROR(EAGAIN)) {  // the decoder holds output first (frame threads): take it, resend
+      drain();
+      s = avcodec_send_packet(cc, pkt);
+    }
+    if (s < 0) ++errors;
     drain();
   });
   avcodec_send_packet(cc, nullptr);
   drain();
   return errors;
+}
+
+template <typename OnFrame>
+int64_t decode_stream(AVFormatContext* ctx, AVCodecContext* cc, int stream_index, const Deadline& deadline,
+                      const std::string& path, OnFrame&& on_frame) {
+  return decode_stream_with(ctx, cc, stream_index, deadline, path, [](const AVPacket*) {},
+                            std::forward<OnFrame>(on_frame));
 }
 }  // namespace lssd::media

@@ -1,13 +1,17 @@
 // Drives the media front-end for the oracle tests and benchmarks.
 //   lssd_probe info FILE
-//   lssd_probe video FILE OUT_DIR [--no-tensors] [--frames] [--clip-len T]
+//   lssd_probe video FILE OUT_DIR [--no-tensors] [--frames] [--clip-len T] [--threads N] [--decode-all]
 //       OUT_DIR/result.json (ranges, pts, ...), clip_<i>.npy float32 [5,3,16,224,224],
 //       with --frames also frames_<i>.npy uint8 [16,H,W,3]; --no-tensors decodes only;
 //       --no-write computes the tensors but writes only result.json.
-//   lssd_probe audio FILE OUT_DIR [--stream N] [--clip-len T]
+//   lssd_probe audio FILE OUT_DIR [--stream N] [--clip-len T] [--threads N]
+//   --threads: FFmpeg decoder threads (default 1; 0: FFmpeg's choice); --decode-all: decode every
+//   frame (MEDIA.SKIP_FRAMES False)
 //       OUT_DIR/result.json (ranges, sample rate, n), audio_<i>.npy float32 [samples].
 // On an lssd::Error prints {"error", "stage"} as JSON and exits 3.
+#include <chrono>
 #include <cstdio>
+#include <ctime>
 #include <cstring>
 #include <fstream>
 #include <iostream>
@@ -17,6 +21,7 @@
 
 #include "lssd/error.h"
 #include "lssd/media.h"
+#include "lssd/process.h"
 #include "lssd/video_transform.h"
 
 namespace {
@@ -39,21 +44,37 @@ void write_npy(const std::string& path, const std::string& descr, const std::vec
   if (!f) throw std::runtime_error("cannot write " + path);
 }
 
+// Wall and process CPU time since construction.
+struct Stopwatch {
+  std::chrono::steady_clock::time_point t0 = std::chrono::steady_clock::now();
+  double c0 = cpu_now();
+  static double cpu_now() {
+    timespec ts{};
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
+  }
+  double wall_s() const { return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(); }
+  double cpu_s() const { return cpu_now() - c0; }
+};
+
 int usage() {
   std::cerr << "usage: lssd_probe info FILE | video FILE OUT_DIR [--no-tensors|--no-write] [--frames] [--clip-len T] |"
-               " audio FILE OUT_DIR [--stream N] [--clip-len T]\n";
+               " audio FILE OUT_DIR [--stream N] [--clip-len T]  (also --threads N, --decode-all)\n";
   return 2;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
+  lssd::tune_allocator();
   if (argc < 3) return usage();
   const std::string cmd = argv[1], file = argv[2];
   std::string out_dir = argc > 3 ? argv[3] : "";
   bool tensors = true, frames = false, write = true;
   int stream = -1;
   double clip_len = 3.0;
+  int threads = 1;    // FFmpeg decoder threads (0: FFmpeg's choice)
+  bool skip = true;   // MEDIA.SKIP_FRAMES
   for (int i = 4; i < argc; ++i) {
     const std::string a = argv[i];
     if (a == "--no-tensors") tensors = false;
@@ -61,9 +82,13 @@ int main(int argc, char** argv) {
     else if (a == "--frames") frames = true;
     else if (a == "--stream" && i + 1 < argc) stream = std::stoi(argv[++i]);
     else if (a == "--clip-len" && i + 1 < argc) clip_len = std::stod(argv[++i]);
+    else if (a == "--threads" && i + 1 < argc) threads = std::stoi(argv[++i]);
+    else if (a == "--decode-all") skip = false;
     else return usage();
   }
   lssd::MediaOptions mopts;
+  mopts.decode_threads = threads;
+  mopts.skip_unneeded_frames = skip;
   nlohmann::json j;
   try {
     if (cmd == "info") {
@@ -108,7 +133,10 @@ int main(int argc, char** argv) {
           if (c["index"].get<int>() < first) kept.push_back(c);
         clips = kept;
       };
+      const Stopwatch sw;
       const auto r = lssd::decode_video_clips(file, vopts, mopts, sink);
+      j["front_end_s"] = sw.wall_s();  // decode + plan + RGB + transform, in this process
+      j["front_end_cpu_s"] = sw.cpu_s();
       j["skipped"] = r.skipped_short;
       j["avg_fps"] = r.avg_fps;
       j["stream_index"] = r.stream_index;

@@ -1,8 +1,9 @@
 #!/usr/bin/python3
-"""lssd CPU benchmark: one run, same files, same weights, same thread count.
+"""lssd benchmark: one run, same files, same weights, same thread count (CPU, or CUDA for a, b).
 
-    tools/bench/run.py [--corpus sample|large|DIR] [--model tiny|S|DIR[,..]] [--threads N]
-                       [--max-files N] [--legs a,b,c,d,e] [--repeat N] [--json FILE] [--cache DIR]
+    tools/bench/run.py [--corpus sample|large|gpu|DIR] [--model tiny|S|DIR[,..]] [--threads N]
+                       [--device cpu|cuda] [--max-files N] [--legs a,b,c,d,e] [--repeat N]
+                       [--json FILE] [--cache DIR]
 
 Legs (see tools/bench/README.md):
   a  lssd-infer end to end (process wall time, clips/s, peak RSS)
@@ -11,6 +12,11 @@ Legs (see tools/bench/README.md):
   c  the Python reference pipeline (tests/oracle/reference_pipeline.py)
   d  decode-only floor: `ffmpeg -threads 1 -i F -f null -` over the same files
   e  peak RSS of lssd-infer (tiny model) on generated 1-minute and 10-minute videos
+--device cuda runs legs a and b on CUDA at the release's precision (fp16 autocast), records the
+peak GPU memory of each (nvidia-smi) and times the front-end alone (tests/lssd_probe: decode, and
+decode + video transform, per file; lssd_audio_probe: audio transform per clip) to give the busy
+share of decode workers, transforms and encoder during a, so that the limiting stage shows.
+numpy is not needed (tools/bench/npyio.py).
 Every timed process gets OMP_WAIT_POLICY=PASSIVE. The load average is recorded around each leg.
 With --repeat N, legs a, b and c run N rounds, interleaved (a b c a b c ...), and the table shows
 each leg's median run (every run is in the JSON; the per-round a/b and c/a are printed).
@@ -24,23 +30,23 @@ import re
 import shutil
 import subprocess
 import sys
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
 sys.path.insert(0, os.path.join(ROOT, "tools"))
-from lssd_pydeps import require  # noqa: E402
-
-require("numpy", main=__name__ == "__main__")
-import numpy as np  # noqa: E402
 
 # The Python of the reference pipeline and the checkpoint tools: $LSSD_PYTHON, else this one.
+# numpy is not needed here (tools/bench/npyio.py): GPU machines may have PyTorch without it.
 PY = os.environ.get("LSSD_PYTHON") or sys.executable
 VIDEO_EXTS = ("mp4", "avi")
 AUDIO_EXTS = ("mp3", "wav", "flac", "opus")
 
 sys.path.insert(0, HERE)
 import gen_corpus  # noqa: E402
+import npyio  # noqa: E402
 
 
 def log(*a):
@@ -59,14 +65,79 @@ def env_passive(threads):
     return e
 
 
-def timed(cmd, env, rss=True, check=True, cwd=None, quiet=True):
-    """Runs cmd under /usr/bin/time -v; returns (wall_s, peak_rss_kb, stdout, stderr, rc)."""
+class GpuMemory:
+    """Peak GPU memory (MiB) of a process tree, polled with nvidia-smi every 0.2 s: the sum over
+    the tree's compute processes, or, where nvidia-smi lists no processes (containers), the
+    device's used memory above what it was before the start. .peak_mib is None without nvidia-smi."""
+
+    def __init__(self, root_pid):
+        self.root, self.peak_mib, self.how = root_pid, None, None
+        self._stop = threading.Event()
+        self._base = self._device_used()
+        self._t = threading.Thread(target=self._loop, daemon=True)
+        if self._base is not None:
+            self._t.start()
+
+    @staticmethod
+    def _smi(*q):
+        try:
+            r = subprocess.run(["nvidia-smi", *q, "--format=csv,noheader,nounits"], capture_output=True, text=True,
+                               timeout=10)
+            return [line.split(",") for line in r.stdout.strip().splitlines() if line.strip()] if r.returncode == 0 \
+                else None
+        except (OSError, subprocess.TimeoutExpired):
+            return None
+
+    def _device_used(self):
+        rows = self._smi("--query-gpu=memory.used")
+        return sum(float(r[0]) for r in rows) if rows else None
+
+    def _in_tree(self, pid):
+        for _ in range(16):
+            if pid == self.root:
+                return True
+            try:
+                with open(f"/proc/{pid}/stat") as f:
+                    pid = int(f.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, ValueError, IndexError):
+                return False
+            if pid <= 1:
+                return False
+        return False
+
+    def _loop(self):
+        while not self._stop.is_set():
+            apps = self._smi("--query-compute-apps=pid,used_memory") or []
+            mine = [float(a[1]) for a in apps if len(a) > 1 and a[0].strip().isdigit() and self._in_tree(int(a[0]))]
+            if mine:
+                v, how = sum(mine), "process"
+            else:
+                used = self._device_used()
+                v, how = (used - self._base if used is not None else None), "device"
+            if v is not None and (self.peak_mib is None or v > self.peak_mib):
+                self.peak_mib, self.how = v, how
+            self._stop.wait(0.2)
+
+    def stop(self):
+        self._stop.set()
+        if self._t.is_alive():
+            self._t.join()
+        return self.peak_mib
+
+
+def timed(cmd, env, rss=True, check=True, cwd=None, quiet=True, gpu=False):
+    """Runs cmd under /usr/bin/time -v; returns (wall_s, peak_rss_kb, stdout, stderr, rc). With
+    gpu=True the peak GPU memory (MiB or None) is stored in timed.gpu_mib."""
     tv = os.path.exists("/usr/bin/time") and rss
     full = (["/usr/bin/time", "-v"] if tv else []) + cmd
     t0 = time.monotonic()
-    p = subprocess.run(full, env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                       errors="replace")
+    proc = subprocess.Popen(full, env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            errors="replace")
+    mon = GpuMemory(proc.pid) if gpu else None
+    out, err = proc.communicate()
     wall = time.monotonic() - t0
+    timed.gpu_mib = mon.stop() if mon else None
+    p = subprocess.CompletedProcess(full, proc.returncode, out, err)
     peak = None
     if tv:
         m = re.search(r"Maximum resident set size \(kbytes\): (\d+)", p.stderr)
@@ -75,6 +146,14 @@ def timed(cmd, env, rss=True, check=True, cwd=None, quiet=True):
         sys.stderr.write(p.stderr[-4000:])
         raise SystemExit(f"command failed ({p.returncode}): {' '.join(cmd)}")
     return wall, peak, p.stdout, p.stderr, p.returncode
+
+
+def cpu_seconds(cmd, env=None):
+    """(user + system CPU seconds of cmd, its returncode)."""
+    p = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _, status, ru = os.wait4(p.pid, 0)
+    p.returncode = os.waitstatus_to_exitcode(status)
+    return ru.ru_utime + ru.ru_stime, p.returncode
 
 
 # ---------------------------------------------------------------- corpus and models
@@ -93,14 +172,17 @@ def corpus_files(root):
 def prepare_corpus(args):
     if args.corpus == "sample":
         src = os.path.join(ROOT, "sample_data")
-    elif args.corpus == "large":
-        src = gen_corpus.generate(os.path.join(args.cache, "corpus", "large"), args.large_scale)
+    elif args.corpus in ("large", "gpu"):
+        src = gen_corpus.generate(os.path.join(args.cache, "corpus", args.corpus), args.large_scale,
+                                  corpus=args.corpus, ffmpeg=args.ffmpeg, jobs=args.threads)
     else:
         src = os.path.abspath(args.corpus)
     files = corpus_files(src)
-    if args.max_files and args.max_files < len(files):
-        files = files[: args.max_files]
-        dst = os.path.join(args.cache, "corpus", f"{os.path.basename(src.rstrip('/'))}-first{args.max_files}")
+    if args.stride > 1 or (args.max_files and args.max_files < len(files)):
+        files = files[:: max(args.stride, 1)]
+        files = files[: args.max_files] if args.max_files else files
+        tag = (f"-every{args.stride}" if args.stride > 1 else "") + (f"-first{args.max_files}" if args.max_files else "")
+        dst = os.path.join(args.cache, "corpus", f"{os.path.basename(src.rstrip('/'))}{tag}")
         shutil.rmtree(dst, ignore_errors=True)
         for rel in files:
             d = os.path.join(dst, rel)
@@ -142,7 +224,7 @@ def infer_cmd(args, model_dir, data, out, extra=()):
             "MODEL.VIDEO_ENCODER_FILE", os.path.join(model_dir, "video.pt"),
             "MODEL.AUDIO_ENCODER_FILE", os.path.join(model_dir, "audio.pt"),
             "DATA.PATH_TO_DATA_DIR", data, "OUTPUT_DIR", out,
-            "RUNTIME.DEVICE", "cpu", "RUNTIME.NUM_THREADS", str(args.threads),
+            "RUNTIME.DEVICE", args.device, "RUNTIME.NUM_THREADS", str(args.threads),
             "TEST.BATCH_SIZE", str(args.batch), "LOG.PROGRESS_INTERVAL_S", "1000", *extra]
 
 
@@ -168,13 +250,19 @@ def leg_a(args, model_dir, data, work):
     shutil.rmtree(out, ignore_errors=True)
     la0 = loadavg()
     wall, rss, _, err, rc = timed(infer_cmd(args, model_dir, data, out, args.infer_override),
-                                  env_passive(args.threads))
+                                  env_passive(args.threads), gpu=args.device == "cuda")
+    gpu_mib = timed.gpu_mib
     clips, files = manifest_clips(out)
     m = re.search(r"done: .* (\d+) clips in ([\d.]+) s", err)
-    t = re.search(r"time: encoder forwards ([\d.]+) s .*encoders loaded after ([\d.]+) s", err)
+    t = re.search(r"time: encoder forwards ([\d.]+) s \(video ([\d.]+) s, audio ([\d.]+) s\).*"
+                  r"encoders loaded after ([\d.]+) s", err)
+    w = re.search(r"encoders on (\S+) \((\w+)\), batch \d+, (\d+) decode worker", err)
     n = clips["video"] + clips["audio"]
     return {"wall_s": wall, "pipeline_wall_s": float(m.group(2)) if m else None,
-            "encode_s": float(t.group(1)) if t else None, "models_ready_s": float(t.group(2)) if t else None,
+            "encode_s": float(t.group(1)) if t else None, "models_ready_s": float(t.group(4)) if t else None,
+            "encode_video_s": float(t.group(2)) if t else None, "encode_audio_s": float(t.group(3)) if t else None,
+            "device": w.group(1) if w else None, "precision": w.group(2) if w else None,
+            "workers": int(w.group(3)) if w else None, "gpu_peak_mib": gpu_mib,
             "rc": rc, "peak_rss_kb": rss,
             "clips": clips, "files_ok": files, "clips_per_s": n / wall if wall else 0,
             "load_before": la0, "load_after": loadavg(), "out": out}
@@ -186,6 +274,7 @@ def dump_tensors(args, data, files, modality, want, work):
     probe = os.path.join(args.build, "tests", "lssd_probe")
     aprobe = os.path.join(args.build, "tests", "lssd_audio_probe")
     tensors = []
+    transform_s = []  # audio: lssd_audio_probe's seconds per clip (log-mel + crop)
     exts = VIDEO_EXTS if modality == "video" else AUDIO_EXTS
     n = 0
     for rel in files:
@@ -208,19 +297,29 @@ def dump_tensors(args, data, files, modality, want, work):
                 break
             i = c["index"]
             if modality == "video":
-                tensors.append(np.load(os.path.join(d, f"clip_{i}.npy")))
+                tensors.append(npyio.load(os.path.join(d, f"clip_{i}.npy")))
             else:
                 raw = os.path.join(d, f"audio_{i}.f32")
-                np.load(os.path.join(d, f"audio_{i}.npy")).astype("<f4").tofile(raw)
+                samples = npyio.load(os.path.join(d, f"audio_{i}.npy"))
+                if samples.descr != "<f4":
+                    raise SystemExit(f"{rel}: audio samples are {samples.descr}, expected <f4")
+                with open(raw, "wb") as f:
+                    f.write(samples.data)
                 o = os.path.join(d, f"mel_{i}.npy")
-                subprocess.run([aprobe, raw, str(res["sample_rate"]), o, "--stage", "crop"], check=True,
-                               stdout=subprocess.DEVNULL)
-                tensors.append(np.load(o)[None])  # [1,1,96,288]
+                r = subprocess.run([aprobe, raw, str(res["sample_rate"]), o, "--stage", "crop"], check=True,
+                                   stdout=subprocess.PIPE, text=True)
+                try:
+                    transform_s.append(float(json.loads(r.stdout.strip().splitlines()[-1])["mean_s"]))
+                except (ValueError, KeyError, IndexError, TypeError):
+                    pass
+                tensors.append(npyio.load(o).with_leading_axis())  # [1,1,96,288]
             n += 1
         shutil.rmtree(d, ignore_errors=True)
     if not tensors:
         return None
-    return np.concatenate(tensors, 0)
+    x = npyio.concatenate(tensors)
+    x.transform_s = transform_s
+    return x
 
 
 _DUMPS = {}  # (corpus, modality, count) -> dumped clip tensors, shared by the rounds
@@ -232,6 +331,7 @@ def leg_b(args, model_dir, data, files, clips, work):
     probe = os.path.join(args.build, "tests", "lssd_encoder_probe")
     res = {"by_modality": {}, "load_before": loadavg()}
     total = 0.0
+    gpu_peak = None
     for mt in ("video", "audio"):
         n = clips.get(mt, 0)
         if n == 0:
@@ -243,6 +343,8 @@ def leg_b(args, model_dir, data, files, clips, work):
         x = _DUMPS[key]
         if x is None:
             continue
+        if mt == "audio":
+            res["audio_transform_s_per_clip"] = (sum(x.transform_s) / len(x.transform_s)) if x.transform_s else None
         k = x.shape[0] // per  # clips available (<= batch)
         nfull, rest = divmod(n, args.batch)
         runs = []
@@ -257,11 +359,17 @@ def leg_b(args, model_dir, data, files, clips, work):
         for bs, reps in runs:
             reps_run = reps if not args.b_max_batches else min(reps, args.b_max_batches)
             inp = os.path.join(work, f"b_{mt}_{bs}.npy")
-            np.save(inp, np.ascontiguousarray(x[: bs * per]))
-            split = ["--batch-split", str(args.b_split)] if args.b_split else []
-            _, _, out, err, _ = timed([probe, model, inp, os.path.join(work, "b_out.npy"), "--threads",
-                                       str(args.threads), "--repeat", str(reps_run), "--warmup", "1", *split],
-                                      env_passive(args.threads), rss=False)
+            npyio.save(inp, x.first(bs * per))
+            if args.device == "cuda":  # lssd-infer's CUDA path: the release's fp16 autocast, one forward per batch
+                dev = ["--device", "cuda", "--precision", "auto", "--warmup", str(bs * per)]
+            else:
+                dev = ["--warmup", "1"] + (["--batch-split", str(args.b_split)] if args.b_split else [])
+            _, _, out, err, rc = timed([probe, model, inp, os.path.join(work, "b_out.npy"), "--threads",
+                                        str(args.threads), "--repeat", str(reps_run), *dev],
+                                       env_passive(args.threads), rss=False, gpu=args.device == "cuda", check=False)
+            if rc != 0:
+                raise SystemExit(f"lssd_encoder_probe failed ({rc}): {err.strip()[-2000:]}")
+            gpu_peak = max(gpu_peak or 0, timed.gpu_mib or 0) if timed.gpu_mib is not None else gpu_peak
             j = json.loads(out.strip().splitlines()[-1])
             os.remove(inp)
             mean = sum(j["forward_s"]) / reps_run  # seconds per batch (all its split forwards)
@@ -273,10 +381,66 @@ def leg_b(args, model_dir, data, files, clips, work):
         res["by_modality"][mt] = {"clips": n, "runs": timing,
                                   "total_s": sum(t["total_s"] for t in timing)}
     res["forward_total_s"] = total
+    res["gpu_peak_mib"] = gpu_peak
     res["load_after"] = loadavg()
     n = sum(clips.values())
     res["clips_per_s"] = n / total if total else 0
     return res
+
+
+def leg_frontend(args, data, files, work):
+    """CPU seconds of the front-end alone on every file, one process per file, in parallel:
+    video decode (lssd_probe --no-tensors) and decode + FiveCrop transform (--no-write); audio
+    decode (lssd_probe audio --no-tensors). Audio transform time comes from leg b's dump."""
+    probe = os.path.join(args.build, "tests", "lssd_probe")
+    env = env_passive(1)
+    env["OMP_NUM_THREADS"] = "1"
+
+    def one(rel):
+        ext = rel.rsplit(".", 1)[-1]
+        mt = "video" if ext in VIDEO_EXTS else "audio"
+        d = os.path.join(work, "frontend", rel.replace("/", "_"))
+        os.makedirs(d, exist_ok=True)
+        f = os.path.join(data, rel)
+        dec, rc = cpu_seconds([probe, mt, f, d, "--no-tensors"], env)
+        both = None
+        if mt == "video" and rc == 0:
+            both, rc = cpu_seconds([probe, mt, f, d, "--no-write"], env)
+        shutil.rmtree(d, ignore_errors=True)
+        return mt, dec, both, rc
+
+    t0 = time.monotonic()
+    with ThreadPoolExecutor(max_workers=max(1, os.cpu_count() or 1)) as pool:
+        rows = list(pool.map(one, files))
+    res = {"video_decode_cpu_s": 0.0, "video_transform_cpu_s": 0.0, "audio_decode_cpu_s": 0.0, "failed": 0}
+    for mt, dec, both, rc in rows:
+        if rc != 0:
+            res["failed"] += 1
+            continue
+        res[f"{mt}_decode_cpu_s"] += dec
+        if both is not None:
+            res["video_transform_cpu_s"] += max(both - dec, 0.0)
+    res["wall_s"] = time.monotonic() - t0
+    return res
+
+
+def busy_shares(a, b, fe, clips):
+    """Busy share of each stage during run a: stage time / (its threads x a's pipeline time).
+    Decode and transform run in a's decode workers; their time is the front-end's CPU time
+    measured alone (leg f); the encoder's is a's own forward time per replica."""
+    wall = a.get("pipeline_wall_s") or a["wall_s"]
+    workers = a.get("workers") or 1
+    out = {}
+    if fe:
+        at = (b or {}).get("audio_transform_s_per_clip") or 0.0
+        decode = fe["video_decode_cpu_s"] + fe["audio_decode_cpu_s"]
+        transform = fe["video_transform_cpu_s"] + at * clips.get("audio", 0)
+        out["decode"] = decode / (workers * wall)
+        out["transform"] = transform / (workers * wall)
+        out["workers"] = out["decode"] + out["transform"]
+    if a.get("encode_s") is not None:
+        out["encoder"] = a["encode_s"] / wall
+    return out
 
 
 def leg_c(args, model_dir, data, work):
@@ -353,7 +517,51 @@ def median_run(runs, key):
     return ordered[(len(ordered) - 1) // 2]
 
 
+def report_cuda(results):
+    hdr = ["model", "corpus", "files", "clips v/a", "a s", "a clips/s", "b fwd s", "b clips/s", "a/b",
+           "GPU MB a/b", "busy decode", "busy transform", "busy encoder", "limit"]
+    rows = []
+    for r in results["runs"]:
+        a, b = r.get("a"), r.get("b")
+        clips = a["clips"] if a else {}
+        sh = r.get("busy", {})
+        pct = lambda k: f"{100 * sh[k]:.0f}%" if k in sh else "-"  # noqa: E731
+        stages = {k: sh[k] for k in ("workers", "encoder") if k in sh}
+        limit = max(stages, key=stages.get) if stages else "-"
+        limit = {"workers": "decode workers", "encoder": "encoder"}.get(limit, limit)
+        mem = lambda x: "-" if not x or x.get("gpu_peak_mib") is None else f"{x['gpu_peak_mib']:.0f}"  # noqa: E731
+        rows.append([os.path.basename(r["model"].rstrip("/")), r["corpus"], str(r["files"]),
+                     f"{clips.get('video', 0)}/{clips.get('audio', 0)}",
+                     fmt(a and a["wall_s"], 1), fmt(a and a["clips_per_s"]), fmt(b and b["forward_total_s"], 1),
+                     fmt(b and b["clips_per_s"]), fmt(r["ratios"].get("a_over_b")), f"{mem(a)}/{mem(b)}",
+                     pct("decode"), pct("transform"), pct("encoder"), limit])
+    w = [max(len(h), *(len(x[i]) for x in rows)) if rows else len(h) for i, h in enumerate(hdr)]
+    lines = ["| " + " | ".join(h.ljust(w[i]) for i, h in enumerate(hdr)) + " |",
+             "|" + "|".join("-" * (x + 2) for x in w) + "|"]
+    for x in rows:
+        lines.append("| " + " | ".join(v.ljust(w[i]) for i, v in enumerate(x)) + " |")
+    for r in results["runs"]:
+        a = r.get("a") or {}
+        lines.append(f"[{r['model']}] a: lssd-infer on {a.get('device')} ({a.get('precision')}), "
+                     f"{a.get('workers')} decode workers, TEST.BATCH_SIZE {results['batch']}, pipeline "
+                     f"{fmt(a.get('pipeline_wall_s'), 1)} s of {fmt(a.get('wall_s'), 1)} s, forwards "
+                     f"{fmt(a.get('encode_s'), 1)} s, towers ready after {fmt(a.get('models_ready_s'), 1)} s; "
+                     f"b: encoder alone (lssd_encoder_probe"
+                     + (", fp16 autocast, one forward per batch)" if results["device"] == "cuda" else
+                        f", CPU, micro-batches of {results['b_split']})"))
+        fe = r.get("f")
+        if fe:
+            lines.append(f"[{r['model']}] front-end alone (CPU s): video decode {fe['video_decode_cpu_s']:.1f}, "
+                         f"video transform {fe['video_transform_cpu_s']:.1f}, audio decode "
+                         f"{fe['audio_decode_cpu_s']:.1f}; busy = stage time / (threads x a's pipeline time)")
+    if results["device"] == "cuda":
+        lines.append("GPU MB: peak of the process (nvidia-smi; with the CUDA context), '-' without nvidia-smi")
+    return "\n".join(lines)
+
+
 def report(results):
+    if results.get("device") == "cuda" or results.get("frontend"):
+        return report_cuda(results)
     rows = []
     hdr = ["model", "corpus", "files", "clips v/a", "a infer s", "a clips/s", "a RSS MB", "b fwd s", "b clips/s",
            "c ref s", "c clips/s", "d ffmpeg s", "a/b", "c/a", "a:c clips/s", "load"]
@@ -403,12 +611,20 @@ def report(results):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--corpus", default="sample", help="sample | large | a directory (default sample)")
+    ap.add_argument("--corpus", default="sample", help="sample | large | gpu | a directory (default sample)")
+    ap.add_argument("--device", default="cpu", choices=("cpu", "cuda"),
+                    help="legs a and b on CPU (default) or CUDA (fp16 autocast; adds the front-end leg f)")
+    ap.add_argument("--ffmpeg", default=os.environ.get("LSSD_BENCH_FFMPEG", "ffmpeg"),
+                    help="the ffmpeg program that generates corpora (default ffmpeg; tools/gpu: the bundle's)")
     ap.add_argument("--model", default="tiny", help="tiny | S | B | an exported model dir; comma list (default tiny)")
     ap.add_argument("--threads", type=int, default=os.cpu_count(), help="torch threads for every leg (default: all)")
     ap.add_argument("--batch", type=int, default=8, help="TEST.BATCH_SIZE (default 8, as configs/*.yaml)")
     ap.add_argument("--max-files", type=int, default=0, help="only the first N files (sorted by relative path)")
-    ap.add_argument("--legs", default="a,b,c,d", help="comma list of a,b,c,d,e (default a,b,c,d; e is separate)")
+    ap.add_argument("--stride", type=int, default=1,
+                    help="only every K-th file (sorted by relative path; before --max-files): a spread of the kinds")
+    ap.add_argument("--legs", default="a,b,c,d",
+                    help="comma list of a,b,c,d,e,f (default a,b,c,d; e is separate; f: front-end alone and busy "
+                         "shares, the table of --device cuda; always on with --device cuda)")
     ap.add_argument("--rss-minutes", default="1,10", help="leg e: video lengths in minutes (default 1,10)")
     ap.add_argument("--b-max-batches", type=int, default=0,
                     help="leg b: time at most K forwards per batch shape and extrapolate (0: all)")
@@ -430,6 +646,10 @@ def main():
     args.infer_bin = args.infer_bin or os.path.join(args.build, "lssd-infer")
     args.infer_override = [x for kv in args.infer_override for x in kv]
     legs = set(args.legs.split(","))
+    if args.device == "cuda":
+        if legs & {"c", "d", "e"}:
+            raise SystemExit("--device cuda runs legs a and b (and the front-end leg f) only")
+        legs.add("f")
     for exe in (args.infer_bin, os.path.join(args.build, "tests", "lssd_probe"),
                 os.path.join(args.build, "tests", "lssd_encoder_probe"),
                 os.path.join(args.build, "tests", "lssd_audio_probe")):
@@ -439,6 +659,7 @@ def main():
     os.makedirs(args.cache, exist_ok=True)
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
     results = {"started": stamp, "host": os.uname().nodename, "cpus": os.cpu_count(), "threads": args.threads,
+               "device": args.device, "frontend": "f" in legs,
                "batch": args.batch, "b_split": args.b_split, "env_LSSD_CPU_MAX_BATCH": os.environ.get("LSSD_CPU_MAX_BATCH"), "corpus": args.corpus, "max_files": args.max_files, "overrides":
                args.infer_override, "infer_bin": args.infer_bin, "load_start": loadavg(), "runs": []}
     t_start = time.monotonic()
@@ -484,6 +705,12 @@ def main():
                     x["a_fwd"] = r["a"]["encode_s"]
             if "d" in legs:
                 run["d"] = leg_d(args, data, files)
+            if "f" in legs:
+                log(f"[{model}] f: front-end alone (decode, transforms), load {loadavg()}")
+                run["f"] = leg_frontend(args, data, files, work)
+                log(f"[{model}] f: {run['f']['wall_s']:.1f} s")
+            if "a" in run:
+                run["busy"] = busy_shares(run["a"], run.get("b"), run.get("f"), run["a"]["clips"])
             a, b, c = run.get("a"), run.get("b"), run.get("c")
             ratios = {}
             if a and b and b["forward_total_s"]:

@@ -1,0 +1,233 @@
+#include "media/video_decode.h"
+
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+
+extern "C" {
+#include <libavutil/imgutils.h>
+}
+
+#include "lssd/clip_frames.h"
+
+namespace lssd::media {
+namespace {
+
+// RGB24 conversion as PyAV 10's VideoFrame.to_rgb(): sws_getCachedContext(w, h, fmt -> w, h,
+// rgb24, SWS_BILINEAR), no colorspace change, into a 16-byte-aligned image; a frame that is
+// already rgb24 is copied as is.
+class RgbConverter {
+ public:
+  std::vector<uint8_t> convert(const AVFrame* f, const std::string& path) {
+    const int w = f->width, h = f->height;
+    const auto fmt = static_cast<AVPixelFormat>(f->format);
+    std::vector<uint8_t> out(static_cast<size_t>(w) * h * 3);
+    if (fmt == AV_PIX_FMT_RGB24) {
+      for (int y = 0; y < h; ++y) {
+        std::memcpy(out.data() + static_cast<size_t>(y) * w * 3, f->data[0] + static_cast<ptrdiff_t>(y) * f->linesize[0],
+                    static_cast<size_t>(w) * 3);
+      }
+      return out;
+    }
+    SwsContext* s = sws_getCachedContext(sws_.release(), w, h, fmt, w, h, AV_PIX_FMT_RGB24, SWS_BILINEAR,
+                                         nullptr, nullptr, nullptr);
+    sws_.reset(s);
+    if (!s) throw Error("decode", "cannot convert frames to RGB", path);
+    // Rows of a multiple of 16 bytes in a 16-byte-aligned vector: the very layout of the aligned
+    // image below, so swscale writes the same bytes straight into the output.
+    const int row = w * 3;
+    if (row % 16 == 0 && reinterpret_cast<uintptr_t>(out.data()) % 16 == 0) {
+      uint8_t* direct[4] = {out.data(), nullptr, nullptr, nullptr};
+      const int stride[4] = {row, 0, 0, 0};
+      sws_scale(s, f->data, f->linesize, 0, h, direct, stride);
+      return out;
+    }
+    if (!buf_ || w != bw_ || h != bh_) {
+      uint8_t* data[4] = {nullptr};
+      const int r = av_image_alloc(data, linesize_, w, h, AV_PIX_FMT_RGB24, 16);
+      if (r < 0) throw Error("decode", "out of memory", path);
+      buf_.reset(data[0]);
+      bw_ = w;
+      bh_ = h;
+    }
+    uint8_t* dst[4] = {buf_.get(), nullptr, nullptr, nullptr};
+    sws_scale(s, f->data, f->linesize, 0, h, dst, linesize_);
+    for (int y = 0; y < h; ++y) {
+      std::memcpy(out.data() + static_cast<size_t>(y) * w * 3, buf_.get() + static_cast<ptrdiff_t>(y) * linesize_[0],
+                  static_cast<size_t>(w) * 3);
+    }
+    return out;
+  }
+
+ private:
+  SwsPtr sws_;
+  AvBufferPtr buf_;
+  int linesize_[4] = {0, 0, 0, 0};
+  int bw_ = 0, bh_ = 0;
+};
+
+// Turns a clip's decoded frames into its VideoClipFrames: the kept frames in RGB24.
+class ClipMaker {
+ public:
+  explicit ClipMaker(const std::string& path) : path_(path) {}
+
+  // frames/pts: the clip's frames in the release's order; keep: the indices it keeps.
+  VideoClipFrames make(int index, const std::vector<const AVFrame*>& frames, const std::vector<int64_t>& pts,
+                       const std::vector<int64_t>& keep) {
+    if (frames.empty() || keep.empty()) throw Error("decode", "clip " + std::to_string(index) + " has no frames", path_);
+    VideoClipFrames out;
+    out.index = index;
+    out.num_decoded = static_cast<int>(pts.size());
+    out.clip_pts = pts;
+    out.width = frames[static_cast<size_t>(keep.front())]->width;
+    out.height = frames[static_cast<size_t>(keep.front())]->height;
+    for (const int64_t k : keep) {
+      const AVFrame* f = frames[static_cast<size_t>(k)];
+      if (f->width != out.width || f->height != out.height)
+        throw Error("decode", "frame size changes within clip " + std::to_string(index), path_);
+      out.pts.push_back(pts[static_cast<size_t>(k)]);
+      out.frames.push_back(rgb_.convert(f, path_));
+    }
+    return out;
+  }
+
+ private:
+  const std::string& path_;
+  RgbConverter rgb_;
+};
+
+// The stream's decoder, opened afresh for one pass.
+struct Opened {
+  FormatPtr ctx;
+  CodecPtr cc;
+};
+
+Opened open_stream(const std::string& path, const MediaOptions& mopts, Deadline* deadline, int index) {
+  Opened o;
+  o.ctx = open_input(path, deadline, /*genpts=*/true);
+  if (first_video_stream(o.ctx.get()) != index) throw Error("open", "stream layout changed between opens", path);
+  discard_all_but(o.ctx.get(), index);
+  o.cc = open_decoder(o.ctx->streams[index], mopts, path);
+  return o;
+}
+
+// Thrown out of a frame callback when decode_selected's assumptions fail.
+struct Abandon {
+  std::string why;
+};
+
+}  // namespace
+
+SelectedFrames select_frames(const std::vector<int64_t>& sorted_pts, const std::vector<VideoClip>& clips,
+                             const VideoStreamFacts& facts, const VideoOptions& vopts) {
+  ClipFrameCollector collector(clips, facts.should_buffer);
+  for (size_t i = 0; i < sorted_pts.size(); ++i) collector.add(sorted_pts[i], i);
+  collector.finish();
+  SelectedFrames sel;
+  CollectedClip c;
+  while (collector.pop_complete(&c)) {
+    std::vector<int64_t> kept;
+    if (!c.pts.empty())
+      for (const int64_t k : select_clip_frames(static_cast<int64_t>(c.pts.size()), facts.avg_fps, vopts.fps,
+                                                vopts.n_frames))
+        kept.push_back(c.pts[static_cast<size_t>(k)]);
+    for (const int64_t p : kept) sel.last_use[p] = sel.kept.size();
+    sel.clip_pts.push_back(c.pts);
+    sel.kept.push_back(std::move(kept));
+  }
+  return sel;
+}
+
+DecodePass decode_collecting(const std::string& path, const MediaOptions& mopts, Deadline* deadline,
+                             const VideoStreamFacts& facts, const VideoOptions& vopts,
+                             const std::vector<VideoClip>& clips, size_t first,
+                             const std::function<void(VideoClipFrames&&)>& on_clip) {
+  Opened s = open_stream(path, mopts, deadline, facts.index);
+  ClipFrameCollector collector(std::vector<VideoClip>(clips.begin() + static_cast<ptrdiff_t>(first), clips.end()),
+                               facts.should_buffer);
+  ClipMaker maker(path);
+  std::map<uint64_t, FramePtr> held;
+  auto deliver = [&] {
+    CollectedClip c;
+    while (collector.pop_complete(&c)) {
+      std::vector<const AVFrame*> frames;
+      for (const uint64_t id : c.ids) frames.push_back(held.at(id).get());
+      const auto keep = select_clip_frames(static_cast<int64_t>(c.ids.size()), facts.avg_fps, vopts.fps, vopts.n_frames);
+      VideoClipFrames out = maker.make(c.index, frames, c.pts, keep);
+      deadline->excluding([&] { on_clip(std::move(out)); });
+    }
+    for (const uint64_t id : collector.take_released()) held.erase(id);
+  };
+  DecodePass pass;
+  uint64_t next_id = 0;
+  pass.errors = decode_stream(s.ctx.get(), s.cc.get(), facts.index, *deadline, path, [&](const AVFrame* f) {
+    if (f->pts == AV_NOPTS_VALUE) return;  // PyAV gives pts None; the release's lists drop those
+    pass.frames.add(f->pts);
+    const uint64_t id = next_id++;
+    held[id] = ref_frame(f);
+    collector.add(f->pts, id);
+    deliver();
+  });
+  collector.finish();
+  deliver();
+  return pass;
+}
+
+DecodePass decode_selected(const std::string& path, const MediaOptions& mopts, Deadline* deadline,
+                           const VideoStreamFacts& facts, const SelectedFrames& sel,
+                           const std::set<int64_t>& frame_pts,
+                           const std::function<void(VideoClipFrames&&)>& on_clip) {
+  Opened s = open_stream(path, mopts, deadline, facts.index);
+  ClipMaker maker(path);
+  std::map<int64_t, FramePtr> held;  // kept frames by pts
+  size_t next = 0;                   // the next clip to deliver
+  auto deliver = [&] {
+    while (next < sel.kept.size() &&
+           std::all_of(sel.kept[next].begin(), sel.kept[next].end(), [&](int64_t p) { return held.count(p) > 0; })) {
+      std::vector<const AVFrame*> frames;
+      std::vector<int64_t> keep;
+      for (size_t i = 0; i < sel.kept[next].size(); ++i) {
+        frames.push_back(held.at(sel.kept[next][i]).get());
+        keep.push_back(static_cast<int64_t>(i));
+      }
+      VideoClipFrames out = maker.make(static_cast<int>(next), frames, sel.kept[next], keep);
+      out.clip_pts = sel.clip_pts[next];
+      out.num_decoded = static_cast<int>(sel.clip_pts[next].size());
+      deadline->excluding([&] { on_clip(std::move(out)); });
+      for (auto it = held.begin(); it != held.end();)
+        it = sel.last_use.at(it->first) <= next ? held.erase(it) : std::next(it);
+      ++next;
+    }
+  };
+  DecodePass pass;
+  int64_t last = std::numeric_limits<int64_t>::min();
+  AVCodecContext* cc = s.cc.get();
+  auto before_send = [&](const AVPacket* pkt) {
+    cc->skip_frame = pkt->pts != AV_NOPTS_VALUE && sel.last_use.count(pkt->pts) ? AVDISCARD_DEFAULT : AVDISCARD_NONREF;
+  };
+  try {
+    pass.errors = decode_stream_with(s.ctx.get(), cc, facts.index, *deadline, path, before_send, [&](const AVFrame* f) {
+      if (f->pts == AV_NOPTS_VALUE) throw Abandon{"a frame without pts"};
+      if (!frame_pts.count(f->pts)) throw Abandon{"frame pts " + std::to_string(f->pts) + " is no packet's"};
+      if (f->pts <= last) throw Abandon{"frames out of pts order"};
+      last = f->pts;
+      pass.frames.add(f->pts);
+      if (sel.last_use.count(f->pts)) held[f->pts] = ref_frame(f);
+      deliver();
+    });
+  } catch (const Abandon& a) {
+    pass.complete = false;
+    pass.why = a.why;
+    return pass;
+  }
+  if (pass.errors > 0) {
+    pass.complete = false;
+    pass.why = std::to_string(pass.errors) + " decode error(s)";
+  } else if (next < sel.kept.size()) {
+    pass.complete = false;
+    pass.why = "clip " + std::to_string(next) + " lacks a kept frame";
+  }
+  return pass;
+}
+
+}  // namespace lssd::media
