@@ -22,6 +22,13 @@ Audio tracks of video containers (DATA.AUDIO_FROM_VIDEO): their filepath is a Tr
 container's path as a str with .track_index and .track_language. read_records() gives every
 manifest record (all statuses, all fields) as dicts; load_record() one record's array.
 
+Similarity search: clip_matrix(output_dir, mtype) returns one float32 matrix of every clip's
+vector (the vectors lssd-read search / dedup / tracks use) and a row-aligned list of
+(file, track, clip, start, stop):
+
+    X, rows = clip_matrix("OUTPUT_DIR", "audio")     # X [N,768], rows[i] = (file, track, clip, start, stop)
+    scores = X @ X[0]                                  # cosine similarity of every clip to clip 0
+
 CLI: tools/lssd_postprocess.py OUTPUT_DIR video|audio   prints file (and track), shape
 and dtype per line.
 Errors name the file: a malformed manifest line (file:line), a corrupt or truncated .npy.
@@ -42,7 +49,7 @@ except ImportError:
         sys.exit(f"error: {_MSG}")
     raise ModuleNotFoundError(_MSG, name="numpy") from None
 
-__all__ = ["postprocess", "read_records", "load_record", "LssdReadError", "TrackPath"]
+__all__ = ["postprocess", "read_records", "load_record", "clip_matrix", "clip_vectors", "LssdReadError", "TrackPath"]
 
 
 class LssdReadError(Exception):
@@ -284,6 +291,73 @@ def postprocess(output_dir, mtype, as_float32=False):
         raise LssdReadError("%s: [read] no manifest*.jsonl or metadata.json here" % mdir)
     return [(_filepath(r), load_record(output_dir, r, as_float32))
             for r in read_records(output_dir, mtype) if r["status"] == "ok"]
+
+
+def clip_vectors(embedding):
+    """[M,D] float32 clip vectors of one embedding, as lssd-read computes them (bit for bit):
+    audio [M,D]: each row L2-normalised; video [M,5,D]: the mean of the five crops, then
+    L2-normalised. Sums run in order in float64 (np.cumsum), the result is rounded to float32; a
+    zero vector stays zero."""
+    a = np.asarray(embedding, dtype=np.float64)
+    if a.ndim == 3:
+        a = np.cumsum(a, axis=1)[:, -1, :] / a.shape[1]
+    elif a.ndim != 2:
+        raise ValueError("expected an embedding [M,D] or [M,crops,D], got shape %s" % (a.shape,))
+    norm = np.sqrt(np.cumsum(a * a, axis=1)[:, -1:]) if a.shape[1] else np.zeros((a.shape[0], 1))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        v = np.where(norm > 0, a / np.where(norm > 0, norm, 1.0), 0.0)
+    return v.astype(np.float32)
+
+
+def _release_rows(output_dir, mtype):
+    """(filepath, track, ranges in seconds, embedding) per file of a release-layout directory."""
+    meta = json.load(open(os.path.join(output_dir, mtype, "metadata.json"), encoding="utf-8"))
+    out = []
+    for (f, emb), rng, rate in zip(_release_postprocess(output_dir, mtype), meta["range"], meta["sample_rate"]):
+        div = float(rate) if mtype == "audio" and rate else 1.0
+        out.append((f, None, [(s / div, e / div) for s, e in rng], emb))
+    return out
+
+
+def clip_matrix(output_dir, mtype, model_id=None, dtype=None):
+    """Every clip of one modality as a row: (X, rows). X is float32 [N,768], the clip vectors of
+    clip_vectors() (so X @ X.T is the cosine similarity); rows[i] = (file, track, clip, start,
+    stop): the input path (as postprocess returns it), the audio track's stream index or None,
+    the clip index, and its time range in seconds. Rows are in reader order (the order of
+    postprocess, each file's clips in order): the tie rule of lssd-read search.
+
+    Records of more than one model id or dtype raise LssdReadError naming them, unless
+    model_id / dtype picks one. Video and audio vectors are different spaces: compare within one
+    modality."""
+    if mtype not in ("video", "audio"):
+        raise ValueError("mtype must be 'video' or 'audio', not %r" % (mtype,))
+    mdir = os.path.join(output_dir, mtype)
+    if _manifest_files(mdir):
+        recs = [r for r in read_records(output_dir, mtype) if r["status"] == "ok"]
+        present = (sorted({r.get("model_id", "") for r in recs}), sorted({r.get("dtype", "") for r in recs}))
+        recs = [r for r in recs if (model_id is None or r.get("model_id", "") == model_id) and
+                (dtype is None or r.get("dtype", "") == dtype)]
+        for key, name, opt in (("model_id", "model id", "model_id"), ("dtype", "dtype", "dtype")):
+            vals = sorted({r.get(key, "") for r in recs})
+            if len(vals) > 1:
+                raise LssdReadError("%s: [search] records from more than one %s (%s); pick one with %s=" % (
+                    mdir, name, ", ".join(v or "(none)" for v in vals), opt))
+        files = [(os.fsdecode(r["_path"]), r["_track"] if r["_track"] >= 0 else None,
+                  [(float(c[0]), float(c[1])) for c in r["ranges"]], load_record(output_dir, r))
+                 for r in recs]
+    elif os.path.isfile(os.path.join(mdir, "metadata.json")):
+        files, present = _release_rows(output_dir, mtype), None
+    else:
+        raise LssdReadError("%s: [read] no manifest*.jsonl or metadata.json here" % mdir)
+    if not files:
+        why = "" if present is None or (model_id is None and dtype is None) else \
+            " with model id %r / dtype %r (present: %s; %s)" % (model_id, dtype, present[0], present[1])
+        raise LssdReadError("%s: [search] no embedded %s files%s" % (mdir, mtype, why))
+    mats, rows = [], []
+    for f, track, ranges, emb in files:
+        mats.append(clip_vectors(emb))
+        rows += [(f, track, i, s, e) for i, (s, e) in enumerate(ranges)]
+    return np.concatenate(mats, axis=0), rows
 
 
 def main(argv=None):

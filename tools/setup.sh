@@ -10,6 +10,8 @@ packages=(
   # C++ libraries
   libtorch-dev libyaml-cpp-dev libcli11-dev libspdlog-dev libgtest-dev nlohmann-json3-dev libssl-dev
   libavformat-dev libavcodec-dev libswscale-dev libswresample-dev libavutil-dev
+  # similarity search in lssd-read (search, dedup): FAISS 1.7.3, CPU, on OpenBLAS
+  libfaiss-dev
   # an optimised BLAS: Debian's torch otherwise runs on the reference BLAS (6-20x slower)
   libopenblas0-pthread
   # tools, sample data, Python oracles

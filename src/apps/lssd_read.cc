@@ -20,6 +20,7 @@
 #include "lssd/logging.h"
 #include "lssd/reader.h"
 #include "lssd/version.h"
+#include "read_search.h"
 
 namespace fs = std::filesystem;
 using nlohmann::json;
@@ -746,6 +747,8 @@ int main(int argc, char** argv) {
   o_csv->excludes(o_jsonl);
   add_mtype(exp);
 
+  const auto search_commands = lssd::read::add_search_commands(app);  // search, dedup, tracks
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -754,6 +757,8 @@ int main(int argc, char** argv) {
   }
   lssd::setup_logging(quiet ? -1 : verbose);
   try {
+    for (const auto& c : search_commands)
+      if (*c.app) return c.run();
     if (*ls) return cmd_ls(dir, mtype, as_json);
     if (*show) return cmd_show(dir, file, mtype, as_json, values);
     if (*stats) return cmd_stats(dir, mtype, as_json);
