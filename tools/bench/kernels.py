@@ -2,7 +2,8 @@
 """Reference vs fast kernels of the exported towers (tools/lssd_mvit.py, lssd_export.py --kernels).
 
   tools/bench/kernels.py [--towers video,audio] [--size S] [--overlap false|true|both]
-                         [--threads 1] [--rounds 7] [--batch 1] [--profile] [--top 15] [--json PATH]
+                         [--threads 1] [--rounds 7] [--batch 1] [--profile] [--profile-runs 3]
+                         [--top 15] [--json PATH]
 
 For every tower: seeded-random weights (lssd_checkpoint, seed 0), traced as the exporter traces
 (batch 2, eval) once per formulation, then `--rounds` interleaved rounds of one forward each at
@@ -10,8 +11,8 @@ For every tower: seeded-random weights (lssd_checkpoint, seed 0), traced as the 
 two warm-up forwards each. Reports medians of wall and thread CPU time per forward (CPU time is
 the better figure on a shared machine: it leaves out the time this thread waited for a core), the
 ratio reference/fast, the max abs diff of the two outputs, and the 1-minute load average before
-and after. --profile adds torch.profiler tables (one more forward each): the top ops by self CPU
-time, reference and fast side by side.
+and after. --profile adds torch.profiler tables (--profile-runs more forwards each, every op's
+minimum self CPU time over them): the top ops, reference and fast side by side.
 
 Threads: --threads sets torch's intra-op threads and, before torch is imported, OpenBLAS's and
 OpenMP's (OPENBLAS_NUM_THREADS, OMP_NUM_THREADS), so "--threads 1" is one thread in every library,
@@ -61,11 +62,17 @@ def timed(fn, x):
     return y, time.perf_counter() - w0, time.thread_time() - c0
 
 
-def profile_table(fn, x, top: int):
+def profile_table(fn, x, runs: int):
+    """{op: (self CPU ms, calls)} of one forward: the profiler's times are wall clock per op, so
+    each op's figure is its minimum over `runs` profiled forwards (robust to a busy machine)."""
     from torch.profiler import ProfilerActivity, profile
-    with profile(activities=[ProfilerActivity.CPU]) as p:
-        fn(x)
-    rows = {e.key: (e.self_cpu_time_total / 1e3, e.count) for e in p.key_averages()}
+    rows = {}
+    for _ in range(runs):
+        with profile(activities=[ProfilerActivity.CPU]) as p:
+            fn(x)
+        for e in p.key_averages():
+            ms = e.self_cpu_time_total / 1e3
+            rows[e.key] = (min(ms, rows[e.key][0]), e.count) if e.key in rows else (ms, e.count)
     total = sum(v[0] for v in rows.values())
     return rows, total
 
@@ -104,8 +111,9 @@ def bench_tower(modality: str, size: str, overlap: bool, args) -> dict:
             res[f"{what}_speedup"] = med["reference"] / med["fast"]
         if args.profile:
             res["profile"] = {}
+            res["profile_runs"] = args.profile_runs
             for k in lssd_mvit.KERNELS:
-                rows, total = profile_table(traced[k], x, args.top)
+                rows, total = profile_table(traced[k], x, args.profile_runs)
                 res["profile"][k] = {"total_ms": total, "ops": rows}
     return res
 
@@ -127,7 +135,8 @@ def print_result(r: dict, top: int) -> None:
         ref, fast = r["profile"]["reference"], r["profile"]["fast"]
         keys = sorted(set(ref["ops"]) | set(fast["ops"]),
                       key=lambda k: -max(ref["ops"].get(k, (0, 0))[0], fast["ops"].get(k, (0, 0))[0]))[:top]
-        print(f"\nProfile (self CPU ms, one forward; total ref {ref['total_ms']:.0f} ms, fast {fast['total_ms']:.0f} ms)")
+        print(f"\nProfile (self CPU ms per forward, each op's minimum over {r['profile_runs']} profiled forwards; "
+              f"total ref {ref['total_ms']:.0f} ms, fast {fast['total_ms']:.0f} ms)")
         print("| op | ref ms | ref % | calls | fast ms | fast % | calls |")
         print("|---|---|---|---|---|---|---|")
         for k in keys:
@@ -146,6 +155,8 @@ def main(argv=None) -> int:
     ap.add_argument("--batch", type=int, default=1)
     ap.add_argument("--profile", action="store_true")
     ap.add_argument("--top", type=int, default=15)
+    ap.add_argument("--profile-runs", type=int, default=3,
+                    help="profiled forwards per formulation; each op's time is its minimum (default 3)")
     ap.add_argument("--json", help="write every measurement here")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
