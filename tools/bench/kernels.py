@@ -3,7 +3,7 @@
 
   tools/bench/kernels.py [--towers video,audio] [--size S] [--overlap false|true|both]
                          [--threads 1] [--rounds 7] [--batch 1] [--profile] [--profile-runs 3]
-                         [--top 15] [--json PATH]
+                         [--top 15] [--cpp [BUILD]] [--cpp-crops 5] [--json PATH]
 
 For every tower: seeded-random weights (lssd_checkpoint, seed 0), traced as the exporter traces
 (batch 2, eval) once per formulation, then `--rounds` interleaved rounds of one forward each at
@@ -13,6 +13,10 @@ the better figure on a shared machine: it leaves out the time this thread waited
 ratio reference/fast, the max abs diff of the two outputs, and the 1-minute load average before
 and after. --profile adds torch.profiler tables (--profile-runs more forwards each, every op's
 minimum self CPU time over them): the top ops, reference and fast side by side.
+--cpp [BUILD] (default build/) also saves both modules as the exporter does (metadata embedded)
+and times them in the C++ encoder (BUILD/tests/lssd_encoder_probe, lssd-infer's CPU path:
+--batch-split 1, one lane per thread) on --cpp-crops inputs per call, interleaved rounds,
+process CPU and wall time per input.
 
 Threads: --threads sets torch's intra-op threads and, before torch is imported, OpenBLAS's and
 OpenMP's (OPENBLAS_NUM_THREADS, OMP_NUM_THREADS), so "--threads 1" is one thread in every library,
@@ -23,7 +27,9 @@ import argparse
 import json
 import os
 import statistics
+import subprocess
 import sys
+import tempfile
 
 
 def _early_threads(argv):
@@ -109,6 +115,8 @@ def bench_tower(modality: str, size: str, overlap: bool, args) -> dict:
             med = {k: statistics.median(v) for k, v in d.items()}
             res[f"{what}_median_s"] = med
             res[f"{what}_speedup"] = med["reference"] / med["fast"]
+        if args.cpp:
+            res["cpp"] = bench_cpp(modality, traced, eager, args)
         if args.profile:
             res["profile"] = {}
             res["profile_runs"] = args.profile_runs
@@ -116,6 +124,38 @@ def bench_tower(modality: str, size: str, overlap: bool, args) -> dict:
                 rows, total = profile_table(traced[k], x, args.profile_runs)
                 res["profile"][k] = {"total_ms": total, "ops": rows}
     return res
+
+
+def bench_cpp(modality: str, traced: dict, eager, args) -> dict:
+    """Both formulations in the C++ encoder (lssd_encoder_probe), interleaved rounds."""
+    import numpy as np
+    probe = os.path.join(args.cpp, "tests", "lssd_encoder_probe")
+    per = {k: {"cpu": [], "wall": []} for k in lssd_mvit.KERNELS}
+    with tempfile.TemporaryDirectory(prefix="lssd_kernels_") as tmp:
+        paths = {}
+        for k, mod in traced.items():
+            meta = lssd_export.make_meta(eager.set_kernels(k), {}, "none")
+            paths[k] = os.path.join(tmp, f"{modality}_{k}.pt")
+            torch.jit.save(mod, paths[k], _extra_files={lssd_export.META_NAME: json.dumps(meta)})
+        eager.set_kernels("reference")
+        xin = os.path.join(tmp, "in.npy")
+        np.save(xin, lssd_export.example_input(modality, args.cpp_crops, seed=9).numpy())
+        loads = [load1()]
+        for r in range(args.rounds):
+            order = lssd_mvit.KERNELS if r % 2 == 0 else tuple(reversed(lssd_mvit.KERNELS))
+            for k in order:
+                out = subprocess.run([probe, paths[k], xin, os.path.join(tmp, "out.npy"), "--device", "cpu",
+                                      "--precision", "fp32", "--threads", str(args.threads), "--batch-split", "1",
+                                      "--warmup", "1"], capture_output=True, text=True, check=True).stdout
+                rep = json.loads(out.strip().splitlines()[-1])
+                per[k]["cpu"].append(rep["forward_cpu_s"][0] / args.cpp_crops)
+                per[k]["wall"].append(rep["forward_s"][0] / args.cpp_crops)
+            loads.append(load1())
+    med = {k: {w: statistics.median(v[w]) for w in ("cpu", "wall")} for k, v in per.items()}
+    return {"crops_per_call": args.cpp_crops, "per_input_s": per, "median_s": med,
+            "cpu_speedup": med["reference"]["cpu"] / med["fast"]["cpu"],
+            "wall_speedup": med["reference"]["wall"] / med["fast"]["wall"],
+            "load1_min": min(loads), "load1_max": max(loads)}
 
 
 def print_result(r: dict, top: int) -> None:
@@ -127,7 +167,18 @@ def print_result(r: dict, top: int) -> None:
     for what in ("cpu", "wall"):
         m = r[f"{what}_median_s"]
         print(f"| {what} s (median) | {m['reference']:.3f} | {m['fast']:.3f} | {r[f'{what}_speedup']:.2f}x |")
+    if "cpp" in r:
+        c = r["cpp"]
+        for what in ("cpu", "wall"):
+            print(f"| C++ encoder {what} s per input (median) | {c['median_s']['reference'][what]:.3f} | "
+                  f"{c['median_s']['fast'][what]:.3f} | {c[f'{what}_speedup']:.2f}x |")
     print(f"max abs diff fast vs reference: {r['max_abs_diff']:.2e}")
+    if "cpp" in r:
+        c = r["cpp"]
+        print(f"C++ encoder: lssd_encoder_probe, {c['crops_per_call']} inputs per call, --batch-split 1, "
+              f"load1 {c['load1_min']:.2f}-{c['load1_max']:.2f}; rounds cpu s per input: ref "
+              + " ".join(f"{v:.3f}" for v in c["per_input_s"]["reference"]["cpu"]) + " | fast "
+              + " ".join(f"{v:.3f}" for v in c["per_input_s"]["fast"]["cpu"]))
     for what in ("cpu", "wall"):
         print(f"rounds {what} s: ref " + " ".join(f"{v:.3f}" for v in r[f"{what}_s"]["reference"])
               + " | fast " + " ".join(f"{v:.3f}" for v in r[f"{what}_s"]["fast"]))
@@ -157,6 +208,9 @@ def main(argv=None) -> int:
     ap.add_argument("--top", type=int, default=15)
     ap.add_argument("--profile-runs", type=int, default=3,
                     help="profiled forwards per formulation; each op's time is its minimum (default 3)")
+    ap.add_argument("--cpp", nargs="?", const=os.path.join(ROOT, "build"), default=None, metavar="BUILD",
+                    help="also time both in the C++ encoder (BUILD/tests/lssd_encoder_probe; default build/)")
+    ap.add_argument("--cpp-crops", type=int, default=5, help="inputs per C++ encoder call (default 5)")
     ap.add_argument("--json", help="write every measurement here")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
