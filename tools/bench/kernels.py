@@ -4,6 +4,7 @@
   tools/bench/kernels.py [--towers video,audio] [--size S] [--overlap false|true|both]
                          [--threads 1] [--rounds 7] [--batch 1] [--profile] [--profile-runs 3]
                          [--top 15] [--cpp [BUILD]] [--cpp-crops 5] [--json PATH]
+  tools/bench/kernels.py --ops [--towers ...] [--size S] [--overlap ...] [--ops-runs 5]
 
 For every tower: seeded-random weights (lssd_checkpoint, seed 0), traced as the exporter traces
 (batch 2, eval) once per formulation, then `--rounds` interleaved rounds of one forward each at
@@ -17,6 +18,11 @@ minimum self CPU time over them): the top ops, reference and fast side by side.
 and times them in the C++ encoder (BUILD/tests/lssd_encoder_probe, lssd-infer's CPU path:
 --batch-split 1, one lane per thread) on --cpp-crops inputs per call, interleaved rounds,
 process CPU and wall time per input.
+
+--ops times each op that a fast kernel replaces (linear, depthwise Conv3d pooling, MaxPool3d
+skip pooling), per distinct shape of one batch-1 forward, reference op vs fast kernel on
+token-major inputs (as in the towers; the reference's transposes included): the evidence for
+choosing a formulation per shape.
 
 Threads: --threads sets torch's intra-op threads and, before torch is imported, OpenBLAS's and
 OpenMP's (OPENBLAS_NUM_THREADS, OMP_NUM_THREADS), so "--threads 1" is one thread in every library,
@@ -196,6 +202,99 @@ def print_result(r: dict, top: int) -> None:
                   f"{b[0]:.1f} | {100 * b[0] / fast['total_ms']:.1f} | {b[1]} |")
 
 
+def _cpu_median(fn, runs: int) -> float:
+    fn()
+    ts = []
+    for _ in range(runs):
+        c0 = time.thread_time()
+        fn()
+        ts.append(time.thread_time() - c0)
+    return statistics.median(ts)
+
+
+def op_shapes(modality: str, size: str, overlap: bool):
+    """Distinct shapes of the ops the fast kernels replace, from one eager reference forward at
+    batch 1: {(kind, shape, params): calls}."""
+    import torch.nn as nn
+    tower = lssd_mvit.build_tower(modality, size, overlap).eval()
+    seen = {}
+
+    def hook(mod, inp, _out):
+        x = inp[0]
+        if isinstance(mod, nn.Linear):
+            key = ("linear", (int(x.numel() // x.shape[-1]), mod.in_features, mod.out_features), ())
+        elif isinstance(mod, nn.Conv3d) and mod.groups > 1:
+            key = ("dwconv3d", tuple(x.shape), (tuple(mod.stride), tuple(mod.padding)))
+        elif isinstance(mod, nn.MaxPool3d):
+            key = ("maxpool3d", tuple(x.shape), (tuple(mod.kernel_size), tuple(mod.stride), tuple(mod.padding)))
+        else:
+            return
+        seen[key] = seen.get(key, 0) + 1
+
+    hooks = [m.register_forward_hook(hook) for m in tower.modules()]
+    with torch.no_grad():
+        tower(lssd_export.example_input(modality, 1))
+    for h in hooks:
+        h.remove()
+    return seen
+
+
+def bench_ops(modality: str, size: str, overlap: bool, runs: int):
+    """Reference op vs fast kernel per distinct shape (token-major inputs, as in the towers),
+    interleaved, median thread CPU time."""
+    import torch.nn.functional as F
+    rows = []
+    g = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        for (kind, shape, params), calls in sorted(op_shapes(modality, size, overlap).items()):
+            if kind == "linear":
+                n, k, m = shape
+                x, w, b = (torch.randn(1, n, k, generator=g), torch.randn(m, k, generator=g),
+                           torch.randn(m, generator=g))
+                ref, fast = (lambda: F.linear(x, w, b)), (lambda: lssd_mvit.fast_linear(x, w, b))
+            else:
+                bh, c, t, h, wd = shape
+                xt = torch.randn(bh, t * h * wd, c, generator=g)
+                thw = [t, h, wd]
+                if kind == "dwconv3d":
+                    stride, pad = params
+                    w = torch.randn(c, 1, 3 if t > 1 else 1, 3, 3, generator=g)
+
+                    def ref():
+                        y = F.conv3d(xt.reshape(-1, t, h, wd, c).permute(0, 4, 1, 2, 3).contiguous(), w, None,
+                                     stride, pad, 1, c)
+                        return y.flatten(2).transpose(1, 2)
+                    fast = (lambda: lssd_mvit.fast_dwconv3d(xt, w, thw, list(stride), list(pad)))
+                else:
+                    kern, stride, pad = params
+
+                    def ref():
+                        y = F.max_pool3d(xt.reshape(-1, t, h, wd, c).permute(0, 4, 1, 2, 3), kern, stride, pad)
+                        return y.flatten(2).transpose(1, 2)
+                    fast = (lambda: lssd_mvit.fast_maxpool3d(xt, thw, list(kern), list(stride), list(pad)))
+            d = float((ref() - fast()).abs().max())
+            t_ref, t_fast = [], []
+            for r in range(3):  # interleaved: ref fast fast ref ref fast
+                for which in (("ref", "fast") if r % 2 == 0 else ("fast", "ref")):
+                    (t_ref if which == "ref" else t_fast).append(_cpu_median(ref if which == "ref" else fast, runs))
+            rows.append({"op": kind, "shape": list(shape), "params": [list(p) for p in params], "calls": calls,
+                         "ref_ms": 1e3 * min(t_ref), "fast_ms": 1e3 * min(t_fast), "max_abs_diff": d})
+    return rows
+
+
+def print_ops(tag: str, rows) -> None:
+    print(f"\n## {tag}: ops per shape (batch 1; thread CPU ms, median of runs, best of 3 interleaved rounds)")
+    print("| op | shape | stride etc. | calls | ref ms | fast ms | ref/fast | max abs diff |")
+    print("|---|---|---|---|---|---|---|---|")
+    for r in rows:
+        shape = "x".join(map(str, r["shape"]))
+        print(f"| {r['op']} | {shape} | {r['params'] or ''} | {r['calls']} | {r['ref_ms']:.2f} | "
+              f"{r['fast_ms']:.2f} | {r['ref_ms'] / r['fast_ms']:.1f}x | {r['max_abs_diff']:.1e} |")
+    tot_r = sum(r["ref_ms"] * r["calls"] for r in rows)
+    tot_f = sum(r["fast_ms"] * r["calls"] for r in rows)
+    print(f"sum over the forward's calls: reference {tot_r:.0f} ms, fast {tot_f:.0f} ms")
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--towers", default="video,audio")
@@ -211,6 +310,9 @@ def main(argv=None) -> int:
     ap.add_argument("--cpp", nargs="?", const=os.path.join(ROOT, "build"), default=None, metavar="BUILD",
                     help="also time both in the C++ encoder (BUILD/tests/lssd_encoder_probe; default build/)")
     ap.add_argument("--cpp-crops", type=int, default=5, help="inputs per C++ encoder call (default 5)")
+    ap.add_argument("--ops", action="store_true",
+                    help="instead: each replaced op per distinct shape, reference op vs fast kernel")
+    ap.add_argument("--ops-runs", type=int, default=5, help="--ops: timed calls per round (default 5)")
     ap.add_argument("--json", help="write every measurement here")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -218,6 +320,11 @@ def main(argv=None) -> int:
     results = []
     for modality in args.towers.split(","):
         for ov in overlaps:
+            if args.ops:
+                rows = bench_ops(modality, args.size, ov, args.ops_runs)
+                print_ops(f"{args.size}{'_overlap' if ov else ''} {modality}", rows)
+                results.append({"tower": f"{args.size}{'_overlap' if ov else ''} {modality}", "ops": rows})
+                continue
             r = bench_tower(modality, args.size, ov, args)
             print_result(r, args.top)
             sys.stdout.flush()
