@@ -31,7 +31,7 @@ size is valid at any batch size.
   on its input: CPU float32 takes the fast kernel, anything else (CUDA, or a lower-precision input
   under autocast) the reference op, so one exported file serves both devices and a CUDA run
   computes exactly the reference formulation. Outputs differ from the reference by summation
-  order only (max abs diff ~1e-6 on the towers' outputs; tests/oracle/test_mvit_fast_kernels.py).
+  order only (max abs diff 1-4e-6 on the towers' outputs; tests/oracle/test_mvit_fast_kernels.py).
 """
 
 import math
@@ -150,9 +150,11 @@ def _resize_rel_pos(rel_pos: torch.Tensor, table_len: int, length: int) -> torch
 #
 # TorchScript functions, so that a traced tower keeps their device test as control flow: each one
 # runs its fast formulation on CPU float32 inputs and the reference op (the exact ops of the
-# reference forward) on anything else. Measured with torch 1.13 (Debian), one thread, MViT-S
-# shapes (tools/bench/kernels.py): oneDNN linears 2-4x faster than OpenBLAS; the per-tap
-# depthwise conv2d 8-70x faster than the depthwise Conv3d; 2-D max-pooling 10-50x faster.
+# reference forward) on anything else. Measured per shape with torch 1.13 (Debian), one thread,
+# MViT-S and S_overlap video shapes (tools/bench/kernels.py --ops): oneDNN linears 1.2-4.2x
+# faster than OpenBLAS (2.4x or more on 42 of 44 shapes); the per-tap depthwise conv2d 6-46x
+# faster than the depthwise Conv3d; the per-frame 2-D max-pooling 17-21x. None is slower on any
+# shape of the LSSD towers, so the fast path has no per-shape exceptions.
 
 KERNELS = ("reference", "fast")
 
@@ -372,7 +374,8 @@ class MultiScaleAttention(nn.Module):
         return norm(x)
 
     def _pool_fast(self, x: torch.Tensor, pool: nn.Module, norm: nn.Module, out_thw) -> torch.Tensor:
-        # The same as _pool, through fast_dwconv3d on the token-major layout (no transposes).
+        # The same as _pool, through fast_dwconv3d on the token-major layout (one copy into
+        # [B*heads, T*H*W, head_dim], no transposes).
         if self.has_cls:
             cls_tok, x = x[:, :, :1, :], x[:, :, 1:, :]
         x = x.reshape(-1, math.prod(self.thw_in), self.head_dim)
