@@ -52,7 +52,7 @@ KERNELS_NOTE = {
     "reference": "the reference formulation on every device",
     "fast": "CPU float32 inputs: oneDNN linears and attention products, depthwise pooling as "
             "per-tap depthwise conv2d, skip max-pooling per frame; any other device or dtype "
-            "(CUDA, autocast): the reference ops",
+            "(CUDA; fp16/bf16 inputs): the reference ops",
 }
 
 PREPROCESSING = {

@@ -28,9 +28,10 @@ size is valid at any batch size.
   layers through oneDNN (``mkldnn_linear``) instead of the BLAS, the depthwise 3-D pooling
   convolutions as depthwise 2-D convolutions per temporal tap on channels-last frames, the skip
   max-pooling (kernel 1 in time) as a 2-D max-pooling per frame. Each fast op decides at run time,
-  on its input: CPU float32 takes the fast kernel, anything else (CUDA, or a lower-precision input
-  under autocast) the reference op, so one exported file serves both devices and a CUDA run
-  computes exactly the reference formulation. Outputs differ from the reference by summation
+  on its input: CPU float32 takes the fast kernel, anything else (CUDA, or fp16/bf16 tensors)
+  the reference op, so one exported file serves both devices and a CUDA run computes exactly the
+  reference formulation. (Under CPU bf16 autocast the linears' inputs are still float32, from
+  the float32 layer norms, so they take the fast float32 kernels.) Outputs differ from the reference by summation
   order only (max abs diff 1-4e-6 on the towers' outputs; tests/oracle/test_mvit_fast_kernels.py).
 """
 
