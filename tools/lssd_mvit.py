@@ -24,10 +24,14 @@ size is valid at any batch size.
 
 * ``"reference"`` (default): the formulation the oracle tests check against PySlowFast and
   torchvision, and the one tests/oracle/reference_pipeline.py runs.
-* ``"fast"``: the same function through faster CPU kernels (see "Fast kernels" below): linear
-  layers through oneDNN (``mkldnn_linear``) instead of the BLAS, the depthwise 3-D pooling
-  convolutions as depthwise 2-D convolutions per temporal tap on channels-last frames, the skip
-  max-pooling (kernel 1 in time) as a 2-D max-pooling per frame. Each fast op decides at run time,
+* ``"fast"``: the same function through faster CPU kernels (see "Fast kernels" below): the
+  depthwise 3-D pooling convolutions as depthwise 2-D convolutions per temporal tap on
+  channels-last frames, the skip max-pooling (kernel 1 in time) as a 2-D max-pooling per frame,
+  and, with ``gemm="onednn"``, the linear layers and attention products through oneDNN
+  (``mkldnn_linear``) instead of the BLAS (``gemm="blas"``: as the reference). oneDNN's GEMMs win
+  only where the BLAS is slow (OpenBLAS without kernels for the CPU: 4x; a BLAS that knows the
+  CPU is as fast or faster), so the exporter measures which (lssd_export.py --fast-gemm auto).
+  Each fast op decides at run time,
   on its input: CPU float32 takes the fast kernel, anything else (CUDA, or fp16/bf16 tensors)
   the reference op, so one exported file serves both devices and a CUDA run computes exactly the
   reference formulation. (Under CPU bf16 autocast the linears' inputs are still float32, from
@@ -152,12 +156,15 @@ def _resize_rel_pos(rel_pos: torch.Tensor, table_len: int, length: int) -> torch
 # TorchScript functions, so that a traced tower keeps their device test as control flow: each one
 # runs its fast formulation on CPU float32 inputs and the reference op (the exact ops of the
 # reference forward) on anything else. Measured per shape with torch 1.13 (Debian), one thread,
-# MViT-S and S_overlap video shapes (tools/bench/kernels.py --ops): oneDNN linears 1.2-4.2x
-# faster than OpenBLAS (2.4x or more on 42 of 44 shapes); the per-tap depthwise conv2d 6-46x
-# faster than the depthwise Conv3d; the per-frame 2-D max-pooling 17-21x. None is slower on any
-# shape of the LSSD towers, so the fast path has no per-shape exceptions.
+# MViT-S and S_overlap video shapes (tools/bench/kernels.py --ops): the per-tap depthwise conv2d
+# 6-46x faster than the depthwise Conv3d; the per-frame 2-D max-pooling 17-21x; neither is
+# slower on any shape of the LSSD towers, so they have no per-shape exceptions. oneDNN linears:
+# 1.2-4.2x faster than an OpenBLAS that runs its generic (Prescott) kernels on a CPU it does not
+# know, 0.7-1.0x against OpenBLAS's AVX-512 (SkylakeX) or AVX2 (Haswell) kernels: a property of
+# the machine, not of the shape (lssd_export.py measures it: --fast-gemm auto).
 
 KERNELS = ("reference", "fast")
+GEMMS = ("blas", "onednn")
 
 
 def _use_fast(x: torch.Tensor) -> bool:
@@ -272,9 +279,10 @@ class Mlp(nn.Module):
         self.act = nn.GELU()
         self.fc2 = nn.Linear(hidden, dim)
         self.kernels = "reference"
+        self.gemm = "blas"
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.kernels == "fast":
+        if self.kernels == "fast" and self.gemm == "onednn":
             h = self.act(fast_linear(x, self.fc1.weight, self.fc1.bias))
             return fast_linear(h, self.fc2.weight, self.fc2.bias)
         return self.fc2(self.act(self.fc1(x)))
@@ -299,6 +307,7 @@ class MultiScaleAttention(nn.Module):
         self.scale = self.head_dim ** -0.5
         self.has_cls = has_cls
         self.kernels = "reference"
+        self.gemm = "blas"
         self.rel_pos_spatial = rel_pos_spatial
         self.rel_pos_temporal = rel_pos_temporal
         self.thw_in = tuple(thw_in)
@@ -412,7 +421,8 @@ class MultiScaleAttention(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         fast = self.kernels == "fast"
-        qkv = fast_linear(x, self.qkv.weight, self.qkv.bias) if fast else self.qkv(x)
+        onednn = fast and self.gemm == "onednn"
+        qkv = fast_linear(x, self.qkv.weight, self.qkv.bias) if onednn else self.qkv(x)
         qkv = qkv.reshape(-1, self.n_in, 3, self.num_heads, self.head_dim).permute(2, 0, 3, 1, 4)
         q, k, v = qkv[0], qkv[1], qkv[2]
         pool = self._pool_fast if fast else self._pool
@@ -425,7 +435,7 @@ class MultiScaleAttention(nn.Module):
             # attn = (q*scale) @ k^T + relative-position terms, as one product (see __init__).
             q_scaled = torch.cat((q_scaled, self._rel_terms(q)), dim=-1)
             k = torch.cat((k, self.rel_key_onehot.expand(k.shape[0], self.num_heads, -1, -1)), dim=-1)
-        if fast:
+        if onednn:
             attn = fast_matmul_nt(q_scaled, k).softmax(dim=-1)
             x = fast_matmul_nt(attn, v.transpose(-2, -1))
         else:
@@ -437,7 +447,7 @@ class MultiScaleAttention(nn.Module):
         else:
             x = x + q
         x = x.transpose(1, 2).reshape(-1, self.n_q, self.dim_out)
-        return fast_linear(x, self.proj.weight, self.proj.bias) if fast else self.proj(x)
+        return fast_linear(x, self.proj.weight, self.proj.bias) if onednn else self.proj(x)
 
 
 class MultiScaleBlock(nn.Module):
@@ -447,6 +457,7 @@ class MultiScaleBlock(nn.Module):
         self.dim, self.dim_out = dim, dim_out
         self.has_cls = has_cls
         self.kernels = "reference"
+        self.gemm = "blas"
         self.thw_in = tuple(thw_in)
         self.norm1 = nn.LayerNorm(dim, eps=LN_EPS)
         self.attn = MultiScaleAttention(
@@ -493,7 +504,10 @@ class MultiScaleBlock(nn.Module):
         x_attn = self.attn(x_norm)
         fast = self.kernels == "fast"
         if self.dim != self.dim_out:
-            x = fast_linear(x_norm, self.proj.weight, self.proj.bias) if fast else self.proj(x_norm)
+            if fast and self.gemm == "onednn":
+                x = fast_linear(x_norm, self.proj.weight, self.proj.bias)
+            else:
+                x = self.proj(x_norm)
         if self.pool_skip is not None:
             x = self._skip_pool_fast(x) if fast else self._skip_pool(x)
         x = x + x_attn
@@ -531,18 +545,21 @@ class LSSDTower(nn.Module):
             table_thw = [n // q for n, q in zip(table_thw, s["stride_q"])]
         self.blocks = nn.ModuleList(blocks)
         self.norm = nn.LayerNorm(settings[-1]["dim_out"], eps=LN_EPS)
-        self.kernels = "reference"
+        self.kernels, self.gemm = "reference", "blas"
         self.set_kernels(kernels)
 
-    def set_kernels(self, kernels: str) -> "LSSDTower":
-        """Switch the formulation of the forward ("reference" or "fast"; module docstring). The
-        parameters, and so state_dict(), are untouched. Returns self."""
+    def set_kernels(self, kernels: str, gemm: str = "blas") -> "LSSDTower":
+        """Switch the formulation of the forward ("reference" or "fast"; with "fast", gemm "blas"
+        or "onednn" for the linears and attention products; module docstring). The parameters,
+        and so state_dict(), are untouched. Returns self."""
         if kernels not in KERNELS:
             raise ValueError(f"unknown kernels {kernels!r} (expected one of {', '.join(KERNELS)})")
-        self.kernels = kernels
+        if gemm not in GEMMS:
+            raise ValueError(f"unknown gemm {gemm!r} (expected one of {', '.join(GEMMS)})")
+        self.kernels, self.gemm = kernels, gemm if kernels == "fast" else "blas"
         for mod in self.modules():
             if isinstance(mod, (MultiScaleBlock, MultiScaleAttention, Mlp)):
-                mod.kernels = kernels
+                mod.kernels, mod.gemm = self.kernels, self.gemm
         return self
 
     @property

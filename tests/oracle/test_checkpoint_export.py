@@ -6,11 +6,11 @@
 * a removed key, a changed shape, an unexpected backbone key each fail with the key named;
   a file that is not an LSSD checkpoint fails clearly; --size / --patch-overlap disagreeing with
   the checkpoint exit 2;
-* export (CLI) of tiny and S with the default kernels (fast), and of tiny with --kernels
-  reference: TorchScript vs eager with the same kernels at batch 1 and 3, max abs diff <= 1e-5,
+* export (CLI) of tiny and S with the default kernels (fast; --fast-gemm auto), and of tiny with
+  --kernels reference: TorchScript vs eager with the same kernels at batch 1 and 3, max abs diff <= 1e-5,
   and (fast) vs the eager reference formulation <= 1e-4 (measured here on the saved files,
   independently of the exporter's own check); metadata lssd_meta.json present and correct,
-  "kernels" included (read back with torch.jit.load(_extra_files=...)); random_weights true;
+  "kernels" and "fast_gemm" included (read back with torch.jit.load(_extra_files=...)); random_weights true;
   --check passes.
 """
 
@@ -173,6 +173,9 @@ def main() -> int:
                 }
                 wrong = {k: meta.get(k) for k, v in want.items() if meta.get(k) != v}
                 c.check(not wrong, f"{tag}/{m}: metadata fields {sorted(want)} correct" + (f" (wrong: {wrong})" if wrong else ""))
+                gemm = meta.get("fast_gemm")
+                c.check(gemm in lssd_mvit.GEMMS if kernels == "fast" else gemm is None,
+                        f"{tag}/{m}: metadata fast_gemm {gemm!r} ({meta.get('fast_gemm_measured')})")
                 pre = meta.get("preprocessing", {})
                 if m == "video":
                     exp_pre = {"fps": 25, "n_frames": 16, "short_side": 256, "crop": 224, "five_crop": True,
@@ -187,7 +190,7 @@ def main() -> int:
                     for bsz in (1, 3):
                         x = lssd_export.example_input(m, bsz, seed=11)
                         y_t = module(x)
-                        y_e = lssd_export.eager_outputs(eager[m], x, kernels)
+                        y_e = lssd_export.eager_outputs(eager[m], x, kernels, gemm or "blas")
                         d = float((y_t - y_e).abs().max())
                         c.check(tuple(y_t.shape) == (bsz, 768) and d <= TOL,
                                 f"{tag}/{m}: TorchScript vs eager ({kernels}) at batch {bsz}: shape {tuple(y_t.shape)}, "

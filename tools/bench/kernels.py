@@ -1,5 +1,6 @@
 #!/usr/bin/python3
-"""Reference vs fast kernels of the exported towers (tools/lssd_mvit.py, lssd_export.py --kernels).
+"""Reference vs fast kernels of the exported towers (tools/lssd_mvit.py, lssd_export.py --kernels,
+--fast-gemm): three formulations, "reference", "fast/blas" and "fast/onednn".
 
   tools/bench/kernels.py [--towers video,audio] [--size S] [--overlap false|true|both]
                          [--threads 1] [--rounds 7] [--batch 1] [--profile] [--profile-runs 3]
@@ -8,13 +9,14 @@
 
 For every tower: seeded-random weights (lssd_checkpoint, seed 0), traced as the exporter traces
 (batch 2, eval) once per formulation, then `--rounds` interleaved rounds of one forward each at
-`--batch` (per crop: batch 1), the order alternating every round (ref fast, fast ref, ...), after
-two warm-up forwards each. Reports medians of wall and thread CPU time per forward (CPU time is
+`--batch` (per crop: batch 1), the order rotating every round, after two warm-up forwards each,
+graph optimisation off (lssd-infer's default executor). Reports medians of wall and thread CPU time per forward (CPU time is
 the better figure on a shared machine: it leaves out the time this thread waited for a core), the
-ratio reference/fast, the max abs diff of the two outputs, and the 1-minute load average before
-and after. --profile adds torch.profiler tables (--profile-runs more forwards each, every op's
+ratios reference/fast, the max abs diff of each fast output against the reference, OpenBLAS's
+kernel family (openblas_get_corename: "Prescott" means generic kernels for a CPU it does not
+know; OPENBLAS_CORETYPE overrides it) and the 1-minute load average before and after. --profile adds torch.profiler tables (--profile-runs more forwards each, every op's
 minimum self CPU time over them): the top ops, reference and fast side by side.
---cpp [BUILD] (default build/) also saves both modules as the exporter does (metadata embedded)
+--cpp [BUILD] (default build/) also saves the modules as the exporter does (metadata embedded)
 and times them in the C++ encoder (BUILD/tests/lssd_encoder_probe, lssd-infer's CPU path:
 --batch-split 1, one lane per thread) on --cpp-crops inputs per call, interleaved rounds,
 process CPU and wall time per input.
@@ -89,24 +91,34 @@ def profile_table(fn, x, runs: int):
     return rows, total
 
 
+# Formulations timed: label -> (kernels, gemm).
+FORMS = {"reference": ("reference", "blas"), "fast/blas": ("fast", "blas"), "fast/onednn": ("fast", "onednn")}
+
+
+def rotate(r: int):
+    """Round r's order of FORMS (rotating, so no formulation always runs first)."""
+    names = list(FORMS)
+    k = r % len(names)
+    return names[k:] + names[:k]
+
+
 def bench_tower(modality: str, size: str, overlap: bool, args) -> dict:
     sd = ck.random_tower_state_dict(modality, size, overlap, 0)
     eager = ck.load_tower(sd, modality, size, overlap)
-    traced = {k: lssd_export.trace(eager.set_kernels(k), modality) for k in lssd_mvit.KERNELS}
+    traced = {name: lssd_export.trace(eager.set_kernels(*f), modality) for name, f in FORMS.items()}
     eager.set_kernels("reference")
     x = lssd_export.example_input(modality, args.batch, seed=5)
     out = {}
-    with torch.no_grad():
-        for k in lssd_mvit.KERNELS:
+    with torch.no_grad(), torch.jit.optimized_execution(False):
+        for k in FORMS:
             for _ in range(2):
                 out[k] = traced[k](x)
-        diff = float((out["fast"] - out["reference"]).abs().max())
-        wall = {k: [] for k in lssd_mvit.KERNELS}
-        cpu = {k: [] for k in lssd_mvit.KERNELS}
+        diffs = {k: float((out[k] - out["reference"]).abs().max()) for k in FORMS if k != "reference"}
+        wall = {k: [] for k in FORMS}
+        cpu = {k: [] for k in FORMS}
         loads = [load1()]
         for r in range(args.rounds):
-            order = lssd_mvit.KERNELS if r % 2 == 0 else tuple(reversed(lssd_mvit.KERNELS))
-            for k in order:
+            for k in rotate(r):
                 _, w, c = timed(traced[k], x)
                 wall[k].append(w)
                 cpu[k].append(c)
@@ -114,42 +126,50 @@ def bench_tower(modality: str, size: str, overlap: bool, args) -> dict:
         res = {
             "tower": f"{size}{'_overlap' if overlap else ''} {modality}", "batch": args.batch,
             "threads": torch.get_num_threads(), "rounds": args.rounds,
-            "max_abs_diff": diff, "load1_min": min(loads), "load1_max": max(loads),
-            "wall_s": wall, "cpu_s": cpu,
+            "max_abs_diff": diffs, "load1_min": min(loads), "load1_max": max(loads),
+            "wall_s": wall, "cpu_s": cpu, "blas_core": blas_core(),
         }
         for what, d in (("wall", wall), ("cpu", cpu)):
-            med = {k: statistics.median(v) for k, v in d.items()}
-            res[f"{what}_median_s"] = med
-            res[f"{what}_speedup"] = med["reference"] / med["fast"]
+            res[f"{what}_median_s"] = {k: statistics.median(v) for k, v in d.items()}
         if args.cpp:
             res["cpp"] = bench_cpp(modality, traced, eager, args)
         if args.profile:
             res["profile"] = {}
             res["profile_runs"] = args.profile_runs
-            for k in lssd_mvit.KERNELS:
+            for k in FORMS:
                 rows, total = profile_table(traced[k], x, args.profile_runs)
                 res["profile"][k] = {"total_ms": total, "ops": rows}
     return res
 
 
+def blas_core():
+    """OpenBLAS's kernel family (openblas_get_corename), or None."""
+    import ctypes
+    try:
+        lib = ctypes.CDLL("libopenblas.so.0")
+        lib.openblas_get_corename.restype = ctypes.c_char_p
+        return lib.openblas_get_corename().decode()
+    except (OSError, AttributeError):
+        return None
+
+
 def bench_cpp(modality: str, traced: dict, eager, args) -> dict:
-    """Both formulations in the C++ encoder (lssd_encoder_probe), interleaved rounds."""
+    """The formulations in the C++ encoder (lssd_encoder_probe), interleaved rounds."""
     import numpy as np
     probe = os.path.join(args.cpp, "tests", "lssd_encoder_probe")
-    per = {k: {"cpu": [], "wall": []} for k in lssd_mvit.KERNELS}
+    per = {k: {"cpu": [], "wall": []} for k in FORMS}
     with tempfile.TemporaryDirectory(prefix="lssd_kernels_") as tmp:
         paths = {}
         for k, mod in traced.items():
-            meta = lssd_export.make_meta(eager.set_kernels(k), {}, "none")
-            paths[k] = os.path.join(tmp, f"{modality}_{k}.pt")
+            meta = lssd_export.make_meta(eager.set_kernels(*FORMS[k]), {}, "none")
+            paths[k] = os.path.join(tmp, f"{modality}_{k.replace('/', '_')}.pt")
             torch.jit.save(mod, paths[k], _extra_files={lssd_export.META_NAME: json.dumps(meta)})
         eager.set_kernels("reference")
         xin = os.path.join(tmp, "in.npy")
         np.save(xin, lssd_export.example_input(modality, args.cpp_crops, seed=9).numpy())
         loads = [load1()]
         for r in range(args.rounds):
-            order = lssd_mvit.KERNELS if r % 2 == 0 else tuple(reversed(lssd_mvit.KERNELS))
-            for k in order:
+            for k in rotate(r):
                 out = subprocess.run([probe, paths[k], xin, os.path.join(tmp, "out.npy"), "--device", "cpu",
                                       "--precision", "fp32", "--threads", str(args.threads), "--batch-split", "1",
                                       "--warmup", "1"], capture_output=True, text=True, check=True).stdout
@@ -159,47 +179,45 @@ def bench_cpp(modality: str, traced: dict, eager, args) -> dict:
             loads.append(load1())
     med = {k: {w: statistics.median(v[w]) for w in ("cpu", "wall")} for k, v in per.items()}
     return {"crops_per_call": args.cpp_crops, "per_input_s": per, "median_s": med,
-            "cpu_speedup": med["reference"]["cpu"] / med["fast"]["cpu"],
-            "wall_speedup": med["reference"]["wall"] / med["fast"]["wall"],
             "load1_min": min(loads), "load1_max": max(loads)}
 
 
 def print_result(r: dict, top: int) -> None:
     per = f"per {'crop' if r['batch'] == 1 else 'forward of ' + str(r['batch'])}"
     print(f"\n## {r['tower']}: {per}, {r['threads']} thread(s), {r['rounds']} interleaved rounds, "
-          f"load1 {r['load1_min']:.2f}-{r['load1_max']:.2f}")
-    print("| | reference | fast | reference/fast |")
-    print("|---|---|---|---|")
-    for what in ("cpu", "wall"):
-        m = r[f"{what}_median_s"]
-        print(f"| {what} s (median) | {m['reference']:.3f} | {m['fast']:.3f} | {r[f'{what}_speedup']:.2f}x |")
+          f"load1 {r['load1_min']:.2f}-{r['load1_max']:.2f}, OpenBLAS core {r.get('blas_core')}")
+    names = list(FORMS)
+    print("| s (median) | " + " | ".join(names) + " | " + " | ".join(f"ref/{n}" for n in names[1:]) + " |")
+    print("|---" * (2 * len(names)) + "|")
+    rows = [(f"Python {w}", r[f"{w}_median_s"]) for w in ("cpu", "wall")]
     if "cpp" in r:
-        c = r["cpp"]
-        for what in ("cpu", "wall"):
-            print(f"| C++ encoder {what} s per input (median) | {c['median_s']['reference'][what]:.3f} | "
-                  f"{c['median_s']['fast'][what]:.3f} | {c[f'{what}_speedup']:.2f}x |")
-    print(f"max abs diff fast vs reference: {r['max_abs_diff']:.2e}")
+        rows += [(f"C++ encoder {w}", {k: v[w] for k, v in r["cpp"]["median_s"].items()}) for w in ("cpu", "wall")]
+    for label, m in rows:
+        print(f"| {label} | " + " | ".join(f"{m[n]:.3f}" for n in names) + " | "
+              + " | ".join(f"{m['reference'] / m[n]:.2f}x" for n in names[1:]) + " |")
+    print("max abs diff vs reference: " + ", ".join(f"{k} {v:.2e}" for k, v in r["max_abs_diff"].items()))
     if "cpp" in r:
         c = r["cpp"]
         print(f"C++ encoder: lssd_encoder_probe, {c['crops_per_call']} inputs per call, --batch-split 1, "
-              f"load1 {c['load1_min']:.2f}-{c['load1_max']:.2f}; rounds cpu s per input: ref "
-              + " ".join(f"{v:.3f}" for v in c["per_input_s"]["reference"]["cpu"]) + " | fast "
-              + " ".join(f"{v:.3f}" for v in c["per_input_s"]["fast"]["cpu"]))
+              f"load1 {c['load1_min']:.2f}-{c['load1_max']:.2f}; rounds cpu s per input: "
+              + "; ".join(f"{n} " + " ".join(f"{v:.3f}" for v in c["per_input_s"][n]["cpu"]) for n in names))
     for what in ("cpu", "wall"):
-        print(f"rounds {what} s: ref " + " ".join(f"{v:.3f}" for v in r[f"{what}_s"]["reference"])
-              + " | fast " + " ".join(f"{v:.3f}" for v in r[f"{what}_s"]["fast"]))
+        print(f"rounds Python {what} s: "
+              + "; ".join(f"{n} " + " ".join(f"{v:.3f}" for v in r[f"{what}_s"][n]) for n in names))
     if "profile" in r:
-        ref, fast = r["profile"]["reference"], r["profile"]["fast"]
-        keys = sorted(set(ref["ops"]) | set(fast["ops"]),
-                      key=lambda k: -max(ref["ops"].get(k, (0, 0))[0], fast["ops"].get(k, (0, 0))[0]))[:top]
+        prof = r["profile"]
+        keys = sorted(set().union(*(p["ops"] for p in prof.values())),
+                      key=lambda k: -max(p["ops"].get(k, (0, 0))[0] for p in prof.values()))[:top]
         print(f"\nProfile (self CPU ms per forward, each op's minimum over {r['profile_runs']} profiled forwards; "
-              f"total ref {ref['total_ms']:.0f} ms, fast {fast['total_ms']:.0f} ms)")
-        print("| op | ref ms | ref % | calls | fast ms | fast % | calls |")
-        print("|---|---|---|---|---|---|---|")
+              "totals " + ", ".join(f"{n} {prof[n]['total_ms']:.0f} ms" for n in names) + ")")
+        print("| op | " + " | ".join(f"{n} ms | % | calls" for n in names) + " |")
+        print("|---" * (1 + 3 * len(names)) + "|")
         for k in keys:
-            a, b = ref["ops"].get(k, (0.0, 0)), fast["ops"].get(k, (0.0, 0))
-            print(f"| {k} | {a[0]:.1f} | {100 * a[0] / ref['total_ms']:.1f} | {a[1]} | "
-                  f"{b[0]:.1f} | {100 * b[0] / fast['total_ms']:.1f} | {b[1]} |")
+            cells = []
+            for n in names:
+                ms, calls = prof[n]["ops"].get(k, (0.0, 0))
+                cells.append(f"{ms:.1f} | {100 * ms / prof[n]['total_ms']:.1f} | {calls}")
+            print(f"| {k} | " + " | ".join(cells) + " |")
 
 
 def _cpu_median(fn, runs: int) -> float:
@@ -308,7 +326,7 @@ def main(argv=None) -> int:
     ap.add_argument("--profile-runs", type=int, default=3,
                     help="profiled forwards per formulation; each op's time is its minimum (default 3)")
     ap.add_argument("--cpp", nargs="?", const=os.path.join(ROOT, "build"), default=None, metavar="BUILD",
-                    help="also time both in the C++ encoder (BUILD/tests/lssd_encoder_probe; default build/)")
+                    help="also time the formulations in the C++ encoder (BUILD/tests/lssd_encoder_probe; default build/)")
     ap.add_argument("--cpp-crops", type=int, default=5, help="inputs per C++ encoder call (default 5)")
     ap.add_argument("--ops", action="store_true",
                     help="instead: each replaced op per distinct shape, reference op vs fast kernel")
