@@ -19,6 +19,24 @@ equal the release's keys (checked by tests/oracle/test_mvit_state_dict.py).
 All token-grid sizes are computed statically from the fixed input shape, so the forward pass uses
 no Python values derived from tensor shapes except through ``-1`` in reshapes: a trace at one batch
 size is valid at any batch size.
+
+``kernels`` picks how the forward computes (never what: ``state_dict()`` is the same for both):
+
+* ``"reference"`` (default): the formulation the oracle tests check against PySlowFast and
+  torchvision, and the one tests/oracle/reference_pipeline.py runs.
+* ``"fast"``: the same function through faster CPU kernels (see "Fast kernels" below): the
+  depthwise 3-D pooling convolutions as depthwise 2-D convolutions per temporal tap on
+  channels-last frames, the skip max-pooling (kernel 1 in time) as a 2-D max-pooling per frame,
+  and, with ``gemm="onednn"``, the linear layers and attention products through oneDNN
+  (``mkldnn_linear``) instead of the BLAS (``gemm="blas"``: as the reference). oneDNN's GEMMs win
+  only where the BLAS is slow (OpenBLAS without kernels for the CPU: 4x; a BLAS that knows the
+  CPU is as fast or faster), so the exporter measures which (lssd_export.py --fast-gemm auto).
+  Each fast op decides at run time,
+  on its input: CPU float32 takes the fast kernel, anything else (CUDA, or fp16/bf16 tensors)
+  the reference op, so one exported file serves both devices and a CUDA run computes exactly the
+  reference formulation. (Under CPU bf16 autocast the linears' inputs are still float32, from
+  the float32 layer norms, so they take the fast float32 kernels.) Outputs differ from the reference by summation
+  order only (max abs diff 1-4e-6 on the towers' outputs; tests/oracle/test_mvit_fast_kernels.py).
 """
 
 import math
@@ -139,6 +157,110 @@ def _resize_rel_pos(rel_pos: torch.Tensor, table_len: int, length: int) -> torch
     return resized.reshape(-1, length).permute(1, 0)
 
 
+# ----------------------------------------------------------------------------- Fast kernels
+#
+# TorchScript functions, so that a traced tower keeps their device test as control flow: each one
+# runs its fast formulation on CPU float32 inputs and the reference op (the exact ops of the
+# reference forward) on anything else. Measured per shape with torch 1.13 (Debian), one thread,
+# MViT-S and S_overlap video shapes (tools/bench/kernels.py --ops): the per-tap depthwise conv2d
+# 6-46x faster than the depthwise Conv3d; the per-frame 2-D max-pooling 17-21x; neither is
+# slower on any shape of the LSSD towers, so they have no per-shape exceptions. oneDNN linears:
+# 1.2-4.2x faster than an OpenBLAS that runs its generic (Prescott) kernels on a CPU it does not
+# know, 0.7-1.0x against OpenBLAS's AVX-512 (SkylakeX) or AVX2 (Haswell) kernels: a property of
+# the machine, not of the shape (lssd_export.py measures it: --fast-gemm auto).
+
+KERNELS = ("reference", "fast")
+GEMMS = ("blas", "onednn")
+
+
+def _use_fast(x: torch.Tensor) -> bool:
+    return x.device.type == "cpu" and x.dtype == torch.float32
+
+
+def _fast_linear(x: torch.Tensor, weight: torch.Tensor, bias: Optional[torch.Tensor]) -> torch.Tensor:
+    """F.linear(x, weight, bias); on CPU float32 through oneDNN (mkldnn_linear), whose
+    single-threaded GEMM is 2-4x faster than the BLAS's at these shapes. Only the input is
+    converted to oneDNN's layout: mkldnn_linear takes a dense contiguous weight and bias as they
+    are (converting them too cost up to half the time of the small-token linears)."""
+    if not (_use_fast(x) and weight.dtype == torch.float32):
+        return F.linear(x, weight, bias)
+    shape = x.shape
+    y = torch._C._nn.mkldnn_linear(x.reshape(-1, shape[-1]).to_mkldnn(), weight.contiguous(), bias)
+    return y.to_dense().reshape(shape[:-1] + [weight.shape[0]])
+
+
+def _fast_matmul_nt(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """a @ b^T for a [..., M, K], b [..., N, K] (the same leading dims); on CPU float32 one oneDNN
+    product (mkldnn_linear with b as the weight) per leading index, 1.5-4x faster single-threaded
+    than the BLAS's batched GEMM at the attention shapes."""
+    if not (_use_fast(a) and b.dtype == torch.float32):
+        return torch.matmul(a, b.transpose(-2, -1))
+    lead = a.shape[:-2]
+    m, k, n = a.shape[-2], a.shape[-1], b.shape[-2]
+    a3 = a.reshape(-1, m, k)
+    b3 = b.reshape(-1, n, k)
+    outs: List[torch.Tensor] = []
+    for i in range(a3.shape[0]):
+        outs.append(torch._C._nn.mkldnn_linear(a3[i].to_mkldnn(), b3[i].contiguous(), None).to_dense())
+    return torch.stack(outs).reshape(lead + [m, n])
+
+
+def _fast_dwconv3d(x: torch.Tensor, weight: torch.Tensor, thw: List[int], stride: List[int],
+                   padding: List[int]) -> torch.Tensor:
+    """Depthwise Conv3d (weight [C,1,kt,kh,kw], no bias) over token-major input
+    x [N, T*H*W, C] (grid thw); returns [N, To*Ho*Wo, C].
+
+    CPU float32 with temporal stride 1 and padding kt//2: out[t] = sum_d conv2d_d(x[t+d-kt//2]),
+    one depthwise conv2d per temporal tap over every frame at once, channels-last (the token-major
+    memory is already NHWC, so no transpose), the taps summed into time-shifted slices (zero
+    outside the clip, as the Conv3d's temporal padding). Otherwise the reference's Conv3d."""
+    t, h, w = thw[0], thw[1], thw[2]
+    c = weight.shape[0]
+    kt = weight.shape[2]
+    if not (_use_fast(x) and weight.dtype == torch.float32 and stride[0] == 1 and kt % 2 == 1
+            and padding[0] == kt // 2):
+        y = F.conv3d(x.reshape(-1, t, h, w, c).permute(0, 4, 1, 2, 3).contiguous(), weight, None,
+                     stride, padding, [1, 1, 1], c)
+        return y.flatten(2).transpose(1, 2)
+    frames = x.reshape(-1, h, w, c).permute(0, 3, 1, 2)
+    sp_stride, sp_pad = stride[1:], padding[1:]
+    p = kt // 2
+    z = F.conv2d(frames, weight[:, :, p], None, sp_stride, sp_pad, [1, 1], c)
+    n_sp = z.shape[2] * z.shape[3]
+    out = z.permute(0, 2, 3, 1).reshape(-1, t, n_sp, c)
+    for d in range(kt):
+        off = d - p
+        if off == 0 or off >= t or -off >= t:
+            continue
+        zd = F.conv2d(frames, weight[:, :, d], None, sp_stride, sp_pad, [1, 1], c)
+        zd = zd.permute(0, 2, 3, 1).reshape(-1, t, n_sp, c)
+        if off < 0:
+            out[:, -off:] += zd[:, :t + off]
+        else:
+            out[:, :t - off] += zd[:, off:]
+    return out.reshape(-1, t * n_sp, c)
+
+
+def _fast_maxpool3d(x: torch.Tensor, thw: List[int], kernel: List[int], stride: List[int],
+                    padding: List[int]) -> torch.Tensor:
+    """MaxPool3d over token-major x [N, T*H*W, C] (grid thw); returns [N, To*Ho*Wo, C]. With a
+    temporal kernel and stride of 1 (and no temporal padding) on CPU float32: a 2-D max-pooling
+    of every frame, channels-last. Otherwise the reference's MaxPool3d."""
+    t, h, w = thw[0], thw[1], thw[2]
+    c = x.shape[-1]
+    if not (_use_fast(x) and kernel[0] == 1 and stride[0] == 1 and padding[0] == 0):
+        y = F.max_pool3d(x.reshape(-1, t, h, w, c).permute(0, 4, 1, 2, 3), kernel, stride, padding)
+        return y.flatten(2).transpose(1, 2)
+    y = F.max_pool2d(x.reshape(-1, h, w, c).permute(0, 3, 1, 2), kernel[1:], stride[1:], padding[1:])
+    return y.permute(0, 2, 3, 1).reshape(-1, t * y.shape[2] * y.shape[3], c)
+
+
+fast_linear = torch.jit.script(_fast_linear)
+fast_matmul_nt = torch.jit.script(_fast_matmul_nt)
+fast_dwconv3d = torch.jit.script(_fast_dwconv3d)
+fast_maxpool3d = torch.jit.script(_fast_maxpool3d)
+
+
 class PatchEmbed(nn.Module):
     """BatchNorm (affine=False, running stats in eval) over input channels, then a conv."""
 
@@ -162,8 +284,13 @@ class Mlp(nn.Module):
         self.fc1 = nn.Linear(dim, hidden)
         self.act = nn.GELU()
         self.fc2 = nn.Linear(hidden, dim)
+        self.kernels = "reference"
+        self.gemm = "blas"
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.kernels == "fast" and self.gemm == "onednn":
+            h = self.act(fast_linear(x, self.fc1.weight, self.fc1.bias))
+            return fast_linear(h, self.fc2.weight, self.fc2.bias)
         return self.fc2(self.act(self.fc1(x)))
 
 
@@ -185,6 +312,8 @@ class MultiScaleAttention(nn.Module):
         self.head_dim = dim_out // num_heads
         self.scale = self.head_dim ** -0.5
         self.has_cls = has_cls
+        self.kernels = "reference"
+        self.gemm = "blas"
         self.rel_pos_spatial = rel_pos_spatial
         self.rel_pos_temporal = rel_pos_temporal
         self.thw_in = tuple(thw_in)
@@ -260,6 +389,18 @@ class MultiScaleAttention(nn.Module):
             x = torch.cat((cls_tok, x), dim=2)
         return norm(x)
 
+    def _pool_fast(self, x: torch.Tensor, pool: nn.Module, norm: nn.Module, out_thw) -> torch.Tensor:
+        # The same as _pool, through fast_dwconv3d on the token-major layout (one copy into
+        # [B*heads, T*H*W, head_dim], no transposes).
+        if self.has_cls:
+            cls_tok, x = x[:, :, :1, :], x[:, :, 1:, :]
+        x = x.reshape(-1, math.prod(self.thw_in), self.head_dim)
+        x = fast_dwconv3d(x, pool.weight, list(self.thw_in), list(pool.stride), list(pool.padding))
+        x = x.reshape(-1, self.num_heads, math.prod(out_thw), self.head_dim)
+        if self.has_cls:
+            x = torch.cat((cls_tok, x), dim=2)
+        return norm(x)
+
     def _rel_terms(self, q: torch.Tensor) -> torch.Tensor:
         """[B, heads, Nq, k_h + k_w (+ k_t)]: the decomposed relative-position terms of every
         query (PySlowFast's cal_rel_pos_spatial / cal_rel_pos_temporal, computed from the pooled,
@@ -285,26 +426,34 @@ class MultiScaleAttention(nn.Module):
         return rel
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        qkv = self.qkv(x).reshape(-1, self.n_in, 3, self.num_heads, self.head_dim).permute(2, 0, 3, 1, 4)
+        fast = self.kernels == "fast"
+        onednn = fast and self.gemm == "onednn"
+        qkv = fast_linear(x, self.qkv.weight, self.qkv.bias) if onednn else self.qkv(x)
+        qkv = qkv.reshape(-1, self.n_in, 3, self.num_heads, self.head_dim).permute(2, 0, 3, 1, 4)
         q, k, v = qkv[0], qkv[1], qkv[2]
-        q = self._pool(q, self.pool_q, self.norm_q, self.q_thw)
-        k = self._pool(k, self.pool_k, self.norm_k, self.kv_thw)
-        v = self._pool(v, self.pool_v, self.norm_v, self.kv_thw)
+        pool = self._pool_fast if fast else self._pool
+        q = pool(q, self.pool_q, self.norm_q, self.q_thw)
+        k = pool(k, self.pool_k, self.norm_k, self.kv_thw)
+        v = pool(v, self.pool_v, self.norm_v, self.kv_thw)
 
         q_scaled = q * self.scale
         if self.rel_pos_spatial or self.rel_pos_temporal:
             # attn = (q*scale) @ k^T + relative-position terms, as one product (see __init__).
             q_scaled = torch.cat((q_scaled, self._rel_terms(q)), dim=-1)
             k = torch.cat((k, self.rel_key_onehot.expand(k.shape[0], self.num_heads, -1, -1)), dim=-1)
-        attn = (q_scaled @ k.transpose(-2, -1)).softmax(dim=-1)
-        x = attn @ v
+        if onednn:
+            attn = fast_matmul_nt(q_scaled, k).softmax(dim=-1)
+            x = fast_matmul_nt(attn, v.transpose(-2, -1))
+        else:
+            attn = (q_scaled @ k.transpose(-2, -1)).softmax(dim=-1)
+            x = attn @ v
         # Residual pooling: add the pooled query (not to the cls token).
         if self.has_cls:
             x = x + F.pad(q[:, :, 1:, :], (0, 0, 1, 0))
         else:
             x = x + q
         x = x.transpose(1, 2).reshape(-1, self.n_q, self.dim_out)
-        return self.proj(x)
+        return fast_linear(x, self.proj.weight, self.proj.bias) if onednn else self.proj(x)
 
 
 class MultiScaleBlock(nn.Module):
@@ -313,6 +462,8 @@ class MultiScaleBlock(nn.Module):
         dim, dim_out = setting["dim_in"], setting["dim_out"]
         self.dim, self.dim_out = dim, dim_out
         self.has_cls = has_cls
+        self.kernels = "reference"
+        self.gemm = "blas"
         self.thw_in = tuple(thw_in)
         self.norm1 = nn.LayerNorm(dim, eps=LN_EPS)
         self.attn = MultiScaleAttention(
@@ -344,13 +495,27 @@ class MultiScaleBlock(nn.Module):
             x = torch.cat((cls_tok, x), dim=1)
         return x
 
+    def _skip_pool_fast(self, x: torch.Tensor) -> torch.Tensor:
+        # The same as _skip_pool, through fast_maxpool3d on the token-major layout.
+        if self.has_cls:
+            cls_tok, x = x[:, :1, :], x[:, 1:, :]
+        p = self.pool_skip
+        x = fast_maxpool3d(x, list(self.thw_in), list(p.kernel_size), list(p.stride), list(p.padding))
+        if self.has_cls:
+            x = torch.cat((cls_tok, x), dim=1)
+        return x
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x_norm = self.norm1(x)
         x_attn = self.attn(x_norm)
+        fast = self.kernels == "fast"
         if self.dim != self.dim_out:
-            x = self.proj(x_norm)
+            if fast and self.gemm == "onednn":
+                x = fast_linear(x_norm, self.proj.weight, self.proj.bias)
+            else:
+                x = self.proj(x_norm)
         if self.pool_skip is not None:
-            x = self._skip_pool(x)
+            x = self._skip_pool_fast(x) if fast else self._skip_pool(x)
         x = x + x_attn
         return x + self.mlp(self.norm2(x))
 
@@ -358,7 +523,8 @@ class MultiScaleBlock(nn.Module):
 class LSSDTower(nn.Module):
     """One LSSD encoder tower: [B, *INPUT_SHAPE[modality]] -> [B, 768]."""
 
-    def __init__(self, modality: str = "video", size: str = "S", patch_overlap: bool = False):
+    def __init__(self, modality: str = "video", size: str = "S", patch_overlap: bool = False,
+                 kernels: str = "reference"):
         super().__init__()
         settings = block_settings(modality, size)
         self.modality, self.size, self.patch_overlap = modality, size, bool(patch_overlap)
@@ -385,6 +551,22 @@ class LSSDTower(nn.Module):
             table_thw = [n // q for n, q in zip(table_thw, s["stride_q"])]
         self.blocks = nn.ModuleList(blocks)
         self.norm = nn.LayerNorm(settings[-1]["dim_out"], eps=LN_EPS)
+        self.kernels, self.gemm = "reference", "blas"
+        self.set_kernels(kernels)
+
+    def set_kernels(self, kernels: str, gemm: str = "blas") -> "LSSDTower":
+        """Switch the formulation of the forward ("reference" or "fast"; with "fast", gemm "blas"
+        or "onednn" for the linears and attention products; module docstring). The parameters,
+        and so state_dict(), are untouched. Returns self."""
+        if kernels not in KERNELS:
+            raise ValueError(f"unknown kernels {kernels!r} (expected one of {', '.join(KERNELS)})")
+        if gemm not in GEMMS:
+            raise ValueError(f"unknown gemm {gemm!r} (expected one of {', '.join(GEMMS)})")
+        self.kernels, self.gemm = kernels, gemm if kernels == "fast" else "blas"
+        for mod in self.modules():
+            if isinstance(mod, (MultiScaleBlock, MultiScaleAttention, Mlp)):
+                mod.kernels, mod.gemm = self.kernels, self.gemm
+        return self
 
     @property
     def variant(self) -> str:
@@ -403,8 +585,8 @@ class LSSDTower(nn.Module):
         return x[:, 0] if self.has_cls else x.mean(dim=1)
 
 
-def build_tower(modality: str, size: str, patch_overlap: bool) -> LSSDTower:
-    return LSSDTower(modality, size, patch_overlap)
+def build_tower(modality: str, size: str, patch_overlap: bool, kernels: str = "reference") -> LSSDTower:
+    return LSSDTower(modality, size, patch_overlap, kernels)
 
 
 PREFIX = {"video": "backbone.net.video.", "audio": "backbone.net.audio."}

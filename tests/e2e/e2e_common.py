@@ -3,7 +3,10 @@
 tiny_model_dir(): the tiny random-weight encoders (video.pt, audio.pt), made once and reused:
   $LSSD_TEST_MODEL_DIR if set, else $LSSD_BUILD_DIR/test-models/tiny (default build/). Made
   under an exclusive file lock (<dir>.lock) so that tests running in parallel do not race; the
-  export goes to a temporary sibling that is renamed into place when complete.
+  export goes to a temporary sibling that is renamed into place when complete. The exporter's
+  default kernels (what lssd-infer runs); tiny_model_dir("reference") is the same weights with
+  the reference formulation (<dir>-reference), which run_reference() uses: the Python reference
+  pipeline is an oracle and keeps the reference formulation.
 run_infer(): runs lssd-infer with the tiny model on CPU at 2 threads, returns (rc, stderr text).
 """
 import contextlib
@@ -37,10 +40,11 @@ def _model_complete(d):
     return all(os.path.isfile(f) and os.path.getsize(f) > 0 for f in files)
 
 
-def tiny_model_dir():
-    """The directory holding the tiny test encoders (made on first use, then reused)."""
+def tiny_model_dir(kernels=None):
+    """The directory holding the tiny test encoders (made on first use, then reused); kernels:
+    None for the exporter's default, or "reference"/"fast" (lssd_export.py --kernels)."""
     d = os.environ.get("LSSD_TEST_MODEL_DIR") or os.path.join(BUILD_DIR, "test-models", "tiny")
-    d = os.path.abspath(d)
+    d = os.path.abspath(d) + (f"-{kernels}" if kernels else "")
     if _model_complete(d):
         return d
     os.makedirs(os.path.dirname(d), exist_ok=True)
@@ -58,7 +62,7 @@ def tiny_model_dir():
                 for cmd in ([PYTHON, os.path.join(tools, "lssd_checkpoint.py"), "random", "--size", "S", "--tiny",
                              "--seed", "0", "-o", ckpt],
                             [PYTHON, os.path.join(tools, "lssd_export.py"), "--checkpoint", ckpt, "--out-dir", tmp,
-                             "--threads", str(THREADS)]):
+                             "--threads", str(THREADS)] + (["--kernels", kernels] if kernels else [])):
                     r = subprocess.run(cmd, capture_output=True, text=True)
                     if r.returncode != 0:
                         raise RuntimeError(f"{' '.join(cmd)} failed ({r.returncode}):\n{r.stdout}\n{r.stderr}")
@@ -89,8 +93,9 @@ def run_infer(data, out, *overrides, flags=(), model=None, timeout=1500):
 
 
 def run_reference(data, out, summary, model=None, extra=(), timeout=1500):
-    """tests/oracle/reference_pipeline.py; returns (parsed summary, output text, wall seconds)."""
-    model = model or tiny_model_dir()
+    """tests/oracle/reference_pipeline.py (default model: the tiny encoders with the reference
+    kernels); returns (parsed summary, output text, wall seconds)."""
+    model = model or tiny_model_dir("reference")
     cmd = [PYTHON, REFERENCE, "--data", data, "--out", out, "--video-model", os.path.join(model, "video.pt"),
            "--audio-model", os.path.join(model, "audio.pt"), "--threads", str(THREADS), "--json-summary", summary,
            *extra]

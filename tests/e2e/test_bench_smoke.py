@@ -2,8 +2,9 @@
 """The benchmark harness runs: tools/bench/run.py on 3 sample files with the tiny model, every
 leg (a, b, c, d) and two interleaved rounds, prints the table and writes a JSON whose numbers
 are consistent (both rounds kept, the table's run is the median one, lssd-infer and the
-reference embedded the same clips). No timing is asserted: speed targets live in the benchmark
-itself (tools/bench/README.md), not in tests."""
+reference embedded the same clips; a and b ran the fast kernels, c the reference formulation).
+No timing is asserted: speed targets live in the benchmark itself (tools/bench/README.md), not
+in tests."""
 import json
 import os
 import subprocess
@@ -15,11 +16,14 @@ from e2e_common import BUILD_DIR, PYTHON, SOURCE_DIR, Checker, scratch, tiny_mod
 
 def main():
     c = Checker("test_bench_smoke")
-    model = tiny_model_dir()
+    # run.py's "tiny" takes these two (fast for a/b, reference for c) when they are in BUILD_DIR
+    # (else it exports them into its cache).
+    tiny_model_dir()
+    tiny_model_dir("reference")
     with scratch("lssd-bench-smoke-") as tmp:
         out_json = os.path.join(tmp, "r.json")
         cmd = [PYTHON, os.path.join(SOURCE_DIR, "tools", "bench", "run.py"), "--corpus", "sample", "--max-files", "3",
-               "--model", model, "--threads", "2", "--legs", "a,b,c,d", "--repeat", "2", "--build", BUILD_DIR,
+               "--model", "tiny", "--threads", "2", "--legs", "a,b,c,d", "--repeat", "2", "--build", BUILD_DIR,
                "--cache", tmp, "--json", out_json]
         r = subprocess.run(cmd, capture_output=True, text=True, timeout=1200)
         print(r.stdout[-3000:])
@@ -41,6 +45,8 @@ def main():
                 f"lssd-infer and the reference embedded the same clips ({run['a']['clips']} vs {run['c']['clips']})")
         c.check(run["ratios"].get("a_over_b", 0) > 0 and run["ratios"].get("c_over_a", 0) > 0, "ratios computed")
         c.check(run["b"]["forward_total_s"] > 0 and run["d"]["wall_s"] > 0, "b and d timed")
+        c.check(run.get("kernels") == "fast" and run.get("reference_kernels") == "reference",
+                f"a and b ran the fast kernels ({run.get('kernels')}), c the reference ({run.get('reference_kernels')})")
         c.check(res["b_split"] == 1, "leg b splits batches as lssd-infer does on CPU (1 input per forward)")
     return c.finish()
 

@@ -6,10 +6,12 @@
 * a removed key, a changed shape, an unexpected backbone key each fail with the key named;
   a file that is not an LSSD checkpoint fails clearly; --size / --patch-overlap disagreeing with
   the checkpoint exit 2;
-* export (CLI) of tiny and S: TorchScript vs eager at batch 1 and 3, max abs diff <= 1e-5
-  (measured here on the saved files, independently of the exporter's own check);
-  metadata lssd_meta.json present and correct (read back with torch.jit.load(_extra_files=...));
-  random_weights true; --check passes.
+* export (CLI) of tiny and S with the default kernels (fast; --fast-gemm auto), and of tiny with
+  --kernels reference: TorchScript vs eager with the same kernels at batch 1 and 3, max abs diff <= 1e-5,
+  and (fast) vs the eager reference formulation <= 1e-4 (measured here on the saved files,
+  independently of the exporter's own check); metadata lssd_meta.json present and correct,
+  "kernels" and "fast_gemm" included (read back with torch.jit.load(_extra_files=...)); random_weights true;
+  --check passes.
 """
 
 import contextlib
@@ -135,24 +137,26 @@ def main() -> int:
             c.check(rc == 2 and "disagrees" in err, f"--{what} disagreeing: rc {rc}: {err.strip()[-200:]}")
 
         # Export and verify.
-        for name in ("tiny", "S"):
-            out_dir = os.path.join(tmp, f"export_{name}")
+        for name, kernels in (("tiny", lssd_export.DEFAULT_KERNELS), ("tiny", "reference"),
+                              ("S", lssd_export.DEFAULT_KERNELS)):
+            out_dir = os.path.join(tmp, f"export_{name}_{kernels}")
             # tiny: the CLI with the exporter's own batch 1/3 verification; S: in-process and
             # --no-verify, since the same measurement is made below on the saved files.
             if name == "tiny":
                 rc, out, err = run([EXPORT_TOOL, "--checkpoint", paths[name], "--out-dir", out_dir,
-                                    "--size", name, "--patch-overlap", "false"])
+                                    "--size", name, "--patch-overlap", "false", "--kernels", kernels])
             else:
                 rc, out, err = run_inproc([EXPORT_TOOL, "--checkpoint", paths[name], "--out-dir", out_dir,
                                            "--size", name, "--patch-overlap", "false", "--no-verify"])
-            if not c.check(rc == 0, f"export {name}: rc {rc} {err.strip()[-300:]}"):
+            if not c.check(rc == 0, f"export {name} ({kernels}): rc {rc} {err.strip()[-300:]}"):
                 continue
+            tag = f"{name} ({kernels})"
             rep = json.loads(out)
             for m, e in rep["modules"].items():
                 if "batch_1_max_abs_diff" not in e:
-                    print(f"     exported {name}/{m} in {e['seconds']}s (exporter's check skipped)")
+                    print(f"     exported {tag}/{m} in {e['seconds']}s (exporter's check skipped)")
                     continue
-                print(f"     exporter's own check {name}/{m}: batch1 {e['batch_1_max_abs_diff']:.2e} "
+                print(f"     exporter's own check {tag}/{m}: batch1 {e['batch_1_max_abs_diff']:.2e} "
                       f"batch3 {e['batch_3_max_abs_diff']:.2e} ({e['seconds']}s)")
             sha = ck.sha256_file(paths[name])
             _, eager = ck.load_checkpoint_towers(paths[name])
@@ -165,10 +169,13 @@ def main() -> int:
                     "format": "lssd-encoder", "format_version": 1, "modality": m, "size": name,
                     "patch_overlap": False, "variant": "tiny" if name == "tiny" else "full",
                     "input_shape": list(lssd_mvit.INPUT_SHAPE[m]), "embed_dim": 768,
-                    "checkpoint_sha256": sha, "random_weights": True, "random_seed": 0,
+                    "checkpoint_sha256": sha, "random_weights": True, "random_seed": 0, "kernels": kernels,
                 }
                 wrong = {k: meta.get(k) for k, v in want.items() if meta.get(k) != v}
-                c.check(not wrong, f"{name}/{m}: metadata fields {sorted(want)} correct" + (f" (wrong: {wrong})" if wrong else ""))
+                c.check(not wrong, f"{tag}/{m}: metadata fields {sorted(want)} correct" + (f" (wrong: {wrong})" if wrong else ""))
+                gemm = meta.get("fast_gemm")
+                c.check(gemm in lssd_mvit.GEMMS if kernels == "fast" else gemm is None,
+                        f"{tag}/{m}: metadata fast_gemm {gemm!r} ({meta.get('fast_gemm_measured')})")
                 pre = meta.get("preprocessing", {})
                 if m == "video":
                     exp_pre = {"fps": 25, "n_frames": 16, "short_side": 256, "crop": 224, "five_crop": True,
@@ -178,17 +185,24 @@ def main() -> int:
                                "crop": [96, 288], "db": "10*log10(max(x,1e-10))"}
                 wrong = {k: pre.get(k) for k, v in exp_pre.items() if pre.get(k) != v}
                 c.check(not wrong and "exporter_version" in meta,
-                        f"{name}/{m}: preprocessing metadata {exp_pre}" + (f" (wrong: {wrong})" if wrong else ""))
+                        f"{tag}/{m}: preprocessing metadata {exp_pre}" + (f" (wrong: {wrong})" if wrong else ""))
                 with torch.no_grad():
                     for bsz in (1, 3):
                         x = lssd_export.example_input(m, bsz, seed=11)
-                        y_t, y_e = module(x), eager[m](x)
+                        y_t = module(x)
+                        y_e = lssd_export.eager_outputs(eager[m], x, kernels, gemm or "blas")
                         d = float((y_t - y_e).abs().max())
                         c.check(tuple(y_t.shape) == (bsz, 768) and d <= TOL,
-                                f"{name}/{m}: TorchScript vs eager at batch {bsz}: shape {tuple(y_t.shape)}, max abs diff {d:.2e}")
+                                f"{tag}/{m}: TorchScript vs eager ({kernels}) at batch {bsz}: shape {tuple(y_t.shape)}, "
+                                f"max abs diff {d:.2e}")
+                        if kernels != "reference":
+                            d = float((y_t - lssd_export.eager_outputs(eager[m], x, "reference")).abs().max())
+                            c.check(d <= lssd_export.FAST_TOLERANCE,
+                                    f"{tag}/{m}: TorchScript vs eager reference formulation at batch {bsz}: "
+                                    f"max abs diff {d:.2e} (tol {lssd_export.FAST_TOLERANCE})")
             if name == "tiny":
                 rc, out, err = run_inproc([EXPORT_TOOL, "--check", "--out-dir", out_dir, "--checkpoint", paths[name]])
-                c.check(rc == 0, f"--check {name}: rc {rc} {err.strip()[-200:]}")
+                c.check(rc == 0, f"--check {tag}: rc {rc} {err.strip()[-200:]}")
     return c.finish()
 
 

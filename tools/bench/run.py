@@ -3,13 +3,15 @@
 
     tools/bench/run.py [--corpus sample|large|gpu|DIR] [--model tiny|S|DIR[,..]] [--threads N]
                        [--device cpu|cuda] [--max-files N] [--legs a,b,c,d,e] [--repeat N]
+                       [--kernels fast|reference]
                        [--json FILE] [--cache DIR]
 
 Legs (see tools/bench/README.md):
   a  lssd-infer end to end (process wall time, clips/s, peak RSS)
   b  encoder forward only on pre-computed clip tensors, in the batch shapes lssd-infer uses
      (TEST.BATCH_SIZE clips -> 5*batch crops for video): tests/lssd_encoder_probe
-  c  the Python reference pipeline (tests/oracle/reference_pipeline.py)
+  c  the Python reference pipeline (tests/oracle/reference_pipeline.py), always on the reference
+     formulation of the towers (the same weights exported with --kernels reference)
   d  decode-only floor: `ffmpeg -threads 1 -i F -f null -` over the same files
   e  peak RSS of lssd-infer (tiny model) on generated 1-minute and 10-minute videos
 --device cuda runs legs a and b on CUDA at the release's precision (fp16 autocast), records the
@@ -196,26 +198,58 @@ def prepare_corpus(args):
     return src, files
 
 
-def prepare_model(name, args):
-    if os.path.isdir(name):
-        return os.path.abspath(name)
-    if name == "tiny":
-        d = os.path.join(args.build, "test-models", "tiny")
-        if os.path.exists(os.path.join(d, "video.pt")) and os.path.exists(os.path.join(d, "audio.pt")):
-            return d
-    d = os.path.join(args.cache, "models", name)
-    if os.path.exists(os.path.join(d, "video.pt")) and os.path.exists(os.path.join(d, "audio.pt")):
+def export_kernels(pt):
+    """The "kernels" of an exported encoder's metadata ("reference" for exports made before the
+    option existed; None when the file has no LSSD metadata)."""
+    import zipfile
+    with zipfile.ZipFile(pt) as z:
+        name = next((n for n in z.namelist() if n.endswith("/extra/lssd_meta.json")), None)
+        return json.loads(z.read(name)).get("kernels", "reference") if name else None
+
+
+def _model_ready(d, kernels):
+    pts = [os.path.join(d, f"{m}.pt") for m in ("video", "audio")]
+    return all(os.path.exists(p) for p in pts) and all(export_kernels(p) == kernels for p in pts)
+
+
+def _export_model(name, args, kernels):
+    d = os.path.join(args.cache, "models", f"{name}-{kernels}")
+    if name == "tiny":  # the e2e tests' tiny models, when built with these kernels
+        for t in ("tiny", f"tiny-{kernels}"):
+            if _model_ready(os.path.join(args.build, "test-models", t), kernels):
+                return os.path.join(args.build, "test-models", t)
+    if _model_ready(d, kernels):
         return d
     ck = os.path.join(args.cache, "models", f"{name}.pyth")
     os.makedirs(os.path.dirname(ck), exist_ok=True)
     size_args = ["--size", "S", "--tiny"] if name == "tiny" else ["--size", name]
-    log(f"exporting a seeded-random {name} model into {d} (minutes for a full-size one)")
+    log(f"exporting a seeded-random {name} model ({kernels} kernels) into {d} (minutes for a full-size one)")
     env = env_passive(args.threads)
-    subprocess.run([PY, os.path.join(ROOT, "tools", "lssd_checkpoint.py"), "random", *size_args, "--seed", "0",
-                    "-o", ck], check=True, env=env)
-    subprocess.run([PY, os.path.join(ROOT, "tools", "lssd_export.py"), "--checkpoint", ck, "--out-dir", d],
-                   check=True, env=env)
+    if not os.path.exists(ck):
+        subprocess.run([PY, os.path.join(ROOT, "tools", "lssd_checkpoint.py"), "random", *size_args, "--seed", "0",
+                        "-o", ck + ".tmp"], check=True, env=env)
+        os.replace(ck + ".tmp", ck)
+    subprocess.run([PY, os.path.join(ROOT, "tools", "lssd_export.py"), "--checkpoint", ck, "--out-dir", d,
+                    "--kernels", kernels], check=True, env=env)
     return d
+
+
+def prepare_model(name, args):
+    """(model dir of legs a, b, e; model dir of leg c). Legs a, b, e run --kernels (default: the
+    exporter's default, fast); leg c, the Python reference pipeline, keeps the reference
+    formulation: the same weights exported with --kernels reference. A directory given as
+    --model serves a, b, e as it is and c from its reference/ subdirectory if there is one (else
+    from itself, whatever its kernels; noted in the log)."""
+    if os.path.isdir(name):
+        d = os.path.abspath(name)
+        ref = os.path.join(d, "reference")
+        if _model_ready(ref, "reference"):
+            return d, ref
+        log(f"note: {d} has no reference/ export; leg c runs {d}'s own kernels "
+            f"({export_kernels(os.path.join(d, 'video.pt'))})")
+        return d, d
+    d = _export_model(name, args, args.kernels)
+    return d, (d if args.kernels == "reference" else _export_model(name, args, "reference"))
 
 
 # ---------------------------------------------------------------- legs
@@ -530,7 +564,7 @@ def leg_d(args, data, files):
 
 def leg_e(args, work):
     """Peak RSS of lssd-infer (tiny model) on a generated short and long 640x360 video."""
-    model_dir = prepare_model("tiny", args)
+    model_dir, _ = prepare_model("tiny", args)
     mins = [float(m) for m in args.rss_minutes.split(",")]
     res = {"runs": [], "load_before": loadavg()}
     for m in mins:
@@ -627,7 +661,7 @@ def report(results):
         loads = [x for x in (a, b, c, d) if x]
         lmin = min(l["load_before"][0] for l in loads) if loads else None
         lmax = max(max(l["load_before"][0], l["load_after"][0]) for l in loads) if loads else None
-        rows.append([r["model"], r["corpus"], str(r["files"]), f"{clips.get('video', 0)}/{clips.get('audio', 0)}",
+        rows.append([r["model"] + (f" ({r['kernels']})" if r.get("kernels") else ""), r["corpus"], str(r["files"]), f"{clips.get('video', 0)}/{clips.get('audio', 0)}",
                      fmt(a and a["wall_s"], 1), fmt(a and a["clips_per_s"]),
                      fmt(a and a["peak_rss_kb"] and a["peak_rss_kb"] / 1024, 0),
                      fmt(b and b["forward_total_s"], 1), fmt(b and b["clips_per_s"]),
@@ -652,6 +686,10 @@ def report(results):
                     p.append(f"c/a {x['c'] / x['a']:.2f}")
                 parts.append(f"{i + 1}: " + ", ".join(p))
             lines.append(f"rounds [{r['model']}] (s; the table shows each leg's median): " + "; ".join(parts))
+    for r in results["runs"]:
+        if r.get("kernels"):
+            lines.append(f"kernels [{r['model']}]: a, b {r['kernels']} ({r['model_dir']}); "
+                         f"c {r.get('reference_kernels')} ({r.get('reference_model_dir')})")
     e = results.get("e")
     if e:
         for run in e["runs"]:
@@ -696,6 +734,9 @@ def main():
     ap.add_argument("--infer-bin", default=None, help="lssd-infer to time (default BUILD/lssd-infer)")
     ap.add_argument("--set", dest="infer_override", nargs=2, action="append", default=[], metavar=("KEY", "VALUE"),
                     help="extra lssd-infer config override (repeatable), e.g. --set DIST.NUM_WORKERS 2")
+    ap.add_argument("--kernels", choices=("fast", "reference"), default="fast",
+                    help="exported kernels of legs a, b, e (tools/lssd_export.py --kernels; default fast, the "
+                         "exporter's default); leg c always runs the reference formulation")
     ap.add_argument("--json", default=None, help="results file (default CACHE/results/<time>.json)")
     args = ap.parse_args()
     args.build = os.path.abspath(args.build)
@@ -717,16 +758,19 @@ def main():
     results = {"started": stamp, "host": os.uname().nodename, "cpus": os.cpu_count(), "threads": args.threads,
                "device": args.device, "frontend": "f" in legs,
                "batch": args.batch, "b_split": args.b_split, "env_LSSD_CPU_MAX_BATCH": os.environ.get("LSSD_CPU_MAX_BATCH"), "corpus": args.corpus, "max_files": args.max_files, "overrides":
-               args.infer_override, "infer_bin": args.infer_bin, "load_start": loadavg(), "runs": []}
+               args.infer_override, "infer_bin": args.infer_bin, "kernels": args.kernels, "load_start": loadavg(), "runs": []}
     t_start = time.monotonic()
     if legs & {"a", "b", "c", "d"}:
         data, files = prepare_corpus(args)
         log(f"corpus {data}: {len(files)} files; threads {args.threads}, batch {args.batch}")
         for model in args.model.split(","):
-            model_dir = prepare_model(model, args)
+            model_dir, ref_dir = prepare_model(model, args)
             work = os.path.join(args.cache, "work", f"{stamp}-{model}")
             os.makedirs(work, exist_ok=True)
-            run = {"model": model, "model_dir": model_dir, "corpus": args.corpus, "data": data, "files": len(files)}
+            run = {"model": model, "model_dir": model_dir, "reference_model_dir": ref_dir,
+                   "kernels": export_kernels(os.path.join(model_dir, "video.pt")),
+                   "reference_kernels": export_kernels(os.path.join(ref_dir, "video.pt")),
+                   "corpus": args.corpus, "data": data, "files": len(files)}
             rounds = []
             for k in range(max(args.repeat, 1)):
                 rnd = {}
@@ -745,7 +789,7 @@ def main():
                         log(f"{tag} b: {rnd['b']['forward_total_s']:.1f} s")
                 if "c" in legs:
                     log(f"{tag} c: Python reference, load {loadavg()}")
-                    rnd["c"] = leg_c(args, model_dir, data, work)
+                    rnd["c"] = leg_c(args, ref_dir, data, work)
                     log(f"{tag} c: {rnd['c']['wall_s']:.1f} s, clips {rnd['c']['clips']}")
                 rounds.append(rnd)
             for leg, key in (("a", "wall_s"), ("b", "forward_total_s"), ("c", "wall_s")):
