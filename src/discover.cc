@@ -18,8 +18,6 @@
 namespace lssd {
 namespace fs = std::filesystem;
 
-const char* to_string(Modality m) { return m == Modality::Video ? "video" : "audio"; }
-
 namespace {
 
 std::string lower(std::string s) {

@@ -12,6 +12,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "json_bytes.h"
 #include "lssd/error.h"
 #include "lssd/npy.h"
 #include "lssd/sha256.h"
@@ -20,7 +21,7 @@ namespace lssd {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-std::string Record::key() const { return modality + "\x1f" + rel_path + "\x1f" + std::to_string(track_index); }
+std::string Record::key() const { return std::string(to_string(modality)) + "\x1f" + rel_path + "\x1f" + std::to_string(track_index); }
 
 std::string output_name(const std::string& rel_path, int track_index, const std::string& language) {
   if (track_index < 0) return rel_path + ".npy";
@@ -101,38 +102,37 @@ std::string escape_non_utf8(const std::string& bytes, bool* was_valid) {
   return text;
 }
 
-namespace {
-
-void put_bytes(json& j, const std::string& field, const std::string& bytes) {
-  bool valid = true;
-  j[field] = escape_non_utf8(bytes, &valid);
-  if (!valid) j[field + "_hex"] = hex_bytes(bytes);
-}
-
-std::string get_bytes(const json& j, const std::string& field) {
-  auto hx = j.find(field + "_hex");
-  if (hx != j.end()) {
-    std::string h = hx->get<std::string>(), out;
-    if (h.size() % 2) throw std::runtime_error(field + "_hex has odd length");
-    for (size_t i = 0; i < h.size(); i += 2) out += static_cast<char>(std::stoi(h.substr(i, 2), nullptr, 16));
-    return out;
+const char* to_string(RecordStatus s) {
+  switch (s) {
+    case RecordStatus::Ok: return "ok";
+    case RecordStatus::Failed: return "failed";
+    case RecordStatus::SkippedShort: return "skipped_short";
+    case RecordStatus::SkippedNoAudio: return "skipped_no_audio";
   }
-  auto it = j.find(field);
-  return it == j.end() ? std::string() : it->get<std::string>();
+  return "?";
 }
 
-}  // namespace
+bool parse_status(const std::string& name, RecordStatus* s) {
+  for (RecordStatus v : {RecordStatus::Ok, RecordStatus::Failed, RecordStatus::SkippedShort,
+                         RecordStatus::SkippedNoAudio}) {
+    if (name == to_string(v)) {
+      *s = v;
+      return true;
+    }
+  }
+  return false;
+}
 
 std::string record_to_json(const Record& r) {
   json j;
   j["v"] = r.version;
-  j["modality"] = r.modality;
+  j["modality"] = to_string(r.modality);
   put_bytes(j, "path", r.path);
   put_bytes(j, "rel_path", r.rel_path);
   put_bytes(j, "output", r.output);
   j["size"] = r.size;
   j["mtime_ns"] = r.mtime_ns;
-  j["status"] = r.status;
+  j["status"] = to_string(r.status);
   j["M"] = r.num_clips;
   j["shape"] = r.shape;
   json ranges = json::array();
@@ -141,7 +141,7 @@ std::string record_to_json(const Record& r) {
     else ranges.push_back({c.start_s, c.stop_s});
   }
   j["ranges"] = ranges;
-  if (r.modality == "video") {
+  if (r.modality == Modality::Video) {
     j["fps"] = r.fps;
     if (!r.timestamps.empty()) j["timestamps"] = r.timestamps;
   } else {
@@ -170,13 +170,15 @@ Record record_from_json(const std::string& line, const std::string& source) {
     if (r.version > kManifestVersion)
       throw Error("read", "manifest format version " + std::to_string(r.version) + " is newer than this lssd (" +
                               std::to_string(kManifestVersion) + ")", source);
-    r.modality = j.at("modality").get<std::string>();
+    const std::string modality = j.at("modality").get<std::string>();
+    if (!parse_modality(modality, &r.modality)) throw Error("read", "unknown modality '" + modality + "'", source);
     r.path = get_bytes(j, "path");
     r.rel_path = get_bytes(j, "rel_path");
     r.output = get_bytes(j, "output");
     r.size = j.at("size").get<uint64_t>();
     r.mtime_ns = j.at("mtime_ns").get<int64_t>();
-    r.status = j.at("status").get<std::string>();
+    const std::string status = j.at("status").get<std::string>();
+    if (!parse_status(status, &r.status)) throw Error("read", "unknown status '" + status + "'", source);
     r.num_clips = j.at("M").get<int64_t>();
     r.shape = j.at("shape").get<std::vector<int64_t>>();
     for (const auto& c : j.at("ranges")) {

@@ -441,7 +441,7 @@ void Run::process(size_t k) {
   const Job& job = todo_[k];
   const InputFile& f = found_.files[job.file];
   Record base;
-  base.modality = to_string(job.modality);
+  base.modality = job.modality;
   base.path = f.path;
   base.rel_path = f.rel_path;
   base.size = f.size;

@@ -194,7 +194,7 @@ std::string release_metadata_json(const ReleaseMetadata& m, bool integer_ranges,
 
 ModalityReader::ModalityReader(std::string output_dir, std::string mtype)
     : output_dir_(std::move(output_dir)), mtype_(std::move(mtype)) {
-  if (mtype_ != "video" && mtype_ != "audio") throw ConfigError("mtype must be video or audio, not '" + mtype_ + "'");
+  if (!parse_modality(mtype_, &modality_)) throw ConfigError("mtype must be video or audio, not '" + mtype_ + "'");
   dir_ = (fs::path(output_dir_) / mtype_).string();
   layout_ = detect_layout(output_dir_, mtype_);
   if (layout_ == OutputLayout::Ours) {
@@ -206,13 +206,13 @@ ModalityReader::ModalityReader(std::string output_dir, std::string mtype)
     int64_t row = 0;
     for (size_t i = 0; i < m.filepath.size(); ++i) {
       Record r;
-      r.modality = mtype_;
+      r.modality = modality_;
       r.path = r.rel_path = m.filepath[i];
-      r.status = "ok";
+      r.status = RecordStatus::Ok;
       r.dtype = "float32";
       r.num_clips = static_cast<int64_t>(m.range[i].size());
-      r.shape = output_shape(mtype_ == "video", r.num_clips);
-      if (mtype_ == "video") {
+      r.shape = output_shape(video(), r.num_clips);
+      if (video()) {
         r.fps = m.sample_rate[i];
         for (auto& c : m.range[i]) r.ranges.push_back({c.first, c.second, -1, -1});
       } else {
@@ -249,7 +249,7 @@ FloatArray ModalityReader::load(const Record& r, std::string* dtype) const {
       auto t = std::make_shared<FloatArray>(release_io::load_pt_tensor(pt));
       int64_t rows = 0;
       for (const auto& x : records_) rows += x.num_clips;
-      std::vector<int64_t> want = output_shape(mtype_ == "video", rows);
+      std::vector<int64_t> want = output_shape(video(), rows);
       if (t->shape != want)
         throw Error("read", "tensor shape " + t->shape_str() + " does not match metadata.json (expected " +
                                 shape_str(want) + ")",
@@ -271,7 +271,8 @@ FloatArray ModalityReader::load(const Record& r, std::string* dtype) const {
     if (dtype) *dtype = "float32";
     return a;
   }
-  if (r.status != "ok") throw Error("read", "no embedding: the record's status is " + r.status, r.path);
+  if (r.status != RecordStatus::Ok)
+    throw Error("read", std::string("no embedding: the record's status is ") + to_string(r.status), r.path);
   std::string p = npy_path(r);
   if (p.empty()) throw Error("read", "the manifest record names no output file", r.path);
   if (!is_safe_relative(r.output)) throw Error("read", "unsafe output name in manifest: '" + r.output + "'", dir_);
@@ -315,7 +316,7 @@ std::vector<std::pair<std::string, FloatArray>> postprocess(const std::string& o
                 (fs::path(output_dir) / mtype).string());
   std::vector<std::pair<std::string, FloatArray>> out;
   for (const auto& r : mr.records())
-    if (r.status == "ok") out.emplace_back(r.path, mr.load(r));
+    if (r.status == RecordStatus::Ok) out.emplace_back(r.path, mr.load(r));
   return out;
 }
 
@@ -325,11 +326,11 @@ size_t export_release(const ModalityReader& mr, const std::string& out_dir) {
   std::vector<FloatArray> parts;
   int64_t rows = 0;
   for (const auto& r : mr.records()) {
-    if (r.status != "ok") continue;
+    if (r.status != RecordStatus::Ok) continue;
     FloatArray a = mr.load(r);
     std::vector<std::pair<double, double>> clips;
     for (const auto& c : r.ranges) {
-      if (mtype == "audio") {
+      if (!mr.video()) {
         if (c.start_sample < 0) throw Error("export", "audio record without sample indices", r.path);
         clips.emplace_back(static_cast<double>(c.start_sample), static_cast<double>(c.stop_sample));
       } else {
@@ -340,11 +341,11 @@ size_t export_release(const ModalityReader& mr, const std::string& out_dir) {
       throw Error("export", std::to_string(clips.size()) + " clip ranges for " + std::to_string(a.shape[0]) + " embeddings", r.path);
     m.range.push_back(std::move(clips));
     m.filepath.push_back(r.path);
-    m.sample_rate.push_back(mtype == "video" ? r.fps : static_cast<double>(r.sample_rate));
+    m.sample_rate.push_back(mr.video() ? r.fps : static_cast<double>(r.sample_rate));
     rows += a.shape[0];
     parts.push_back(std::move(a));
   }
-  FloatArray all(output_shape(mtype == "video", rows));
+  FloatArray all(output_shape(mr.video(), rows));
   size_t off = 0;
   for (const auto& p : parts) {
     std::copy(p.data.begin(), p.data.end(), all.data.begin() + static_cast<std::ptrdiff_t>(off));
@@ -356,7 +357,7 @@ size_t export_release(const ModalityReader& mr, const std::string& out_dir) {
   if (ec) throw Error("export", "cannot create directory: " + ec.message(), dir.string());
   release_io::save_pt_tensor((dir / (mtype + ".pt")).string(), all);
   write_file_atomic((dir / "metadata.json").string(),
-                    release_metadata_json(m, /*integer_ranges=*/mtype == "audio", /*integer_rates=*/mtype == "audio"));
+                    release_metadata_json(m, /*integer_ranges=*/!mr.video(), /*integer_rates=*/!mr.video()));
   return m.filepath.size();
 }
 

@@ -6,12 +6,10 @@
 #include <string>
 #include <vector>
 
+#include "lssd/modality.h"
 #include "lssd/options.h"
 
 namespace lssd {
-
-enum class Modality { Video, Audio };
-const char* to_string(Modality m);
 
 struct InputFile {
   std::string path;      // as the release names it: data dir joined with the relative path

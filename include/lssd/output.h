@@ -14,9 +14,21 @@
 #include <string>
 #include <vector>
 
+#include "lssd/modality.h"
+
 namespace lssd {
 
 constexpr int kManifestVersion = 1;
+
+// What became of an input (manifest "status"): an embedding was written; it failed; or it was
+// skipped as the release skips it (too short: fewer than 2 timestamps / samples; an audio track
+// of a video container that has no audio).
+enum class RecordStatus { Ok, Failed, SkippedShort, SkippedNoAudio };
+
+// "ok" | "failed" | "skipped_short" | "skipped_no_audio".
+const char* to_string(RecordStatus s);
+// The status named `name`; false (and *s untouched) for any other text.
+bool parse_status(const std::string& name, RecordStatus* s);
 
 struct ClipRange {
   double start_s = 0, stop_s = 0;                 // seconds (video: pts-exact; audio: samples / rate)
@@ -25,13 +37,13 @@ struct ClipRange {
 
 struct Record {
   int version = kManifestVersion;
-  std::string modality;    // "video" | "audio"
+  Modality modality = Modality::Video;
   std::string path;        // input path as discovered (raw bytes)
   std::string rel_path;    // relative name (raw bytes)
   std::string output;      // the .npy relative to OUTPUT_DIR/<modality>/ ("" unless ok)
   uint64_t size = 0;
   int64_t mtime_ns = 0;
-  std::string status;      // "ok" | "failed" | "skipped_short"
+  RecordStatus status = RecordStatus::Ok;
   int64_t num_clips = 0;   // M
   std::vector<int64_t> shape;
   std::vector<ClipRange> ranges;

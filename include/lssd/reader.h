@@ -26,12 +26,15 @@ const char* to_string(OutputLayout l);
 // One modality of an output directory.
 class ModalityReader {
  public:
+  // mtype: "video" | "audio" (else ConfigError).
   ModalityReader(std::string output_dir, std::string mtype);
   ModalityReader(ModalityReader&&) noexcept;
   ModalityReader& operator=(ModalityReader&&) noexcept;
   ~ModalityReader();
 
   const std::string& mtype() const { return mtype_; }
+  Modality modality() const { return modality_; }
+  bool video() const { return modality_ == Modality::Video; }
   OutputLayout layout() const { return layout_; }
   // OUTPUT_DIR/<mtype>
   const std::string& dir() const { return dir_; }
@@ -49,6 +52,7 @@ class ModalityReader {
 
  private:
   std::string output_dir_, mtype_, dir_;
+  Modality modality_ = Modality::Video;
   OutputLayout layout_ = OutputLayout::None;
   std::vector<Record> records_;
   std::vector<std::string> warnings_;

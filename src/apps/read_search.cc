@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <iostream>
 
+#include "json_bytes.h"
 #include "lssd/error.h"
 #include "lssd/npy.h"
 #include "lssd/search/index_store.h"
@@ -36,38 +37,14 @@ void add_index_args(CLI::App* s, IndexArgs& a) {
       ->needs(approx);
 }
 
-std::vector<std::string> modalities(const OutputReader& rd, const std::string& mtype) {
-  if (mtype.empty()) return rd.modalities();
-  if (!rd.has(mtype)) throw Error("read", "no " + mtype + " embeddings here", rd.root());
-  return {mtype};
-}
-
-void warn_left_out(const std::vector<std::string>& problems) {
-  for (const auto& p : problems) std::cerr << "warning: left out: " << p << "\n";
-}
-
-std::string fixed(double v, int decimals) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%.*f", decimals, v);
-  return buf;
-}
-
-std::string file_label(const search::CatalogFile& f) {
-  const Record& r = f.record;
-  std::string n = escape_non_utf8(r.rel_path);
-  if (r.track_index >= 0) n += " [track " + std::to_string(r.track_index) + (r.track_language.empty() ? "" : " " + r.track_language) + "]";
-  return n;
-}
+std::string file_label(const search::CatalogFile& f) { return display_name(f.record); }
 
 json clip_json(const search::Catalog& cat, int64_t row) {
   auto [fi, clip] = cat.locate(row);
   const Record& r = cat.files()[fi].record;
   json j;
-  bool valid = true;
-  j["file"] = escape_non_utf8(r.path, &valid);
-  if (!valid) j["file_hex"] = hex_bytes(r.path);
-  j["rel_path"] = escape_non_utf8(r.rel_path, &valid);
-  if (!valid) j["rel_path_hex"] = hex_bytes(r.rel_path);
+  put_bytes(j, "file", r.path);
+  put_bytes(j, "rel_path", r.rel_path);
   j["track"] = r.track_index >= 0 ? json(r.track_index) : json(nullptr);
   if (r.track_index >= 0) j["language"] = r.track_language;
   j["clip"] = clip;
@@ -133,7 +110,7 @@ struct Query {
 };
 
 bool record_matches(const Record& r, const std::string& name, int track) {
-  return r.status == "ok" && (r.rel_path == name || r.path == name) && (track == -2 || r.track_index == track);
+  return r.status == RecordStatus::Ok && (r.rel_path == name || r.path == name) && (track == -2 || r.track_index == track);
 }
 
 std::string describe(const std::string& name, int track) {

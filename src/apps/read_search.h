@@ -11,6 +11,7 @@
 
 #include "lssd/reader.h"
 #include "lssd/search/catalog.h"
+#include "read_common.h"
 #include "lssd/search/index.h"
 
 namespace CLI {
@@ -18,13 +19,6 @@ class App;
 }
 
 namespace lssd::read {
-
-// A registered subcommand and what runs it (returns the exit code; throws lssd::Error for bad
-// data, exit 1, and lssd::ConfigError for usage, exit 2).
-struct Command {
-  CLI::App* app = nullptr;
-  std::function<int()> run;
-};
 
 // Adds search, dedup and tracks to lssd-read's app.
 std::vector<Command> add_search_commands(CLI::App& app);
@@ -59,18 +53,10 @@ struct OpenedIndex {
 // it did with a saved index and the files left out.
 OpenedIndex open_index(const ModalityReader& mr, const search::Catalog& cat, const IndexArgs& a, bool need_matrix);
 
-// The modalities to work on: `mtype` if given (an error, exit 1, when OUT has none), else every
-// modality present.
-std::vector<std::string> modalities(const OutputReader& rd, const std::string& mtype);
-// Prints each "file: cause" of files left out to stderr.
-void warn_left_out(const std::vector<std::string>& problems);
-
 // A clip as JSON: file (bytes escaped as the manifest does, plus file_hex when not UTF-8),
 // rel_path, track (null or the stream index), language, clip, start, stop.
 nlohmann::json clip_json(const search::Catalog& cat, int64_t row);
 // The file of a catalog entry for text output: rel_path plus " [track N lang]".
 std::string file_label(const search::CatalogFile& f);
-// printf("%.*f") of a number.
-std::string fixed(double v, int decimals);
 
 }  // namespace lssd::read

@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <iostream>
 
+#include "json_bytes.h"
 #include "lssd/error.h"
 #include "lssd/search/tracks.h"
 #include "read_search.h"
@@ -31,17 +32,13 @@ json track_json(const search::CatalogFile& f) {
   return {{"track", f.record.track_index}, {"language", f.record.track_language}, {"clips", f.clips()}};
 }
 
-json num(double d) { return std::isfinite(d) ? json(d) : json(nullptr); }
-
 json pair_json(const search::Catalog& cat, const search::TracksReport& rep, const search::TrackPair& p) {
   const auto& c = rep.containers[p.container];
   json j = {{"a", track_json(cat.files()[p.file_a])}, {"b", track_json(cat.files()[p.file_b])},
-            {"cosine", p.cosine},  {"mean", num(p.mean)},    {"min", num(p.min)},
+            {"cosine", p.cosine},  {"mean", jnum(p.mean)},    {"min", jnum(p.min)},
             {"below", ranges_json(p.below)}, {"unpaired", ranges_json(p.unpaired)}, {"flagged", p.flagged()}};
-  bool valid = true;
-  j["file"] = escape_non_utf8(c.path, &valid);
-  if (!valid) j["file_hex"] = hex_bytes(c.path);
-  j["rel_path"] = escape_non_utf8(c.rel_path);
+  put_bytes(j, "file", c.path);
+  put_bytes(j, "rel_path", c.rel_path);
   return j;
 }
 

@@ -83,7 +83,7 @@ void Assembler::fail(uint64_t id, const std::string& stage, const std::string& m
 }
 
 void Assembler::record_failure(Record r, const std::string& stage, const std::string& message) {
-  r.status = "failed";
+  r.status = RecordStatus::Failed;
   r.output.clear();
   r.error_stage = stage;
   r.error_message = message;
@@ -91,23 +91,23 @@ void Assembler::record_failure(Record r, const std::string& stage, const std::st
   r.shape.clear();
   spdlog::error("{}: [{}] {}", r.path, stage, message);
   append_manifest(r);
-  append_or_stop(errors_, error_to_json(r.path, r.modality, stage, message));
+  append_or_stop(errors_, error_to_json(r.path, to_string(r.modality), stage, message));
   ++tally_->failed;
 }
 
 void Assembler::skipped_short(uint64_t id, Record r) {
   take(id);
   const std::string why =
-      r.modality == "video" ? "fewer than 2 timestamps (" + r.timestamps + ")" : "fewer than 2 samples";
-  spdlog::warn("{}: skipped as the release skips it ({}: {})", r.path, r.modality, why);
-  r.status = "skipped_short";
+      r.modality == Modality::Video ? "fewer than 2 timestamps (" + r.timestamps + ")" : "fewer than 2 samples";
+  spdlog::warn("{}: skipped as the release skips it ({}: {})", r.path, to_string(r.modality), why);
+  r.status = RecordStatus::SkippedShort;
   append_manifest(r);
   ++tally_->skipped_short;
 }
 
 void Assembler::no_audio(Record r) {
   spdlog::info("{}: no audio track to embed", r.path);
-  r.status = "skipped_no_audio";
+  r.status = RecordStatus::SkippedNoAudio;
   append_manifest(r);
   ++tally_->no_audio;
 }
@@ -139,7 +139,7 @@ void Assembler::maybe_finish(std::unique_lock<std::mutex>& lock, uint64_t id) {
 }
 
 FloatArray Assembler::stack_rows(const Unit& u) const {
-  const bool video = u.record.modality == "video";
+  const bool video = u.record.modality == Modality::Video;
   const auto m = static_cast<int64_t>(u.rows.size());
   const size_t per = m > 0 ? u.rows[0].size() : 0;  // encoder rows are [5*768] per video clip already
   const auto width = static_cast<int64_t>(video ? per / 5 : per);
@@ -155,10 +155,10 @@ void Assembler::write(Unit u) {
   r.num_clips = a.shape[0];
   r.shape = a.shape;
   r.dtype = o_.float16_output ? "float16" : "float32";
-  r.status = "ok";
+  r.status = RecordStatus::Ok;
   r.wall_s = seconds_since(u.start);
   try {
-    const std::string root = (fs::path(o_.output_dir) / r.modality).string();
+    const std::string root = (fs::path(o_.output_dir) / to_string(r.modality)).string();
     write_npy(safe_output_path(root, r.output), a, o_.float16_output ? NpyDtype::Float16 : NpyDtype::Float32);
   } catch (const Error& e) {
     record_failure(r, "output", e.message());
@@ -169,13 +169,13 @@ void Assembler::write(Unit u) {
   }
   append_manifest(r);
   ++tally_->written;
-  spdlog::debug("{}: {} clips -> {}/{}", r.path, r.num_clips, r.modality, r.output);
+  spdlog::debug("{}: {} clips -> {}/{}", r.path, r.num_clips, to_string(r.modality), r.output);
 }
 
 // Every manifest record carries the model id, resolved here: the first call may wait for the
 // model file's hash (computed in the background while the run starts).
 void Assembler::append_manifest(Record r) {
-  const bool video = r.modality == "video";
+  const bool video = r.modality == Modality::Video;
   try {
     r.model_id = model_id_(video);
   } catch (const std::exception& e) {

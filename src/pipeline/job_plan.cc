@@ -32,7 +32,7 @@ EarlierOutputs judge(const Job& job, const InputFile& f, const std::vector<const
   int64_t tracks = 0, total = -1;
   bool usable = true;
   for (const Record* r : recs) {
-    const bool silent = job.container_tracks && r->status == "skipped_no_audio";
+    const bool silent = job.container_tracks && r->status == RecordStatus::SkippedNoAudio;
     if (!silent && (r->track_index >= 0) != job.container_tracks) continue;
     if (r->model_id != model_id) {
       e.other_model = true;
@@ -43,8 +43,8 @@ EarlierOutputs judge(const Job& job, const InputFile& f, const std::vector<const
       e.done = usable ? 1 : 0;
       return e;
     }
-    if (r->status == "ok") usable = usable && output_is_valid((fs::path(out_root) / r->output).string(), r->shape);
-    else if (r->status != "skipped_short") usable = false;
+    if (r->status == RecordStatus::Ok) usable = usable && output_is_valid((fs::path(out_root) / r->output).string(), r->shape);
+    else if (r->status != RecordStatus::SkippedShort) usable = false;
     ++tracks;
     total = r->tracks_total;
   }
@@ -59,16 +59,16 @@ ResumePlan plan_resume(const std::vector<Job>& jobs, const std::vector<InputFile
                        std::vector<std::string>* warnings) {
   const std::string roots[2] = {(fs::path(output_dir) / "video").string(), (fs::path(output_dir) / "audio").string()};
   std::vector<Record> records[2];
-  std::map<std::string, std::vector<const Record*>> by_input;
+  std::map<std::pair<Modality, std::string>, std::vector<const Record*>> by_input;
   for (int m = 0; m < 2; ++m) {
     records[m] = read_manifest_dir(roots[m], warnings);
-    for (const auto& r : records[m]) by_input[r.modality + "\x1f" + r.rel_path].push_back(&r);
+    for (const auto& r : records[m]) by_input[{r.modality, r.rel_path}].push_back(&r);
   }
   ResumePlan plan;
   for (const auto& j : jobs) {
     const bool video = j.modality == Modality::Video;
     const InputFile& f = files[j.file];
-    auto it = by_input.find(std::string(to_string(j.modality)) + "\x1f" + f.rel_path);
+    auto it = by_input.find({j.modality, f.rel_path});
     if (it == by_input.end()) {
       plan.todo.push_back(j);
       continue;

@@ -51,7 +51,7 @@ Catalog::Catalog(const ModalityReader& mr, const CatalogOptions& opts) : mtype_(
   const auto& recs = mr.records();
   for (size_t i = 0; i < recs.size(); ++i) {
     const Record& r = recs[i];
-    if (r.status != "ok") continue;
+    if (r.status != RecordStatus::Ok) continue;
     all_models.insert(r.model_id);
     all_dtypes.insert(r.dtype);
     if (!opts.model_id.empty() && r.model_id != opts.model_id) continue;

@@ -64,7 +64,7 @@ TrackPair compare_tracks(const Catalog& cat, size_t fa, size_t fb, const FloatAr
 }  // namespace
 
 TracksReport track_consistency(const ModalityReader& mr, const Catalog& cat, double threshold, const std::string& only) {
-  if (cat.mtype() != "audio") throw Error("search", "tracks compares audio tracks; got a " + cat.mtype() + " catalog");
+  if (mr.modality() != Modality::Audio) throw Error("search", "tracks compares audio tracks; got a " + cat.mtype() + " catalog");
   TracksReport rep;
   rep.threshold = threshold;
   rep.containers = group_tracks(cat, only);

@@ -38,7 +38,7 @@ struct Fixture {
 
 Record audio_record(const std::string& rel) {
   Record r;
-  r.modality = "audio";
+  r.modality = lssd::Modality::Audio;
   r.path = "in/" + rel;
   r.rel_path = rel;
   return r;
@@ -57,7 +57,7 @@ TEST(Assembler, ClipsInAnyOrderAreWrittenInClipOrderOnceAllAreIn) {
   f.a->add(u, 1, 0, row(1).data(), 4);
   ASSERT_EQ(f.records("audio").size(), 1u);
   const Record r = f.records("audio")[0];
-  EXPECT_EQ(r.status, "ok");
+  EXPECT_EQ(r.status, lssd::RecordStatus::Ok);
   EXPECT_EQ(r.model_id, "aid");
   EXPECT_EQ(r.shape, (std::vector<int64_t>{3, 4}));
   const FloatArray a = read_npy((f.dir / "audio" / r.output).string());
@@ -69,7 +69,7 @@ TEST(Assembler, ClipsInAnyOrderAreWrittenInClipOrderOnceAllAreIn) {
 TEST(Assembler, VideoRowsBecomeClipsTimesFiveCrops) {
   Fixture f("video");
   Record r = audio_record("v.mp4");
-  r.modality = "video";
+  r.modality = lssd::Modality::Video;
   const uint64_t u = f.a->begin(r);
   std::vector<float> crops(5 * 3, 1.0f);
   f.a->end(u, 1);
@@ -87,7 +87,7 @@ TEST(Assembler, FailureRecordsOnceAndLaterClipsAreIgnored) {
   f.a->end(u, 2);
   f.a->fail(u, "decode", "again");      // already recorded
   ASSERT_EQ(f.records("audio").size(), 1u);
-  EXPECT_EQ(f.records("audio")[0].status, "failed");
+  EXPECT_EQ(f.records("audio")[0].status, lssd::RecordStatus::Failed);
   EXPECT_EQ(f.records("audio")[0].error_message, "broken");
   std::ifstream e(f.dir / "errors.jsonl");
   std::string line, all;
@@ -121,8 +121,8 @@ TEST(Assembler, TooShortAndSilentAreRecordedWithTheirStatus) {
   f.a->no_audio(silent);
   const auto recs = f.records("audio");
   ASSERT_EQ(recs.size(), 2u);
-  EXPECT_EQ(recs[0].status, "skipped_short");
-  EXPECT_EQ(recs[1].status, "skipped_no_audio");
+  EXPECT_EQ(recs[0].status, lssd::RecordStatus::SkippedShort);
+  EXPECT_EQ(recs[1].status, lssd::RecordStatus::SkippedNoAudio);
   EXPECT_EQ(f.tally.skipped_short.load(), 1);
   EXPECT_EQ(f.tally.no_audio.load(), 1);
   EXPECT_EQ(f.in_flight.load(), 0);
@@ -136,7 +136,7 @@ TEST(Assembler, AnUnwritableOutputFailsThatOutputOnly) {
   f.a->end(u, 1);
   f.a->add(u, 0, 0, row(0).data(), 4);
   ASSERT_EQ(f.records("audio").size(), 1u);
-  EXPECT_EQ(f.records("audio")[0].status, "failed");
+  EXPECT_EQ(f.records("audio")[0].status, lssd::RecordStatus::Failed);
   EXPECT_EQ(f.records("audio")[0].error_stage, "output");
   EXPECT_FALSE(f.a->fatal());  // not a full disk: the run goes on
 }

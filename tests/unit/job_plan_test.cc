@@ -45,12 +45,12 @@ struct OutDir {
   // An ok audio record with a real .npy, or another status.
   void record(const InputFile& f, const std::string& status, const std::string& model, int track = -1, int total = 0) {
     Record r;
-    r.modality = "audio";
+    r.modality = lssd::Modality::Audio;
     r.path = f.path;
     r.rel_path = f.rel_path;
     r.size = f.size;
     r.mtime_ns = f.mtime_ns;
-    r.status = status;
+    EXPECT_TRUE(lssd::parse_status(status, &r.status));
     r.model_id = model;
     r.dtype = "float32";
     r.track_index = track;

@@ -22,13 +22,13 @@ fs::path temp_dir(const std::string& name) {
 }
 lssd::Record sample_record() {
   lssd::Record r;
-  r.modality = "audio";
+  r.modality = lssd::Modality::Audio;
   r.path = "in/x.wav";
   r.rel_path = "x.wav";
   r.output = "x.wav.npy";
   r.size = 123;
   r.mtime_ns = 1700000000123456789LL;
-  r.status = "ok";
+  r.status = lssd::RecordStatus::Ok;
   r.num_clips = 2;
   r.shape = {2, 768};
   r.ranges = {{0.0, 3.0, 0, 144000}, {2.0, 5.0, 96000, 240000}};
@@ -85,9 +85,9 @@ TEST(Output, ManifestLastRecordWinsAndTornLineIsSkipped) {
   {
     lssd::JsonlAppender a((d / "manifest.jsonl").string());
     lssd::Record r = sample_record();
-    r.status = "failed";
+    r.status = lssd::RecordStatus::Failed;
     a.append(lssd::record_to_json(r));
-    r.status = "ok";
+    r.status = lssd::RecordStatus::Ok;
     a.append(lssd::record_to_json(r));
     r.rel_path = "y.wav";
     a.append(lssd::record_to_json(r));
@@ -96,7 +96,7 @@ TEST(Output, ManifestLastRecordWinsAndTornLineIsSkipped) {
   std::vector<std::string> warnings;
   auto recs = lssd::read_manifest_dir(d.string(), &warnings);
   ASSERT_EQ(recs.size(), 2u);
-  EXPECT_EQ(recs[0].status, "ok");
+  EXPECT_EQ(recs[0].status, lssd::RecordStatus::Ok);
   EXPECT_EQ(recs[1].rel_path, "y.wav");
   EXPECT_EQ(warnings.size(), 1u);
   // Appending after a torn line starts a fresh line.
@@ -160,10 +160,10 @@ TEST(Output, ModelIdNamesTheVideoReadingRule) {
 
 TEST(Output, RecordKeepsTheTimestampSource) {
   lssd::Record r = sample_record();
-  r.modality = "video";
+  r.modality = lssd::Modality::Video;
   r.timestamps = "frames";
   EXPECT_EQ(lssd::record_from_json(lssd::record_to_json(r), "t").timestamps, "frames");
-  r.modality = "audio";  // not written for audio
+  r.modality = lssd::Modality::Audio;  // not written for audio
   EXPECT_EQ(lssd::record_to_json(r).find("timestamps"), std::string::npos);
 }
 
@@ -187,4 +187,35 @@ TEST(Output, PruneErrorLogKeepsOneEntryPerFailedInput) {
   EXPECT_NE(all.find("not json"), std::string::npos);
   EXPECT_NE(all.find("elsewhere/c.mp4"), std::string::npos);
   fs::remove_all(d);
+}
+
+TEST(RecordEnums, NamesRoundTripAndUnknownTextIsRefused) {
+  for (auto s : {lssd::RecordStatus::Ok, lssd::RecordStatus::Failed, lssd::RecordStatus::SkippedShort,
+                 lssd::RecordStatus::SkippedNoAudio}) {
+    lssd::RecordStatus back = lssd::RecordStatus::Ok;
+    EXPECT_TRUE(lssd::parse_status(lssd::to_string(s), &back));
+    EXPECT_EQ(back, s);
+  }
+  lssd::RecordStatus st = lssd::RecordStatus::Failed;
+  EXPECT_FALSE(lssd::parse_status("OK", &st));
+  EXPECT_EQ(st, lssd::RecordStatus::Failed);
+  lssd::Modality m = lssd::Modality::Audio;
+  EXPECT_TRUE(lssd::parse_modality("video", &m));
+  EXPECT_EQ(m, lssd::Modality::Video);
+  EXPECT_FALSE(lssd::parse_modality("Video", &m));
+  EXPECT_STREQ(lssd::to_string(lssd::Modality::Audio), "audio");
+}
+
+TEST(RecordEnums, AManifestLineWithAnUnknownStatusIsAnErrorNamingTheFile) {
+  lssd::Record r;
+  r.rel_path = "a.wav";
+  std::string line = lssd::record_to_json(r);
+  line.replace(line.find("\"ok\""), 4, "\"done\"");
+  try {
+    lssd::record_from_json(line, "out/audio/manifest.jsonl");
+    FAIL() << "no throw";
+  } catch (const lssd::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("unknown status 'done'"), std::string::npos) << e.what();
+    EXPECT_EQ(e.file(), "out/audio/manifest.jsonl");
+  }
 }

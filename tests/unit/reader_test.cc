@@ -40,7 +40,7 @@ lssd::FloatArray pattern(const std::vector<int64_t>& shape, float seed) {
 lssd::Record add_ok(const fs::path& root, const std::string& mtype, const std::string& rel, int64_t m, float seed,
                     const std::string& manifest = "manifest.jsonl", int track = -1) {
   lssd::Record r;
-  r.modality = mtype;
+  EXPECT_TRUE(lssd::parse_modality(mtype, &r.modality));
   r.path = "data/" + rel;
   r.rel_path = rel;
   r.track_index = track;
@@ -49,7 +49,7 @@ lssd::Record add_ok(const fs::path& root, const std::string& mtype, const std::s
     r.tracks_total = 2;
   }
   r.output = lssd::output_name(rel, track, r.track_language);
-  r.status = "ok";
+  r.status = lssd::RecordStatus::Ok;
   r.num_clips = m;
   r.shape = mtype == "video" ? std::vector<int64_t>{m, 5, 768} : std::vector<int64_t>{m, 768};
   for (int64_t i = 0; i < m; ++i) {
@@ -69,10 +69,10 @@ lssd::Record add_ok(const fs::path& root, const std::string& mtype, const std::s
 void add_failed(const fs::path& root, const std::string& mtype, const std::string& rel,
                 const std::string& manifest = "manifest.jsonl") {
   lssd::Record r;
-  r.modality = mtype;
+  EXPECT_TRUE(lssd::parse_modality(mtype, &r.modality));
   r.path = "data/" + rel;
   r.rel_path = rel;
-  r.status = "failed";
+  r.status = lssd::RecordStatus::Failed;
   r.error_stage = "open";
   r.error_message = "broken";
   lssd::JsonlAppender((root / mtype / manifest).string()).append(lssd::record_to_json(r));
@@ -100,7 +100,7 @@ TEST(Reader, RecordsInReaderOrderWithLastRecordWinning) {
   EXPECT_EQ(mr.layout(), lssd::OutputLayout::Ours);
   EXPECT_EQ(rels(mr.records()), (std::vector<std::string>{"B.wav", "a.mp4#1", "a.mp4#2", "b/z.wav", "c.wav"}));
   EXPECT_EQ(mr.records()[3].num_clips, 1);
-  EXPECT_EQ(mr.records()[4].status, "failed");
+  EXPECT_EQ(mr.records()[4].status, lssd::RecordStatus::Failed);
   EXPECT_THROW(mr.load(mr.records()[4]), lssd::Error);
   std::string dtype;
   lssd::FloatArray a = mr.load(mr.records()[3], &dtype);

@@ -76,7 +76,7 @@ struct FileSpec {
 // Writes one ok record (npy + manifest line) as the pipeline does; clip i covers [step*i, step*i+3].
 lssd::Record add_file(const fs::path& root, const std::string& mtype, const FileSpec& f) {
   lssd::Record r;
-  r.modality = mtype;
+  EXPECT_TRUE(lssd::parse_modality(mtype, &r.modality));
   r.path = "data/" + f.rel;
   r.rel_path = f.rel;
   r.track_index = f.track;
@@ -85,7 +85,7 @@ lssd::Record add_file(const fs::path& root, const std::string& mtype, const File
     r.tracks_total = 2;
   }
   r.output = lssd::output_name(f.rel, f.track, r.track_language);
-  r.status = "ok";
+  r.status = lssd::RecordStatus::Ok;
   const int64_t m = static_cast<int64_t>(f.clips.size());
   r.num_clips = m;
   r.shape = mtype == "video" ? std::vector<int64_t>{m, 5, kDim} : std::vector<int64_t>{m, kDim};

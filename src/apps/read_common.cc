@@ -1,0 +1,86 @@
+#include "read_common.h"
+
+#include <CLI/CLI.hpp>
+
+#include <charconv>
+#include <cmath>
+#include <cstdio>
+#include <iostream>
+
+#include "json_bytes.h"
+#include "lssd/error.h"
+#include "lssd/output.h"
+
+using nlohmann::json;
+
+namespace lssd::read {
+
+std::vector<std::string> modalities(const OutputReader& rd, const std::string& mtype) {
+  if (mtype.empty()) return rd.modalities();
+  if (!rd.has(mtype)) throw Error("read", "no " + mtype + " embeddings here", rd.root());
+  return {mtype};
+}
+
+void add_mtype_option(CLI::App* s, std::string& mtype, const std::string& help) {
+  s->add_option("--mtype", mtype, help)->check(CLI::IsMember({"video", "audio"}));
+}
+
+void add_json_flag(CLI::App* s, bool& as_json) { s->add_flag("--json", as_json, "machine-readable JSON on stdout"); }
+
+std::string printable(const std::string& bytes) { return escape_non_utf8(bytes); }
+
+std::string display_name(const Record& r) {
+  std::string n = printable(r.rel_path);
+  if (r.track_index >= 0)
+    n += " [track " + std::to_string(r.track_index) + (r.track_language.empty() ? "" : " " + r.track_language) + "]";
+  return n;
+}
+
+std::string fstr(float f) {
+  if (std::isnan(f)) return "nan";
+  if (std::isinf(f)) return f < 0 ? "-inf" : "inf";
+  char buf[32];
+  auto r = std::to_chars(buf, buf + sizeof buf, f);
+  return std::string(buf, r.ptr);
+}
+
+std::string dstr(double d, int prec) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.*g", prec, d);
+  return buf;
+}
+
+std::string fixed(double v, int decimals) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.*f", decimals, v);
+  return buf;
+}
+
+json jnum(double d) { return std::isfinite(d) ? json(d) : json(nullptr); }
+
+json record_json(const ModalityReader& mr, const Record& r) {
+  json j = json::parse(record_to_json(r));
+  for (const char* k : {"v", "modality", "size", "mtime_ns", "wall_s"}) j.erase(k);
+  if (j.contains("track")) j["track"].erase("total");
+  else j["track"] = nullptr;
+  j["dtype"] = r.dtype;
+  j["mtype"] = mr.mtype();
+  j["layout"] = to_string(mr.layout());
+  std::string npy = mr.npy_path(r);
+  if (!npy.empty()) put_bytes(j, "npy", npy);
+  // The manifest writes fps or sample_rate by the record's modality; a reader's mtype decides here.
+  if (mr.video()) {
+    j.erase("sample_rate");
+    j["fps"] = r.fps;
+  } else {
+    j.erase("fps");
+    j["sample_rate"] = r.sample_rate;
+  }
+  return j;
+}
+
+void warn_left_out(const std::vector<std::string>& problems) {
+  for (const auto& p : problems) std::cerr << "warning: left out: " << p << "\n";
+}
+
+}  // namespace lssd::read
