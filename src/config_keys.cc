@@ -1,8 +1,8 @@
 // Every configuration key, declared once: name, type, default, whether it changes outputs,
 // and a one-line comment. The release's yacs keys keep their names and defaults; ours follow
-// the same style. Options structs (include/lssd/options.h) are filled from these in config.cc;
-// a key that has an options member takes its default from that member's initialiser (D below),
-// so each default is written once.
+// the same style. Options structs (include/lssd/options.h) are filled from these in
+// src/config_options.cc; a key that has an options member takes its default from that member's
+// initialiser (D below), so each default is written once.
 #include "lssd/config.h"
 #include "lssd/options.h"
 
