@@ -1,8 +1,8 @@
 // Every configuration key, declared once: name, type, default, whether it changes outputs,
 // and a one-line comment. The release's yacs keys keep their names and defaults; ours follow
-// the same style. Options structs (include/lssd/options.h) are filled from these in config.cc;
-// a key that has an options member takes its default from that member's initialiser (D below),
-// so each default is written once.
+// the same style. Options structs (include/lssd/options.h) are filled from these in
+// src/config_options.cc; a key that has an options member takes its default from that member's
+// initialiser (D below), so each default is written once.
 #include "lssd/config.h"
 #include "lssd/options.h"
 
@@ -40,12 +40,12 @@ std::string ints(std::initializer_list<long long> v) {
   return lit(c);
 }
 
-}  // namespace
+using T = ValueType;
+using U = KeyUse;
 
-const std::vector<KeySpec>& declared_keys() {
-  using T = ValueType;
-  using U = KeyUse;
-  static const std::vector<KeySpec> keys = {
+// The release's keys (KeyUse::Used).
+void add_release_keys(std::vector<KeySpec>& keys) {
+  keys.insert(keys.end(), {
       // ---- the release's keys ----
       {"TEST.BATCH_SIZE", T::Int, lit(D.encoder.batch_size), false, "clips of one modality per encoder forward"},
       {"TEST.CHECKPOINT_FILE_PATH", T::String, "\"\"", false,
@@ -77,6 +77,12 @@ const std::vector<KeySpec>& declared_keys() {
       {"AUDIO.CROP_SIZE", T::IntList, ints({D.audio.crop_h, D.audio.crop_w}), true, "log-mel center crop [mels, frames]"},
       {"OUTPUT_DIR", T::String, lit(D.output_dir), false, "where embeddings, manifests and logs go"},
       {"RNG_SEED", T::Int, "1", false, "the release's seed; inference draws no random numbers"},
+  });
+}
+
+// The release's keys that change nothing here (KeyUse::Ignored).
+void add_release_ignored_keys(std::vector<KeySpec>& keys) {
+  keys.insert(keys.end(), {
       // ---- the rest of the release's tree: a released config.yaml may set any of them ----
       // Ignored: the release's tower builder overwrites them per tower from MVIT.SIZE and
       // MVIT.PATCH_OVERLAP, or they only matter for training or torch.distributed.
@@ -121,6 +127,12 @@ const std::vector<KeySpec>& declared_keys() {
       {"MVIT.REL_POS_ZERO_INIT", T::Bool, "False", false, "ignored: initialisation only", U::Ignored},
       {"MVIT.RESIDUAL_POOLING", T::Bool, "False", false, "ignored: set by the tower builder", U::Ignored},
       {"MVIT.DIM_MUL_IN_ATT", T::Bool, "False", false, "ignored: set by the tower builder", U::Ignored},
+  });
+}
+
+// The release's keys that only take their default (KeyUse::DefaultOnly).
+void add_release_default_only_keys(std::vector<KeySpec>& keys) {
+  keys.insert(keys.end(), {
       // Default only: the tower builder keeps these, and other values change the towers (for
       // some, the checkpoint's keys); lssd's towers implement the defaults only.
       {"MVIT.POOL_FIRST", T::Bool, "False", false,
@@ -134,6 +146,12 @@ const std::vector<KeySpec>& declared_keys() {
        "must stay False: the towers' own output rule", U::DefaultOnly},
       {"MVIT.USE_FIXED_SINCOS_POS", T::Bool, "False", false,
        "must stay False: no sin-cos position embedding", U::DefaultOnly},
+  });
+}
+
+// lssd's own keys.
+void add_lssd_keys(std::vector<KeySpec>& keys) {
+  keys.insert(keys.end(), {
       // ---- lssd's keys ----
       {"MODEL.VIDEO_ENCODER_FILE", T::String, lit(D.encoder.video_model), false,
        "exported TorchScript video encoder (video.pt from tools/lssd_export.py)"},
@@ -169,7 +187,22 @@ const std::vector<KeySpec>& declared_keys() {
       {"MEDIA.DEADLINE_S", T::Float, lit(D.media.deadline_s), false, "wall-clock limit to decode one file (0: none)"},
       {"OUTPUT.DTYPE", T::String, lit(std::string(D.float16_output ? "float16" : "float32")), true, "embedding dtype on disk: float32 | float16"},
       {"LOG.PROGRESS_INTERVAL_S", T::Float, lit(D.progress_interval_s), false, "seconds between progress lines when not on a TTY"},
-  };
+  });
+}
+
+}  // namespace
+
+// The groups append in this order; it is the order of to_yaml() and of the model id
+// (output_affecting_text()), so it must not change.
+const std::vector<KeySpec>& declared_keys() {
+  static const std::vector<KeySpec> keys = [] {
+    std::vector<KeySpec> k;
+    add_release_keys(k);
+    add_release_ignored_keys(k);
+    add_release_default_only_keys(k);
+    add_lssd_keys(k);
+    return k;
+  }();
   return keys;
 }
 

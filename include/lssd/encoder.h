@@ -1,6 +1,7 @@
 // The encoder stage: a TorchScript LSSD tower (video.pt / audio.pt from tools/lssd_export.py)
 // with its embedded metadata, on a device and at a precision. LibTorch types stay in
-// src/encoder.cc (the audio transform and the release export use LibTorch in their own .cc).
+// src/encoder*.cc and their private headers (the audio transform and the release export use
+// LibTorch in their own .cc).
 //
 // Errors are lssd::Error("encoder", message, model path): missing file, not TorchScript, missing
 // or invalid embedded lssd_meta.json, unknown device/precision, CUDA asked for where LibTorch has
@@ -18,7 +19,7 @@
 // Process-global LibTorch settings made by the constructor: intra-op threads
 // (EncoderOptions::threads, 0 = the CPUs this process may run on; the last Encoder constructed
 // wins, and forward() re-applies it on its own thread), inter-op threads = 1, and the graph
-// executor (LSSD_JIT_EXECUTOR=simple|legacy|profiling, default simple: see src/encoder.cc).
+// executor (LSSD_JIT_EXECUTOR=simple|legacy|profiling, default simple: see src/encoder_runtime.cc).
 // Under CPU contention (several busy processes sharing cores) run with OMP_WAIT_POLICY=passive:
 // OpenMP's spinning made forwards 5-8x slower in such a case (the variable is read at start-up,
 // so it has to be in the environment, not set by the program).

@@ -6,7 +6,7 @@
 // once); --lanes L: EncoderOptions::cpu_lanes (0: lssd-infer's default, one per thread);
 // --repeat R: run the whole input R times (timings; the output is the last run's); --warmup B:
 // one warmup forward at batch B first. Prints one JSON line on stdout: info, load time, and each
-// call's wall time and process CPU time in seconds. LSSD_JIT_EXECUTOR=profiling|legacy|simple picks the graph executor (encoder.cc).
+// call's wall time and process CPU time in seconds. LSSD_JIT_EXECUTOR=profiling|legacy|simple picks the graph executor (encoder_runtime.cc).
 #include <time.h>
 
 #include <chrono>
