@@ -181,8 +181,11 @@ FloatArray Encoder::Impl::run(const std::vector<const FloatArray*>& items) {
     if (lanes > 1 && inputs.size() > 1) {
       parts = forward_lanes(inputs);
     } else {
-      // OpenMP keeps the thread count per thread: re-apply on the calling thread.
-      const int threads = g_intra_threads.load();
+      // OpenMP keeps the thread count per thread: re-apply on the calling thread. With lanes, a
+      // lone input runs on a lane's thread count too, so that an input's embedding does not
+      // depend on how many others share its batch: some kernels (the fast export's oneDNN
+      // linears) round differently with another thread count (tiny audio: up to 4.8e-7).
+      const int threads = lanes > 1 ? lane_threads : g_intra_threads.load();
       if (threads > 0 && at::get_num_threads() != threads) at::set_num_threads(threads);
       for (const torch::Tensor& x : inputs) parts.push_back(forward_one(x));
     }

@@ -2,8 +2,9 @@
 """E2E: lssd-infer batching, resume and failure handling, with the tiny random-weight model
 (CPU, fp32, 2 threads).
 
-(a) TEST.BATCH_SIZE 1 and 16 give the same embeddings (max abs diff <= 1e-5) on 4 files with
-    2-3 clips each (two videos, two audio files).
+(a) TEST.BATCH_SIZE 1 and 16 give bit-identical embeddings on 4 files with 2-3 clips each (two
+    videos, two audio files): on CPU every input runs on a lane's thread count whatever its
+    batch (the fast export's oneDNN linears round differently with another thread count).
 (b) Resume, on a copy of 4 small files (a 1-clip video, two wavs, the one-sample wav): a rerun into
     the same OUTPUT_DIR computes 0 outputs (summary line; no new manifest records; .npy mtimes
     unchanged); after deleting one .npy exactly that one is recomputed; `TEST.CLIP_LEN 2.0`
@@ -30,7 +31,6 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import e2e_common as ec  # noqa: E402
 
-TOL_BATCH = 1e-5
 SUMMARY_RE = re.compile(r"done: (\d+) outputs = (\d+) written \+ (\d+) already done \+ (\d+) too short"
                         r"(?: \+ \d+ without audio)?(?: \+ (\d+) failed)?")
 
@@ -76,7 +76,7 @@ def part_a(c, tmp, timings):
         if not c.check(a.shape == b.shape, f"(a) {k[1]}: shape {a.shape} == {b.shape}"):
             continue
         d = float(np.abs(a - b).max())
-        c.check(d <= TOL_BATCH, f"(a) {k[1]}: M {a.shape[0]}, batch 1 vs 16 max |diff| {d:.3g} <= {TOL_BATCH}")
+        c.check(d == 0.0, f"(a) {k[1]}: M {a.shape[0]}, batch 1 vs 16 bit-identical (max |diff| {d:.3g})")
 
 
 def part_b(c, tmp, timings):
