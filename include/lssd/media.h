@@ -1,5 +1,5 @@
 // Opening and decoding untrusted media files: the only module with FFmpeg types (they stay in
-// media.cc). Files are opened through the `file` protocol only, with a whitelist of demuxers
+// src/media/). Files are opened through the `file` protocol only, with a whitelist of demuxers
 // and a per-file wall-clock deadline. Decoding streams clips out through a callback, so that
 // memory does not grow with the length of a file.
 #pragma once

@@ -9,7 +9,7 @@
 # this machine's apt sources name; a private apt state under the cache, nothing system-wide):
 #   ffmpeg/       a minimal static FFmpeg (libavformat, libavcodec, libswscale, libswresample,
 #                 libavutil) built from Debian's ffmpeg source package: the file protocol, the
-#                 demuxers lssd allows (src/media.cc) and common video/audio decoders, x86 asm,
+#                 demuxers lssd allows (src/media/ffmpeg.cc) and common video/audio decoders, x86 asm,
 #                 PIC, no external libraries, no debug info; with a CMake package (LssdFFmpeg,
 #                 used by -DLSSD_FFMPEG_PACKAGE=ON). C only: no C++ ABI concerns.
 #   bin/lssd-corpus-ffmpeg  a static ffmpeg program that only generates test media (lavfi
@@ -105,7 +105,7 @@ log "yaml-cpp source $ycpp_ver"
 ycpp_src=$(fetch_source yaml-cpp "$ycpp_ver") || exit 1
 
 # ---------------------------------------------------------------- FFmpeg: the libraries lssd links
-# Demuxers: src/media.cc's whitelist. Decoders: the common codecs of those containers.
+# Demuxers: src/media/ffmpeg.cc's whitelist. Decoders: the common codecs of those containers.
 demuxers=mov,matroska,avi,wav,w64,flac,mp3,ogg,aac,aiff,mpegts,flv,asf
 vdec=h264,hevc,mpeg4,mpeg1video,mpeg2video,vp8,vp9,mjpeg,h263,msmpeg4v1,msmpeg4v2,msmpeg4v3,wmv1,wmv2,wmv3,vc1,theora,prores,dnxhd,ffv1,rawvideo,flv
 adec=aac,aac_latm,mp3,mp3float,mp2,mp2float,mp1,opus,vorbis,flac,alac,ac3,eac3,wmav1,wmav2,wmapro,dca,truehd,mlp
