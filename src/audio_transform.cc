@@ -41,8 +41,7 @@ RatePlan plan_rates(int orig_rate, int new_rate) {
   p.next = new_rate / g;
   p.base = static_cast<double>(std::min(p.orig, p.next));
   p.base *= kRolloff;
-  p.width = static_cast<int64_t>(
-      std::ceil(static_cast<double>(kLowpassWidth * p.orig) / p.base));
+  p.width = static_cast<int64_t>(std::ceil(static_cast<double>(kLowpassWidth * p.orig) / p.base));
   return p;
 }
 
@@ -98,8 +97,7 @@ at::Tensor cached_kernel(const RatePlan& p) {
 }
 
 int64_t resampled_length(const RatePlan& p, int64_t n) {
-  return static_cast<int64_t>(
-      std::ceil(static_cast<double>(p.next * n) / static_cast<double>(p.orig)));
+  return static_cast<int64_t>(std::ceil(static_cast<double>(p.next * n) / static_cast<double>(p.orig)));
 }
 
 // torchaudio.functional._apply_sinc_resample_kernel on a [1, n] float32 tensor. With max_out
@@ -114,8 +112,7 @@ at::Tensor resample_with_kernel(at::Tensor wav, const RatePlan& p, int64_t max_o
   const int64_t length = wav.size(-1);
   at::Tensor kernel = cached_kernel(p);
   at::Tensor x = at::constant_pad_nd(wav, {p.width, p.width + p.orig}, 0);
-  at::Tensor y = at::conv1d(x.index({torch::indexing::Slice(), torch::indexing::None}), kernel, {},
-                            {p.orig});
+  at::Tensor y = at::conv1d(x.index({torch::indexing::Slice(), torch::indexing::None}), kernel, {}, {p.orig});
   y = y.transpose(1, 2).reshape({1, -1});
   int64_t out_len = resampled_length(p, length);
   if (max_out >= 0) out_len = std::min(out_len, max_out);
@@ -190,10 +187,10 @@ struct OptionsKey {
 
 struct AudioTransform::Impl {
   AudioOptions opts;
-  int64_t target = 0;  // samples after truncation / padding
-  int64_t frames = 0;  // STFT frames
-  at::Tensor window;   // [n_fft] periodic Hann
-  at::Tensor fb;       // [n_fft/2+1, n_mels] HTK mel filterbank
+  int64_t target = 0;           // samples after truncation / padding
+  int64_t frames = 0;           // STFT frames
+  at::Tensor window;            // [n_fft] periodic Hann
+  at::Tensor fb;                // [n_fft/2+1, n_mels] HTK mel filterbank
   std::vector<float> window_v;  // window as a plain vector
   // The filterbank by mel band: the band's first non-zero frequency bin and its weights.
   std::vector<int64_t> band_start;
@@ -202,8 +199,9 @@ struct AudioTransform::Impl {
   explicit Impl(const AudioOptions& o) : opts(o) {
     if (!(o.clip_len > 0) || o.sample_rate <= 0 || o.n_fft <= 0 || o.hop_length <= 0 || o.n_mels <= 0 ||
         o.crop_h <= 0 || o.crop_w <= 0)
-      throw ConfigError("audio options must be positive (clip_len, sample_rate, n_fft, hop_length, "
-                        "n_mels, crop size)");
+      throw ConfigError(
+          "audio options must be positive (clip_len, sample_rate, n_fft, hop_length, "
+          "n_mels, crop size)");
     target = static_cast<int64_t>(o.clip_len * static_cast<double>(o.sample_rate));
     if (target <= o.n_fft / 2)
       throw ConfigError("audio clip of " + std::to_string(target) + " samples is too short for n_fft " +
@@ -279,8 +277,10 @@ struct AudioTransform::Impl {
       const int64_t s0 = t * hop - pad;
       for (int64_t k = 0; k < n_fft; ++k) {
         int64_t i = s0 + k;
-        if (i < 0) i = -i;
-        else if (i >= target) i = 2 * (target - 1) - i;
+        if (i < 0)
+          i = -i;
+        else if (i >= target)
+          i = 2 * (target - 1) - i;
         row[k] = w[i] * window_v[static_cast<size_t>(k)];
       }
     }

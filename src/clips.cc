@@ -56,9 +56,9 @@ int compare_double_rational(double x, __int128 p, int64_t q) {
   if (r == 0) return f > 0 ? 1 : 0;
   if (f == 0) return -1;
   int e = 0;
-  const double mant = std::frexp(f, &e);  // f = mant * 2^e, mant in [0.5, 1), e <= 0
+  const double mant = std::frexp(f, &e);                                // f = mant * 2^e, mant in [0.5, 1), e <= 0
   const auto m = static_cast<unsigned __int128>(std::ldexp(mant, 53));  // f = m * 2^(e-53)
-  const int s = 53 - e;                                              // f = m / 2^s, s >= 53
+  const int s = 53 - e;                                                 // f = m / 2^s, s >= 53
   // Compare m*q with r*2^s.
   const unsigned __int128 lhs = m * static_cast<unsigned __int128>(q);  // < 2^116
   if (s >= 128) return -1;                                              // r >= 1: r*2^s > lhs
@@ -205,8 +205,7 @@ bool audio_regular_clip_exists(int i, int64_t n_known, int sample_rate, double c
   return (i + 1) * clip_len * sample_rate < static_cast<double>(n_known);
 }
 
-bool audio_final_clip(int64_t n, int num_regular, int64_t last_stop, int sample_rate, double clip_len,
-                      AudioClip* out) {
+bool audio_final_clip(int64_t n, int num_regular, int64_t last_stop, int sample_rate, double clip_len, AudioClip* out) {
   if (n < 2) return false;
   AudioClip c;
   c.index = num_regular;

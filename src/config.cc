@@ -41,8 +41,8 @@ std::string yaml_item_literal(const YAML::Node& e, const std::string& key, const
   return lit + "]";
 }
 
-void flatten_yaml(const YAML::Node& node, const std::string& prefix, std::vector<std::pair<std::string, std::string>>* out,
-                  const std::string& file) {
+void flatten_yaml(const YAML::Node& node, const std::string& prefix,
+                  std::vector<std::pair<std::string, std::string>>* out, const std::string& file) {
   for (const auto& kv : node) {
     std::string key = prefix.empty() ? kv.first.as<std::string>() : prefix + "." + kv.first.as<std::string>();
     const YAML::Node& v = kv.second;
@@ -150,9 +150,7 @@ const ConfigValue& typed(const Config& c, const std::string& key, ValueType t) {
 bool Config::get_bool(const std::string& key) const { return typed(*this, key, ValueType::Bool).b; }
 long long Config::get_int(const std::string& key) const { return typed(*this, key, ValueType::Int).i; }
 double Config::get_float(const std::string& key) const { return typed(*this, key, ValueType::Float).f; }
-const std::string& Config::get_string(const std::string& key) const {
-  return typed(*this, key, ValueType::String).s;
-}
+const std::string& Config::get_string(const std::string& key) const { return typed(*this, key, ValueType::String).s; }
 const std::vector<long long>& Config::get_int_list(const std::string& key) const {
   return typed(*this, key, ValueType::IntList).il;
 }
@@ -190,7 +188,8 @@ std::string Config::to_yaml(bool with_comments) const {
 std::vector<std::string> Config::ignored_settings() const {
   std::vector<std::string> out;
   for (const auto& k : declared_keys())
-    if (k.use == KeyUse::Ignored && is_set(k.key)) out.push_back(std::string(k.key) + " " + values_.at(k.key).to_literal());
+    if (k.use == KeyUse::Ignored && is_set(k.key))
+      out.push_back(std::string(k.key) + " " + values_.at(k.key).to_literal());
   return out;
 }
 

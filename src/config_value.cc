@@ -45,8 +45,10 @@ bool parse_float(const std::string& s, double* out) {
   if (s.empty()) return false;
   bool has_digit = false;
   for (char c : s) {
-    if (std::isdigit(static_cast<unsigned char>(c))) has_digit = true;
-    else if (c != '.' && c != 'e' && c != 'E' && c != '-' && c != '+') return false;
+    if (std::isdigit(static_cast<unsigned char>(c)))
+      has_digit = true;
+    else if (c != '.' && c != 'e' && c != 'E' && c != '-' && c != '+')
+      return false;
   }
   if (!has_digit) return false;
   char* end = nullptr;
@@ -91,8 +93,7 @@ Scalar parse_scalar(const std::string& raw) {
 // list (or its brackets or quotes do not balance).
 bool split_list(const std::string& raw, std::vector<std::string>* items) {
   std::string t = trim(raw);
-  if (t.size() < 2 || !((t.front() == '[' && t.back() == ']') || (t.front() == '(' && t.back() == ')')))
-    return false;
+  if (t.size() < 2 || !((t.front() == '[' && t.back() == ']') || (t.front() == '(' && t.back() == ')'))) return false;
   std::string body = t.substr(1, t.size() - 2);
   items->clear();
   if (trim(body).empty()) return true;
@@ -166,8 +167,7 @@ bool canonical_literal(const std::string& raw, std::string* out) {
 std::string yaml_scalar(const std::string& s) {
   bool plain = !s.empty();
   for (char c : s)
-    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '/' || c == '.' || c == '-'))
-      plain = false;
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '/' || c == '.' || c == '-')) plain = false;
   Scalar probe = parse_scalar(s);
   if (plain && probe.kind == Scalar::Str) return s;
   std::string out = "\"";
@@ -237,8 +237,8 @@ ConfigValue convert(const KeySpec& spec, const std::string& literal) {
   ConfigValue v;
   v.type = spec.type;
   auto mismatch = [&](const std::string& got) {
-    return ConfigError("wrong type for " + std::string(spec.key) + ": expected " + to_string(spec.type) +
-                       ", got " + got + " '" + literal + "'");
+    return ConfigError("wrong type for " + std::string(spec.key) + ": expected " + to_string(spec.type) + ", got " +
+                       got + " '" + literal + "'");
   };
   std::vector<std::string> items;
   bool is_list = split_list(literal, &items);

@@ -66,10 +66,10 @@ struct Classifier {
 };
 
 // Extensions of formats FFmpeg reads, beyond the release's lists (for the "ignored" note).
-const std::set<std::string> kOtherVideoExts = {"mkv", "mov", "webm", "m4v", "mpg", "mpeg", "ts", "m2ts", "mts",
-                                               "wmv", "flv", "3gp", "ogv", "asf", "vob", "mxf"};
-const std::set<std::string> kOtherAudioExts = {"m4a", "aac", "ogg", "oga", "wma", "aif", "aiff", "mka",
-                                               "wv", "ac3", "amr", "caf", "au"};
+const std::set<std::string> kOtherVideoExts = {"mkv", "mov", "webm", "m4v", "mpg", "mpeg", "ts",  "m2ts",
+                                               "mts", "wmv", "flv",  "3gp", "ogv", "asf",  "vob", "mxf"};
+const std::set<std::string> kOtherAudioExts = {"m4a", "aac", "ogg", "oga", "wma", "aif", "aiff",
+                                               "mka", "wv",  "ac3", "amr", "caf", "au"};
 
 std::string list_words(const std::vector<std::string>& v) {
   std::string s = "[";
@@ -132,7 +132,8 @@ void walk(const std::string& root, const std::string& rel_dir, std::set<std::pai
       InputFile probe;
       probe.rel_path = rel;
       if (cls.classify(&probe) || !dangling)
-        out->problems.push_back({full, dangling ? "broken symlink" : std::string("cannot stat: ") + std::strerror(errno)});
+        out->problems.push_back(
+            {full, dangling ? "broken symlink" : std::string("cannot stat: ") + std::strerror(errno)});
       continue;
     }
     if (S_ISDIR(s.st_mode)) {
@@ -194,7 +195,8 @@ std::string shard_from_environment(DiscoverOptions* o, bool keys_set_explicitly)
     if (!v || !*v) return false;
     char* end = nullptr;
     long x = std::strtol(v, &end, 10);
-    if (*end != '\0') throw ConfigError(std::string("environment variable ") + name + " is not an integer: '" + v + "'");
+    if (*end != '\0')
+      throw ConfigError(std::string("environment variable ") + name + " is not an integer: '" + v + "'");
     *out = x;
     return true;
   };
@@ -204,8 +206,9 @@ std::string shard_from_environment(DiscoverOptions* o, bool keys_set_explicitly)
     o->shard_id = static_cast<int>(id - min);
     o->num_shards = static_cast<int>(count);
     if (o->shard_id < 0 || o->shard_id >= o->num_shards)
-      throw ConfigError("SLURM_ARRAY_TASK_ID - SLURM_ARRAY_TASK_MIN must be in [0, SLURM_ARRAY_TASK_COUNT); use a "
-                        "contiguous --array=0-N");
+      throw ConfigError(
+          "SLURM_ARRAY_TASK_ID - SLURM_ARRAY_TASK_MIN must be in [0, SLURM_ARRAY_TASK_COUNT); use a "
+          "contiguous --array=0-N");
     return "SLURM_ARRAY_TASK_ID/SLURM_ARRAY_TASK_COUNT";
   }
   if (env_int("JOB_COMPLETION_INDEX", &id)) {
@@ -226,7 +229,8 @@ DiscoverResult discover(const DiscoverOptions& opts, const MediaOptions& media) 
   if (!opts.file_list.empty()) {
     std::ifstream in(opts.file_list);
     if (!in)
-      throw ConfigError("DATA.PATH_TO_FILE_LIST '" + opts.file_list + "' cannot be read (" + std::strerror(errno) + ")");
+      throw ConfigError("DATA.PATH_TO_FILE_LIST '" + opts.file_list + "' cannot be read (" + std::strerror(errno) +
+                        ")");
     std::set<std::string> seen;
     std::string line;
     while (std::getline(in, line)) {

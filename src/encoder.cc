@@ -32,7 +32,7 @@ struct Encoder::Impl {
   torch::Device device{torch::kCPU};
   bool cuda = false;
   Prec prec = Prec::FP32;
-  bool optimize = false;  // graph executor optimisation for this Encoder's forwards
+  bool optimize = false;    // graph executor optimisation for this Encoder's forwards
   int cpu_micro_batch = 1;  // CPU: inputs per module forward (0: the whole batch at once)
   int lanes = 1;            // CPU: micro-batch forwards run at once (threads of their own)
   int lane_threads = 1;     // CPU: intra-op threads of each lane (lanes > 1)
@@ -71,8 +71,7 @@ Encoder::Encoder(const std::string& path, const EncoderOptions& opts, int device
   const std::string& meta = extra[kMetaName];
   if (meta.empty())
     throw Error("encoder",
-                std::string("no embedded ") + kMetaName +
-                    ": not an LSSD encoder; export one with tools/lssd_export.py",
+                std::string("no embedded ") + kMetaName + ": not an LSSD encoder; export one with tools/lssd_export.py",
                 path);
   parse_meta(meta, path, m.info);
   m.module.eval();
@@ -101,9 +100,10 @@ Encoder::Encoder(const std::string& path, const EncoderOptions& opts, int device
         }
     } catch (...) {
     }
-    spdlog::warn("encoder {} ({} {}) has RANDOM weights (seed {}): embeddings are meaningless; export a "
-                 "released checkpoint",
-                 path, m.info.modality, m.info.size, seed);
+    spdlog::warn(
+        "encoder {} ({} {}) has RANDOM weights (seed {}): embeddings are meaningless; export a "
+        "released checkpoint",
+        path, m.info.modality, m.info.size, seed);
   }
   spdlog::debug("encoder {}: {} {} {} on {} at {}, {} intra-op threads ({} lane(s) of {}), sha256 {}", path,
                 m.info.modality, m.info.size, m.info.variant, m.info.device, m.info.precision, g_intra_threads.load(),

@@ -115,8 +115,7 @@ std::string read_meta_record(const std::string& path) {
   const std::string record = std::string("extra/") + kMetaName;
   if (!reader->hasRecord(record))
     throw Error("encoder",
-                std::string("no embedded ") + kMetaName +
-                    ": not an LSSD encoder; export one with tools/lssd_export.py",
+                std::string("no embedded ") + kMetaName + ": not an LSSD encoder; export one with tools/lssd_export.py",
                 path);
   at::DataPtr data;
   size_t n = 0;

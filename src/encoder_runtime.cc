@@ -13,8 +13,8 @@
 #include <ATen/Parallel.h>
 #include <ATen/autocast_mode.h>
 #include <spdlog/spdlog.h>
-#include <torch/cuda.h>
 #include <torch/csrc/jit/runtime/graph_executor.h>
+#include <torch/cuda.h>
 #include <torch/script.h>
 #include <torch/version.h>
 
@@ -163,8 +163,8 @@ Prec resolve_precision(const std::string& spec, bool cuda, const std::string& pa
   if (spec == "fp32") return Prec::FP32;
   if (spec == "fp16") {
     if (!cuda)
-      throw Error("encoder",
-                  "RUNTIME.PRECISION fp16 is only supported on CUDA (use fp32, or bf16 for CPU autocast)", path);
+      throw Error("encoder", "RUNTIME.PRECISION fp16 is only supported on CUDA (use fp32, or bf16 for CPU autocast)",
+                  path);
     return Prec::FP16;
   }
   if (spec == "bf16") return Prec::BF16;

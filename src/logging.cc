@@ -46,8 +46,10 @@ class StatusLineSink : public spdlog::sinks::sink {
   void clear(bool keep) {
     std::lock_guard<std::mutex> lock(mu_);
     if (!shown_) return;
-    if (keep) std::fputs("\n", stderr);
-    else erase();
+    if (keep)
+      std::fputs("\n", stderr);
+    else
+      erase();
     std::fflush(stderr);
     shown_ = false;
     text_.clear();
@@ -82,10 +84,14 @@ void setup_logging(int verbosity) {
   auto logger = std::make_shared<spdlog::logger>("lssd", sink);
   spdlog::set_default_logger(logger);
   spdlog::set_pattern("%^[%Y-%m-%d %H:%M:%S.%e] [%l]%$ %v");
-  if (verbosity < 0) spdlog::set_level(spdlog::level::warn);
-  else if (verbosity == 0) spdlog::set_level(spdlog::level::info);
-  else if (verbosity == 1) spdlog::set_level(spdlog::level::debug);
-  else spdlog::set_level(spdlog::level::trace);
+  if (verbosity < 0)
+    spdlog::set_level(spdlog::level::warn);
+  else if (verbosity == 0)
+    spdlog::set_level(spdlog::level::info);
+  else if (verbosity == 1)
+    spdlog::set_level(spdlog::level::debug);
+  else
+    spdlog::set_level(spdlog::level::trace);
 }
 
 void set_status_line(const std::string& text) {

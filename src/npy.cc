@@ -24,7 +24,7 @@ uint16_t float_to_half(float f) {
   if (exp == 0xff) return static_cast<uint16_t>(sign | 0x7c00u | (mant ? 0x200u : 0u));  // inf / nan
   int32_t e = exp - 127 + 15;
   if (e >= 0x1f) return static_cast<uint16_t>(sign | 0x7c00u);  // overflow -> inf
-  if (e <= 0) {                                                  // subnormal or zero
+  if (e <= 0) {                                                 // subnormal or zero
     if (e < -10) return static_cast<uint16_t>(sign);
     mant |= 0x800000u;
     uint32_t shift = static_cast<uint32_t>(14 - e);
@@ -68,7 +68,8 @@ float half_to_float(uint16_t h) {
 
 std::string npy_bytes(const FloatArray& a, NpyDtype dtype) {
   std::string shape = "(";
-  for (size_t i = 0; i < a.shape.size(); ++i) shape += std::to_string(a.shape[i]) + (a.shape.size() == 1 ? "," : (i + 1 < a.shape.size() ? ", " : ""));
+  for (size_t i = 0; i < a.shape.size(); ++i)
+    shape += std::to_string(a.shape[i]) + (a.shape.size() == 1 ? "," : (i + 1 < a.shape.size() ? ", " : ""));
   shape += ")";
   std::string header = std::string("{'descr': '") + (dtype == NpyDtype::Float32 ? "<f4" : "<f2") +
                        "', 'fortran_order': False, 'shape': " + shape + ", }";
@@ -100,8 +101,8 @@ void write_file_atomic(const std::string& path, const std::string& data) {
   std::error_code ec;
   if (p.has_parent_path()) fs::create_directories(p.parent_path(), ec);
   static thread_local std::mt19937_64 rng{std::random_device{}()};
-  std::string tmp = (p.parent_path() / (".tmp." + p.filename().string() + "." + std::to_string(rng() % 1000000007ULL)))
-                        .string();
+  std::string tmp =
+      (p.parent_path() / (".tmp." + p.filename().string() + "." + std::to_string(rng() % 1000000007ULL))).string();
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
   if (fd < 0) {
     const int err = errno;

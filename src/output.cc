@@ -21,15 +21,19 @@ namespace lssd {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-std::string Record::key() const { return std::string(to_string(modality)) + "\x1f" + rel_path + "\x1f" + std::to_string(track_index); }
+std::string Record::key() const {
+  return std::string(to_string(modality)) + "\x1f" + rel_path + "\x1f" + std::to_string(track_index);
+}
 
 std::string output_name(const std::string& rel_path, int track_index, const std::string& language) {
   if (track_index < 0) return rel_path + ".npy";
   std::string lang;
   for (char c : language) {
     unsigned char u = static_cast<unsigned char>(c);
-    if (std::isalnum(u)) lang += static_cast<char>(std::tolower(u));
-    else if (c == '_' || c == '-') lang += '_';
+    if (std::isalnum(u))
+      lang += static_cast<char>(std::tolower(u));
+    else if (c == '_' || c == '-')
+      lang += '_';
   }
   if (lang.empty()) lang = "und";
   if (lang.size() > 16) lang.resize(16);
@@ -54,10 +58,17 @@ size_t utf8_sequence_length(const std::string& s, size_t i) {
   size_t n;
   uint32_t cp;
   if (c < 0x80) return 1;
-  if ((c & 0xe0) == 0xc0) { n = 2; cp = c & 0x1f; }
-  else if ((c & 0xf0) == 0xe0) { n = 3; cp = c & 0x0f; }
-  else if ((c & 0xf8) == 0xf0) { n = 4; cp = c & 0x07; }
-  else return 0;
+  if ((c & 0xe0) == 0xc0) {
+    n = 2;
+    cp = c & 0x1f;
+  } else if ((c & 0xf0) == 0xe0) {
+    n = 3;
+    cp = c & 0x0f;
+  } else if ((c & 0xf8) == 0xf0) {
+    n = 4;
+    cp = c & 0x07;
+  } else
+    return 0;
   if (i + n > s.size()) return 0;
   for (size_t k = 1; k < n; ++k) {
     unsigned char d = static_cast<unsigned char>(s[i + k]);
@@ -113,8 +124,8 @@ const char* to_string(RecordStatus s) {
 }
 
 bool parse_status(const std::string& name, RecordStatus* s) {
-  for (RecordStatus v : {RecordStatus::Ok, RecordStatus::Failed, RecordStatus::SkippedShort,
-                         RecordStatus::SkippedNoAudio}) {
+  for (RecordStatus v :
+       {RecordStatus::Ok, RecordStatus::Failed, RecordStatus::SkippedShort, RecordStatus::SkippedNoAudio}) {
     if (name == to_string(v)) {
       *s = v;
       return true;
@@ -137,8 +148,10 @@ std::string record_to_json(const Record& r) {
   j["shape"] = r.shape;
   json ranges = json::array();
   for (const auto& c : r.ranges) {
-    if (c.start_sample >= 0) ranges.push_back({c.start_s, c.stop_s, c.start_sample, c.stop_sample});
-    else ranges.push_back({c.start_s, c.stop_s});
+    if (c.start_sample >= 0)
+      ranges.push_back({c.start_s, c.stop_s, c.start_sample, c.stop_sample});
+    else
+      ranges.push_back({c.start_s, c.stop_s});
   }
   j["ranges"] = ranges;
   if (r.modality == Modality::Video) {
@@ -168,8 +181,10 @@ Record record_from_json(const std::string& line, const std::string& source) {
     json j = json::parse(line);
     r.version = j.at("v").get<int>();
     if (r.version > kManifestVersion)
-      throw Error("read", "manifest format version " + std::to_string(r.version) + " is newer than this lssd (" +
-                              std::to_string(kManifestVersion) + ")", source);
+      throw Error("read",
+                  "manifest format version " + std::to_string(r.version) + " is newer than this lssd (" +
+                      std::to_string(kManifestVersion) + ")",
+                  source);
     const std::string modality = j.at("modality").get<std::string>();
     if (!parse_modality(modality, &r.modality)) throw Error("read", "unknown modality '" + modality + "'", source);
     r.path = get_bytes(j, "path");
@@ -289,8 +304,10 @@ JsonlAppender::JsonlAppender(const std::string& path) : path_(path) {
   fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0644);
   if (fd_ < 0) {
     const int err = errno;
-    throw Error("output", std::string("cannot open for appending: ") + std::strerror(err) +
-                              (err == ELOOP ? " (it is a symlink; refusing to follow it)" : ""), path, err);
+    throw Error("output",
+                std::string("cannot open for appending: ") + std::strerror(err) +
+                    (err == ELOOP ? " (it is a symlink; refusing to follow it)" : ""),
+                path, err);
   }
   // A torn last line (a crash or power loss mid-append) is an incomplete record: cut it off, so
   // that it neither glues onto the next record nor stays behind as a malformed middle line
@@ -350,13 +367,17 @@ std::string safe_output_path(const std::string& root, const std::string& rel) {
   fs::path full = fs::path(root) / rel;
   std::error_code ec;
   fs::create_directories(full.parent_path(), ec);
-  if (ec) throw Error("output", "cannot create directory " + full.parent_path().string() + ": " + ec.message(), rel, ec.value());
+  if (ec)
+    throw Error("output", "cannot create directory " + full.parent_path().string() + ": " + ec.message(), rel,
+                ec.value());
   fs::path real_root = fs::weakly_canonical(root, ec);
   fs::path real_parent = fs::weakly_canonical(full.parent_path(), ec);
   std::string rr = real_root.string(), rp = real_parent.string();
   if (rp != rr && rp.compare(0, rr.size() + 1, rr + "/") != 0)
-    throw Error("output", "output directory " + full.parent_path().string() + " resolves outside " + root +
-                              " (a symlink?); refusing to write there", rel);
+    throw Error("output",
+                "output directory " + full.parent_path().string() + " resolves outside " + root +
+                    " (a symlink?); refusing to write there",
+                rel);
   return full.string();
 }
 
@@ -395,8 +416,10 @@ size_t prune_error_log(const std::string& path, const std::function<bool(const s
       drop = retried(get_bytes(json::parse(line), "path"));
     } catch (const std::exception&) {  // not ours to judge: keep it
     }
-    if (drop) ++removed;
-    else kept += line + "\n";
+    if (drop)
+      ++removed;
+    else
+      kept += line + "\n";
   }
   if (removed > 0) write_file_atomic(path, kept);
   return removed;

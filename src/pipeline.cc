@@ -130,13 +130,13 @@ size_t remove_stale_temporaries(const std::string& root, bool sole_writer) {
 }
 
 // Reads an encoder's metadata and checks it against the config (cheap: no TorchScript load).
-std::optional<EncoderInfo> encoder_info(bool needed, const std::string& file, const char* modality,
-                                        const char* key, const PipelineOptions& o) {
+std::optional<EncoderInfo> encoder_info(bool needed, const std::string& file, const char* modality, const char* key,
+                                        const PipelineOptions& o) {
   if (!needed) return std::nullopt;
   if (file.empty()) throw ConfigError(std::string(key) + " must name the exported " + modality + ".pt");
   EncoderInfo info = read_encoder_info(file, /*hash=*/false);
-  if (info.modality != modality) throw ConfigError(file + " is not a" + (modality[0] == 'a' ? "n " : " ") +
-                                                   modality + " encoder");
+  if (info.modality != modality)
+    throw ConfigError(file + " is not a" + (modality[0] == 'a' ? "n " : " ") + modality + " encoder");
   check_expectations(info, o);
   return info;
 }
@@ -205,9 +205,8 @@ class Run {
 std::string Run::model_id(bool video) {
   const std::optional<EncoderInfo>& info = video ? vinfo_ : ainfo_;
   if (!info) return "";
-  std::call_once(video ? vid_once_ : aid_once_, [&] {
-    (video ? vid_ : aid_) = model_id_for(encoder_file_sha256(info->path), o_, video);
-  });
+  std::call_once(video ? vid_once_ : aid_once_,
+                 [&] { (video ? vid_ : aid_) = model_id_for(encoder_file_sha256(info->path), o_, video); });
   return video ? vid_ : aid_;
 }
 
@@ -221,11 +220,12 @@ void Run::plan_jobs() {
   if (!note.empty()) spdlog::warn("{}", note);
   jobs_ = make_jobs(found_, o_.discover);
   if (jobs_.empty()) {
-    const std::string where = o_.discover.file_list.empty() ? "under " + o_.discover.data_dir
-                                                            : "in the list " + o_.discover.file_list;
-    spdlog::warn("nothing to embed: no input file {} matches the extension lists ({}{})", where,
-                 describe_extension_lists(o_.discover),
-                 o_.discover.use_video && o_.discover.use_audio ? "" : "; DATA.USE_VIDEO/USE_AUDIO limit the modalities");
+    const std::string where =
+        o_.discover.file_list.empty() ? "under " + o_.discover.data_dir : "in the list " + o_.discover.file_list;
+    spdlog::warn(
+        "nothing to embed: no input file {} matches the extension lists ({}{})", where,
+        describe_extension_lists(o_.discover),
+        o_.discover.use_video && o_.discover.use_audio ? "" : "; DATA.USE_VIDEO/USE_AUDIO limit the modalities");
   }
   bool need_video = false, need_audio = false;
   for (const auto& j : jobs_) (j.modality == Modality::Video ? need_video : need_audio) = true;
@@ -242,19 +242,19 @@ void Run::resume_check() {
   }
   std::vector<std::string> warnings;
   const std::string dtype = o_.float16_output ? "float16" : "float32";
-  ResumePlan plan = plan_resume(jobs_, found_.files, o_.output_dir, [this](bool video) { return model_id(video); },
-                                dtype, &warnings);
+  ResumePlan plan = plan_resume(
+      jobs_, found_.files, o_.output_dir, [this](bool video) { return model_id(video); }, dtype, &warnings);
   for (const auto& w : warnings) spdlog::warn("{}", w);
   todo_ = std::move(plan.todo);
   summary_.resumed = plan.resumed;
   if (plan.other_model[0] + plan.other_model[1] > 0)
-    spdlog::warn("OUTPUT_DIR {} holds outputs of another model id for {} video and {} audio input(s){}: they will "
-                 "be recomputed with this model ({}) and replace them (use another OUTPUT_DIR to keep both)",
-                 o_.output_dir, plan.other_model[0], plan.other_model[1],
-                 plan.other_dtype > 0 ? " (" + std::to_string(plan.other_dtype) + " in another dtype than " + dtype + ")"
-                                      : "",
-                 "video " + (vinfo_ ? model_id(true) : std::string("-")) + ", audio " +
-                     (ainfo_ ? model_id(false) : std::string("-")));
+    spdlog::warn(
+        "OUTPUT_DIR {} holds outputs of another model id for {} video and {} audio input(s){}: they will "
+        "be recomputed with this model ({}) and replace them (use another OUTPUT_DIR to keep both)",
+        o_.output_dir, plan.other_model[0], plan.other_model[1],
+        plan.other_dtype > 0 ? " (" + std::to_string(plan.other_dtype) + " in another dtype than " + dtype + ")" : "",
+        "video " + (vinfo_ ? model_id(true) : std::string("-")) + ", audio " +
+            (ainfo_ ? model_id(false) : std::string("-")));
 }
 
 void Run::open_outputs() {
@@ -305,10 +305,11 @@ void Run::start_encoders() {
   bool todo_video = false, todo_audio = false;
   for (const auto& j : todo_) (j.modality == Modality::Video ? todo_video : todo_audio) = true;
   auto load = [this](const std::string& path, int dev) {
-    return std::async(std::launch::async, [this, path, dev] {
-             test_hold("towers", control_->stop);
-             return std::make_shared<Encoder>(path, o_.encoder, dev);
-           })
+    return std::async(std::launch::async,
+                      [this, path, dev] {
+                        test_hold("towers", control_->stop);
+                        return std::make_shared<Encoder>(path, o_.encoder, dev);
+                      })
         .share();
   };
   for (int r = 0; r < n_replicas; ++r) {
@@ -406,7 +407,8 @@ void Run::process_track(size_t k, Record rec, int stream) {
         assembler_->update(unit, [&](Record& r) {
           r.sample_rate = res.sample_rate;
           for (const auto& [a, e] : res.ranges)
-            r.ranges.push_back({static_cast<double>(a) / res.sample_rate, static_cast<double>(e) / res.sample_rate, a, e});
+            r.ranges.push_back(
+                {static_cast<double>(a) / res.sample_rate, static_cast<double>(e) / res.sample_rate, a, e});
         });
         assembler_->end(unit, queued);
       },
@@ -446,8 +448,10 @@ void Run::process(size_t k) {
   base.rel_path = f.rel_path;
   base.size = f.size;
   base.mtime_ns = f.mtime_ns;
-  if (job.modality == Modality::Video) process_video(k, base);
-  else process_audio(k, base);
+  if (job.modality == Modality::Video)
+    process_video(k, base);
+  else
+    process_audio(k, base);
   eta_->ended(k);
 }
 
@@ -497,8 +501,8 @@ void Run::encode_loop(size_t replica) {
       const size_t rows_per_clip = m == Modality::Video ? 5 : 1;
       const auto width = static_cast<size_t>(out.shape.back());
       for (size_t i = 0; i < items.size(); ++i) {
-        assembler_->add(items[i].unit, items[i].clip, items[i].generation,
-                        out.data.data() + i * rows_per_clip * width, rows_per_clip * width);
+        assembler_->add(items[i].unit, items[i].clip, items[i].generation, out.data.data() + i * rows_per_clip * width,
+                        rows_per_clip * width);
         eta_->clips_done(items[i].job, 1);
       }
       tally_.clips += static_cast<int64_t>(items.size());
@@ -566,7 +570,8 @@ RunSummary Run::go() {
   reporter.stop();
   if (load_error_) std::rethrow_exception(load_error_);
   if (encoder_failed_) throw Error("encode", "the encoder failed: " + fatal_);
-  if (assembler_->fatal()) throw Error("output", "run stopped, the output cannot be written: " + assembler_->fatal_message());
+  if (assembler_->fatal())
+    throw Error("output", "run stopped, the output cannot be written: " + assembler_->fatal_message());
 
   summary_.written = tally_.written;
   summary_.skipped_short = tally_.skipped_short;

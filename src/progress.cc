@@ -75,8 +75,7 @@ EtaEstimator::Snapshot EtaEstimator::snapshot(double elapsed_s) const {
   return out;
 }
 
-ProgressReporter::ProgressReporter(const EtaEstimator* eta, double interval_s, int tty,
-                                   std::function<int64_t()> failed)
+ProgressReporter::ProgressReporter(const EtaEstimator* eta, double interval_s, int tty, std::function<int64_t()> failed)
     : eta_(eta), interval_s_(interval_s), failed_(std::move(failed)), start_(std::chrono::steady_clock::now()) {
   tty_ = tty == 1 || (tty < 0 && ::isatty(STDERR_FILENO));
   thread_ = std::thread([this] { loop(); });
@@ -100,19 +99,21 @@ std::string ProgressReporter::line(const EtaEstimator::Snapshot& s, int64_t fail
   if (s.eta_s) {
     const auto t = static_cast<int64_t>(*s.eta_s + 0.5);
     char b[48];
-    if (t >= 3600) std::snprintf(b, sizeof b, "%lldh%02lldm", static_cast<long long>(t / 3600), static_cast<long long>(t / 60 % 60));
-    else std::snprintf(b, sizeof b, "%lldm%02llds", static_cast<long long>(t / 60), static_cast<long long>(t % 60));
+    if (t >= 3600)
+      std::snprintf(b, sizeof b, "%lldh%02lldm", static_cast<long long>(t / 3600), static_cast<long long>(t / 60 % 60));
+    else
+      std::snprintf(b, sizeof b, "%lldm%02llds", static_cast<long long>(t / 60), static_cast<long long>(t % 60));
     eta = b;
   }
   const int width = 24;
   const int fill = std::clamp(static_cast<int>(width * s.fraction), 0, width);
   const double rate = elapsed_s > 0 ? static_cast<double>(s.clips_done) / elapsed_s : 0;
   char buf[256];
-  std::snprintf(buf, sizeof buf, "[%s%s] %3d%% | inputs %zu/%zu (failed %lld) | clips %lld/~%.0f | %.2f clips/s | ETA %s",
-                std::string(fill, '#').c_str(), std::string(width - fill, '.').c_str(),
-                static_cast<int>(100 * s.fraction), s.inputs_finished, s.inputs, static_cast<long long>(failed),
-                static_cast<long long>(s.clips_done), std::max(s.clips_expected, static_cast<double>(s.clips_done)),
-                rate, eta.c_str());
+  std::snprintf(
+      buf, sizeof buf, "[%s%s] %3d%% | inputs %zu/%zu (failed %lld) | clips %lld/~%.0f | %.2f clips/s | ETA %s",
+      std::string(fill, '#').c_str(), std::string(width - fill, '.').c_str(), static_cast<int>(100 * s.fraction),
+      s.inputs_finished, s.inputs, static_cast<long long>(failed), static_cast<long long>(s.clips_done),
+      std::max(s.clips_expected, static_cast<double>(s.clips_done)), rate, eta.c_str());
   return buf;
 }
 
@@ -123,8 +124,10 @@ void ProgressReporter::loop() {
     if (stopped_) break;
     const double t = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
     const std::string text = line(eta_->snapshot(t), failed_ ? failed_() : 0, t);
-    if (tty_) set_status_line(text);
-    else spdlog::info("progress {}", text);
+    if (tty_)
+      set_status_line(text);
+    else
+      spdlog::info("progress {}", text);
   }
 }
 

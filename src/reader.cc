@@ -102,19 +102,30 @@ std::string py_json_string(const std::string& bytes) {
     }
     uint32_t cp;
     unsigned char c = static_cast<unsigned char>(bytes[i]);
-    if (n == 1) cp = c;
-    else if (n == 2) cp = c & 0x1f;
-    else if (n == 3) cp = c & 0x0f;
-    else cp = c & 0x07;
+    if (n == 1)
+      cp = c;
+    else if (n == 2)
+      cp = c & 0x1f;
+    else if (n == 3)
+      cp = c & 0x0f;
+    else
+      cp = c & 0x07;
     for (size_t k = 1; k < n; ++k) cp = (cp << 6) | (static_cast<unsigned char>(bytes[i + k]) & 0x3f);
     i += n;
-    if (cp == '"') out += "\\\"";
-    else if (cp == '\\') out += "\\\\";
-    else if (cp == '\n') out += "\\n";
-    else if (cp == '\r') out += "\\r";
-    else if (cp == '\t') out += "\\t";
-    else if (cp == '\b') out += "\\b";
-    else if (cp == '\f') out += "\\f";
+    if (cp == '"')
+      out += "\\\"";
+    else if (cp == '\\')
+      out += "\\\\";
+    else if (cp == '\n')
+      out += "\\n";
+    else if (cp == '\r')
+      out += "\\r";
+    else if (cp == '\t')
+      out += "\\t";
+    else if (cp == '\b')
+      out += "\\b";
+    else if (cp == '\f')
+      out += "\\f";
     else if (cp < 0x20 || (cp >= 0x7f && cp < 0x10000)) {
       std::snprintf(buf, sizeof buf, "\\u%04x", cp);
       out += buf;
@@ -176,15 +187,19 @@ std::string release_metadata_json(const ReleaseMetadata& m, bool integer_ranges,
   for (const auto& r : m.range) {
     json clips = json::array();
     for (const auto& c : r) {
-      if (integer_ranges) clips.push_back({static_cast<int64_t>(std::llround(c.first)), static_cast<int64_t>(std::llround(c.second))});
-      else clips.push_back({c.first, c.second});
+      if (integer_ranges)
+        clips.push_back({static_cast<int64_t>(std::llround(c.first)), static_cast<int64_t>(std::llround(c.second))});
+      else
+        clips.push_back({c.first, c.second});
     }
     range.push_back(clips);
   }
   json rates = json::array();
   for (double s : m.sample_rate) {
-    if (integer_rates) rates.push_back(static_cast<int64_t>(std::llround(s)));
-    else rates.push_back(s);
+    if (integer_rates)
+      rates.push_back(static_cast<int64_t>(std::llround(s)));
+    else
+      rates.push_back(s);
   }
   std::string files = "[";
   for (size_t i = 0; i < m.filepath.size(); ++i) files += (i ? ", " : "") + py_json_string(m.filepath[i]);
@@ -251,9 +266,9 @@ FloatArray ModalityReader::load(const Record& r, std::string* dtype) const {
       for (const auto& x : records_) rows += x.num_clips;
       std::vector<int64_t> want = output_shape(video(), rows);
       if (t->shape != want)
-        throw Error("read", "tensor shape " + t->shape_str() + " does not match metadata.json (expected " +
-                                shape_str(want) + ")",
-                    pt);
+        throw Error(
+            "read",
+            "tensor shape " + t->shape_str() + " does not match metadata.json (expected " + shape_str(want) + ")", pt);
       release_tensor_ = t;
     }
     size_t idx = records_.size();
@@ -262,12 +277,16 @@ FloatArray ModalityReader::load(const Record& r, std::string* dtype) const {
     if (idx >= records_.size()) {  // a copy: find it by path
       idx = records_.size();
       for (size_t i = 0; i < records_.size(); ++i)
-        if (records_[i].path == r.path && records_[i].num_clips == r.num_clips) { idx = i; break; }
+        if (records_[i].path == r.path && records_[i].num_clips == r.num_clips) {
+          idx = i;
+          break;
+        }
       if (idx == records_.size()) throw Error("read", "no such file in the release metadata", r.path);
     }
     FloatArray a(r.shape);
     size_t row = FloatArray::numel_of(std::vector<int64_t>(r.shape.begin() + 1, r.shape.end()));
-    std::copy_n(release_tensor_->data.begin() + static_cast<std::ptrdiff_t>(release_offsets_[idx] * row), a.numel(), a.data.begin());
+    std::copy_n(release_tensor_->data.begin() + static_cast<std::ptrdiff_t>(release_offsets_[idx] * row), a.numel(),
+                a.data.begin());
     if (dtype) *dtype = "float32";
     return a;
   }
@@ -279,8 +298,7 @@ FloatArray ModalityReader::load(const Record& r, std::string* dtype) const {
   NpyDtype dt;
   FloatArray a = read_npy(p, &dt);
   if (a.shape != r.shape)
-    throw Error("read", "shape " + a.shape_str() + " differs from the manifest's " + shape_str(r.shape),
-                p);
+    throw Error("read", "shape " + a.shape_str() + " differs from the manifest's " + shape_str(r.shape), p);
   if (dtype) *dtype = dt == NpyDtype::Float16 ? "float16" : "float32";
   return a;
 }
@@ -292,7 +310,8 @@ OutputReader::OutputReader(const std::string& output_dir) : root_(output_dir) {
     if (detect_layout(output_dir, m) != OutputLayout::None) mods_.emplace(m, ModalityReader(output_dir, m));
   }
   if (mods_.empty())
-    throw Error("read", "no embeddings here: expected video/ or audio/ with manifest*.jsonl (lssd) or metadata.json (release)",
+    throw Error("read",
+                "no embeddings here: expected video/ or audio/ with manifest*.jsonl (lssd) or metadata.json (release)",
                 output_dir);
 }
 
@@ -338,7 +357,9 @@ size_t export_release(const ModalityReader& mr, const std::string& out_dir) {
       }
     }
     if (static_cast<int64_t>(clips.size()) != a.shape[0])
-      throw Error("export", std::to_string(clips.size()) + " clip ranges for " + std::to_string(a.shape[0]) + " embeddings", r.path);
+      throw Error("export",
+                  std::to_string(clips.size()) + " clip ranges for " + std::to_string(a.shape[0]) + " embeddings",
+                  r.path);
     m.range.push_back(std::move(clips));
     m.filepath.push_back(r.path);
     m.sample_rate.push_back(mr.video() ? r.fps : static_cast<double>(r.sample_rate));
@@ -441,8 +462,10 @@ void summarized(const FloatArray& a, size_t d, size_t off, bool summarize, std::
   for (size_t k = d + 1; k < a.shape.size(); ++k) stride *= static_cast<size_t>(a.shape[k]);
   for (int64_t i : kept(a.shape[d], summarize)) {
     size_t o = off + static_cast<size_t>(i) * stride;
-    if (d + 1 == a.shape.size()) out.push_back(a.data[o]);
-    else summarized(a, d + 1, o, summarize, out);
+    if (d + 1 == a.shape.size())
+      out.push_back(a.data[o]);
+    else
+      summarized(a, d + 1, o, summarize, out);
   }
 }
 
@@ -464,7 +487,9 @@ std::string tensor_str(const FloatArray& a, size_t d, size_t off, int indent, bo
     }
     std::string s = "[";
     for (size_t i = 0; i < data.size(); ++i) {
-      if (i) s += (i % static_cast<size_t>(per_line) == 0) ? ",\n" + std::string(static_cast<size_t>(indent) + 1, ' ') : ", ";
+      if (i)
+        s +=
+            (i % static_cast<size_t>(per_line) == 0) ? ",\n" + std::string(static_cast<size_t>(indent) + 1, ' ') : ", ";
       s += data[i];
     }
     return s + "]";

@@ -61,7 +61,8 @@ LinearTaps taps_at(int input_size, int output_size, const std::vector<int>& indi
   t.i1.resize(n);
   t.w0.resize(n);
   t.w1.resize(n);
-  for (size_t k = 0; k < n; ++k) linear_tap(input_size, output_size, indices[k], &t.i0[k], &t.i1[k], &t.w0[k], &t.w1[k]);
+  for (size_t k = 0; k < n; ++k)
+    linear_tap(input_size, output_size, indices[k], &t.i0[k], &t.i1[k], &t.w0[k], &t.w1[k]);
   return t;
 }
 
@@ -159,7 +160,8 @@ FloatArray VideoTransform::operator()(const std::vector<std::vector<uint8_t>>& f
       }
       // The five crops: out[k][c][t]. A crop's rows and columns are consecutive in ys_/xs_.
       for (size_t k = 0; k < crops_.size(); ++k) {
-        float* dst = out.ptr() + ((k * 3 + static_cast<size_t>(c)) * static_cast<size_t>(T) + static_cast<size_t>(t)) * crop_plane;
+        float* dst = out.ptr() +
+                     ((k * 3 + static_cast<size_t>(c)) * static_cast<size_t>(T) + static_cast<size_t>(t)) * crop_plane;
         const int top = position_in(ys_, crops_[k].first), left = position_in(xs_, crops_[k].second);
         for (int y = 0; y < ch; ++y) {
           std::memcpy(dst + static_cast<size_t>(y) * cw, resized_.data() + static_cast<size_t>(top + y) * nx + left,

@@ -24,7 +24,7 @@ class AudioClipStream {
   // gives one. Returns false when the stream had fewer than 2 samples (skipped, as the release).
   bool finish(const OnClip& on_clip);
 
-  int64_t samples() const { return count_; }     // appended so far
+  int64_t samples() const { return count_; }       // appended so far
   size_t buffered() const { return buf_.size(); }  // held now (the memory bound)
 
  private:
@@ -32,7 +32,7 @@ class AudioClipStream {
 
   int sr_;
   double clip_len_;
-  int64_t window_;         // int(T*sr): the tail clip's length
+  int64_t window_;          // int(T*sr): the tail clip's length
   std::vector<float> buf_;  // samples [buf_start_, count_)
   int64_t buf_start_ = 0;
   int64_t count_ = 0;

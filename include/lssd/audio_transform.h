@@ -83,9 +83,9 @@ std::vector<float> resample_audio(const float* x, size_t n, int orig_rate, int n
 
 // Introspection of the process-wide resampling-kernel cache (for tests and logs).
 struct ResampleCacheStats {
-  size_t entries = 0;   // kernels held now
-  size_t builds = 0;    // kernels built since the process started
-  size_t bytes = 0;     // memory held by the cached kernels
+  size_t entries = 0;  // kernels held now
+  size_t builds = 0;   // kernels built since the process started
+  size_t bytes = 0;    // memory held by the cached kernels
 };
 ResampleCacheStats resample_cache_stats();
 

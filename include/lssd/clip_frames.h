@@ -59,9 +59,9 @@ class ClipFrameCollector {
   };
   struct Pending {
     VideoClip clip;
-    bool started = false;  // a frame with pts >= lo was decoded
-    bool over = false;     // the read stopped (or the stream ended)
-    int past_hi = 0;       // frames with pts >= hi since the start
+    bool started = false;                // a frame with pts >= lo was decoded
+    bool over = false;                   // the read stopped (or the stream ended)
+    int past_hi = 0;                     // frames with pts >= hi since the start
     std::map<int64_t, uint64_t> frames;  // lo <= pts <= hi
     bool has_preceding = false;
     Frame preceding;  // the largest pts below lo seen in the read
@@ -72,10 +72,10 @@ class ClipFrameCollector {
   void drop(uint64_t id);
 
   std::vector<Pending> pending_;
-  size_t next_pop_ = 0;   // first clip not popped
-  int stop_after_ = 6;    // frames >= hi that end a read
+  size_t next_pop_ = 0;  // first clip not popped
+  int stop_after_ = 6;   // frames >= hi that end a read
   bool has_best_ = false;
-  Frame best_;            // the frame with the largest pts so far (ties: the later one)
+  Frame best_;  // the frame with the largest pts so far (ties: the later one)
   std::map<uint64_t, int> refs_;
   std::vector<uint64_t> released_;
 };

@@ -78,7 +78,6 @@ AudioClip audio_regular_clip(int i, int sample_rate, double clip_len);
 bool audio_regular_clip_exists(int i, int64_t n_known, int sample_rate, double clip_len);
 // Given the regular clips already emitted (count and last stop) and the final n: the extra
 // clip to emit, if any (count == 0: [0, n); otherwise the tail clip).
-bool audio_final_clip(int64_t n, int num_regular, int64_t last_stop, int sample_rate, double clip_len,
-                      AudioClip* out);
+bool audio_final_clip(int64_t n, int num_regular, int64_t last_stop, int sample_rate, double clip_len, AudioClip* out);
 
 }  // namespace lssd

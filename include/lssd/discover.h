@@ -12,8 +12,8 @@
 namespace lssd {
 
 struct InputFile {
-  std::string path;      // as the release names it: data dir joined with the relative path
-  std::string rel_path;  // the output name: relative to the data dir (list inputs: see below)
+  std::string path;               // as the release names it: data dir joined with the relative path
+  std::string rel_path;           // the output name: relative to the data dir (list inputs: see below)
   bool is_video_ext = false;      // matched a video extension (video embedding)
   bool is_audio_ext = false;      // matched an audio extension (audio embedding)
   bool is_container_ext = false;  // a video container whose audio tracks may be embedded
@@ -27,8 +27,8 @@ struct DiscoverProblem {
 };
 
 struct DiscoverResult {
-  std::vector<InputFile> files;            // sorted by rel_path (byte order), this shard only
-  std::vector<DiscoverProblem> problems;   // unreadable entries, symlink loops, missing list items
+  std::vector<InputFile> files;           // sorted by rel_path (byte order), this shard only
+  std::vector<DiscoverProblem> problems;  // unreadable entries, symlink loops, missing list items
   size_t total_before_shard = 0;
   // Files of the walk left out because no extension list names their extension ("" for none),
   // before sharding; extensions that only a disabled modality names are not counted.

@@ -35,18 +35,18 @@ namespace lssd {
 
 struct EncoderInfo {
   std::string path;
-  std::string modality;          // "video" | "audio"
-  std::string size;              // "S" | "B"
-  std::string variant;           // "full" | "tiny"
+  std::string modality;  // "video" | "audio"
+  std::string size;      // "S" | "B"
+  std::string variant;   // "full" | "tiny"
   bool patch_overlap = false;
   bool random_weights = false;
   std::vector<int64_t> input_shape;  // without batch: [3,16,224,224] or [1,96,288]
   int embed_dim = 768;
-  std::string file_sha256;       // sha256 of the TorchScript file itself (part of the model id)
+  std::string file_sha256;  // sha256 of the TorchScript file itself (part of the model id)
   std::string checkpoint_sha256;
-  std::string meta_json;         // the embedded lssd_meta.json, verbatim
-  std::string device;            // resolved: "cpu", "cuda:0", ...
-  std::string precision;         // resolved: "fp32" | "fp16" | "bf16"
+  std::string meta_json;  // the embedded lssd_meta.json, verbatim
+  std::string device;     // resolved: "cpu", "cuda:0", ...
+  std::string precision;  // resolved: "fp32" | "fp16" | "bf16"
 };
 
 // Reads only the metadata record and (hash = true) the file's sha256 (no module is built,
@@ -71,8 +71,9 @@ class Encoder {
   // (pinned, then a non-blocking copy, on CUDA) and run in one forward; on CPU each item's own
   // memory is forwarded in micro-batches of at most cpu_micro_batch inputs (no copy), run
   // EncoderOptions::cpu_lanes at a time on threads of their own (default: as many as intra-op
-  // threads, one thread each; a single input uses every thread). Runs under c10::InferenceMode. Returns [sum k, embed_dim] float32 on CPU (no items: [0, embed_dim]).
-  // Any thread may call it; one forward at a time per Encoder is the tested use.
+  // threads, one thread each; a single input uses every thread). Runs under c10::InferenceMode. Returns [sum k,
+  // embed_dim] float32 on CPU (no items: [0, embed_dim]). Any thread may call it; one forward at a time per Encoder is
+  // the tested use.
   FloatArray forward(const std::vector<const FloatArray*>& items);
   // One forward on zeros at the given batch size (allocator, kernels and graph executor warm).
   void warmup(int batch = 1);

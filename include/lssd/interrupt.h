@@ -17,10 +17,10 @@ namespace lssd {
 class InterruptWatcher {
  public:
   // Installs the handlers for SIGINT and SIGTERM (one watcher at a time). first_notice(signal)
-  // is logged (warning) at the first signal; at the second, abort_notice(signal) is logged (error) and the process exits
-  // with 128 + that first signal (130 for SIGINT, 143 for SIGTERM) without running destructors:
-  // outputs are written under temporary names and renamed, so nothing half-written remains
-  // under its final name (the next run removes the temporaries).
+  // is logged (warning) at the first signal; at the second, abort_notice(signal) is logged (error) and the process
+  // exits with 128 + that first signal (130 for SIGINT, 143 for SIGTERM) without running destructors: outputs are
+  // written under temporary names and renamed, so nothing half-written remains under its final name (the next run
+  // removes the temporaries).
   InterruptWatcher(std::function<std::string(int signal)> first_notice,
                    std::function<std::string(int signal)> abort_notice);
   // Stops the watching thread and restores the previous handlers.
@@ -42,7 +42,8 @@ class InterruptWatcher {
   std::atomic<bool> stop_{false};
   std::atomic<int> first_signal_{0};
   int pipe_[2] = {-1, -1};
-  struct sigaction old_int_ {}, old_term_ {};
+  struct sigaction old_int_ {
+  }, old_term_{};
   std::thread thread_;
 };
 

@@ -57,12 +57,12 @@ struct ClipSink {
 // under another rule are recomputed by a rerun.
 constexpr int kVideoReadRule = 2;
 struct VideoClipFrames {
-  int index = 0;                 // clip index within the file
+  int index = 0;  // clip index within the file
   double start_s = 0, stop_s = 0;
-  int width = 0, height = 0;     // of the frames (all frames of a clip share the first one's size)
-  int num_decoded = 0;           // frames of the clip before the 25 fps / 16-frame selection
-  std::vector<int64_t> clip_pts;  // pts of all num_decoded frames of the clip, in order
-  std::vector<int64_t> pts;       // pts of the selected frames
+  int width = 0, height = 0;                 // of the frames (all frames of a clip share the first one's size)
+  int num_decoded = 0;                       // frames of the clip before the 25 fps / 16-frame selection
+  std::vector<int64_t> clip_pts;             // pts of all num_decoded frames of the clip, in order
+  std::vector<int64_t> pts;                  // pts of the selected frames
   std::vector<std::vector<uint8_t>> frames;  // the selected frames, RGB24 packed, h*w*3 each
 };
 
@@ -76,14 +76,14 @@ struct VideoFileResult {
   // of the container's first stream contains "Lavc" (the pts of the demuxed packets), else
   // "frames" (the pts of the decoded frames).
   std::string timestamp_source;
-  int64_t num_timestamps = 0;  // timestamps the final plan was made from
+  int64_t num_timestamps = 0;     // timestamps the final plan was made from
   int64_t packet_timestamps = 0;  // packets with a pts (read with GENPTS, as PyAV opens files)
   int64_t decoded_frames = 0;     // decoded frames with a pts (last decode pass)
   int64_t decode_errors = 0;      // packets or frames the decoder refused (last decode pass)
   // Decode passes: 1, or 2 when the decoded frames' timestamps gave another plan than the
   // packets' (the clips from the first pass were then withdrawn from `restart_from` on).
   int decode_passes = 0;
-  int restart_from = -1;          // first clip index decoded again (-1: none)
+  int restart_from = -1;  // first clip index decoded again (-1: none)
   // The release's read stops 5 frames after a clip's end unless DivX user data says the
   // stream has no packed B-frames (then at the first frame past the end).
   bool should_buffer = true;

@@ -15,22 +15,22 @@ inline constexpr double kReleaseClipLen = 3.0;
 
 // Which files to process and how to find them (discover stage).
 struct DiscoverOptions {
-  std::string data_dir;                                       // DATA.PATH_TO_DATA_DIR
-  std::string file_list;                                      // DATA.PATH_TO_FILE_LIST
-  bool use_video = true;                                      // DATA.USE_VIDEO
-  bool use_audio = true;                                      // DATA.USE_AUDIO
-  std::vector<std::string> video_exts{"mp4", "avi"};          // DATA.VIDEO_EXTENSIONS
+  std::string data_dir;                                               // DATA.PATH_TO_DATA_DIR
+  std::string file_list;                                              // DATA.PATH_TO_FILE_LIST
+  bool use_video = true;                                              // DATA.USE_VIDEO
+  bool use_audio = true;                                              // DATA.USE_AUDIO
+  std::vector<std::string> video_exts{"mp4", "avi"};                  // DATA.VIDEO_EXTENSIONS
   std::vector<std::string> audio_exts{"mp3", "wav", "flac", "opus"};  // DATA.AUDIO_EXTENSIONS
-  bool ext_case_insensitive = false;                          // DATA.EXTENSIONS_CASE_INSENSITIVE
-  int num_shards = 1;                                         // DIST.NUM_SHARDS
-  int shard_id = 0;                                           // DIST.SHARD_ID
+  bool ext_case_insensitive = false;                                  // DATA.EXTENSIONS_CASE_INSENSITIVE
+  int num_shards = 1;                                                 // DIST.NUM_SHARDS
+  int shard_id = 0;                                                   // DIST.SHARD_ID
 };
 
 // Opening and decoding untrusted media (media stage).
 struct MediaOptions {
   double deadline_s = 600.0;  // MEDIA.DEADLINE_S: wall-clock limit for one file, 0 = none
   // Audio tracks of video containers are decoded as audio inputs (beyond the release).
-  bool audio_from_video = false;                              // DATA.AUDIO_FROM_VIDEO
+  bool audio_from_video = false;  // DATA.AUDIO_FROM_VIDEO
   std::vector<std::string> video_container_exts{"mp4", "mkv", "avi", "mov", "webm"};
   // MEDIA.DECODE_THREADS: FFmpeg decoder threads per file; 0 = auto (lssd-infer: the CPUs
   // shared among its decode workers, so one long file decodes on every core; else FFmpeg's choice)
@@ -43,22 +43,22 @@ struct MediaOptions {
 // Clip planning and video tensors (clips + video transform stages).
 struct VideoOptions {
   double clip_len = kReleaseClipLen;  // TEST.CLIP_LEN (seconds)
-  double fps = 25.0;       // fixed by the release: video is resampled to 25 fps
-  int n_frames = 16;       // VIDEO.N_FRAMES
-  int short_side = 256;    // VIDEO.CROP_SCALES[0]
-  int crop_h = 224;        // VIDEO.CROP_SIZE[0]
-  int crop_w = 224;        // VIDEO.CROP_SIZE[1]
+  double fps = 25.0;                  // fixed by the release: video is resampled to 25 fps
+  int n_frames = 16;                  // VIDEO.N_FRAMES
+  int short_side = 256;               // VIDEO.CROP_SCALES[0]
+  int crop_h = 224;                   // VIDEO.CROP_SIZE[0]
+  int crop_w = 224;                   // VIDEO.CROP_SIZE[1]
 };
 
 // Clip planning and log-mel tensors (clips + audio transform stages).
 struct AudioOptions {
   double clip_len = kReleaseClipLen;  // TEST.CLIP_LEN (seconds)
-  int sample_rate = 48000;   // fixed by the release: audio is resampled to 48 kHz
-  int n_fft = 1024;          // AUDIO.N_FFT
-  int hop_length = 501;      // AUDIO.HOP_LENGTH
-  int n_mels = 96;           // AUDIO.N_MELS
-  int crop_h = 96;           // AUDIO.CROP_SIZE[0] (mel bins)
-  int crop_w = 288;          // AUDIO.CROP_SIZE[1] (frames)
+  int sample_rate = 48000;            // fixed by the release: audio is resampled to 48 kHz
+  int n_fft = 1024;                   // AUDIO.N_FFT
+  int hop_length = 501;               // AUDIO.HOP_LENGTH
+  int n_mels = 96;                    // AUDIO.N_MELS
+  int crop_h = 96;                    // AUDIO.CROP_SIZE[0] (mel bins)
+  int crop_w = 288;                   // AUDIO.CROP_SIZE[1] (frames)
 };
 
 // The TorchScript encoders (encoder stage).
@@ -81,15 +81,15 @@ struct PipelineOptions {
   VideoOptions video;
   AudioOptions audio;
   EncoderOptions encoder;
-  std::string output_dir = "./tmp";    // OUTPUT_DIR
-  int num_workers = 8;                 // DIST.NUM_WORKERS: decode threads (capped at the job count; CPU runs: at the CPU count)
-  int worker_nice = 10;                // RUNTIME.WORKER_NICE: CPU runs: niceness of the decode threads
-  bool float16_output = false;         // OUTPUT.DTYPE float16
-  double progress_interval_s = 10.0;   // LOG.PROGRESS_INTERVAL_S
-  bool overwrite = false;              // --overwrite: ignore earlier outputs
-  int progress_mode = -1;              // -1: bar on a TTY, log lines otherwise; 0: log lines; 1: bar
-  std::string config_yaml;             // the resolved config, written to OUTPUT_DIR/config.yaml
-  std::string output_key_text;         // config keys that change outputs (part of the model id)
+  std::string output_dir = "./tmp";  // OUTPUT_DIR
+  int num_workers = 8;   // DIST.NUM_WORKERS: decode threads (capped at the job count; CPU runs: at the CPU count)
+  int worker_nice = 10;  // RUNTIME.WORKER_NICE: CPU runs: niceness of the decode threads
+  bool float16_output = false;        // OUTPUT.DTYPE float16
+  double progress_interval_s = 10.0;  // LOG.PROGRESS_INTERVAL_S
+  bool overwrite = false;             // --overwrite: ignore earlier outputs
+  int progress_mode = -1;             // -1: bar on a TTY, log lines otherwise; 0: log lines; 1: bar
+  std::string config_yaml;            // the resolved config, written to OUTPUT_DIR/config.yaml
+  std::string output_key_text;        // config keys that change outputs (part of the model id)
   // Size / overlap named by the config (empty: not named); must match the encoder files.
   std::string expect_size;
   int expect_patch_overlap = -1;

@@ -31,20 +31,20 @@ const char* to_string(RecordStatus s);
 bool parse_status(const std::string& name, RecordStatus* s);
 
 struct ClipRange {
-  double start_s = 0, stop_s = 0;                 // seconds (video: pts-exact; audio: samples / rate)
-  int64_t start_sample = -1, stop_sample = -1;    // audio only: native-rate sample indices
+  double start_s = 0, stop_s = 0;               // seconds (video: pts-exact; audio: samples / rate)
+  int64_t start_sample = -1, stop_sample = -1;  // audio only: native-rate sample indices
 };
 
 struct Record {
   int version = kManifestVersion;
   Modality modality = Modality::Video;
-  std::string path;        // input path as discovered (raw bytes)
-  std::string rel_path;    // relative name (raw bytes)
-  std::string output;      // the .npy relative to OUTPUT_DIR/<modality>/ ("" unless ok)
+  std::string path;      // input path as discovered (raw bytes)
+  std::string rel_path;  // relative name (raw bytes)
+  std::string output;    // the .npy relative to OUTPUT_DIR/<modality>/ ("" unless ok)
   uint64_t size = 0;
   int64_t mtime_ns = 0;
   RecordStatus status = RecordStatus::Ok;
-  int64_t num_clips = 0;   // M
+  int64_t num_clips = 0;  // M
   std::vector<int64_t> shape;
   std::vector<ClipRange> ranges;
   double fps = 0;          // video: the stream's average frame rate
@@ -52,11 +52,11 @@ struct Record {
   int sample_rate = 0;     // audio: native rate
   int track_index = -1;    // audio tracks of video containers: the stream index
   std::string track_language;
-  int tracks_total = 0;    // audio tracks of video containers: how many tracks the input has
+  int tracks_total = 0;  // audio tracks of video containers: how many tracks the input has
   std::string model_id;
-  std::string dtype;       // "float32" | "float16"
+  std::string dtype;  // "float32" | "float16"
   std::string error_stage, error_message;
-  double wall_s = 0;       // time spent on this input
+  double wall_s = 0;  // time spent on this input
 
   // The identity of an output: modality, rel_path and track.
   std::string key() const;

@@ -20,13 +20,13 @@ struct RunControl {
 // container counts once found). The counts add up: outputs = written + resumed + skipped_short
 // + no_audio + failed + not_started.
 struct RunSummary {
-  int64_t outputs = 0;        // outputs this run was responsible for (after sharding)
-  int64_t written = 0;        // embedded and written by this run
-  int64_t resumed = 0;        // already done by an earlier run, kept
-  int64_t skipped_short = 0;  // fewer than 2 timestamps / samples: skipped as the release skips them
-  int64_t no_audio = 0;       // containers without an audio track (DATA.AUDIO_FROM_VIDEO)
-  int64_t failed = 0;         // recorded in errors.jsonl
-  int64_t not_started = 0;    // left for a rerun (the run was stopped)
+  int64_t outputs = 0;            // outputs this run was responsible for (after sharding)
+  int64_t written = 0;            // embedded and written by this run
+  int64_t resumed = 0;            // already done by an earlier run, kept
+  int64_t skipped_short = 0;      // fewer than 2 timestamps / samples: skipped as the release skips them
+  int64_t no_audio = 0;           // containers without an audio track (DATA.AUDIO_FROM_VIDEO)
+  int64_t failed = 0;             // recorded in errors.jsonl
+  int64_t not_started = 0;        // left for a rerun (the run was stopped)
   int64_t discover_problems = 0;  // unreadable paths, symlink loops... (errors.jsonl; not outputs)
   int64_t clips = 0;              // clips encoded this run
   double wall_s = 0;

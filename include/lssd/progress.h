@@ -37,8 +37,8 @@ class EtaEstimator {
   struct Snapshot {
     size_t inputs = 0, inputs_finished = 0;
     int64_t clips_done = 0;
-    double clips_expected = 0;  // planned + estimated for inputs not planned yet
-    double fraction = 0;        // weighted work done / expected, 0..1
+    double clips_expected = 0;    // planned + estimated for inputs not planned yet
+    double fraction = 0;          // weighted work done / expected, 0..1
     std::optional<double> eta_s;  // unknown until some work is done
   };
   Snapshot snapshot(double elapsed_s) const;

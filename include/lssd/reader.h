@@ -56,7 +56,7 @@ class ModalityReader {
   OutputLayout layout_ = OutputLayout::None;
   std::vector<Record> records_;
   std::vector<std::string> warnings_;
-  std::vector<int64_t> release_offsets_;  // first row of each release record
+  std::vector<int64_t> release_offsets_;                // first row of each release record
   mutable std::shared_ptr<FloatArray> release_tensor_;  // loaded on first use
 };
 

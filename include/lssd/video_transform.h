@@ -1,8 +1,8 @@
 // Video clip -> encoder input, as the release computes it (README.md, "The Python release's
-// behaviour", "Video clip -> tensor" steps 3-4): RGB24 frames -> float /255 -> short side to VideoOptions::short_side (bilinear,
-// align_corners=False, no antialias: torch.nn.functional.interpolate in float32) -> FiveCrop
-// (top-left, top-right, bottom-left, bottom-right, center) -> [5, 3, T, crop_h, crop_w].
-// No torch: a separable float32 implementation of the same arithmetic.
+// behaviour", "Video clip -> tensor" steps 3-4): RGB24 frames -> float /255 -> short side to VideoOptions::short_side
+// (bilinear, align_corners=False, no antialias: torch.nn.functional.interpolate in float32) -> FiveCrop (top-left,
+// top-right, bottom-left, bottom-right, center) -> [5, 3, T, crop_h, crop_w]. No torch: a separable float32
+// implementation of the same arithmetic.
 #pragma once
 #include <cstdint>
 #include <utility>
@@ -45,8 +45,8 @@ class VideoTransform {
   std::vector<int> src_rows_;               // source rows the vertical taps of ys_ read (sorted)
   LinearTaps taps_h_;                       // per ys_ entry; i0/i1 index src_rows_
   LinearTaps taps_w_;                       // per xs_ entry
-  std::vector<float> rows_;     // horizontal pass: [src_rows_][xs_] for one channel
-  std::vector<float> resized_;  // [ys_][xs_] for one channel
+  std::vector<float> rows_;                 // horizontal pass: [src_rows_][xs_] for one channel
+  std::vector<float> resized_;              // [ys_][xs_] for one channel
 };
 
 // One-shot convenience wrapper.

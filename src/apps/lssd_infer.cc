@@ -1,8 +1,8 @@
 // lssd-infer: batch embedding extraction.
 //   lssd-infer --cfg configs/B3.yaml DATA.PATH_TO_DATA_DIR in/ OUTPUT_DIR out/ [KEY VALUE ...]
+#include <spdlog/spdlog.h>
 #include <CLI/CLI.hpp>
 #include <atomic>
-#include <spdlog/spdlog.h>
 
 #include <filesystem>
 #include <fstream>
@@ -62,8 +62,10 @@ int main(int argc, char** argv) {
   if (verbose > 0 && !cfg.ignored_settings().empty()) {
     std::string list;
     for (const auto& kv : cfg.ignored_settings()) list += (list.empty() ? "" : ", ") + kv;
-    spdlog::info("ignored config keys (the release's tower builder sets them from MVIT.SIZE / MVIT.PATCH_OVERLAP, "
-                 "or they matter only for training / torch.distributed): {}", list);
+    spdlog::info(
+        "ignored config keys (the release's tower builder sets them from MVIT.SIZE / MVIT.PATCH_OVERLAP, "
+        "or they matter only for training / torch.distributed): {}",
+        list);
   }
   if (cfg.get_float("VIDEO.T") != cfg.get_float("TEST.CLIP_LEN"))
     spdlog::warn("VIDEO.T ({}) differs from TEST.CLIP_LEN ({}); clips follow TEST.CLIP_LEN", cfg.get_float("VIDEO.T"),
@@ -90,7 +92,8 @@ int main(int argc, char** argv) {
     if (s.clips > 0)
       spdlog::info("time: encoder forwards {:.1f} s (video {:.1f} s, audio {:.1f} s); encoders loaded after {:.1f} s",
                    s.encode_s[0] + s.encode_s[1], s.encode_s[0], s.encode_s[1], s.models_ready_s);
-    if (s.failed > 0 || s.discover_problems > 0) spdlog::warn("failures are listed in {}/errors*.jsonl", opts.output_dir);
+    if (s.failed > 0 || s.discover_problems > 0)
+      spdlog::warn("failures are listed in {}/errors*.jsonl", opts.output_dir);
     if (const int sig = watcher.first_signal()) {
       spdlog::warn("INTERRUPTED by {}: {} output(s) not started; rerun the same command to finish", signal_name(sig),
                    s.not_started);

@@ -26,7 +26,7 @@ int main(int argc, char** argv) {
   app.add_flag("-q,--quiet", quiet, "warnings and errors only");
   app.require_subcommand(1);
 
-  std::vector<Command> commands = {add_ls(app),     add_show(app),   add_stats(app),
+  std::vector<Command> commands = {add_ls(app),      add_show(app),   add_stats(app),
                                    add_compare(app), add_verify(app), add_export(app)};
   for (auto& c : add_search_commands(app)) commands.push_back(std::move(c));  // search, dedup, tracks
 

@@ -69,7 +69,8 @@ ClipCmp compare_clip(const FloatArray& a, const FloatArray& b, int64_t c) {
   const size_t clip_elems = a.numel() / static_cast<size_t>(std::max<int64_t>(1, a.shape[0]));
   const size_t base = static_cast<size_t>(c) * clip_elems;
   ClipCmp cc;
-  for (size_t v = 0; v < clip_elems; v += dim) cc.cosine = std::min(cc.cosine, cosine(&a.data[base + v], &b.data[base + v], dim));
+  for (size_t v = 0; v < clip_elems; v += dim)
+    cc.cosine = std::min(cc.cosine, cosine(&a.data[base + v], &b.data[base + v], dim));
   for (size_t i = 0; i < clip_elems; ++i) {
     double d = std::abs(static_cast<double>(a.data[base + i]) - b.data[base + i]);
     if (std::isnan(d)) d = std::numeric_limits<double>::infinity();
@@ -94,7 +95,8 @@ class Comparer {
     add(std::move(e));
   }
 
-  void pair(const std::string& m, const ModalityReader& ma, const ModalityReader& mb, const Record& r, const Record& b) {
+  void pair(const std::string& m, const ModalityReader& ma, const ModalityReader& mb, const Record& r,
+            const Record& b) {
     Entry e;
     e.mtype = m;
     e.a = r;
@@ -126,7 +128,9 @@ class Comparer {
 
   void modality(const std::string& m, const ModalityReader& ma, const ModalityReader& mb) {
     const bool by_path = ma.layout() == OutputLayout::Release || mb.layout() == OutputLayout::Release;
-    auto key = [&](const Record& r) { return (by_path ? r.path : r.rel_path) + "\x1f" + std::to_string(r.track_index); };
+    auto key = [&](const Record& r) {
+      return (by_path ? r.path : r.rel_path) + "\x1f" + std::to_string(r.track_index);
+    };
     std::map<std::string, const Record*> in_b;
     for (const auto& r : mb.records()) in_b[key(r)] = &r;
     std::set<std::string> seen;
@@ -134,8 +138,10 @@ class Comparer {
       std::string k = key(r);
       seen.insert(k);
       auto it = in_b.find(k);
-      if (it == in_b.end()) only_one(m, r, true, mb.layout() == OutputLayout::Release);
-      else pair(m, ma, mb, r, *it->second);
+      if (it == in_b.end())
+        only_one(m, r, true, mb.layout() == OutputLayout::Release);
+      else
+        pair(m, ma, mb, r, *it->second);
     }
     for (const auto& r : mb.records())
       if (!seen.count(key(r))) only_one(m, r, false, ma.layout() == OutputLayout::Release);
@@ -278,8 +284,10 @@ void print_text(const CompareArgs& a, const Comparison& c) {
 
 int run_compare(const CompareArgs& a) {
   const Comparison c = compare_dirs(a);
-  if (a.as_json) print_json(a, c);
-  else print_text(a, c);
+  if (a.as_json)
+    print_json(a, c);
+  else
+    print_text(a, c);
   return c.fail ? kFail : kOk;
 }
 
@@ -292,7 +300,8 @@ Command add_compare(CLI::App& app) {
   s->add_option("DIR_B", a->dir_b, "second output directory")->required()->check(CLI::ExistingDirectory);
   s->add_option("--atol", a->atol, "fail when a value differs by more than this (default: no limit)")
       ->check(CLI::NonNegativeNumber);
-  s->add_option("--min-cosine", a->min_cos, "fail when a clip's cosine similarity (video: its worst crop) is below this")
+  s->add_option("--min-cosine", a->min_cos,
+                "fail when a clip's cosine similarity (video: its worst crop) is below this")
       ->capture_default_str();
   add_mtype_option(s, a->mtype);
   add_json_flag(s, a->as_json);

@@ -34,15 +34,21 @@ json pair_json(const search::Catalog& cat, const search::DuplicatePair& p) {
   b["clips"] = {p.first_b, last_b};
   a["range"] = {cat.range(fa.first_row + p.first_a).start_s, cat.range(fa.first_row + last_a).stop_s};
   b["range"] = {cat.range(fb.first_row + p.first_b).start_s, cat.range(fb.first_row + last_b).stop_s};
-  return {{"a", a}, {"b", b}, {"offset_s", p.offset_s}, {"length", p.length}, {"mean_score", p.mean_score},
-          {"min_score", p.min_score}, {"runs", p.runs}};
+  return {{"a", a},
+          {"b", b},
+          {"offset_s", p.offset_s},
+          {"length", p.length},
+          {"mean_score", p.mean_score},
+          {"min_score", p.min_score},
+          {"runs", p.runs}};
 }
 
 void print_text(const std::string& m, const search::Catalog& cat, const json& mj, const search::DedupOptions& o) {
   const auto& pairs = mj["pairs"];
   std::cout << m << ": " << pairs.size() << " duplicate pair(s) among " << cat.files().size() << " files ("
             << mj["index"]["method"].get<std::string>() << " search of " << mj["queries"].get<int64_t>() << " clips, "
-            << mj["matches"].get<int64_t>() << " clip matches >= " << o.threshold << ", runs of >= " << o.min_clips << ")\n";
+            << mj["matches"].get<int64_t>() << " clip matches >= " << o.threshold << ", runs of >= " << o.min_clips
+            << ")\n";
   for (const auto& p : pairs) {
     const auto& a = p["a"];
     const auto& b = p["b"];
@@ -61,8 +67,11 @@ void print_text(const std::string& m, const search::Catalog& cat, const json& mj
 
 int run_dedup(const DedupArgs& a) {
   OutputReader rd(a.dir);
-  json out = {{"dir", a.dir}, {"threshold", a.opts.threshold}, {"min_clips", a.opts.min_clips},
-              {"neighbors", a.opts.neighbors}, {"modalities", json::object()}};
+  json out = {{"dir", a.dir},
+              {"threshold", a.opts.threshold},
+              {"min_clips", a.opts.min_clips},
+              {"neighbors", a.opts.neighbors},
+              {"modalities", json::object()}};
   for (const auto& m : modalities(rd, a.mtype)) {
     const ModalityReader& mr = rd.modality(m);
     search::Catalog cat(mr, a.cat.options());
@@ -73,8 +82,8 @@ int run_dedup(const DedupArgs& a) {
     json pj = json::array();
     for (const auto& p : pairs) pj.push_back(pair_json(cat, p));
     ix.info["left_out"] = ix.left_out;
-    json mj = {{"index", ix.info}, {"files", cat.files().size()}, {"queries", st.queries}, {"matches", st.matches},
-               {"saturated", st.saturated}, {"pairs", pj}};
+    json mj = {{"index", ix.info},      {"files", cat.files().size()}, {"queries", st.queries},
+               {"matches", st.matches}, {"saturated", st.saturated},   {"pairs", pj}};
     if (!a.as_json) print_text(m, cat, mj, a.opts);
     out["modalities"][m] = mj;
   }
@@ -86,7 +95,8 @@ int run_dedup(const DedupArgs& a) {
 
 Command add_dedup(CLI::App& app) {
   auto a = std::make_shared<DedupArgs>();
-  auto* s = app.add_subcommand("dedup", "near-duplicate files: pairs sharing a run of similar clips at one time offset");
+  auto* s =
+      app.add_subcommand("dedup", "near-duplicate files: pairs sharing a run of similar clips at one time offset");
   s->footer(
       "Every clip is searched (batched FAISS k-NN: exact, or --approx); a clip of another file scoring\n"
       ">= --threshold is a match. A pair is reported when at least --min-clips consecutive clips match\n"
@@ -98,8 +108,12 @@ Command add_dedup(CLI::App& app) {
   s->add_option("DIR", a->dir, "output directory")->required()->check(CLI::ExistingDirectory);
   s->add_option("--mtype", a->mtype, "only this modality (default: each present, separately)")
       ->check(CLI::IsMember({"video", "audio"}));
-  s->add_option("--threshold", a->opts.threshold, "clip match: cosine >= this")->capture_default_str()->check(CLI::Range(-1.0, 1.0));
-  s->add_option("--min-clips", a->opts.min_clips, "run length: consecutive matching clips")->capture_default_str()->check(CLI::PositiveNumber);
+  s->add_option("--threshold", a->opts.threshold, "clip match: cosine >= this")
+      ->capture_default_str()
+      ->check(CLI::Range(-1.0, 1.0));
+  s->add_option("--min-clips", a->opts.min_clips, "run length: consecutive matching clips")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
   s->add_option("--neighbors", a->opts.neighbors, "nearest neighbours looked at per clip (its own file's included)")
       ->capture_default_str()
       ->check(CLI::Range(2, 100000));

@@ -66,7 +66,8 @@ void write_jsonl_row(std::ostream& out, const Row& w) {
   if (w.crop >= 0) line += "\"crop\": " + std::to_string(w.crop) + ", ";
   line += "\"start\": " + json(cr.start_s).dump() + ", \"stop\": " + json(cr.stop_s).dump() + ", ";
   if (cr.start_sample >= 0)
-    line += "\"start_sample\": " + std::to_string(cr.start_sample) + ", \"stop_sample\": " + std::to_string(cr.stop_sample) + ", ";
+    line += "\"start_sample\": " + std::to_string(cr.start_sample) +
+            ", \"stop_sample\": " + std::to_string(cr.stop_sample) + ", ";
   line += "\"embedding\": [";
   for (size_t i = 0; i < w.dim; ++i) {
     if (i) line += ", ";
@@ -88,8 +89,10 @@ size_t write_rows(const OutputReader& rd, const ExportArgs& a, std::ostream& out
       for (int64_t c = 0; c < x.shape[0]; ++c) {
         for (int64_t k = 0; k < crops; ++k, ++rows) {
           const Row w{m, r, c, mr.video() ? k : -1, x.data.data() + static_cast<size_t>(c * crops + k) * dim, dim};
-          if (as_csv) write_csv_row(out, w);
-          else write_jsonl_row(out, w);
+          if (as_csv)
+            write_csv_row(out, w);
+          else
+            write_jsonl_row(out, w);
         }
       }
     }
@@ -101,7 +104,8 @@ int export_release(const ExportArgs& a) {
   OutputReader rd(a.dir);
   for (const auto& m : modalities(rd, a.mtype)) {
     size_t n = lssd::export_release(rd.modality(m), a.release);
-    std::cerr << m << ": " << n << " files -> " << (fs::path(a.release) / m).string() << "/{metadata.json," << m << ".pt}\n";
+    std::cerr << m << ": " << n << " files -> " << (fs::path(a.release) / m).string() << "/{metadata.json," << m
+              << ".pt}\n";
   }
   return kOk;
 }
@@ -138,10 +142,13 @@ int run_export(const ExportArgs& a) {
 
 Command add_export(CLI::App& app) {
   auto a = std::make_shared<ExportArgs>();
-  auto* s = app.add_subcommand("export", "write the release's layout, or a CSV / JSONL table with one row per clip (video: per crop)");
+  auto* s = app.add_subcommand(
+      "export", "write the release's layout, or a CSV / JSONL table with one row per clip (video: per crop)");
   s->add_option("DIR", a->dir, "output directory")->required()->check(CLI::ExistingDirectory);
-  auto* o_rel = s->add_option("--release", a->release, "OUT dir: OUT/<mtype>/metadata.json + <mtype>.pt, as the release writes them");
-  auto* o_csv = s->add_option("--csv", a->csv, "OUT.csv (- for stdout): mtype,file,track,clip,crop,start,stop,e0..e767");
+  auto* o_rel = s->add_option("--release", a->release,
+                              "OUT dir: OUT/<mtype>/metadata.json + <mtype>.pt, as the release writes them");
+  auto* o_csv =
+      s->add_option("--csv", a->csv, "OUT.csv (- for stdout): mtype,file,track,clip,crop,start,stop,e0..e767");
   auto* o_jsonl = s->add_option("--jsonl", a->jsonl, "OUT.jsonl (- for stdout): one object per clip (video: per crop)");
   o_rel->excludes(o_csv)->excludes(o_jsonl);
   o_csv->excludes(o_jsonl);

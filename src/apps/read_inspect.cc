@@ -26,7 +26,8 @@ namespace {
 // Running statistics over values and over embedding vectors (the last axis).
 struct ValueStats {
   size_t n = 0, nonfinite = 0, vectors = 0;
-  double sum = 0, sumsq = 0, mn = std::numeric_limits<double>::infinity(), mx = -std::numeric_limits<double>::infinity();
+  double sum = 0, sumsq = 0, mn = std::numeric_limits<double>::infinity(),
+         mx = -std::numeric_limits<double>::infinity();
   double norm_sum = 0, norm_min = std::numeric_limits<double>::infinity(), norm_max = 0;
 
   void add(const FloatArray& a) {
@@ -64,17 +65,22 @@ struct ValueStats {
   }
   double norm_mean() const { return vectors ? norm_sum / static_cast<double>(vectors) : 0.0; }
   json to_json() const {
-    return {{"count", n},       {"nonfinite", nonfinite}, {"min", n ? jnum(mn) : json(nullptr)},
-            {"max", n ? jnum(mx) : json(nullptr)},        {"mean", mean()},
-            {"std", stdev()},   {"vectors", vectors},     {"l2_norm_mean", norm_mean()},
+    return {{"count", n},
+            {"nonfinite", nonfinite},
+            {"min", n ? jnum(mn) : json(nullptr)},
+            {"max", n ? jnum(mx) : json(nullptr)},
+            {"mean", mean()},
+            {"std", stdev()},
+            {"vectors", vectors},
+            {"l2_norm_mean", norm_mean()},
             {"l2_norm_min", vectors ? jnum(norm_min) : json(nullptr)},
             {"l2_norm_max", vectors ? jnum(norm_max) : json(nullptr)}};
   }
   std::string text() const {
     std::ostringstream o;
     o << "min " << (n ? dstr(mn) : "-") << "  max " << (n ? dstr(mx) : "-") << "  mean " << dstr(mean()) << "  std "
-      << dstr(stdev()) << "  |v| mean " << dstr(norm_mean()) << " (min " << (vectors ? dstr(norm_min) : "-")
-      << ", max " << dstr(norm_max) << ")";
+      << dstr(stdev()) << "  |v| mean " << dstr(norm_mean()) << " (min " << (vectors ? dstr(norm_min) : "-") << ", max "
+      << dstr(norm_max) << ")";
     if (nonfinite) o << "  NON-FINITE " << nonfinite;
     return o.str();
   }
@@ -95,9 +101,12 @@ void print_table(const std::vector<std::vector<std::string>>& rows) {
   for (const auto& r : rows) {
     std::string s;
     for (size_t i = 0; i < r.size(); ++i) {
-      if (i + 1 == r.size()) s += r[i];
-      else if (i == 1) s += std::string(w[i] - r[i].size(), ' ') + r[i] + "  ";  // M right-aligned
-      else s += r[i] + std::string(w[i] - r[i].size() + 2, ' ');
+      if (i + 1 == r.size())
+        s += r[i];
+      else if (i == 1)
+        s += std::string(w[i] - r[i].size(), ' ') + r[i] + "  ";  // M right-aligned
+      else
+        s += r[i] + std::string(w[i] - r[i].size() + 2, ' ');
     }
     std::cout << s << "\n";
   }
@@ -117,8 +126,10 @@ int run_ls(const LsArgs& a) {
                       display_name(r)});
     }
   }
-  if (a.as_json) std::cout << out.dump(1) << "\n";
-  else print_table(rows);
+  if (a.as_json)
+    std::cout << out.dump(1) << "\n";
+  else
+    print_table(rows);
   return kOk;
 }
 
@@ -153,8 +164,8 @@ std::string by_basename(const OutputReader& rd, const std::vector<std::string>& 
   if (hits.size() == 1) return *hits.begin();
   std::string names;
   for (const auto& h : hits) names += (names.empty() ? "" : ", ") + printable(h);
-  throw Error("read", "'" + q + "' matches " + std::to_string(hits.size()) + " inputs (" + names +
-                          "): give the relative path",
+  throw Error("read",
+              "'" + q + "' matches " + std::to_string(hits.size()) + " inputs (" + names + "): give the relative path",
               dir);
 }
 
@@ -226,8 +237,9 @@ int run_show(const ShowArgs& a) {
       if (matches(mr, r, file)) out.push_back(show_record(mr, r, a));
   }
   if (out.empty())
-    throw Error("read", "no record matches '" + a.file +
-                            "' (give its relative path, input path, .npy name or a unique file name; see `lssd-read ls`)",
+    throw Error("read",
+                "no record matches '" + a.file +
+                    "' (give its relative path, input path, .npy name or a unique file name; see `lssd-read ls`)",
                 a.dir);
   if (a.as_json) std::cout << out.dump(1) << "\n";
   return kOk;
@@ -306,15 +318,21 @@ int run_stats(const StatsArgs& a) {
     const ModalityReader& mr = rd.modality(m);
     const ModalityStats s = modality_stats(mr);
     if (!s.load_errors.empty()) rc = kFail;
-    out["modalities"][m] = {{"layout", to_string(mr.layout())}, {"records", mr.records().size()},
-                            {"status", s.status},                {"clips", s.clips},
-                            {"dtypes", s.dtypes},                {"model_ids", s.models},
-                            {"values", s.values.to_json()},      {"load_errors", s.load_errors},
+    out["modalities"][m] = {{"layout", to_string(mr.layout())},
+                            {"records", mr.records().size()},
+                            {"status", s.status},
+                            {"clips", s.clips},
+                            {"dtypes", s.dtypes},
+                            {"model_ids", s.models},
+                            {"values", s.values.to_json()},
+                            {"load_errors", s.load_errors},
                             {"warnings", mr.warnings()}};
     if (!a.as_json) print_stats(mr, s);
   }
-  if (a.as_json) std::cout << out.dump(1) << "\n";
-  else std::cout << "errors logged: " << error_lines << "\n";
+  if (a.as_json)
+    std::cout << out.dump(1) << "\n";
+  else
+    std::cout << "errors logged: " << error_lines << "\n";
   return rc;
 }
 
@@ -333,7 +351,8 @@ Command add_show(CLI::App& app) {
   auto a = std::make_shared<ShowArgs>();
   auto* s = app.add_subcommand("show", "one file's embedding: shape, dtype, stats, values (torch-style)");
   s->add_option("DIR", a->dir, "output directory")->required()->check(CLI::ExistingDirectory);
-  s->add_option("FILE", a->file, "relative path, input path, .npy name, or a file name that only one input has")->required();
+  s->add_option("FILE", a->file, "relative path, input path, .npy name, or a file name that only one input has")
+      ->required();
   add_mtype_option(s, a->mtype);
   add_json_flag(s, a->as_json);
   s->add_flag("--values", a->values, "with --json: include every value (flattened, C order)");

@@ -23,17 +23,25 @@ std::vector<Command> add_search_commands(CLI::App& app) { return {add_search(app
 // ---- shared helpers ----
 
 void add_catalog_args(CLI::App* s, CatalogArgs& a) {
-  s->add_option("--model-id", a.model_id, "use only records of this model id (an OUT with several is refused otherwise)");
-  s->add_option("--dtype", a.dtype, "use only records stored in this dtype")->check(CLI::IsMember({"float32", "float16"}));
+  s->add_option("--model-id", a.model_id,
+                "use only records of this model id (an OUT with several is refused otherwise)");
+  s->add_option("--dtype", a.dtype, "use only records stored in this dtype")
+      ->check(CLI::IsMember({"float32", "float16"}));
 }
 
 void add_index_args(CLI::App* s, IndexArgs& a) {
-  auto* approx = s->add_flag("--approx", a.approx,
-                             "approximate search with an IVF index (FAISS IVF-Flat), built on first use and saved under "
-                             "OUT/index/ (or --index-dir) with the manifest state it was built from; rebuilt when that changes");
-  s->add_option("--nprobe", a.nprobe, "IVF cells scanned per query (default: nlist/128, at least 1)")->check(CLI::PositiveNumber)->needs(approx);
-  s->add_option("--nlist", a.nlist, "IVF cells (default: sqrt(clips)/2, at most clips/39)")->check(CLI::PositiveNumber)->needs(approx);
-  s->add_option("--index-dir", a.index_dir, "where the approximate index is kept (default OUT/index; for a read-only OUT)")
+  auto* approx =
+      s->add_flag("--approx", a.approx,
+                  "approximate search with an IVF index (FAISS IVF-Flat), built on first use and saved under "
+                  "OUT/index/ (or --index-dir) with the manifest state it was built from; rebuilt when that changes");
+  s->add_option("--nprobe", a.nprobe, "IVF cells scanned per query (default: nlist/128, at least 1)")
+      ->check(CLI::PositiveNumber)
+      ->needs(approx);
+  s->add_option("--nlist", a.nlist, "IVF cells (default: sqrt(clips)/2, at most clips/39)")
+      ->check(CLI::PositiveNumber)
+      ->needs(approx);
+  s->add_option("--index-dir", a.index_dir,
+                "where the approximate index is kept (default OUT/index; for a read-only OUT)")
       ->needs(approx);
 }
 
@@ -76,8 +84,12 @@ OpenedIndex open_index(const ModalityReader& mr, const search::Catalog& cat, con
   if (need_matrix) load();
   if (o.left_out.empty()) o.left_out = st.problems;
   const auto p = st.index->params();
-  o.info.update({{"indexed", st.index->size()}, {"path", st.path}, {"state", st.state}, {"nlist", p.nlist},
-                 {"nprobe", p.nprobe}, {"build_seconds", st.build_s}});
+  o.info.update({{"indexed", st.index->size()},
+                 {"path", st.path},
+                 {"state", st.state},
+                 {"nlist", p.nlist},
+                 {"nprobe", p.nprobe},
+                 {"build_seconds", st.build_s}});
   std::cerr << cat.mtype() << " index " << st.path << ": " << st.state;
   if (st.build_s > 0) std::cerr << " in " << fixed(st.build_s, 1) << " s";
   std::cerr << " (nlist " << p.nlist << ", nprobe " << p.nprobe << ", " << st.index->size() << " vectors)\n";
@@ -110,7 +122,8 @@ struct Query {
 };
 
 bool record_matches(const Record& r, const std::string& name, int track) {
-  return r.status == RecordStatus::Ok && (r.rel_path == name || r.path == name) && (track == -2 || r.track_index == track);
+  return r.status == RecordStatus::Ok && (r.rel_path == name || r.path == name) &&
+         (track == -2 || r.track_index == track);
 }
 
 std::string describe(const std::string& name, int track) {
@@ -128,11 +141,14 @@ std::vector<Query> file_queries(const ModalityReader& mr, const search::Catalog&
       const auto& f = cat.files()[fi];
       FloatArray v = search::load_file_vectors(mr, f);
       if (a.clip >= f.clips())
-        throw Error("search", "clip " + std::to_string(a.clip) + " out of range: " + std::to_string(f.clips()) + " clips", file_label(f));
+        throw Error("search",
+                    "clip " + std::to_string(a.clip) + " out of range: " + std::to_string(f.clips()) + " clips",
+                    file_label(f));
       const int64_t dim = v.shape[1];
       for (int64_t c = 0; c < f.clips(); ++c) {
         if (a.clip >= 0 && c != a.clip) continue;
-        qs.push_back({clip_json(cat, f.first_row + c), std::vector<float>(v.data.begin() + c * dim, v.data.begin() + (c + 1) * dim)});
+        qs.push_back({clip_json(cat, f.first_row + c),
+                      std::vector<float>(v.data.begin() + c * dim, v.data.begin() + (c + 1) * dim)});
       }
     }
   return qs;
@@ -146,7 +162,8 @@ std::vector<Query> vector_queries(const std::string& path) {
   std::vector<Query> qs;
   const int64_t dim = v.shape[1];
   for (int64_t i = 0; i < v.shape[0]; ++i)
-    qs.push_back({{{"vector", path}, {"row", i}}, std::vector<float>(v.data.begin() + i * dim, v.data.begin() + (i + 1) * dim)});
+    qs.push_back(
+        {{{"vector", path}, {"row", i}}, std::vector<float>(v.data.begin() + i * dim, v.data.begin() + (i + 1) * dim)});
   return qs;
 }
 
@@ -161,7 +178,8 @@ std::vector<std::string> search_modalities(const OutputReader& rd, const SearchA
   for (const auto& m : rd.modalities()) {
     const auto& recs = rd.modality(m).records();
     if (std::any_of(recs.begin(), recs.end(), [&](const Record& r) {
-          return std::any_of(a.files.begin(), a.files.end(), [&](const std::string& f) { return record_matches(r, f, a.track); });
+          return std::any_of(a.files.begin(), a.files.end(),
+                             [&](const std::string& f) { return record_matches(r, f, a.track); });
         }))
       out.push_back(m);
   }
@@ -169,14 +187,16 @@ std::vector<std::string> search_modalities(const OutputReader& rd, const SearchA
 }
 
 void print_text(const search::Catalog& cat, const json& mod, const std::vector<json>& queries) {
-  std::cout << cat.mtype() << ": " << mod["method"].get<std::string>() << " search over " << mod["indexed"].get<int64_t>()
-            << " clips\n";
+  std::cout << cat.mtype() << ": " << mod["method"].get<std::string>() << " search over "
+            << mod["indexed"].get<int64_t>() << " clips\n";
   for (const auto& q : queries) {
     const json& w = q["query"];
-    if (w.contains("vector")) std::cout << "query " << w["vector"].get<std::string>() << " row " << w["row"].get<int64_t>() << "\n";
+    if (w.contains("vector"))
+      std::cout << "query " << w["vector"].get<std::string>() << " row " << w["row"].get<int64_t>() << "\n";
     else
-      std::cout << "query " << w["rel_path"].get<std::string>() << (w["track"].is_null() ? "" : " [track " + w["track"].dump() + "]")
-                << " clip " << w["clip"].get<int64_t>() << " [" << fixed(w["start"], 2) << "-" << fixed(w["stop"], 2) << " s]\n";
+      std::cout << "query " << w["rel_path"].get<std::string>()
+                << (w["track"].is_null() ? "" : " [track " + w["track"].dump() + "]") << " clip "
+                << w["clip"].get<int64_t>() << " [" << fixed(w["start"], 2) << "-" << fixed(w["stop"], 2) << " s]\n";
     int rank = 0;
     for (const auto& h : q["hits"]) {
       std::string n = h["rel_path"].get<std::string>();
@@ -185,7 +205,8 @@ void print_text(const search::Catalog& cat, const json& mod, const std::vector<j
         n += " [track " + h["track"].dump() + (lang.empty() ? "" : " " + lang) + "]";
       }
       std::printf("  %3d  %.6f  %s  clip %lld [%s-%s s]\n", ++rank, h["score"].get<double>(), n.c_str(),
-                  static_cast<long long>(h["clip"].get<int64_t>()), fixed(h["start"], 2).c_str(), fixed(h["stop"], 2).c_str());
+                  static_cast<long long>(h["clip"].get<int64_t>()), fixed(h["start"], 2).c_str(),
+                  fixed(h["stop"], 2).c_str());
     }
   }
   std::fflush(stdout);
@@ -202,8 +223,10 @@ int run_search(const SearchArgs& a) {
     if (qs.empty()) continue;
     OpenedIndex ix = open_index(mr, cat, a.index, false);
     if (static_cast<int64_t>(qs[0].v.size()) != ix.index->dim())
-      throw Error("search", "query vectors have " + std::to_string(qs[0].v.size()) + " dimensions, the " + m + " clips " +
-                                std::to_string(ix.index->dim()), a.vector);
+      throw Error("search",
+                  "query vectors have " + std::to_string(qs[0].v.size()) + " dimensions, the " + m + " clips " +
+                      std::to_string(ix.index->dim()),
+                  a.vector);
     std::vector<float> flat;
     for (const auto& q : qs) flat.insert(flat.end(), q.v.begin(), q.v.end());
     auto hits = ix.index->search(flat.data(), static_cast<int64_t>(qs.size()), a.k);
@@ -225,8 +248,9 @@ int run_search(const SearchArgs& a) {
   }
   for (size_t n = 0; n < a.files.size(); ++n)
     if (!matched[n])
-      throw Error("read", "no embedded " + (a.mtype.empty() ? std::string() : a.mtype + " ") + "record matches " +
-                              describe(a.files[n], a.track) + " (give its rel_path or input path; see `lssd-read ls`)",
+      throw Error("read",
+                  "no embedded " + (a.mtype.empty() ? std::string() : a.mtype + " ") + "record matches " +
+                      describe(a.files[n], a.track) + " (give its rel_path or input path; see `lssd-read ls`)",
                   a.dir);
   if (a.as_json) std::cout << out.dump(1) << "\n";
   return 0;
@@ -247,8 +271,11 @@ Command add_search(CLI::App& app) {
   auto* ov = s->add_option("--vector", a->vector, "query with the vectors of this .npy: [768], [N,768] or [N,5,768]");
   of->excludes(ov);
   s->add_option("--clip", a->clip, "only this clip of each --file (0-based)")->needs(of)->check(CLI::NonNegativeNumber);
-  s->add_option("--track", a->track, "only this audio track (stream index) of each --file (default: every track)")->needs(of)->check(CLI::NonNegativeNumber);
-  s->add_option("--mtype", a->mtype, "modality (default: those holding --file)")->check(CLI::IsMember({"video", "audio"}));
+  s->add_option("--track", a->track, "only this audio track (stream index) of each --file (default: every track)")
+      ->needs(of)
+      ->check(CLI::NonNegativeNumber);
+  s->add_option("--mtype", a->mtype, "modality (default: those holding --file)")
+      ->check(CLI::IsMember({"video", "audio"}));
   s->add_option("-k", a->k, "hits per query")->capture_default_str()->check(CLI::PositiveNumber);
   s->add_flag("--json", a->as_json, "machine-readable JSON on stdout");
   add_catalog_args(s, a->cat);

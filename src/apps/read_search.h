@@ -11,8 +11,8 @@
 
 #include "lssd/reader.h"
 #include "lssd/search/catalog.h"
-#include "read_common.h"
 #include "lssd/search/index.h"
+#include "read_common.h"
 
 namespace CLI {
 class App;
@@ -46,8 +46,8 @@ void add_index_args(CLI::App* s, IndexArgs& a);
 struct OpenedIndex {
   std::unique_ptr<search::KnnIndex> index;
   std::unique_ptr<search::ClipMatrix> matrix;  // every clip vector (exact search, or when asked for)
-  nlohmann::json info;                         // method, rows, indexed, and for IVF path, state, nlist, nprobe, build_seconds
-  std::vector<std::string> left_out;           // files left out ("file: cause")
+  nlohmann::json info;                // method, rows, indexed, and for IVF path, state, nlist, nprobe, build_seconds
+  std::vector<std::string> left_out;  // files left out ("file: cause")
 };
 // The index of `cat`; the matrix is loaded when exact or `need_matrix`. Reports on stderr what
 // it did with a saved index and the files left out.

@@ -34,9 +34,14 @@ json track_json(const search::CatalogFile& f) {
 
 json pair_json(const search::Catalog& cat, const search::TracksReport& rep, const search::TrackPair& p) {
   const auto& c = rep.containers[p.container];
-  json j = {{"a", track_json(cat.files()[p.file_a])}, {"b", track_json(cat.files()[p.file_b])},
-            {"cosine", p.cosine},  {"mean", jnum(p.mean)},    {"min", jnum(p.min)},
-            {"below", ranges_json(p.below)}, {"unpaired", ranges_json(p.unpaired)}, {"flagged", p.flagged()}};
+  json j = {{"a", track_json(cat.files()[p.file_a])},
+            {"b", track_json(cat.files()[p.file_b])},
+            {"cosine", p.cosine},
+            {"mean", jnum(p.mean)},
+            {"min", jnum(p.min)},
+            {"below", ranges_json(p.below)},
+            {"unpaired", ranges_json(p.unpaired)},
+            {"flagged", p.flagged()}};
   put_bytes(j, "file", c.path);
   put_bytes(j, "rel_path", c.rel_path);
   return j;
@@ -58,7 +63,8 @@ void print_text(const search::Catalog& cat, const search::TracksReport& rep) {
     std::cout << escape_non_utf8(rep.containers[ci].rel_path) << "\n";
     for (const auto& p : rep.pairs) {
       if (p.container != ci) continue;
-      std::cout << "  tracks " << track_text(cat.files()[p.file_a]) << " / " << track_text(cat.files()[p.file_b]) << ":";
+      std::cout << "  tracks " << track_text(cat.files()[p.file_a]) << " / " << track_text(cat.files()[p.file_b])
+                << ":";
       for (double c : p.cosine) std::cout << " " << fixed(c, 4);
       std::cout << "\n";
     }
@@ -76,8 +82,8 @@ void print_text(const search::Catalog& cat, const search::TracksReport& rep) {
   }
   size_t flagged = 0;
   for (const auto& p : rep.pairs) flagged += p.flagged();
-  std::printf("%s: %zu container(s), %zu track pair(s), %zu with clips below %g or unpaired\n", flagged ? "FLAGGED" : "OK",
-              rep.containers.size(), rep.pairs.size(), flagged, rep.threshold);
+  std::printf("%s: %zu container(s), %zu track pair(s), %zu with clips below %g or unpaired\n",
+              flagged ? "FLAGGED" : "OK", rep.containers.size(), rep.pairs.size(), flagged, rep.threshold);
   std::fflush(stdout);
 }
 
@@ -95,11 +101,12 @@ int run_tracks(const TracksArgs& a) {
     flagged = flagged || p.flagged();
   }
   if (a.as_json)
-    std::cout << json{{"dir", a.dir}, {"threshold", a.threshold}, {"containers", rep.containers.size()}, {"pairs", pairs},
-                      {"left_out", rep.problems}, {"ok", !flagged}}
+    std::cout << json{{"dir", a.dir},   {"threshold", a.threshold}, {"containers", rep.containers.size()},
+                      {"pairs", pairs}, {"left_out", rep.problems}, {"ok", !flagged}}
                      .dump(1)
               << "\n";
-  else print_text(cat, rep);
+  else
+    print_text(cat, rep);
   return flagged ? 1 : 0;
 }
 
@@ -107,7 +114,8 @@ int run_tracks(const TracksArgs& a) {
 
 Command add_tracks(CLI::App& app) {
   auto a = std::make_shared<TracksArgs>();
-  auto* s = app.add_subcommand("tracks", "dub consistency: per clip cosine of every pair of audio tracks of a container");
+  auto* s =
+      app.add_subcommand("tracks", "dub consistency: per clip cosine of every pair of audio tracks of a container");
   s->footer(
       "For each container with two or more embedded audio tracks (lssd-infer DATA.AUDIO_FROM_VIDEO True):\n"
       "every pair of tracks, the cosine of each clip (clips paired by index), mean, minimum, and the time\n"
@@ -116,7 +124,9 @@ Command add_tracks(CLI::App& app) {
       "until measured with the released weights: give it explicitly. Exit 1 when a pair is flagged.\n");
   s->add_option("DIR", a->dir, "output directory")->required()->check(CLI::ExistingDirectory);
   s->add_option("FILE", a->file, "only this container (rel_path or input path)");
-  s->add_option("--threshold", a->threshold, "flag clips whose cosine is below this")->capture_default_str()->check(CLI::Range(-1.0, 1.0));
+  s->add_option("--threshold", a->threshold, "flag clips whose cosine is below this")
+      ->capture_default_str()
+      ->check(CLI::Range(-1.0, 1.0));
   s->add_flag("--json", a->as_json, "machine-readable JSON on stdout");
   add_catalog_args(s, a->cat);
   return {s, [a] { return run_tracks(*a); }};

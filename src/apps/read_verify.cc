@@ -54,7 +54,8 @@ void verify_record(const ModalityReader& mr, const Record& r, Findings& f, std::
   try {
     std::string dt;
     FloatArray a = mr.load(r, &dt);
-    if (!r.dtype.empty() && dt != r.dtype) f.problem("dtype", m, npy.empty() ? r.path : npy, "stored " + dt + ", manifest says " + r.dtype);
+    if (!r.dtype.empty() && dt != r.dtype)
+      f.problem("dtype", m, npy.empty() ? r.path : npy, "stored " + dt + ", manifest says " + r.dtype);
     size_t bad = 0;
     for (float x : a.data)
       if (!std::isfinite(x)) ++bad;
@@ -68,7 +69,8 @@ void verify_record(const ModalityReader& mr, const Record& r, Findings& f, std::
 // .npy files under OUT/<m> that no ok record references; leftover temporary files are warnings.
 void find_orphans(const fs::path& mdir, const std::string& m, const std::set<std::string>& expected, Findings& f) {
   std::error_code ec;
-  for (auto it = fs::recursive_directory_iterator(mdir, ec); !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
+  for (auto it = fs::recursive_directory_iterator(mdir, ec); !ec && it != fs::recursive_directory_iterator();
+       it.increment(ec)) {
     if (!it->is_regular_file(ec)) continue;
     std::string name = it->path().filename().string();
     std::string p = it->path().lexically_normal().string();
@@ -87,7 +89,8 @@ bool verify_modality(const std::string& dir, const std::string& m, Findings& f) 
   const fs::path mdir = fs::path(dir) / m;
   std::error_code ec;
   if (layout == OutputLayout::None) {
-    if (fs::exists(mdir, ec)) f.problem("manifest", m, mdir.string(), "directory has no manifest*.jsonl or metadata.json");
+    if (fs::exists(mdir, ec))
+      f.problem("manifest", m, mdir.string(), "directory has no manifest*.jsonl or metadata.json");
     return false;
   }
   std::unique_ptr<ModalityReader> mr;
@@ -112,11 +115,14 @@ int run_verify(const VerifyArgs& a) {
   size_t present = 0;
   for (const char* m : {"video", "audio"})
     if (a.mtype.empty() || a.mtype == m) present += verify_modality(a.dir, m, f);
-  if (!present) f.problem("manifest", a.mtype, a.dir, "no video/ or audio/ embeddings (manifest*.jsonl or metadata.json)");
+  if (!present)
+    f.problem("manifest", a.mtype, a.dir, "no video/ or audio/ embeddings (manifest*.jsonl or metadata.json)");
   const bool ok = f.problems.empty();
   if (a.as_json) {
-    std::cout << json{{"dir", a.dir}, {"checked", f.checked}, {"problems", f.problems}, {"warnings", f.warnings}, {"ok", ok}}.dump(1)
-              << "\n";
+    std::cout
+        << json{{"dir", a.dir}, {"checked", f.checked}, {"problems", f.problems}, {"warnings", f.warnings}, {"ok", ok}}
+               .dump(1)
+        << "\n";
     return ok ? kOk : kFail;
   }
   for (const auto& p : f.problems) {
@@ -124,7 +130,8 @@ int run_verify(const VerifyArgs& a) {
               << p["message"].get<std::string>() << "\n";
   }
   for (const auto& w : f.warnings) std::cerr << "warning: " << w.get<std::string>() << "\n";
-  std::cout << (ok ? "OK" : "FAIL") << ": " << f.checked << " outputs checked, " << f.problems.size() << " problem(s)\n";
+  std::cout << (ok ? "OK" : "FAIL") << ": " << f.checked << " outputs checked, " << f.problems.size()
+            << " problem(s)\n";
   return ok ? kOk : kFail;
 }
 
@@ -132,7 +139,8 @@ int run_verify(const VerifyArgs& a) {
 
 Command add_verify(CLI::App& app) {
   auto a = std::make_shared<VerifyArgs>();
-  auto* s = app.add_subcommand("verify", "check every manifest record's output: present, loadable, right shape; list orphans");
+  auto* s = app.add_subcommand("verify",
+                               "check every manifest record's output: present, loadable, right shape; list orphans");
   s->add_option("DIR", a->dir, "output directory")->required()->check(CLI::ExistingDirectory);
   add_mtype_option(s, a->mtype);
   add_json_flag(s, a->as_json);

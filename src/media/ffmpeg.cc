@@ -38,14 +38,22 @@ FramePtr ref_frame(const AVFrame* src) {
   return f;
 }
 
-
 namespace {
 
-
 // The whitelisted demuxers, as FFmpeg names them.
-const std::vector<std::string> kDemuxers = {
-    "mov,mp4,m4a,3gp,3g2,mj2", "matroska,webm", "avi", "wav", "w64", "flac", "mp3", "ogg",
-    "aac", "aiff", "mpegts", "flv", "asf"};
+const std::vector<std::string> kDemuxers = {"mov,mp4,m4a,3gp,3g2,mj2",
+                                            "matroska,webm",
+                                            "avi",
+                                            "wav",
+                                            "w64",
+                                            "flac",
+                                            "mp3",
+                                            "ogg",
+                                            "aac",
+                                            "aiff",
+                                            "mpegts",
+                                            "flv",
+                                            "asf"};
 
 std::string demuxer_whitelist_string() {
   std::string s;
@@ -85,8 +93,6 @@ void route_ffmpeg_log() {
   });
 }
 
-
-
 // Plain local files only: no URL schemes or protocol prefixes (concat:, http:, pipe:, ...), and
 // only regular files (no FIFOs or devices).
 void check_local_path(const std::string& path) {
@@ -117,7 +123,6 @@ std::string detect_format_name(const std::string& path) {
   const AVInputFormat* fmt = av_probe_input_format2(&pd, 1, &score);
   return fmt && fmt->name ? fmt->name : "";
 }
-
 
 std::string media_type_name(AVMediaType t) {
   switch (t) {
@@ -187,8 +192,10 @@ double rational_value(AVRational r) { return r.den == 0 ? 0.0 : static_cast<doub
 // none); 0 when unknown or implausible. An estimate: only for progress.
 double stream_seconds(const AVFormatContext* ctx, const AVStream* st) {
   double s = 0;
-  if (st->duration != AV_NOPTS_VALUE && st->duration > 0) s = static_cast<double>(st->duration) * rational_value(st->time_base);
-  else if (ctx->duration != AV_NOPTS_VALUE && ctx->duration > 0) s = static_cast<double>(ctx->duration) / AV_TIME_BASE;
+  if (st->duration != AV_NOPTS_VALUE && st->duration > 0)
+    s = static_cast<double>(st->duration) * rational_value(st->time_base);
+  else if (ctx->duration != AV_NOPTS_VALUE && ctx->duration > 0)
+    s = static_cast<double>(ctx->duration) / AV_TIME_BASE;
   return s > 0 && s < kMaxDurationS ? s : 0.0;
 }
 
@@ -214,7 +221,6 @@ CodecPtr open_decoder(const AVStream* st, const MediaOptions& mopts, const std::
   if (r < 0) throw Error("decode", "cannot open decoder: " + av_error_string(r), path);
   return cc;
 }
-
 
 int first_video_stream(const AVFormatContext* ctx) {
   for (unsigned i = 0; i < ctx->nb_streams; ++i) {

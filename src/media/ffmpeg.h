@@ -66,9 +66,8 @@ class Deadline {
  public:
   explicit Deadline(double seconds)
       : active_(seconds > 0),
-        until_(std::chrono::steady_clock::now() +
-               std::chrono::duration_cast<std::chrono::steady_clock::duration>(
-                   std::chrono::duration<double>(active_ ? seconds : 0.0))),
+        until_(std::chrono::steady_clock::now() + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                                                      std::chrono::duration<double>(active_ ? seconds : 0.0))),
         seconds_(seconds) {}
   bool expired() const { return active_ && std::chrono::steady_clock::now() > until_; }
   void check(const std::string& path) const {
@@ -93,7 +92,6 @@ class Deadline {
   std::chrono::steady_clock::time_point until_;
   double seconds_;
 };
-
 
 // Names the file that FFmpeg's messages on this thread are about, for one scope (debug level,
 // "FILE: ffmpeg <component>: text"); the last error FFmpeg logged for it is kept (ffmpeg_said).
@@ -188,7 +186,7 @@ int64_t decode_stream_with(AVFormatContext* ctx, AVCodecContext* cc, int stream_
 template <typename OnFrame>
 int64_t decode_stream(AVFormatContext* ctx, AVCodecContext* cc, int stream_index, const Deadline& deadline,
                       const std::string& path, OnFrame&& on_frame) {
-  return decode_stream_with(ctx, cc, stream_index, deadline, path, [](const AVPacket*) {},
-                            std::forward<OnFrame>(on_frame));
+  return decode_stream_with(
+      ctx, cc, stream_index, deadline, path, [](const AVPacket*) {}, std::forward<OnFrame>(on_frame));
 }
 }  // namespace lssd::media

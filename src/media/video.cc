@@ -47,7 +47,6 @@ VideoStreamFacts video_stream_facts(const AVFormatContext* ctx, const std::strin
   return v;
 }
 
-
 // A crafted file can claim an absurd duration with two packets (pts 0 and 2^62): the plan would
 // hold billions of clips. Refuses durations beyond kMaxDurationS (about 11.6 days).
 VideoClipPlan plan_from(const PtsStats& s, TimeBase tb, double clip_len, const std::string& path) {

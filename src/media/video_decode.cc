@@ -24,13 +24,13 @@ class RgbConverter {
     std::vector<uint8_t> out(static_cast<size_t>(w) * h * 3);
     if (fmt == AV_PIX_FMT_RGB24) {
       for (int y = 0; y < h; ++y) {
-        std::memcpy(out.data() + static_cast<size_t>(y) * w * 3, f->data[0] + static_cast<ptrdiff_t>(y) * f->linesize[0],
-                    static_cast<size_t>(w) * 3);
+        std::memcpy(out.data() + static_cast<size_t>(y) * w * 3,
+                    f->data[0] + static_cast<ptrdiff_t>(y) * f->linesize[0], static_cast<size_t>(w) * 3);
       }
       return out;
     }
-    SwsContext* s = sws_getCachedContext(sws_.release(), w, h, fmt, w, h, AV_PIX_FMT_RGB24, SWS_BILINEAR,
-                                         nullptr, nullptr, nullptr);
+    SwsContext* s = sws_getCachedContext(sws_.release(), w, h, fmt, w, h, AV_PIX_FMT_RGB24, SWS_BILINEAR, nullptr,
+                                         nullptr, nullptr);
     sws_.reset(s);
     if (!s) throw Error("decode", "cannot convert frames to RGB", path);
     // Rows of a multiple of 16 bytes in a 16-byte-aligned vector: the very layout of the aligned
@@ -74,7 +74,8 @@ class ClipMaker {
   // frames/pts: the clip's frames in the release's order; keep: the indices it keeps.
   VideoClipFrames make(int index, const std::vector<const AVFrame*>& frames, const std::vector<int64_t>& pts,
                        const std::vector<int64_t>& keep) {
-    if (frames.empty() || keep.empty()) throw Error("decode", "clip " + std::to_string(index) + " has no frames", path_);
+    if (frames.empty() || keep.empty())
+      throw Error("decode", "clip " + std::to_string(index) + " has no frames", path_);
     VideoClipFrames out;
     out.index = index;
     out.num_decoded = static_cast<int>(pts.size());
@@ -128,8 +129,8 @@ SelectedFrames select_frames(const std::vector<int64_t>& sorted_pts, const std::
   while (collector.pop_complete(&c)) {
     std::vector<int64_t> kept;
     if (!c.pts.empty())
-      for (const int64_t k : select_clip_frames(static_cast<int64_t>(c.pts.size()), facts.avg_fps, vopts.fps,
-                                                vopts.n_frames))
+      for (const int64_t k :
+           select_clip_frames(static_cast<int64_t>(c.pts.size()), facts.avg_fps, vopts.fps, vopts.n_frames))
         kept.push_back(c.pts[static_cast<size_t>(k)]);
     for (const int64_t p : kept) sel.last_use[p] = sel.kept.size();
     sel.clip_pts.push_back(c.pts);
@@ -152,7 +153,8 @@ DecodePass decode_collecting(const std::string& path, const MediaOptions& mopts,
     while (collector.pop_complete(&c)) {
       std::vector<const AVFrame*> frames;
       for (const uint64_t id : c.ids) frames.push_back(held.at(id).get());
-      const auto keep = select_clip_frames(static_cast<int64_t>(c.ids.size()), facts.avg_fps, vopts.fps, vopts.n_frames);
+      const auto keep =
+          select_clip_frames(static_cast<int64_t>(c.ids.size()), facts.avg_fps, vopts.fps, vopts.n_frames);
       VideoClipFrames out = maker.make(c.index, frames, c.pts, keep);
       deadline->excluding([&] { on_clip(std::move(out)); });
     }
@@ -174,8 +176,7 @@ DecodePass decode_collecting(const std::string& path, const MediaOptions& mopts,
 }
 
 DecodePass decode_selected(const std::string& path, const MediaOptions& mopts, Deadline* deadline,
-                           const VideoStreamFacts& facts, const SelectedFrames& sel,
-                           const std::set<int64_t>& frame_pts,
+                           const VideoStreamFacts& facts, const SelectedFrames& sel, const std::set<int64_t>& frame_pts,
                            const std::function<void(VideoClipFrames&&)>& on_clip) {
   Opened s = open_stream(path, mopts, deadline, facts.index);
   ClipMaker maker(path);

@@ -20,9 +20,9 @@ struct VideoStreamFacts {
   int index = -1;
   TimeBase tb;
   double avg_fps = 0;
-  bool lavc = false;           // first stream's extradata has "Lavc": timestamps from packets
-  bool should_buffer = true;   // torchvision's read_video buffering (DivX user data)
-  bool stored_pts = false;     // the container stores every packet's pts (MP4/MOV, Matroska/WebM)
+  bool lavc = false;          // first stream's extradata has "Lavc": timestamps from packets
+  bool should_buffer = true;  // torchvision's read_video buffering (DivX user data)
+  bool stored_pts = false;    // the container stores every packet's pts (MP4/MOV, Matroska/WebM)
 };
 
 // How many timestamps, and the largest: all a clip plan depends on.
@@ -37,8 +37,8 @@ struct PtsStats {
 
 // What one decode pass saw.
 struct DecodePass {
-  PtsStats frames;      // decoded frames with a pts
-  int64_t errors = 0;   // packets or frames the decoder refused
+  PtsStats frames;       // decoded frames with a pts
+  int64_t errors = 0;    // packets or frames the decoder refused
   bool complete = true;  // decode_selected: its assumptions held (else its clips are withdrawn)
   std::string why;       // ... and why not
 };
@@ -67,8 +67,7 @@ DecodePass decode_collecting(const std::string& path, const MediaOptions& mopts,
 // frames must bear that out (every pts among `frame_pts`, in increasing order, no decode error,
 // every kept frame decoded), else the pass stops with complete = false.
 DecodePass decode_selected(const std::string& path, const MediaOptions& mopts, Deadline* deadline,
-                           const VideoStreamFacts& facts, const SelectedFrames& sel,
-                           const std::set<int64_t>& frame_pts,
+                           const VideoStreamFacts& facts, const SelectedFrames& sel, const std::set<int64_t>& frame_pts,
                            const std::function<void(VideoClipFrames&&)>& on_clip);
 
 }  // namespace lssd::media

@@ -4,8 +4,7 @@
 
 namespace lssd {
 
-ClipQueue::ClipQueue(size_t video_cap, size_t audio_cap, bool greedy)
-    : cap_{video_cap, audio_cap}, greedy_(greedy) {}
+ClipQueue::ClipQueue(size_t video_cap, size_t audio_cap, bool greedy) : cap_{video_cap, audio_cap}, greedy_(greedy) {}
 
 bool ClipQueue::push(Modality m, ClipItem&& item) {
   std::unique_lock<std::mutex> lock(mu_);
@@ -21,10 +20,7 @@ bool ClipQueue::push(Modality m, ClipItem&& item) {
 bool ClipQueue::ready(size_t batch, int* k) const {
   if (greedy_ && (!q_[0].empty() || !q_[1].empty())) {
     // The fuller queue first (relative to its capacity): its producers may be blocked.
-    *k = q_[0].empty()                                     ? 1
-         : q_[1].empty()                                   ? 0
-         : q_[0].size() * cap_[1] >= q_[1].size() * cap_[0] ? 0
-                                                           : 1;
+    *k = q_[0].empty() ? 1 : q_[1].empty() ? 0 : q_[0].size() * cap_[1] >= q_[1].size() * cap_[0] ? 0 : 1;
     return true;
   }
   for (int i = 0; i < 2; ++i) {

@@ -43,8 +43,10 @@ EarlierOutputs judge(const Job& job, const InputFile& f, const std::vector<const
       e.done = usable ? 1 : 0;
       return e;
     }
-    if (r->status == RecordStatus::Ok) usable = usable && output_is_valid((fs::path(out_root) / r->output).string(), r->shape);
-    else if (r->status != RecordStatus::SkippedShort) usable = false;
+    if (r->status == RecordStatus::Ok)
+      usable = usable && output_is_valid((fs::path(out_root) / r->output).string(), r->shape);
+    else if (r->status != RecordStatus::SkippedShort)
+      usable = false;
     ++tracks;
     total = r->tracks_total;
   }
@@ -76,8 +78,10 @@ ResumePlan plan_resume(const std::vector<Job>& jobs, const std::vector<InputFile
     const EarlierOutputs e = judge(j, f, it->second, model_id(video), dtype, roots[video ? 0 : 1]);
     plan.other_model[video ? 0 : 1] += e.other_model ? 1 : 0;
     plan.other_dtype += e.other_dtype ? 1 : 0;
-    if (e.done > 0) plan.resumed += e.done;
-    else plan.todo.push_back(j);
+    if (e.done > 0)
+      plan.resumed += e.done;
+    else
+      plan.todo.push_back(j);
   }
   return plan;
 }

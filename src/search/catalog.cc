@@ -29,13 +29,15 @@ std::string join(const std::set<std::string>& s) {
 std::string file_state(const std::string& path) {
   struct stat st {};
   if (path.empty() || ::stat(path.c_str(), &st) != 0) return "missing";
-  return std::to_string(st.st_size) + ":" + std::to_string(st.st_mtim.tv_sec) + "." + std::to_string(st.st_mtim.tv_nsec);
+  return std::to_string(st.st_size) + ":" + std::to_string(st.st_mtim.tv_sec) + "." +
+         std::to_string(st.st_mtim.tv_nsec);
 }
 
 // Refuses records of more than one value of `what` (model id or dtype).
 void require_one(const std::set<std::string>& values, const char* what, const char* option, const std::string& dir) {
   if (values.size() > 1)
-    throw Error("search", "records from more than one " + std::string(what) + " (" + join(values) + "); pick one with " + option,
+    throw Error("search",
+                "records from more than one " + std::string(what) + " (" + join(values) + "); pick one with " + option,
                 dir);
 }
 
@@ -64,8 +66,8 @@ Catalog::Catalog(const ModalityReader& mr, const CatalogOptions& opts) : mtype_(
   if (files_.empty()) {
     std::string why = "no embedded " + mtype_ + " files";
     if (!opts.model_id.empty() || !opts.dtype.empty())
-      why += " with model id '" + opts.model_id + "' / dtype '" + opts.dtype + "' (present: model ids " + join(all_models) +
-             "; dtypes " + join(all_dtypes) + ")";
+      why += " with model id '" + opts.model_id + "' / dtype '" + opts.dtype + "' (present: model ids " +
+             join(all_models) + "; dtypes " + join(all_dtypes) + ")";
     throw Error("search", why, mr.dir());
   }
   require_one(models, "model id", "--model-id", mr.dir());
@@ -85,8 +87,8 @@ Catalog::Catalog(const ModalityReader& mr, const CatalogOptions& opts) : mtype_(
   }
   for (const auto& f : files_) {
     const Record& r = f.record;
-    for (const std::string& s : {r.rel_path, r.path, std::to_string(r.track_index), r.output, std::to_string(r.num_clips),
-                                 r.model_id, r.dtype})
+    for (const std::string& s : {r.rel_path, r.path, std::to_string(r.track_index), r.output,
+                                 std::to_string(r.num_clips), r.model_id, r.dtype})
       add_field(h, s);
     for (int64_t d : r.shape) add_field(h, std::to_string(d));
     if (!release) add_field(h, file_state(mr.npy_path(r)));
@@ -108,8 +110,10 @@ const ClipRange& Catalog::range(int64_t row) const {
   auto [fi, clip] = locate(row);
   const auto& rs = files_[fi].record.ranges;
   if (clip >= static_cast<int64_t>(rs.size()))
-    throw Error("search", "the manifest lists " + std::to_string(rs.size()) + " clip ranges for " +
-                              std::to_string(files_[fi].clips()) + " clips", files_[fi].record.rel_path);
+    throw Error("search",
+                "the manifest lists " + std::to_string(rs.size()) + " clip ranges for " +
+                    std::to_string(files_[fi].clips()) + " clips",
+                files_[fi].record.rel_path);
   return rs[static_cast<size_t>(clip)];
 }
 
@@ -156,7 +160,8 @@ FloatArray clip_vectors(const FloatArray& e) {
     }
     const double norm = std::sqrt(s);
     float* out = v.ptr() + i * dim;
-    for (int64_t k = 0; k < dim; ++k) out[k] = norm == 0 ? 0.0f : static_cast<float>(acc[static_cast<size_t>(k)] / norm);
+    for (int64_t k = 0; k < dim; ++k)
+      out[k] = norm == 0 ? 0.0f : static_cast<float>(acc[static_cast<size_t>(k)] / norm);
   }
   return v;
 }
@@ -167,7 +172,9 @@ FloatArray load_file_vectors(const ModalityReader& mr, const CatalogFile& f) {
   const std::string name = mr.npy_path(r).empty() ? r.path : mr.npy_path(r);
   for (float x : v.data)
     if (!std::isfinite(x)) throw Error("search", "NaN or Inf in the embedding", name);
-  if (v.shape[0] != f.clips()) throw Error("search", "has " + std::to_string(v.shape[0]) + " clips, the manifest says " + std::to_string(f.clips()), name);
+  if (v.shape[0] != f.clips())
+    throw Error("search",
+                "has " + std::to_string(v.shape[0]) + " clips, the manifest says " + std::to_string(f.clips()), name);
   return v;
 }
 
@@ -187,15 +194,16 @@ ClipMatrix load_clip_matrix(const ModalityReader& mr, const Catalog& cat) {
       m.data.assign(static_cast<size_t>(m.rows * m.dim), 0.0f);
       m.present.assign(static_cast<size_t>(m.rows), 0);
     } else if (v.shape[1] != m.dim) {
-      m.problems.push_back(f.record.rel_path + ": [search] vectors of " + std::to_string(v.shape[1]) + " dimensions, others have " +
-                           std::to_string(m.dim));
+      m.problems.push_back(f.record.rel_path + ": [search] vectors of " + std::to_string(v.shape[1]) +
+                           " dimensions, others have " + std::to_string(m.dim));
       continue;
     }
     std::copy(v.data.begin(), v.data.end(), m.data.begin() + f.first_row * m.dim);
     std::fill_n(m.present.begin() + f.first_row, f.clips(), uint8_t{1});
   }
-  if (m.dim == 0) throw Error("search", "no " + cat.mtype() + " embedding could be loaded (first: " +
-                                            (m.problems.empty() ? std::string("none") : m.problems.front()) + ")");
+  if (m.dim == 0)
+    throw Error("search", "no " + cat.mtype() + " embedding could be loaded (first: " +
+                              (m.problems.empty() ? std::string("none") : m.problems.front()) + ")");
   return m;
 }
 

@@ -81,7 +81,8 @@ std::vector<ClipMatch> find_clip_matches(const Catalog& cat, const ClipMatrix& m
       if (m.present.empty() || m.present[static_cast<size_t>(r)]) rows.push_back(r);
     if (rows.empty()) continue;
     q.resize(rows.size() * static_cast<size_t>(m.dim));
-    for (size_t i = 0; i < rows.size(); ++i) std::copy_n(m.row(rows[i]), m.dim, q.begin() + static_cast<int64_t>(i) * m.dim);
+    for (size_t i = 0; i < rows.size(); ++i)
+      std::copy_n(m.row(rows[i]), m.dim, q.begin() + static_cast<int64_t>(i) * m.dim);
     auto hits = index.search(q.data(), static_cast<int64_t>(rows.size()), opts.neighbors);
     for (size_t i = 0; i < rows.size(); ++i) {
       const size_t fq = cat.locate(rows[i]).first;
@@ -99,15 +100,17 @@ std::vector<ClipMatch> find_clip_matches(const Catalog& cat, const ClipMatrix& m
   std::sort(out.begin(), out.end(), [](const ClipMatch& a, const ClipMatch& b) {
     return std::tie(a.row_a, a.row_b, b.score) < std::tie(b.row_a, b.row_b, a.score);
   });
-  out.erase(std::unique(out.begin(), out.end(),
-                        [](const ClipMatch& a, const ClipMatch& b) { return a.row_a == b.row_a && a.row_b == b.row_b; }),
-            out.end());
+  out.erase(
+      std::unique(out.begin(), out.end(),
+                  [](const ClipMatch& a, const ClipMatch& b) { return a.row_a == b.row_a && a.row_b == b.row_b; }),
+      out.end());
   st.matches = static_cast<int64_t>(out.size());
   if (stats) *stats = st;
   return out;
 }
 
-std::vector<DuplicatePair> find_duplicate_runs(const Catalog& cat, std::vector<ClipMatch> matches, const DedupOptions& opts) {
+std::vector<DuplicatePair> find_duplicate_runs(const Catalog& cat, std::vector<ClipMatch> matches,
+                                               const DedupOptions& opts) {
   check(opts);
   std::vector<Placed> p;
   p.reserve(matches.size());
@@ -128,7 +131,8 @@ std::vector<DuplicatePair> find_duplicate_runs(const Catalog& cat, std::vector<C
   std::map<std::pair<size_t, size_t>, DuplicatePair> best;
   for (size_t b = 0; b < p.size();) {
     size_t e = b + 1;
-    while (e < p.size() && p[e].fa == p[b].fa && p[e].fb == p[b].fb && p[e].diag() == p[b].diag() && p[e].ca == p[e - 1].ca + 1)
+    while (e < p.size() && p[e].fa == p[b].fa && p[e].fb == p[b].fb && p[e].diag() == p[b].diag() &&
+           p[e].ca == p[e - 1].ca + 1)
       ++e;
     if (static_cast<int64_t>(e - b) >= opts.min_clips) {
       DuplicatePair run = make_run(cat, p, b, e);
@@ -139,8 +143,10 @@ std::vector<DuplicatePair> find_duplicate_runs(const Catalog& cat, std::vector<C
         best.emplace(key, run);
       } else {
         run.runs = it->second.runs + 1;
-        if (better_run(run, it->second)) it->second = run;
-        else it->second.runs = run.runs;
+        if (better_run(run, it->second))
+          it->second = run;
+        else
+          it->second.runs = run.runs;
       }
     }
     b = e;

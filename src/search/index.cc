@@ -111,8 +111,9 @@ std::vector<std::vector<Hit>> ExactIndex::search(const float* queries, int64_t n
   std::vector<int64_t> ids(static_cast<size_t>(nq * kk));
   OmpThreads threads(static_cast<double>(nq) * static_cast<double>(rows_) * static_cast<double>(dim_));
   faiss_call("exact search", "", [&] {
-    faiss::knn_inner_product(queries, data_, static_cast<size_t>(dim_), static_cast<size_t>(nq), static_cast<size_t>(rows_),
-                             static_cast<size_t>(kk), d.data(), ids.data(), selector_.get());
+    faiss::knn_inner_product(queries, data_, static_cast<size_t>(dim_), static_cast<size_t>(nq),
+                             static_cast<size_t>(rows_), static_cast<size_t>(kk), d.data(), ids.data(),
+                             selector_.get());
   });
   for (int64_t i = 0; i < nq; ++i) {
     const float* q = queries + i * dim_;
@@ -124,8 +125,8 @@ std::vector<std::vector<Hit>> ExactIndex::search(const float* queries, int64_t n
       std::vector<float> dw(static_cast<size_t>(wide));
       std::vector<int64_t> iw(static_cast<size_t>(wide));
       faiss_call("exact search", "", [&] {
-        faiss::knn_inner_product(q, data_, static_cast<size_t>(dim_), 1, static_cast<size_t>(rows_), static_cast<size_t>(wide),
-                                 dw.data(), iw.data(), selector_.get());
+        faiss::knn_inner_product(q, data_, static_cast<size_t>(dim_), 1, static_cast<size_t>(rows_),
+                                 static_cast<size_t>(wide), dw.data(), iw.data(), selector_.get());
       });
       out[i] = rescore(q, iw.data(), dw.data(), wide, k, &complete);
     }
@@ -160,15 +161,18 @@ void train_ivf(faiss::IndexIVFFlat& ix, const float* data, int64_t rows, const s
   ix.cp.spherical = true;  // unit vectors: normalised centroids
   ix.cp.niter = 10;
   ix.cp.min_points_per_centroid = 1;  // nlist <= rows / 39 already; no warning on stderr
-  ix.cp.max_points_per_centroid = static_cast<int>(sample / static_cast<int64_t>(ix.nlist) + 1);  // no further subsampling
+  ix.cp.max_points_per_centroid =
+      static_cast<int>(sample / static_cast<int64_t>(ix.nlist) + 1);  // no further subsampling
   std::vector<float> train;
   const float* x = data;
   if (sample != rows) {  // rows left out, or more than kMaxTrainPoints
     train.resize(static_cast<size_t>(sample * dim));
-    for (int64_t i = 0; i < sample; ++i) std::copy_n(data + keep[static_cast<size_t>(i * n / sample)] * dim, dim, train.begin() + i * dim);
+    for (int64_t i = 0; i < sample; ++i)
+      std::copy_n(data + keep[static_cast<size_t>(i * n / sample)] * dim, dim, train.begin() + i * dim);
     x = train.data();
   }
-  OmpThreads threads(static_cast<double>(sample) * static_cast<double>(ix.nlist) * static_cast<double>(dim) * ix.cp.niter);
+  OmpThreads threads(static_cast<double>(sample) * static_cast<double>(ix.nlist) * static_cast<double>(dim) *
+                     ix.cp.niter);
   faiss_call("IVF training", "", [&] { ix.train(sample, x); });
 }
 
@@ -183,7 +187,8 @@ void add_ivf(faiss::IndexIVFFlat& ix, const float* data, const std::vector<int64
     const float* x = data + keep[s] * dim;
     if (keep[s + n - 1] - keep[s] != static_cast<int64_t>(n - 1)) {  // not contiguous: gather
       buf.resize(n * static_cast<size_t>(dim));
-      for (size_t i = 0; i < n; ++i) std::copy_n(data + keep[s + i] * dim, dim, buf.begin() + static_cast<int64_t>(i) * dim);
+      for (size_t i = 0; i < n; ++i)
+        std::copy_n(data + keep[s + i] * dim, dim, buf.begin() + static_cast<int64_t>(i) * dim);
       x = buf.data();
     }
     faiss_call("IVF add", "", [&] { ix.add_with_ids(static_cast<int64_t>(n), x, keep.data() + s); });
@@ -213,7 +218,8 @@ std::unique_ptr<IvfIndex> IvfIndex::build(const float* data, int64_t rows, int64
 }
 
 std::unique_ptr<IvfIndex> IvfIndex::load(const std::string& path) {
-  std::unique_ptr<faiss::Index> raw(faiss_call("cannot read the index", path, [&] { return faiss::read_index(path.c_str()); }));
+  std::unique_ptr<faiss::Index> raw(
+      faiss_call("cannot read the index", path, [&] { return faiss::read_index(path.c_str()); }));
   auto* ivf = dynamic_cast<faiss::IndexIVFFlat*>(raw.get());
   if (!ivf || ivf->metric_type != faiss::METRIC_INNER_PRODUCT)
     throw Error("search", "not an IVF-Flat inner-product index", path);

@@ -54,7 +54,8 @@ std::string stale_reason(const json& side, const Catalog& cat, int64_t nlist) {
 }
 
 // Builds and tries to save; fills `st`.
-void build_and_save(StoredIndex& st, const Catalog& cat, int64_t nlist, const std::function<const ClipMatrix&()>& load_matrix) {
+void build_and_save(StoredIndex& st, const Catalog& cat, int64_t nlist,
+                    const std::function<const ClipMatrix&()>& load_matrix) {
   const ClipMatrix& m = load_matrix();
   IvfParams p = ivf_params_for(cat.rows());
   if (nlist > 0) p.nlist = nlist;
@@ -80,7 +81,9 @@ void build_and_save(StoredIndex& st, const Catalog& cat, int64_t nlist, const st
   try {
     std::error_code ec;
     fs::create_directories(fs::path(st.path).parent_path(), ec);
-    if (ec) throw Error("search", "cannot create the index directory: " + ec.message(), fs::path(st.path).parent_path().string());
+    if (ec)
+      throw Error("search", "cannot create the index directory: " + ec.message(),
+                  fs::path(st.path).parent_path().string());
     st.index->save(st.path);
     write_file_atomic(sidecar_path(st.path), side.dump(1) + "\n");
   } catch (const Error& e) {
@@ -105,7 +108,8 @@ StoredIndex open_ivf_index(const ModalityReader& mr, const Catalog& cat, const s
     try {
       st.index = IvfIndex::load(st.path);
       if (st.index->size() != side.value("indexed", int64_t{-1})) {
-        why = "the index holds " + std::to_string(st.index->size()) + " vectors, its .json says " + side.value("indexed", json()).dump();
+        why = "the index holds " + std::to_string(st.index->size()) + " vectors, its .json says " +
+              side.value("indexed", json()).dump();
         st.index.reset();
       } else {
         st.state = "loaded";

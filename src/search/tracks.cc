@@ -25,14 +25,17 @@ std::vector<TrackContainer> group_tracks(const Catalog& cat, const std::string& 
     }
     out[it->second].files.push_back(i);  // reader order: by track index
   }
-  out.erase(std::remove_if(out.begin(), out.end(), [](const TrackContainer& c) { return c.files.size() < 2; }), out.end());
+  out.erase(std::remove_if(out.begin(), out.end(), [](const TrackContainer& c) { return c.files.size() < 2; }),
+            out.end());
   return out;
 }
 
 // Appends [s, e) to `ranges`, merging with the last range when they touch or overlap.
 void add_range(std::vector<TimeRange>& ranges, double s, double e) {
-  if (!ranges.empty() && s <= ranges.back().stop_s) ranges.back().stop_s = std::max(ranges.back().stop_s, e);
-  else ranges.push_back({s, e});
+  if (!ranges.empty() && s <= ranges.back().stop_s)
+    ranges.back().stop_s = std::max(ranges.back().stop_s, e);
+  else
+    ranges.push_back({s, e});
 }
 
 TrackPair compare_tracks(const Catalog& cat, size_t fa, size_t fb, const FloatArray& va, const FloatArray& vb,
@@ -57,22 +60,27 @@ TrackPair compare_tracks(const Catalog& cat, size_t fa, size_t fb, const FloatAr
   }
   p.mean = n ? sum / static_cast<double>(n) : std::nan("");
   const auto& longer = p.clips_a > p.clips_b ? ra : rb;
-  for (int64_t c = n; c < std::max(p.clips_a, p.clips_b); ++c) add_range(p.unpaired, longer.at(c).start_s, longer.at(c).stop_s);
+  for (int64_t c = n; c < std::max(p.clips_a, p.clips_b); ++c)
+    add_range(p.unpaired, longer.at(c).start_s, longer.at(c).stop_s);
   return p;
 }
 
 }  // namespace
 
-TracksReport track_consistency(const ModalityReader& mr, const Catalog& cat, double threshold, const std::string& only) {
-  if (mr.modality() != Modality::Audio) throw Error("search", "tracks compares audio tracks; got a " + cat.mtype() + " catalog");
+TracksReport track_consistency(const ModalityReader& mr, const Catalog& cat, double threshold,
+                               const std::string& only) {
+  if (mr.modality() != Modality::Audio)
+    throw Error("search", "tracks compares audio tracks; got a " + cat.mtype() + " catalog");
   TracksReport rep;
   rep.threshold = threshold;
   rep.containers = group_tracks(cat, only);
   if (rep.containers.empty())
-    throw Error("search",
-                only.empty() ? "no container with two or more embedded audio tracks (run lssd-infer with DATA.AUDIO_FROM_VIDEO True)"
-                             : "'" + only + "' has fewer than two embedded audio tracks",
-                mr.dir());
+    throw Error(
+        "search",
+        only.empty()
+            ? "no container with two or more embedded audio tracks (run lssd-infer with DATA.AUDIO_FROM_VIDEO True)"
+            : "'" + only + "' has fewer than two embedded audio tracks",
+        mr.dir());
   for (size_t ci = 0; ci < rep.containers.size(); ++ci) {
     const auto& files = rep.containers[ci].files;
     std::vector<FloatArray> vec(files.size());

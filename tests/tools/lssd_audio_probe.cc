@@ -26,9 +26,7 @@
 #include "lssd/npy.h"
 
 namespace {
-double now_s() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
+double now_s() { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
 int usage() {
   std::cerr << "usage: lssd_audio_probe SAMPLES.f32 RATE OUT.npy [--stage crop|logmel|reference|resample|direct]\n"
                "       [--clip-len S] [--n-mels N] [--crop-h H] [--crop-w W] [--repeat R]\n"
@@ -98,15 +96,24 @@ int main(int argc, char** argv) {
         if (i + 1 >= argc) throw lssd::ConfigError("missing value after " + a);
         return argv[++i];
       };
-      if (a == "--stage") stage = next();
-      else if (a == "--batch") batch = next();
-      else if (a == "--clip-len") opts.clip_len = std::stod(next());
-      else if (a == "--n-mels") opts.n_mels = std::stoi(next());
-      else if (a == "--crop-h") opts.crop_h = std::stoi(next());
-      else if (a == "--crop-w") opts.crop_w = std::stoi(next());
-      else if (a == "--repeat") repeat = std::max(1, std::stoi(next()));
-      else if (!a.empty() && a[0] == '-') return usage();
-      else pos.push_back(a);
+      if (a == "--stage")
+        stage = next();
+      else if (a == "--batch")
+        batch = next();
+      else if (a == "--clip-len")
+        opts.clip_len = std::stod(next());
+      else if (a == "--n-mels")
+        opts.n_mels = std::stoi(next());
+      else if (a == "--crop-h")
+        opts.crop_h = std::stoi(next());
+      else if (a == "--crop-w")
+        opts.crop_w = std::stoi(next());
+      else if (a == "--repeat")
+        repeat = std::max(1, std::stoi(next()));
+      else if (!a.empty() && a[0] == '-')
+        return usage();
+      else
+        pos.push_back(a);
     }
     if (!batch.empty()) {
       if (!pos.empty()) return usage();

@@ -6,7 +6,8 @@
 // once); --lanes L: EncoderOptions::cpu_lanes (0: lssd-infer's default, one per thread);
 // --repeat R: run the whole input R times (timings; the output is the last run's); --warmup B:
 // one warmup forward at batch B first. Prints one JSON line on stdout: info, load time, and each
-// call's wall time and process CPU time in seconds. LSSD_JIT_EXECUTOR=profiling|legacy|simple picks the graph executor (encoder_runtime.cc).
+// call's wall time and process CPU time in seconds. LSSD_JIT_EXECUTOR=profiling|legacy|simple picks the graph executor
+// (encoder_runtime.cc).
 #include <time.h>
 
 #include <chrono>
@@ -24,9 +25,7 @@
 #include "lssd/npy.h"
 
 namespace {
-double now_s() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
+double now_s() { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
 double cpu_s() {  // process CPU time (all threads): a load-independent cost measure
   timespec ts;
   clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
@@ -57,15 +56,24 @@ int main(int argc, char** argv) {
       }
       return argv[++i];
     };
-    if (a == "--device") opts.device = next();
-    else if (a == "--precision") opts.precision = next();
-    else if (a == "--threads") opts.threads = std::atoi(next().c_str());
-    else if (a == "--batch-split") opts.cpu_micro_batch = std::max(0, std::atoi(next().c_str()));
-    else if (a == "--lanes") opts.cpu_lanes = std::max(0, std::atoi(next().c_str()));
-    else if (a == "--repeat") repeat = std::max(1, std::atoi(next().c_str()));
-    else if (a == "--warmup") warmup = std::atoi(next().c_str());
-    else if (a.rfind("--", 0) == 0) return usage();
-    else pos.push_back(a);
+    if (a == "--device")
+      opts.device = next();
+    else if (a == "--precision")
+      opts.precision = next();
+    else if (a == "--threads")
+      opts.threads = std::atoi(next().c_str());
+    else if (a == "--batch-split")
+      opts.cpu_micro_batch = std::max(0, std::atoi(next().c_str()));
+    else if (a == "--lanes")
+      opts.cpu_lanes = std::max(0, std::atoi(next().c_str()));
+    else if (a == "--repeat")
+      repeat = std::max(1, std::atoi(next().c_str()));
+    else if (a == "--warmup")
+      warmup = std::atoi(next().c_str());
+    else if (a.rfind("--", 0) == 0)
+      return usage();
+    else
+      pos.push_back(a);
   }
   if (pos.size() != 3) return usage();
   try {
@@ -93,12 +101,19 @@ int main(int argc, char** argv) {
       cpu_times.push_back(cpu_s() - cf);
     }
     lssd::write_npy(pos[2], out);
-    nlohmann::json j = {{"device", info.device},       {"precision", info.precision},
-                        {"modality", info.modality},   {"size", info.size},
-                        {"variant", info.variant},     {"random_weights", info.random_weights},
-                        {"file_sha256", info.file_sha256}, {"load_s", load_s},
-                        {"warmup_s", warm_s},          {"forward_s", times},          {"forward_cpu_s", cpu_times},
-                        {"batch", k},                  {"n", n}};
+    nlohmann::json j = {{"device", info.device},
+                        {"precision", info.precision},
+                        {"modality", info.modality},
+                        {"size", info.size},
+                        {"variant", info.variant},
+                        {"random_weights", info.random_weights},
+                        {"file_sha256", info.file_sha256},
+                        {"load_s", load_s},
+                        {"warmup_s", warm_s},
+                        {"forward_s", times},
+                        {"forward_cpu_s", cpu_times},
+                        {"batch", k},
+                        {"n", n}};
     std::cout << j.dump() << std::endl;
   } catch (const std::exception& e) {
     std::cerr << "lssd_encoder_probe: " << e.what() << "\n";

@@ -12,8 +12,8 @@
 // On an lssd::Error prints {"error", "stage"} as JSON and exits 3.
 #include <chrono>
 #include <cstdio>
-#include <ctime>
 #include <cstring>
+#include <ctime>
 #include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
@@ -31,7 +31,8 @@ namespace {
 void write_npy(const std::string& path, const std::string& descr, const std::vector<int64_t>& shape, const void* data,
                size_t bytes) {
   std::string shp = "(";
-  for (size_t i = 0; i < shape.size(); ++i) shp += std::to_string(shape[i]) + (shape.size() == 1 ? "," : (i + 1 < shape.size() ? ", " : ""));
+  for (size_t i = 0; i < shape.size(); ++i)
+    shp += std::to_string(shape[i]) + (shape.size() == 1 ? "," : (i + 1 < shape.size() ? ", " : ""));
   shp += ")";
   std::string header = "{'descr': '" + descr + "', 'fortran_order': False, 'shape': " + shp + ", }";
   const size_t total = 10 + header.size() + 1;
@@ -80,15 +81,24 @@ int main(int argc, char** argv) {
   bool hash = false;  // sha256 of each clip's RGB frames and tensor in result.json
   for (int i = 4; i < argc; ++i) {
     const std::string a = argv[i];
-    if (a == "--no-tensors") tensors = false;
-    else if (a == "--no-write") write = false;
-    else if (a == "--frames") frames = true;
-    else if (a == "--hash") hash = true;
-    else if (a == "--stream" && i + 1 < argc) stream = std::stoi(argv[++i]);
-    else if (a == "--clip-len" && i + 1 < argc) clip_len = std::stod(argv[++i]);
-    else if (a == "--threads" && i + 1 < argc) threads = std::stoi(argv[++i]);
-    else if (a == "--decode-all") skip = false;
-    else return usage();
+    if (a == "--no-tensors")
+      tensors = false;
+    else if (a == "--no-write")
+      write = false;
+    else if (a == "--frames")
+      frames = true;
+    else if (a == "--hash")
+      hash = true;
+    else if (a == "--stream" && i + 1 < argc)
+      stream = std::stoi(argv[++i]);
+    else if (a == "--clip-len" && i + 1 < argc)
+      clip_len = std::stod(argv[++i]);
+    else if (a == "--threads" && i + 1 < argc)
+      threads = std::stoi(argv[++i]);
+    else if (a == "--decode-all")
+      skip = false;
+    else
+      return usage();
   }
   lssd::MediaOptions mopts;
   mopts.decode_threads = threads;
@@ -101,9 +111,15 @@ int main(int argc, char** argv) {
       j["format"] = info.format;
       j["duration_s"] = info.duration_s;
       for (const auto& s : info.streams) {
-        j["streams"].push_back({{"index", s.index}, {"type", s.type}, {"codec", s.codec}, {"language", s.language},
-                                {"channels", s.channels}, {"sample_rate", s.sample_rate}, {"avg_fps", s.avg_fps},
-                                {"width", s.width}, {"height", s.height}});
+        j["streams"].push_back({{"index", s.index},
+                                {"type", s.type},
+                                {"codec", s.codec},
+                                {"language", s.language},
+                                {"channels", s.channels},
+                                {"sample_rate", s.sample_rate},
+                                {"avg_fps", s.avg_fps},
+                                {"width", s.width},
+                                {"height", s.height}});
       }
       std::cout << j.dump(1) << "\n";
       return 0;
@@ -117,8 +133,12 @@ int main(int argc, char** argv) {
       lssd::ClipSink<lssd::VideoClipFrames> sink;
       sink.planned = [&](int n) { j["planned"].push_back(n); };
       sink.clip = [&](lssd::VideoClipFrames&& c) {
-        clips.push_back({{"index", c.index}, {"pts", c.pts}, {"clip_pts", c.clip_pts},
-                         {"num_decoded", c.num_decoded}, {"width", c.width}, {"height", c.height}});
+        clips.push_back({{"index", c.index},
+                         {"pts", c.pts},
+                         {"clip_pts", c.clip_pts},
+                         {"num_decoded", c.num_decoded},
+                         {"width", c.width},
+                         {"height", c.height}});
         if (hash) {
           lssd::Sha256 h;
           for (const auto& f : c.frames) h.update(f.data(), f.size());
@@ -137,8 +157,9 @@ int main(int argc, char** argv) {
             h.update(t.ptr(), t.numel() * sizeof(float));
             clips.back()["tensor_sha256"] = h.hex_digest();
           }
-          if (write) write_npy(out_dir + "/clip_" + std::to_string(c.index) + ".npy", "<f4", t.shape, t.ptr(),
-                    t.numel() * sizeof(float));
+          if (write)
+            write_npy(out_dir + "/clip_" + std::to_string(c.index) + ".npy", "<f4", t.shape, t.ptr(),
+                      t.numel() * sizeof(float));
         }
       };
       sink.withdraw = [&](int first) {  // withdrawn clips: their files are rewritten by the second pass

@@ -85,7 +85,7 @@ TEST(Assembler, FailureRecordsOnceAndLaterClipsAreIgnored) {
   f.a->fail(u, "decode", "broken");
   f.a->add(u, 1, 0, row(1).data(), 4);  // an in-flight clip of the failed unit
   f.a->end(u, 2);
-  f.a->fail(u, "decode", "again");      // already recorded
+  f.a->fail(u, "decode", "again");  // already recorded
   ASSERT_EQ(f.records("audio").size(), 1u);
   EXPECT_EQ(f.records("audio")[0].status, lssd::RecordStatus::Failed);
   EXPECT_EQ(f.records("audio")[0].error_message, "broken");
@@ -102,11 +102,11 @@ TEST(Assembler, WithdrawnClipsOfAnOlderPlanAreDropped) {
   Fixture f("withdraw");
   const uint64_t u = f.a->begin(audio_record("w.wav"));
   f.a->add(u, 0, 0, row(0).data(), 4);
-  f.a->add(u, 1, 0, row(9).data(), 4);          // of the first plan
-  const int g = f.a->withdraw(u, 1);            // clips >= 1 withdrawn
+  f.a->add(u, 1, 0, row(9).data(), 4);  // of the first plan
+  const int g = f.a->withdraw(u, 1);    // clips >= 1 withdrawn
   EXPECT_EQ(g, 1);
-  f.a->add(u, 2, 0, row(9).data(), 4);          // late, old plan: dropped
-  f.a->add(u, 1, g, row(1).data(), 4);          // the new plan's clip 1
+  f.a->add(u, 2, 0, row(9).data(), 4);  // late, old plan: dropped
+  f.a->add(u, 1, g, row(1).data(), 4);  // the new plan's clip 1
   f.a->end(u, 2);
   ASSERT_EQ(f.records("audio").size(), 1u);
   const FloatArray a = read_npy((f.dir / "audio" / f.records("audio")[0].output).string());

@@ -17,7 +17,8 @@ namespace {
 std::vector<float> tone(double freq, int rate, double seconds, double amp = 0.5) {
   const size_t n = static_cast<size_t>(std::llround(seconds * rate));
   std::vector<float> x(n);
-  for (size_t i = 0; i < n; ++i) x[i] = static_cast<float>(amp * std::sin(2.0 * M_PI * freq * static_cast<double>(i) / rate));
+  for (size_t i = 0; i < n; ++i)
+    x[i] = static_cast<float>(amp * std::sin(2.0 * M_PI * freq * static_cast<double>(i) / rate));
   return x;
 }
 

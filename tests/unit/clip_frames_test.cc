@@ -19,7 +19,8 @@ VideoClip clip(int index, int64_t lo, int64_t hi) {
 // Feeds pts in decode order (ids 0, 1, 2, ...) and returns the pts of every clip, popping as
 // soon as a clip is complete; checks that no id is used after it was released.
 std::vector<std::vector<int64_t>> collect(const std::vector<VideoClip>& clips, const std::vector<int64_t>& decode_order,
-                                          bool should_buffer = true, std::vector<std::vector<uint64_t>>* ids = nullptr) {
+                                          bool should_buffer = true,
+                                          std::vector<std::vector<uint64_t>>* ids = nullptr) {
   ClipFrameCollector c(clips, should_buffer);
   std::set<uint64_t> released;
   std::vector<std::vector<int64_t>> out;

@@ -89,8 +89,8 @@ TEST(Clips, UnsortedTimestampsUseTheLargest) {
 
 TEST(Clips, CompareDoubleRationalIsExact) {
   EXPECT_EQ(compare_double_rational(3.0, 3, 1), 0);
-  EXPECT_EQ(compare_double_rational(0.1, 1, 10), 1);    // 0.1 is slightly above 1/10
-  EXPECT_EQ(compare_double_rational(0.3, 3, 10), -1);   // 0.3 is slightly below 3/10
+  EXPECT_EQ(compare_double_rational(0.1, 1, 10), 1);   // 0.1 is slightly above 1/10
+  EXPECT_EQ(compare_double_rational(0.3, 3, 10), -1);  // 0.3 is slightly below 3/10
   EXPECT_EQ(compare_double_rational(-0.5, -1, 2), 0);
   EXPECT_EQ(compare_double_rational(-0.5, -2, 3), 1);
   EXPECT_EQ(compare_double_rational(2.0, 1, 3), 1);

@@ -57,8 +57,7 @@ TEST(Config, ReleaseDefaults) {
   EXPECT_EQ(c.get_string("OUTPUT_DIR"), "./tmp");
   EXPECT_EQ(c.get_int("RNG_SEED"), 1);
   EXPECT_EQ(c.get_string_list("DATA.VIDEO_EXTENSIONS"), (std::vector<std::string>{"mp4", "avi"}));
-  EXPECT_EQ(c.get_string_list("DATA.AUDIO_EXTENSIONS"),
-            (std::vector<std::string>{"mp3", "wav", "flac", "opus"}));
+  EXPECT_EQ(c.get_string_list("DATA.AUDIO_EXTENSIONS"), (std::vector<std::string>{"mp3", "wav", "flac", "opus"}));
 }
 
 TEST(Config, EveryKeyDeclaredOnceWithComment) {
@@ -71,9 +70,26 @@ TEST(Config, EveryKeyDeclaredOnceWithComment) {
 
 TEST(Config, ValueTypes) {
   Config c;
-  c.merge_list({"TEST.BATCH_SIZE", "4", "TEST.CLIP_LEN", "2.5", "MVIT.PATCH_OVERLAP", "True", "DATA.USE_AUDIO",
-                "False", "VIDEO.CROP_SIZE", "[112,128]", "OUTPUT_DIR", "out/dir", "MVIT.SIZE", "'B'",
-                "DATA.AUDIO_EXTENSIONS", "['wav', \"m4a\"]", "MEDIA.DEADLINE_S", "1e2", "DIST.SHARD_ID", "-0"});
+  c.merge_list({"TEST.BATCH_SIZE",
+                "4",
+                "TEST.CLIP_LEN",
+                "2.5",
+                "MVIT.PATCH_OVERLAP",
+                "True",
+                "DATA.USE_AUDIO",
+                "False",
+                "VIDEO.CROP_SIZE",
+                "[112,128]",
+                "OUTPUT_DIR",
+                "out/dir",
+                "MVIT.SIZE",
+                "'B'",
+                "DATA.AUDIO_EXTENSIONS",
+                "['wav', \"m4a\"]",
+                "MEDIA.DEADLINE_S",
+                "1e2",
+                "DIST.SHARD_ID",
+                "-0"});
   EXPECT_EQ(c.get_int("TEST.BATCH_SIZE"), 4);
   EXPECT_DOUBLE_EQ(c.get_float("TEST.CLIP_LEN"), 2.5);
   EXPECT_TRUE(c.get_bool("MVIT.PATCH_OVERLAP"));
@@ -105,10 +121,10 @@ TEST(Config, MergeOrderFileThenList) {
   EXPECT_TRUE(c.get_bool("MVIT.PATCH_OVERLAP"));
   EXPECT_EQ(c.get_int_list("VIDEO.CROP_SIZE"), (std::vector<long long>{200, 200}));
   c.merge_list({"TEST.BATCH_SIZE", "4", "OUTPUT_DIR", "from_list"});
-  EXPECT_EQ(c.get_int("TEST.BATCH_SIZE"), 4);              // list wins over file
-  EXPECT_DOUBLE_EQ(c.get_float("TEST.CLIP_LEN"), 5.0);      // file wins over default
+  EXPECT_EQ(c.get_int("TEST.BATCH_SIZE"), 4);           // list wins over file
+  EXPECT_DOUBLE_EQ(c.get_float("TEST.CLIP_LEN"), 5.0);  // file wins over default
   EXPECT_EQ(c.get_string("OUTPUT_DIR"), "from_list");
-  EXPECT_EQ(c.get_int("AUDIO.N_MELS"), 96);                 // default kept
+  EXPECT_EQ(c.get_int("AUDIO.N_MELS"), 96);  // default kept
   // A later file merge overrides again, key by key.
   std::string g = write_temp("order2.yaml", "TEST:\n  BATCH_SIZE: 16\n");
   c.merge_file(g);
@@ -145,9 +161,9 @@ TEST(Config, WrongTypesNameTheKey) {
     const char* key;
     const char* value;
   } cases[] = {
-      {"TEST.BATCH_SIZE", "four"},   {"TEST.BATCH_SIZE", "4.5"},      {"TEST.BATCH_SIZE", "True"},
-      {"TEST.CLIP_LEN", "long"},     {"MVIT.PATCH_OVERLAP", "1"},     {"MVIT.PATCH_OVERLAP", "yes"},
-      {"VIDEO.CROP_SIZE", "224"},    {"VIDEO.CROP_SIZE", "[224,a]"},  {"VIDEO.CROP_SIZE", "[224, 1.5]"},
+      {"TEST.BATCH_SIZE", "four"},      {"TEST.BATCH_SIZE", "4.5"},          {"TEST.BATCH_SIZE", "True"},
+      {"TEST.CLIP_LEN", "long"},        {"MVIT.PATCH_OVERLAP", "1"},         {"MVIT.PATCH_OVERLAP", "yes"},
+      {"VIDEO.CROP_SIZE", "224"},       {"VIDEO.CROP_SIZE", "[224,a]"},      {"VIDEO.CROP_SIZE", "[224, 1.5]"},
       {"DATA.AUDIO_EXTENSIONS", "wav"}, {"DATA.AUDIO_EXTENSIONS", "[1, 2]"}, {"OUTPUT_DIR", "[a, b]"},
       {"TEST.CLIP_LEN", "nan"},
   };
@@ -241,18 +257,45 @@ TEST(Config, ModelIdTextTracksOutputKeys) {
 // ---- the rest of the release's config tree (a released config.yaml may set any key) ----
 
 namespace {
-const std::vector<std::string> kReleaseOnlyKeys = {
-    "TEST.DATASET", "DIST.BACKEND", "MVIT.MODE", "MVIT.POOL_FIRST", "MVIT.CLS_EMBED_ON", "MVIT.PATCH_KERNEL",
-    "MVIT.PATCH_STRIDE", "MVIT.PATCH_PADDING", "MVIT.PATCH_2D", "MVIT.EMBED_DIM", "MVIT.NUM_HEADS",
-    "MVIT.MLP_RATIO", "MVIT.QKV_BIAS", "MVIT.DROPPATH_RATE", "MVIT.LAYER_SCALE_INIT_VALUE", "MVIT.DEPTH",
-    "MVIT.NORM", "MVIT.DIM_MUL", "MVIT.HEAD_MUL", "MVIT.POOL_KV_STRIDE", "MVIT.POOL_KV_STRIDE_ADAPTIVE",
-    "MVIT.POOL_Q_STRIDE", "MVIT.POOL_KVQ_KERNEL", "MVIT.ZERO_DECAY_POS_CLS", "MVIT.NORM_STEM",
-    "MVIT.SEP_POS_EMBED", "MVIT.DROPOUT_RATE", "MVIT.USE_ABS_POS", "MVIT.REL_POS_SPATIAL",
-    "MVIT.REL_POS_TEMPORAL", "MVIT.REL_POS_ZERO_INIT", "MVIT.RESIDUAL_POOLING", "MVIT.DIM_MUL_IN_ATT",
-    "MVIT.SEPARATE_QKV", "MVIT.USE_MEAN_POOLING", "MVIT.USE_FIXED_SINCOS_POS"};
-const std::vector<std::string> kTowerKeys = {"MVIT.POOL_FIRST",    "MVIT.LAYER_SCALE_INIT_VALUE", "MVIT.NORM_STEM",
-                                             "MVIT.SEP_POS_EMBED", "MVIT.SEPARATE_QKV",
-                                             "MVIT.USE_MEAN_POOLING", "MVIT.USE_FIXED_SINCOS_POS"};
+const std::vector<std::string> kReleaseOnlyKeys = {"TEST.DATASET",
+                                                   "DIST.BACKEND",
+                                                   "MVIT.MODE",
+                                                   "MVIT.POOL_FIRST",
+                                                   "MVIT.CLS_EMBED_ON",
+                                                   "MVIT.PATCH_KERNEL",
+                                                   "MVIT.PATCH_STRIDE",
+                                                   "MVIT.PATCH_PADDING",
+                                                   "MVIT.PATCH_2D",
+                                                   "MVIT.EMBED_DIM",
+                                                   "MVIT.NUM_HEADS",
+                                                   "MVIT.MLP_RATIO",
+                                                   "MVIT.QKV_BIAS",
+                                                   "MVIT.DROPPATH_RATE",
+                                                   "MVIT.LAYER_SCALE_INIT_VALUE",
+                                                   "MVIT.DEPTH",
+                                                   "MVIT.NORM",
+                                                   "MVIT.DIM_MUL",
+                                                   "MVIT.HEAD_MUL",
+                                                   "MVIT.POOL_KV_STRIDE",
+                                                   "MVIT.POOL_KV_STRIDE_ADAPTIVE",
+                                                   "MVIT.POOL_Q_STRIDE",
+                                                   "MVIT.POOL_KVQ_KERNEL",
+                                                   "MVIT.ZERO_DECAY_POS_CLS",
+                                                   "MVIT.NORM_STEM",
+                                                   "MVIT.SEP_POS_EMBED",
+                                                   "MVIT.DROPOUT_RATE",
+                                                   "MVIT.USE_ABS_POS",
+                                                   "MVIT.REL_POS_SPATIAL",
+                                                   "MVIT.REL_POS_TEMPORAL",
+                                                   "MVIT.REL_POS_ZERO_INIT",
+                                                   "MVIT.RESIDUAL_POOLING",
+                                                   "MVIT.DIM_MUL_IN_ATT",
+                                                   "MVIT.SEPARATE_QKV",
+                                                   "MVIT.USE_MEAN_POOLING",
+                                                   "MVIT.USE_FIXED_SINCOS_POS"};
+const std::vector<std::string> kTowerKeys = {
+    "MVIT.POOL_FIRST",   "MVIT.LAYER_SCALE_INIT_VALUE", "MVIT.NORM_STEM",           "MVIT.SEP_POS_EMBED",
+    "MVIT.SEPARATE_QKV", "MVIT.USE_MEAN_POOLING",       "MVIT.USE_FIXED_SINCOS_POS"};
 const lssd::KeySpec* spec_of(const std::string& key) {
   for (const auto& k : lssd::declared_keys())
     if (key == k.key) return &k;
@@ -311,10 +354,11 @@ TEST(ConfigReleaseTree, ListsOfListsAndNone) {
   struct Case {
     const char* key;
     const char* value;
-  } cases[] = {{"MVIT.DIM_MUL", "3"},          {"MVIT.DIM_MUL", "[[1, 2.0], [3, 2.0]"}, {"MVIT.DEPTH", "24.5"},
-               {"MVIT.DEPTH", "[24]"},         {"MVIT.USE_MEAN_POOLING", "1"},         {"MVIT.MLP_RATIO", "big"},
-               {"DIST.BACKEND", "[nccl]"},     {"MVIT.POOL_KVQ_KERNEL", "[3, 3"},     {"MVIT.DIM_MUL", "[[1, , 2]]"},
-               {"VIDEO.CROP_SIZE", "[[224, 224]]"}};
+  } cases[] = {{"MVIT.DIM_MUL", "3"},          {"MVIT.DIM_MUL", "[[1, 2.0], [3, 2.0]"},
+               {"MVIT.DEPTH", "24.5"},         {"MVIT.DEPTH", "[24]"},
+               {"MVIT.USE_MEAN_POOLING", "1"}, {"MVIT.MLP_RATIO", "big"},
+               {"DIST.BACKEND", "[nccl]"},     {"MVIT.POOL_KVQ_KERNEL", "[3, 3"},
+               {"MVIT.DIM_MUL", "[[1, , 2]]"}, {"VIDEO.CROP_SIZE", "[[224, 224]]"}};
   for (const auto& tc : cases) {
     std::string err = error_of([&] { Config().set(tc.key, tc.value); });
     EXPECT_NE(err.find(tc.key), std::string::npos) << tc.key << " " << tc.value << ": " << err;

@@ -103,7 +103,8 @@ TEST(Discover, MissingRootOrAFileIsAUsageError) {
   };
   lssd::DiscoverOptions o;
   o.data_dir = "/nonexistent/lssd";
-  EXPECT_NE(message(o).find("DATA.PATH_TO_DATA_DIR '/nonexistent/lssd' does not exist"), std::string::npos) << message(o);
+  EXPECT_NE(message(o).find("DATA.PATH_TO_DATA_DIR '/nonexistent/lssd' does not exist"), std::string::npos)
+      << message(o);
   TempTree t;
   t.touch("clip.mp4");
   o.data_dir = (t.root / "clip.mp4").string();
@@ -147,7 +148,9 @@ TEST(Discover, FileListMapping) {
   t.touch("in/a.mp4");
   t.touch("in/_up_/a.mp4");
   std::string abs = (t.root / "in" / "a.mp4").string();
-  std::ofstream(t.root / "list.txt") << "# comment\n" << abs << "\n" << abs << "\nin/a.mp4\nin/./a.mp4\n"
+  std::ofstream(t.root / "list.txt") << "# comment\n"
+                                     << abs << "\n"
+                                     << abs << "\nin/a.mp4\nin/./a.mp4\n"
                                      << "in/_up_/a.mp4\nin/missing.mp4\nnotes.txt\n";
   lssd::DiscoverOptions o;
   o.file_list = (t.root / "list.txt").string();

@@ -128,12 +128,9 @@ TEST(Sha256, KnownVectors) {
   EXPECT_EQ(lssd::sha256_hex(std::string(1000000, 'a')),
             "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
   // 55, 56, 63, 64, 65 bytes: the padding boundaries.
-  EXPECT_EQ(lssd::sha256_hex(std::string(55, 'a')),
-            "9f4390f8d30c2dd92ec9f095b65e2b9ae9b0a925a5258e241c9f1e910f734318");
-  EXPECT_EQ(lssd::sha256_hex(std::string(56, 'a')),
-            "b35439a4ac6f0948b6d6f9e3c6af0f5f590ce20f1bde7090ef7970686ec6738a");
-  EXPECT_EQ(lssd::sha256_hex(std::string(64, 'a')),
-            "ffe054fe7ae0cb6dc65c3af9b61d5209f439851db43d0ba5997337df154668eb");
+  EXPECT_EQ(lssd::sha256_hex(std::string(55, 'a')), "9f4390f8d30c2dd92ec9f095b65e2b9ae9b0a925a5258e241c9f1e910f734318");
+  EXPECT_EQ(lssd::sha256_hex(std::string(56, 'a')), "b35439a4ac6f0948b6d6f9e3c6af0f5f590ce20f1bde7090ef7970686ec6738a");
+  EXPECT_EQ(lssd::sha256_hex(std::string(64, 'a')), "ffe054fe7ae0cb6dc65c3af9b61d5209f439851db43d0ba5997337df154668eb");
 }
 
 TEST(Sha256, ChunkedEqualsWhole) {
@@ -246,7 +243,8 @@ TEST_F(EncoderTest, DeviceAndPrecisionErrors) {
 TEST_F(EncoderTest, ForwardMatchesPythonAndIsBatchConsistent) {
   lssd::Encoder enc(model("ok.pt"), cpu_opts());
   std::vector<float> ref(3 * 768);
-  std::ifstream((*dir_ / "ref.bin").string(), std::ios::binary).read(reinterpret_cast<char*>(ref.data()), ref.size() * 4);
+  std::ifstream((*dir_ / "ref.bin").string(), std::ios::binary)
+      .read(reinterpret_cast<char*>(ref.data()), ref.size() * 4);
 
   const lssd::FloatArray x3 = inputs(3);
   const lssd::FloatArray y3 = enc.forward({&x3});

@@ -69,16 +69,21 @@ TEST(JobPlan, ResumeKeepsCompleteOutputsOfTheSameModelOnly) {
   std::vector<InputFile> files = {file("a.wav", false, true), file("b.wav", false, true), file("c.wav", false, true),
                                   file("d.wav", false, true), file("e.mkv", false, false, true)};
   out.record(files[0], "ok", "m1");
-  out.record(files[1], "ok", "old");          // another model: recomputed, counted
-  out.record(files[2], "failed", "m1");       // failed earlier: retried
+  out.record(files[1], "ok", "old");     // another model: recomputed, counted
+  out.record(files[2], "failed", "m1");  // failed earlier: retried
   out.record(files[3], "skipped_short", "m1");
-  out.record(files[4], "ok", "m1", 1, 2);     // one of two tracks: the container runs again
+  out.record(files[4], "ok", "m1", 1, 2);  // one of two tracks: the container runs again
   DiscoverResult found;
   found.files = files;
   const auto jobs = make_jobs(found, DiscoverOptions{});
   int calls = 0;
-  const ResumePlan p = plan_resume(jobs, files, out.dir.string(), [&](bool) { ++calls; return std::string("m1"); },
-                                   "float32", nullptr);
+  const ResumePlan p = plan_resume(
+      jobs, files, out.dir.string(),
+      [&](bool) {
+        ++calls;
+        return std::string("m1");
+      },
+      "float32", nullptr);
   ASSERT_EQ(p.todo.size(), 3u);
   EXPECT_EQ(p.todo[0].file, 1u);
   EXPECT_EQ(p.todo[1].file, 2u);
@@ -89,12 +94,16 @@ TEST(JobPlan, ResumeKeepsCompleteOutputsOfTheSameModelOnly) {
   EXPECT_GT(calls, 0);
   // The second track arrives: the container is complete now (2 outputs).
   out.record(files[4], "ok", "m1", 2, 2);
-  EXPECT_EQ(plan_resume(jobs, files, out.dir.string(), [](bool) { return std::string("m1"); }, "float32", nullptr)
-                .resumed, 4);
+  EXPECT_EQ(plan_resume(
+                jobs, files, out.dir.string(), [](bool) { return std::string("m1"); }, "float32", nullptr)
+                .resumed,
+            4);
   // A changed file (size) is recomputed.
   files[0].size = 101;
-  EXPECT_EQ(plan_resume(jobs, files, out.dir.string(), [](bool) { return std::string("m1"); }, "float32", nullptr)
-                .resumed, 3);
+  EXPECT_EQ(plan_resume(
+                jobs, files, out.dir.string(), [](bool) { return std::string("m1"); }, "float32", nullptr)
+                .resumed,
+            3);
 }
 
 TEST(JobPlan, NoEarlierOutputsNoModelIdNeeded) {
@@ -102,9 +111,9 @@ TEST(JobPlan, NoEarlierOutputsNoModelIdNeeded) {
   std::vector<InputFile> files = {file("a.wav", false, true)};
   DiscoverResult found;
   found.files = files;
-  const ResumePlan p = plan_resume(make_jobs(found, DiscoverOptions{}), files, out.dir.string(),
-                                   [](bool) -> std::string { throw std::runtime_error("must not be asked"); },
-                                   "float32", nullptr);
+  const ResumePlan p = plan_resume(
+      make_jobs(found, DiscoverOptions{}), files, out.dir.string(),
+      [](bool) -> std::string { throw std::runtime_error("must not be asked"); }, "float32", nullptr);
   EXPECT_EQ(p.todo.size(), 1u);
 }
 

@@ -46,7 +46,8 @@ TEST(Output, NamesAreCollisionFreeAndSafe) {
   EXPECT_EQ(lssd::output_name("m.mkv", 2, ""), "m.mkv.a2-und.npy");
   EXPECT_EQ(lssd::output_name("m.mkv", 2, "../Zh Hant"), "m.mkv.a2-zhhant.npy");
   EXPECT_TRUE(lssd::is_safe_relative("a/b.npy"));
-  for (auto bad : {"", "/abs.npy", "../x.npy", "a/../../x", "a//b", "./a"}) EXPECT_FALSE(lssd::is_safe_relative(bad)) << bad;
+  for (auto bad : {"", "/abs.npy", "../x.npy", "a/../../x", "a//b", "./a"})
+    EXPECT_FALSE(lssd::is_safe_relative(bad)) << bad;
 }
 
 TEST(Output, RecordRoundTripIncludingNonUtf8) {
@@ -111,7 +112,10 @@ TEST(Output, ManifestLastRecordWinsAndTornLineIsSkipped) {
   EXPECT_EQ(lssd::read_manifest_dir(d.string(), &warnings).size(), 3u);
   EXPECT_TRUE(warnings.empty());
   // A malformed line in the middle names the file and line.
-  { std::ofstream(d / "manifest.shard-0001-of-0002.jsonl") << "{not json}\n" << lssd::record_to_json(sample_record()) << "\n"; }
+  {
+    std::ofstream(d / "manifest.shard-0001-of-0002.jsonl") << "{not json}\n"
+                                                           << lssd::record_to_json(sample_record()) << "\n";
+  }
   try {
     lssd::read_manifest_dir(d.string());
     FAIL();

@@ -53,8 +53,10 @@ lssd::Record add_ok(const fs::path& root, const std::string& mtype, const std::s
   r.num_clips = m;
   r.shape = mtype == "video" ? std::vector<int64_t>{m, 5, 768} : std::vector<int64_t>{m, 768};
   for (int64_t i = 0; i < m; ++i) {
-    if (mtype == "audio") r.ranges.push_back({3.0 * i, 3.0 * i + 3, 48000 * 3 * i, 48000 * 3 * (i + 1)});
-    else r.ranges.push_back({3.0 * i, 3.0 * i + 3, -1, -1});
+    if (mtype == "audio")
+      r.ranges.push_back({3.0 * i, 3.0 * i + 3, 48000 * 3 * i, 48000 * 3 * (i + 1)});
+    else
+      r.ranges.push_back({3.0 * i, 3.0 * i + 3, -1, -1});
   }
   r.fps = 25;
   r.sample_rate = 48000;
@@ -62,7 +64,7 @@ lssd::Record add_ok(const fs::path& root, const std::string& mtype, const std::s
   r.model_id = "m";
   fs::path mdir = root / mtype;
   lssd::write_npy(lssd::safe_output_path(mdir.string(), r.output), pattern(r.shape, seed));
-  lssd::JsonlAppender(( mdir / manifest).string()).append(lssd::record_to_json(r));
+  lssd::JsonlAppender((mdir / manifest).string()).append(lssd::record_to_json(r));
   return r;
 }
 

@@ -3,8 +3,8 @@
 // (equal to exact when every cell is scanned; saved, loaded, rebuilt when the manifest state
 // changes), dedup (copies shifted by 3 s and 4.5 s, a clip inside a compilation, unrelated
 // files) and tracks (identical for 6 s, then different; a cut track).
-#include <gtest/gtest.h>
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -91,7 +91,8 @@ lssd::Record add_file(const fs::path& root, const std::string& mtype, const File
   r.shape = mtype == "video" ? std::vector<int64_t>{m, 5, kDim} : std::vector<int64_t>{m, kDim};
   FloatArray a(r.shape);
   for (int64_t i = 0; i < m; ++i) {
-    r.ranges.push_back({f.step * i, f.step * i + 3, mtype == "audio" ? 48000 * 3 * i : -1, mtype == "audio" ? 48000 * 3 * (i + 1) : -1});
+    r.ranges.push_back({f.step * i, f.step * i + 3, mtype == "audio" ? 48000 * 3 * i : -1,
+                        mtype == "audio" ? 48000 * 3 * (i + 1) : -1});
     const int64_t crops = mtype == "video" ? 5 : 1;
     for (int64_t c = 0; c < crops; ++c)
       for (int64_t k = 0; k < kDim; ++k)  // video: crops that average to the vector (scaled)
@@ -380,7 +381,8 @@ std::vector<Found> dedup(const fs::path& d, const std::string& mtype, double thr
   auto pairs = ls::find_duplicate_runs(cat, ls::find_clip_matches(cat, m, ix, o, &st), o);
   EXPECT_EQ(st.queries, m.rows);
   std::vector<Found> out;
-  for (const auto& p : pairs) out.push_back({cat.files()[p.file_a].record.rel_path, cat.files()[p.file_b].record.rel_path, p});
+  for (const auto& p : pairs)
+    out.push_back({cat.files()[p.file_a].record.rel_path, cat.files()[p.file_b].record.rel_path, p});
   return out;
 }
 
@@ -396,8 +398,9 @@ TEST(SearchDedup, ShiftedCopiesAndACompilationAreFoundUnrelatedFilesAreNot) {
   for (const std::string mtype : {"video", "audio"}) {
     fs::path d = dedup_fixture(mtype);
     auto found = dedup(d, mtype, 0.6, 3);
-    for (const auto& f : found) std::cout << "  " << mtype << ": " << f.a << " <- " << f.b << " offset " << f.p.offset_s
-                                          << " length " << f.p.length << " mean " << f.p.mean_score << "\n";
+    for (const auto& f : found)
+      std::cout << "  " << mtype << ": " << f.a << " <- " << f.b << " offset " << f.p.offset_s << " length "
+                << f.p.length << " mean " << f.p.mean_score << "\n";
     const Found* ab = find_pair(found, "a.mp4", "b_shift3.mp4");
     ASSERT_TRUE(ab);
     EXPECT_EQ(ab->a, "a.mp4");  // b's content starts 3 s into a

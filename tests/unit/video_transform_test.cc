@@ -24,7 +24,7 @@ TEST(VideoTransform, FiveCropOffsetsRoundHalfToEven) {
   EXPECT_EQ(a[1], std::make_pair(0, 117));
   EXPECT_EQ(a[2], std::make_pair(32, 0));
   EXPECT_EQ(a[3], std::make_pair(32, 117));
-  EXPECT_EQ(a[4], std::make_pair(16, 58));  // round(58.5) = 58
+  EXPECT_EQ(a[4], std::make_pair(16, 58));                                       // round(58.5) = 58
   EXPECT_EQ(five_crop_offsets(256, 455, 224, 224)[4], std::make_pair(16, 116));  // round(115.5) = 116
   EXPECT_THROW(five_crop_offsets(200, 300, 224, 224), Error);
 }

@@ -13,9 +13,9 @@
 // (per-query time); IVF build (train + add); for each nprobe the same two latencies and
 // recall@k against the exact top-k (|approx hits ∩ exact hits| / k, averaged); IVF save and
 // load; peak RSS (getrusage); the 1-minute load average before and after each phase.
-#include <CLI/CLI.hpp>
 #include <sys/resource.h>
 #include <unistd.h>
+#include <CLI/CLI.hpp>
 
 #include <algorithm>
 #include <chrono>
@@ -87,7 +87,8 @@ struct Data {
 
 Data generate(const Args& a) {
   std::vector<float> centres(static_cast<size_t>(a.clusters * a.dim));
-  parallel_rows(a.clusters, a.threads, [&](int64_t c) { gaussian_vector(&centres[c * a.dim], a.dim, nullptr, 1.0, a.seed * 1000003 + c); });
+  parallel_rows(a.clusters, a.threads,
+                [&](int64_t c) { gaussian_vector(&centres[c * a.dim], a.dim, nullptr, 1.0, a.seed * 1000003 + c); });
   Data d;
   d.base.resize(static_cast<size_t>(a.n * a.dim));
   d.queries.resize(static_cast<size_t>(a.queries * a.dim));
@@ -150,7 +151,8 @@ int main(int argc, char** argv) {
   app.add_option("--single", a.single, "one-query calls timed (median)")->capture_default_str();
   app.add_option("-k", a.k, "neighbours")->capture_default_str();
   app.add_option("--nlist", a.nlist, "IVF cells (default: lssd's rule, sqrt(n))");
-  app.add_option("--nprobe", a.nprobes, "comma-separated nprobe values (default rule: nlist/16)")->capture_default_str();
+  app.add_option("--nprobe", a.nprobes, "comma-separated nprobe values (default rule: nlist/16)")
+      ->capture_default_str();
   app.add_option("--index-file", a.index_path, "where the IVF index is saved and loaded back")->capture_default_str();
   app.add_option("--threads", a.threads, "generator threads (default: all CPUs)");
   app.add_option("--json", a.json_path, "write the figures here");
@@ -159,8 +161,8 @@ int main(int argc, char** argv) {
 
   std::ostringstream js;
   js << "{\"n\": " << a.n << ", \"dim\": " << a.dim << ", \"clusters\": " << a.clusters << ", \"sigma\": " << a.sigma
-     << ", \"seed\": " << a.seed << ", \"queries\": " << a.queries << ", \"k\": " << a.k << ", \"cpus\": "
-     << std::thread::hardware_concurrency();
+     << ", \"seed\": " << a.seed << ", \"queries\": " << a.queries << ", \"k\": " << a.k
+     << ", \"cpus\": " << std::thread::hardware_concurrency();
   auto phase = [&](const char* name, double l0) {
     std::printf("  [load %.2f -> %.2f, peak RSS %.0f MB]\n", l0, load_avg(), peak_rss_mb());
     js << ", \"" << name << "_load\": [" << l0 << ", " << load_avg() << "]";
@@ -171,15 +173,16 @@ int main(int argc, char** argv) {
   auto t0 = Clock::now();
   Data d = generate(a);
   std::printf("generated %lld x %lld (%lld clusters, sigma %g, seed %llu) + %lld queries in %.1f s\n", (long long)a.n,
-              (long long)a.dim, (long long)a.clusters, a.sigma, (unsigned long long)a.seed, (long long)a.queries, seconds_since(t0));
+              (long long)a.dim, (long long)a.clusters, a.sigma, (unsigned long long)a.seed, (long long)a.queries,
+              seconds_since(t0));
   phase("generate", l0);
 
   l0 = load_avg();
   ls::ExactIndex exact(d.base.data(), a.n, a.dim);
   std::vector<std::vector<ls::Hit>> truth;
   Latency le = time_index(exact, a, d.queries, &truth);
-  std::printf("exact: one query %.2f ms (median of %lld), batch of %lld %.3f ms/query\n", le.single_ms, (long long)std::min(a.single, a.queries),
-              (long long)a.queries, le.batch_ms);
+  std::printf("exact: one query %.2f ms (median of %lld), batch of %lld %.3f ms/query\n", le.single_ms,
+              (long long)std::min(a.single, a.queries), (long long)a.queries, le.batch_ms);
   js << ", \"exact_single_ms\": " << le.single_ms << ", \"exact_batch_ms_per_query\": " << le.batch_ms;
   phase("exact", l0);
 
@@ -189,7 +192,8 @@ int main(int argc, char** argv) {
   t0 = Clock::now();
   auto ivf = ls::IvfIndex::build(d.base.data(), a.n, a.dim, nullptr, p);
   const double build_s = seconds_since(t0);
-  std::printf("IVF build (nlist %lld, default nprobe %lld): %.1f s\n", (long long)p.nlist, (long long)p.nprobe, build_s);
+  std::printf("IVF build (nlist %lld, default nprobe %lld): %.1f s\n", (long long)p.nlist, (long long)p.nprobe,
+              build_s);
   js << ", \"nlist\": " << p.nlist << ", \"default_nprobe\": " << p.nprobe << ", \"ivf_build_s\": " << build_s;
   phase("build", l0);
 
@@ -221,8 +225,9 @@ int main(int argc, char** argv) {
     std::printf("%8lld %12.4f %10.3f %14.4f %10.1f %10.1f   [load %.2f -> %.2f]\n", (long long)ivf->params().nprobe, r,
                 li.single_ms, li.batch_ms, le.single_ms / li.single_ms, le.batch_ms / li.batch_ms, l0, load_avg());
     std::fflush(stdout);
-    js << (first ? "" : ", ") << "{\"nprobe\": " << ivf->params().nprobe << ", \"recall\": " << r << ", \"single_ms\": " << li.single_ms
-       << ", \"batch_ms_per_query\": " << li.batch_ms << ", \"load\": [" << l0 << ", " << load_avg() << "]}";
+    js << (first ? "" : ", ") << "{\"nprobe\": " << ivf->params().nprobe << ", \"recall\": " << r
+       << ", \"single_ms\": " << li.single_ms << ", \"batch_ms_per_query\": " << li.batch_ms << ", \"load\": [" << l0
+       << ", " << load_avg() << "]}";
     first = false;
   }
   js << "], \"peak_rss_mb\": " << peak_rss_mb() << "}";

@@ -24,8 +24,8 @@ struct Job {
 std::vector<Job> make_jobs(const DiscoverResult& found, const DiscoverOptions& d);
 
 struct ResumePlan {
-  std::vector<Job> todo;      // jobs to run, in input order
-  int64_t resumed = 0;        // outputs kept from earlier runs (a container counts its tracks)
+  std::vector<Job> todo;            // jobs to run, in input order
+  int64_t resumed = 0;              // outputs kept from earlier runs (a container counts its tracks)
   int64_t other_model[2] = {0, 0};  // video / audio jobs with records of another model id
   int64_t other_dtype = 0;          // ... of them in another dtype
 };

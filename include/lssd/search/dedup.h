@@ -35,11 +35,11 @@ struct DedupStats {
 };
 
 struct DuplicatePair {
-  size_t file_a = 0, file_b = 0;  // catalog files; b's run starts offset_s seconds into a's
+  size_t file_a = 0, file_b = 0;                 // catalog files; b's run starts offset_s seconds into a's
   int64_t first_a = 0, first_b = 0, length = 0;  // the run: clips first_a.. of a, first_b.. of b
-  double offset_s = 0;            // median over the run of (start in a - start in b), >= 0
+  double offset_s = 0;                           // median over the run of (start in a - start in b), >= 0
   double mean_score = 0, min_score = 0;
-  int64_t runs = 0;               // runs of >= min_clips clips for this pair (the longest is reported)
+  int64_t runs = 0;  // runs of >= min_clips clips for this pair (the longest is reported)
 };
 
 // The clip matches of every present row, found with batched searches of `index` (which must
@@ -50,6 +50,7 @@ std::vector<ClipMatch> find_clip_matches(const Catalog& cat, const ClipMatrix& m
 // The duplicate pairs among `matches`: for each file pair its longest run (then the higher
 // mean score, then the smaller offset), if at least min_clips long. Sorted by run length, then
 // mean score (both descending), then file order.
-std::vector<DuplicatePair> find_duplicate_runs(const Catalog& cat, std::vector<ClipMatch> matches, const DedupOptions& opts);
+std::vector<DuplicatePair> find_duplicate_runs(const Catalog& cat, std::vector<ClipMatch> matches,
+                                               const DedupOptions& opts);
 
 }  // namespace lssd::search

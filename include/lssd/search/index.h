@@ -39,7 +39,8 @@ class ExactIndex : public KnnIndex {
   int64_t dim() const override { return dim_; }
 
  private:
-  std::vector<Hit> rescore(const float* q, const int64_t* ids, const float* scores, int64_t n, int k, bool* complete) const;
+  std::vector<Hit> rescore(const float* q, const int64_t* ids, const float* scores, int64_t n, int k,
+                           bool* complete) const;
   const float* data_;
   int64_t rows_, dim_, present_rows_;
   const uint8_t* present_;

@@ -17,11 +17,11 @@ namespace lssd::search {
 
 struct StoredIndex {
   std::unique_ptr<IvfIndex> index;
-  std::string path;        // the .faiss file (saved or where it would have been saved)
-  std::string state;       // "loaded", "built" or "rebuilt: <why>"
-  std::string save_error;  // non-empty when the index could not be saved (it is still used)
+  std::string path;                   // the .faiss file (saved or where it would have been saved)
+  std::string state;                  // "loaded", "built" or "rebuilt: <why>"
+  std::string save_error;             // non-empty when the index could not be saved (it is still used)
   std::vector<std::string> problems;  // files left out of the index (from its build)
-  double build_s = 0;      // seconds spent building now (0 when loaded)
+  double build_s = 0;                 // seconds spent building now (0 when loaded)
 };
 
 // `index_dir` "" means OUTPUT_DIR/index. `nlist` 0: ivf_params_for(rows). `load_matrix` is
