@@ -10,16 +10,12 @@
 
 #include "lssd/error.h"
 #include "lssd/npy.h"
+#include "temp_dir.h"
 
 namespace fs = std::filesystem;
 
 namespace {
-fs::path temp_dir(const std::string& name) {
-  fs::path p = fs::temp_directory_path() / ("lssd_out_" + name + "_" + std::to_string(::getpid()));
-  fs::remove_all(p);
-  fs::create_directories(p);
-  return p;
-}
+fs::path temp_dir(const std::string& name) { return lssd::test::temp_dir("output", name); }
 lssd::Record sample_record() {
   lssd::Record r;
   r.modality = lssd::Modality::Audio;

@@ -9,26 +9,13 @@
 #include "lssd/error.h"
 #include "lssd/npy.h"
 #include "lssd/output.h"
+#include "temp_dir.h"
 
 namespace fs = std::filesystem;
 
 namespace {
 
-fs::path temp_root() { return fs::temp_directory_path() / ("lssd_reader_test_" + std::to_string(::getpid())); }
-
-// Removes every directory these tests made.
-class CleanUp : public ::testing::Environment {
- public:
-  void TearDown() override { fs::remove_all(temp_root()); }
-};
-[[maybe_unused]] ::testing::Environment* const clean_up = ::testing::AddGlobalTestEnvironment(new CleanUp);
-
-fs::path temp_dir(const std::string& name) {
-  fs::path p = temp_root() / name;
-  fs::remove_all(p);
-  fs::create_directories(p);
-  return p;
-}
+fs::path temp_dir(const std::string& name) { return lssd::test::temp_dir("reader", name); }
 
 lssd::FloatArray pattern(const std::vector<int64_t>& shape, float seed) {
   lssd::FloatArray a(shape);

@@ -24,6 +24,7 @@
 #include "lssd/search/index.h"
 #include "lssd/search/index_store.h"
 #include "lssd/search/tracks.h"
+#include "temp_dir.h"
 
 namespace fs = std::filesystem;
 namespace ls = lssd::search;
@@ -33,20 +34,7 @@ namespace {
 
 constexpr int64_t kDim = 768;
 
-fs::path temp_root() { return fs::temp_directory_path() / ("lssd_search_test_" + std::to_string(::getpid())); }
-
-class CleanUp : public ::testing::Environment {
- public:
-  void TearDown() override { fs::remove_all(temp_root()); }
-};
-[[maybe_unused]] ::testing::Environment* const clean_up = ::testing::AddGlobalTestEnvironment(new CleanUp);
-
-fs::path temp_dir(const std::string& name) {
-  fs::path p = temp_root() / name;
-  fs::remove_all(p);
-  fs::create_directories(p);
-  return p;
-}
+fs::path temp_dir(const std::string& name) { return lssd::test::temp_dir("search", name); }
 
 // A random unit vector (seeded).
 std::vector<float> unit(uint64_t seed) {
