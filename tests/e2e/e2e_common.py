@@ -107,6 +107,23 @@ def run_reference(data, out, summary, model=None, extra=(), timeout=1500):
         return json.load(f), r.stdout + r.stderr, time.time() - t0
 
 
+READ = os.path.join(BUILD_DIR, "lssd-read")
+
+
+def lssd_read(*args, cwd=None):
+    """Runs build/lssd-read; returns (exit code, stdout, stderr)."""
+    r = subprocess.run([READ, *args], capture_output=True, text=True, cwd=cwd)
+    return r.returncode, r.stdout, r.stderr
+
+
+def read_json(*args):
+    """lssd-read's JSON output of a command that must succeed."""
+    rc, out, err = lssd_read(*args)
+    if rc != 0:
+        raise RuntimeError(f"lssd-read {' '.join(args)} -> {rc}: {err}")
+    return json.loads(out)
+
+
 def read_manifest(out, modality):
     """Every record of OUTPUT_DIR/<modality>/manifest*.jsonl, in file order."""
     d = os.path.join(out, modality)

@@ -20,9 +20,8 @@ import sys
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from e2e_common import BUILD_DIR, Checker, run_infer, scratch  # noqa: E402
+from e2e_common import Checker, run_infer, scratch, lssd_read  # noqa: E402
 
-READ = os.path.join(BUILD_DIR, "lssd-read")
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "tools"))
 import lssd_postprocess  # noqa: E402
 
@@ -50,11 +49,6 @@ def make_media(d):
        "-f", "lavfi", "-i", f"aevalsrc=if(lt(t\\,6)\\,{chirp}\\,0.3*(2*random(0)-1)):s=48000:d=12",
        "-map", "0:v", "-map", "1:a", "-map", "2:a", "-t", "12", *X264, "-crf", "36", "-c:a", "flac",
        "-metadata:s:a:0", "language=eng", "-metadata:s:a:1", "language=fra", os.path.join(d, "e_dub.mkv"))
-
-
-def lssd_read(*args):
-    r = subprocess.run([READ, *args], capture_output=True, text=True)
-    return r.returncode, r.stdout, r.stderr
 
 
 def similarity(out):

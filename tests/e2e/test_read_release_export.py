@@ -15,21 +15,15 @@ import numpy as np
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from e2e_common import BUILD_DIR, PYTHON, SAMPLE_DIR, SOURCE_DIR, Checker, run_infer, scratch  # noqa: E402
+from e2e_common import PYTHON, SAMPLE_DIR, SOURCE_DIR, Checker, run_infer, scratch, READ, lssd_read  # noqa: E402
 
 sys.path.insert(0, os.path.join(SOURCE_DIR, "tools"))
 import lssd_postprocess  # noqa: E402
 
-READ = os.path.join(BUILD_DIR, "lssd-read")
 # A subset of sample_data: videos at 30 and 25 fps (2 and 1 clips), audio at 48 kHz and 16 kHz.
 SUBSET = ["video/avi/testsrc_320x240_30fps_7.5s.avi", "video/ucf/testsrc2_320x240_25fps_2.0s.mp4",
           "video/misc/one_frame.mp4", "audio/music/tones_48kHz_stereo_4.64s.mp3",
           "audio/speech/german_16kHz_mono_7.5s.wav", "audio/edge/one_sample.wav"]
-
-
-def lssd_read(*args):
-    r = subprocess.run([READ, *args], capture_output=True, text=True)
-    return r.returncode, r.stdout, r.stderr
 
 
 def reference_postprocess(output_dir, mtype):

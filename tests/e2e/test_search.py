@@ -18,24 +18,11 @@ import sys
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from e2e_common import BUILD_DIR, PYTHON, SAMPLE_DIR, SOURCE_DIR, Checker, run_infer, scratch  # noqa: E402
+from e2e_common import BUILD_DIR, PYTHON, SAMPLE_DIR, SOURCE_DIR, Checker, run_infer, scratch, READ, lssd_read, read_json  # noqa: E402
 
 sys.path.insert(0, os.path.join(SOURCE_DIR, "tools"))
 import lssd_postprocess  # noqa: E402
 
-READ = os.path.join(BUILD_DIR, "lssd-read")
-
-
-def lssd_read(*args):
-    r = subprocess.run([READ, *args], capture_output=True, text=True)
-    return r.returncode, r.stdout, r.stderr
-
-
-def read_json(*args):
-    rc, out, err = lssd_read(*args)
-    if rc != 0:
-        raise RuntimeError(f"lssd-read {' '.join(args)} -> {rc}: {err}")
-    return json.loads(out)
 
 
 def key(h):
