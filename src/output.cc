@@ -169,6 +169,7 @@ std::string record_to_json(const Record& r) {
     json e;
     e["stage"] = r.error_stage;
     put_bytes(e, "message", r.error_message);
+    if (r.error_from_content) e["from_content"] = true;
     j["error"] = e;
   }
   j["wall_s"] = r.wall_s;
@@ -219,6 +220,7 @@ Record record_from_json(const std::string& line, const std::string& source) {
     if (j.contains("error")) {
       r.error_stage = j["error"].value("stage", "");
       r.error_message = get_bytes(j["error"], "message");
+      r.error_from_content = j["error"].value("from_content", false);
     }
     r.wall_s = j.value("wall_s", 0.0);
   } catch (const Error&) {
@@ -391,12 +393,14 @@ bool output_is_valid(const std::string& npy_path, const std::vector<int64_t>& sh
 }
 
 std::string error_to_json(const std::string& path, const std::string& modality, const std::string& stage,
-                          const std::string& message) {
+                          const std::string& message, int track_index, bool from_content) {
   json j;
   put_bytes(j, "path", path);
   j["modality"] = modality;
+  if (track_index >= 0) j["track"] = track_index;
   j["stage"] = stage;
   put_bytes(j, "message", message);
+  if (from_content) j["from_content"] = true;
   std::time_t t = std::time(nullptr);
   char buf[32];
   std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
@@ -404,7 +408,8 @@ std::string error_to_json(const std::string& path, const std::string& modality, 
   return j.dump();
 }
 
-size_t prune_error_log(const std::string& path, const std::function<bool(const std::string&)>& retried) {
+size_t prune_error_log(const std::string& path,
+                       const std::function<bool(const std::string&, const std::string&)>& retried) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return 0;
   std::string line, kept;
@@ -413,7 +418,8 @@ size_t prune_error_log(const std::string& path, const std::function<bool(const s
     if (line.empty()) continue;
     bool drop = false;
     try {
-      drop = retried(get_bytes(json::parse(line), "path"));
+      const json j = json::parse(line);
+      drop = retried(get_bytes(j, "path"), j.value("modality", ""));
     } catch (const std::exception&) {  // not ours to judge: keep it
     }
     if (drop)

@@ -56,6 +56,9 @@ struct Record {
   std::string model_id;
   std::string dtype;  // "float32" | "float16"
   std::string error_stage, error_message;
+  // A failure from the file's content (lssd::ContentError): a rerun reports the unchanged file
+  // (same size, mtime and model id) as failed earlier instead of retrying it.
+  bool error_from_content = false;
   double wall_s = 0;  // time spent on this input
 
   // The identity of an output: modality, rel_path and track.
@@ -121,15 +124,19 @@ bool output_is_valid(const std::string& npy_path, const std::vector<int64_t>& sh
 // "\nvideo_read_rule=<n>"), so that outputs read under an older rule are recomputed.
 std::string model_id(const std::string& file_sha256, const std::string& output_key_text, int video_read_rule);
 
-// One error line for errors.jsonl.
+// One error line for errors.jsonl: path, modality ("" for a path that could not be read), the
+// audio track (-1: none), stage, message, and "from_content": true for a failure of the file's
+// content (a rerun does not retry the unchanged file).
 std::string error_to_json(const std::string& path, const std::string& modality, const std::string& stage,
-                          const std::string& message);
+                          const std::string& message, int track_index = -1, bool from_content = false);
 
-// Rewrites an error log (atomically) without the entries whose input path `retried(path)` names:
+// Rewrites an error log (atomically) without the entries that `retried(path, modality)` names:
 // a rerun tries those inputs again and logs them again only if they still fail, so the log keeps
-// one entry per failed input and a fixed input leaves it. Lines that do not parse are kept. A
-// missing file is not an error. Returns the number of entries removed. Throws lssd::Error
-// ("output") when the log cannot be rewritten.
-size_t prune_error_log(const std::string& path, const std::function<bool(const std::string& input_path)>& retried);
+// one entry per failed input and modality (and track), a fixed input leaves it, and an input not
+// retried (failed earlier) keeps its entry. Lines that do not parse are kept. A missing file is
+// not an error. Returns the number of entries removed. Throws lssd::Error ("output") when the log
+// cannot be rewritten.
+size_t prune_error_log(const std::string& path,
+                       const std::function<bool(const std::string& input_path, const std::string& modality)>& retried);
 
 }  // namespace lssd

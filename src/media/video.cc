@@ -31,9 +31,9 @@ bool extradata_has_lavc(const AVFormatContext* ctx) {
 VideoStreamFacts video_stream_facts(const AVFormatContext* ctx, const std::string& path) {
   VideoStreamFacts v;
   v.index = first_video_stream(ctx);
-  if (v.index < 0) throw Error("open", "no video stream", path);
+  if (v.index < 0) throw ContentError("open", "no video stream", path);
   const AVStream* st = ctx->streams[v.index];
-  if (st->time_base.num <= 0 || st->time_base.den <= 0) throw Error("open", "invalid time base", path);
+  if (st->time_base.num <= 0 || st->time_base.den <= 0) throw ContentError("open", "invalid time base", path);
   v.tb = TimeBase{st->time_base.num, st->time_base.den};
   v.avg_fps = rational_value(st->avg_frame_rate);
   v.lavc = extradata_has_lavc(ctx);
@@ -53,10 +53,10 @@ VideoClipPlan plan_from(const PtsStats& s, TimeBase tb, double clip_len, const s
   if (s.count >= 2) {
     const double end_s = static_cast<double>(s.max) * tb.num / tb.den;
     if (end_s > kMaxDurationS) {
-      throw Error("open",
-                  "implausible duration: last timestamp at " + std::to_string(end_s) + " s (limit " +
-                      std::to_string(static_cast<int64_t>(kMaxDurationS)) + " s)",
-                  path);
+      throw ContentError("open",
+                         "implausible duration: last timestamp at " + std::to_string(end_s) + " s (limit " +
+                             std::to_string(static_cast<int64_t>(kMaxDurationS)) + " s)",
+                         path);
     }
   }
   return plan_video_clips(s.max, static_cast<size_t>(s.count), tb, clip_len);
@@ -148,7 +148,7 @@ void decode_all(const std::string& path, const VideoOptions& vopts, const MediaO
   result->decode_errors = pass.errors;
   result->skipped_short = plan.skipped;
   if (plan.skipped) return;
-  if (pass.frames.count == 0) throw Error("decode", "no frame could be decoded", path);
+  if (pass.frames.count == 0) throw ContentError("decode", "no frame could be decoded", path);
   set_ranges(plan, result);
 }
 

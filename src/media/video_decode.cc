@@ -32,7 +32,7 @@ class RgbConverter {
     SwsContext* s = sws_getCachedContext(sws_.release(), w, h, fmt, w, h, AV_PIX_FMT_RGB24, SWS_BILINEAR, nullptr,
                                          nullptr, nullptr);
     sws_.reset(s);
-    if (!s) throw Error("decode", "cannot convert frames to RGB", path);
+    if (!s) throw ContentError("decode", "cannot convert frames to RGB", path);
     // Rows of a multiple of 16 bytes in a 16-byte-aligned vector: the very layout of the aligned
     // image below, so swscale writes the same bytes straight into the output.
     const int row = w * 3;
@@ -75,7 +75,7 @@ class ClipMaker {
   VideoClipFrames make(int index, const std::vector<const AVFrame*>& frames, const std::vector<int64_t>& pts,
                        const std::vector<int64_t>& keep) {
     if (frames.empty() || keep.empty())
-      throw Error("decode", "clip " + std::to_string(index) + " has no frames", path_);
+      throw ContentError("decode", "clip " + std::to_string(index) + " has no frames", path_);
     VideoClipFrames out;
     out.index = index;
     out.num_decoded = static_cast<int>(pts.size());
@@ -85,7 +85,7 @@ class ClipMaker {
     for (const int64_t k : keep) {
       const AVFrame* f = frames[static_cast<size_t>(k)];
       if (f->width != out.width || f->height != out.height)
-        throw Error("decode", "frame size changes within clip " + std::to_string(index), path_);
+        throw ContentError("decode", "frame size changes within clip " + std::to_string(index), path_);
       out.pts.push_back(pts[static_cast<size_t>(k)]);
       out.frames.push_back(rgb_.convert(f, path_));
     }

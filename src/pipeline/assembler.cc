@@ -75,23 +75,25 @@ void Assembler::update(uint64_t id, const std::function<void(Record&)>& f) {
   if (it != units_.end()) f(it->second.record);
 }
 
-void Assembler::fail(uint64_t id, const std::string& stage, const std::string& message) {
+void Assembler::fail(uint64_t id, const std::string& stage, const std::string& message, bool from_content) {
   std::optional<Unit> u = take(id);
   if (!u) return;
   u->record.wall_s = seconds_since(u->start);
-  record_failure(std::move(u->record), stage, message);
+  record_failure(std::move(u->record), stage, message, from_content);
 }
 
-void Assembler::record_failure(Record r, const std::string& stage, const std::string& message) {
+void Assembler::record_failure(Record r, const std::string& stage, const std::string& message, bool from_content) {
   r.status = RecordStatus::Failed;
   r.output.clear();
   r.error_stage = stage;
   r.error_message = message;
+  r.error_from_content = from_content;
   r.num_clips = 0;
   r.shape.clear();
-  spdlog::error("{}: [{}] {}", r.path, stage, message);
+  const std::string track = r.track_index >= 0 ? " track " + std::to_string(r.track_index) : "";
+  spdlog::error("{}: [{}{} {}] {}", r.path, to_string(r.modality), track, stage, message);
   append_manifest(r);
-  append_or_stop(errors_, error_to_json(r.path, to_string(r.modality), stage, message));
+  append_or_stop(errors_, error_to_json(r.path, to_string(r.modality), stage, message, r.track_index, from_content));
   ++tally_->failed;
 }
 

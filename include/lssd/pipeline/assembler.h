@@ -47,9 +47,11 @@ class Assembler {
   void update(uint64_t id, const std::function<void(Record&)>& f);
 
   // Records a failure of a unit (if it is still open) / of an input that never became a unit:
-  // a "failed" manifest record, an errors.jsonl line, an error log line.
-  void fail(uint64_t id, const std::string& stage, const std::string& message);
-  void record_failure(Record r, const std::string& stage, const std::string& message);
+  // a "failed" manifest record, an errors.jsonl line, an error log line naming the modality (and
+  // track). from_content: the file's content is the cause (lssd::ContentError; recorded, so that
+  // a rerun of the unchanged file reports it as failed earlier).
+  void fail(uint64_t id, const std::string& stage, const std::string& message, bool from_content = false);
+  void record_failure(Record r, const std::string& stage, const std::string& message, bool from_content = false);
   // Fewer than 2 timestamps / samples: recorded, and said at warning level (never silently).
   void skipped_short(uint64_t id, Record r);
   // A container without an audio track (DATA.AUDIO_FROM_VIDEO): nothing to embed, not an error.
