@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <map>
 
 #include "lssd/logging.h"
 
@@ -12,7 +13,7 @@ namespace lssd {
 
 EtaEstimator::EtaEstimator(std::vector<Input> inputs) {
   inputs_.reserve(inputs.size());
-  for (const auto& in : inputs) inputs_.push_back(State{in});
+  for (auto& in : inputs) inputs_.push_back(State{std::move(in)});
 }
 
 void EtaEstimator::planned(size_t i, int64_t clips) {
@@ -35,41 +36,87 @@ void EtaEstimator::clips_done(size_t i, int64_t n) {
   if (i < inputs_.size()) inputs_[i].done += n;
 }
 
+void EtaEstimator::encoded(bool video, int64_t clips, double seconds) {
+  std::lock_guard<std::mutex> lock(mu_);
+  encode_s_[video ? 0 : 1] += seconds;
+  encoded_clips_[video ? 0 : 1] += clips;
+}
+
+// Clips per byte of the planned inputs, by modality and kind, and by modality alone.
+struct EtaEstimator::Rates {
+  std::map<std::pair<bool, std::string>, std::pair<double, double>> by_kind;  // clips, bytes
+  double clips[2] = {0, 0}, bytes[2] = {0, 0};
+
+  explicit Rates(const std::vector<State>& inputs) {
+    for (const State& s : inputs) {
+      if (s.planned < 0 || s.in.bytes == 0) continue;
+      auto& k = by_kind[{s.in.video, s.in.kind}];
+      k.first += static_cast<double>(s.planned);
+      k.second += static_cast<double>(s.in.bytes);
+      clips[s.in.video ? 0 : 1] += static_cast<double>(s.planned);
+      bytes[s.in.video ? 0 : 1] += static_cast<double>(s.in.bytes);
+    }
+  }
+  // Clips per byte for an input: its kind's, else its modality's (other kinds); *measured false
+  // when neither has been measured and the rate is a guess.
+  double per_byte(const Input& in, bool* measured) const {
+    *measured = true;
+    auto it = by_kind.find({in.video, in.kind});
+    if (it != by_kind.end()) return it->second.first / it->second.second;
+    const int m = in.video ? 0 : 1;
+    if (bytes[m] > 0) return clips[m] / bytes[m];
+    // Nothing of this modality planned yet: a typical rate (video ~1 Mbit/s, audio ~128 kbit/s;
+    // 3 s clips).
+    *measured = false;
+    return in.video ? 1.0 / 375e3 : 1.0 / 48e3;
+  }
+};
+
+// A clip's cost in its modality, in audio clips: the encoder's measured seconds per video clip
+// over those per audio clip once both have been measured; before that 5 (a video clip is five
+// crops, five forwards).
+double EtaEstimator::weight(bool video) const {
+  if (!video) return 1.0;
+  if (encoded_clips_[0] == 0 || encoded_clips_[1] == 0 || encode_s_[0] <= 0 || encode_s_[1] <= 0) return 5.0;
+  return (encode_s_[0] / static_cast<double>(encoded_clips_[0])) /
+         (encode_s_[1] / static_cast<double>(encoded_clips_[1]));
+}
+
 // An input's clips: what it delivered once decoded; while decoding, its plan; before its plan,
-// its size times the clips per byte of the planned inputs of its modality (one clip when none
-// is planned yet). Never less than what it delivered or had embedded.
-double EtaEstimator::expected_clips(const State& s, const double per_byte[2]) const {
+// its size times the clips per byte of its kind (see Rates). Never less than what it delivered
+// or had embedded. *measured: false when the estimate is a guess (see Rates::per_byte).
+double EtaEstimator::expected_clips(const State& s, const Rates& rates, bool* measured) const {
+  *measured = true;
   const auto floor = static_cast<double>(std::max(s.done, s.delivered));
   if (s.ended) return floor;
   if (s.planned >= 0) return std::max(floor, static_cast<double>(s.planned));
-  const double per = per_byte[s.in.video ? 0 : 1];
-  return std::max(floor, per > 0 ? per * static_cast<double>(s.in.bytes) : 1.0);
+  return std::max(floor, std::max(1.0, rates.per_byte(s.in, measured) * static_cast<double>(s.in.bytes)));
 }
 
 EtaEstimator::Snapshot EtaEstimator::snapshot(double elapsed_s) const {
   std::lock_guard<std::mutex> lock(mu_);
-  double clips[2] = {0, 0}, bytes[2] = {0, 0};
-  for (const State& s : inputs_) {
-    if (s.planned < 0 || s.in.bytes == 0) continue;
-    clips[s.in.video ? 0 : 1] += static_cast<double>(s.planned);
-    bytes[s.in.video ? 0 : 1] += static_cast<double>(s.in.bytes);
-  }
-  const double per_byte[2] = {bytes[0] > 0 ? clips[0] / bytes[0] : 0, bytes[1] > 0 ? clips[1] / bytes[1] : 0};
+  const Rates rates(inputs_);
+  const double w[2] = {weight(true), weight(false)};
   Snapshot out;
   out.inputs = inputs_.size();
-  double work_done = 0, work_expected = 0;
+  double work_done = 0, work_expected = 0, unfinished_bytes = 0, guessed_bytes = 0;
   for (const State& s : inputs_) {
-    const double expected = expected_clips(s, per_byte);
+    bool measured = true;
+    const double expected = expected_clips(s, rates, &measured);
     out.inputs_finished += s.finished() ? 1 : 0;
     out.clips_done += s.done;
     out.clips_expected += expected;
-    work_done += weight(s.in.video) * static_cast<double>(s.done);
-    work_expected += weight(s.in.video) * expected;
+    work_done += w[s.in.video ? 0 : 1] * static_cast<double>(s.done);
+    work_expected += w[s.in.video ? 0 : 1] * expected;
+    if (!s.finished()) unfinished_bytes += static_cast<double>(s.in.bytes);
+    if (!measured) guessed_bytes += static_cast<double>(s.in.bytes);
   }
   out.fraction = work_expected > 0 ? std::min(1.0, work_done / work_expected) : (inputs_.empty() ? 1.0 : 0.0);
+  out.estimating = work_done <= 0 || guessed_bytes > 0.25 * unfinished_bytes;
   if (out.inputs_finished == out.inputs) {
     out.eta_s = 0.0;
-  } else if (work_done > 0 && elapsed_s > 0) {
+    out.estimating = false;
+  } else if (!out.estimating && elapsed_s > 0) {
     out.eta_s = (work_expected - work_done) / (work_done / elapsed_s);
   }
   return out;
@@ -95,7 +142,7 @@ void ProgressReporter::stop() {
 }
 
 std::string ProgressReporter::line(const EtaEstimator::Snapshot& s, int64_t failed, double elapsed_s) {
-  std::string eta = "?";
+  std::string eta = s.estimating ? "estimating" : "?";
   if (s.eta_s) {
     const auto t = static_cast<int64_t>(*s.eta_s + 0.5);
     char b[48];

@@ -1,6 +1,9 @@
 // Progress of a run and its ETA, counted in clips: how many clips the inputs will give (known
-// once an input's clip plan is made, estimated from file sizes before that), how many are
-// embedded, and at what rate. A long file weighs as much as its clips, not as one file.
+// once an input's clip plan is made, estimated before that from the size of the file and the
+// clips per byte this run has measured on planned files of the same kind, or else of the same
+// modality), how many are
+// embedded, and at what rate. A long file weighs as much as its clips, not as one file; a clip
+// weighs what the encoder has measured it to cost in its modality.
 #pragma once
 #include <chrono>
 #include <condition_variable>
@@ -17,11 +20,13 @@ namespace lssd {
 // Pure bookkeeping (no clock): the caller passes elapsed seconds. Thread-safe.
 class EtaEstimator {
  public:
-  // One entry per input of the run: its size in bytes and whether it is video (a video clip is
-  // five encoder forwards, one per crop; an audio clip one: clips are weighed so).
+  // One entry per input of the run: its size in bytes, whether it is video, and its kind (e.g.
+  // the file's extension, lower case): files of one kind and modality share a clips-per-byte
+  // rate (a WAV holds far fewer seconds per byte than an MP3).
   struct Input {
     uint64_t bytes = 0;
     bool video = false;
+    std::string kind;
   };
   explicit EtaEstimator(std::vector<Input> inputs);
 
@@ -33,13 +38,18 @@ class EtaEstimator {
   void ended(size_t i);
   // `n` clips of input `i` were embedded.
   void clips_done(size_t i, int64_t n);
+  // The encoder spent `seconds` on `clips` clips of one modality (weighs the modalities' clips).
+  void encoded(bool video, int64_t clips, double seconds);
 
   struct Snapshot {
     size_t inputs = 0, inputs_finished = 0;
     int64_t clips_done = 0;
     double clips_expected = 0;    // planned + estimated for inputs not planned yet
     double fraction = 0;          // weighted work done / expected, 0..1
-    std::optional<double> eta_s;  // unknown until some work is done
+    std::optional<double> eta_s;  // unknown while estimating or until some work is done
+    // No basis for an ETA yet: no clip embedded, or more than a quarter of the unfinished bytes
+    // are in inputs of a modality that no planned input has measured.
+    bool estimating = true;
   };
   Snapshot snapshot(double elapsed_s) const;
 
@@ -52,11 +62,14 @@ class EtaEstimator {
     bool ended = false;
     bool finished() const { return ended && done >= delivered; }
   };
-  static double weight(bool video) { return video ? 5.0 : 1.0; }
-  double expected_clips(const State& s, const double per_byte[2]) const;
+  struct Rates;  // clips per byte by kind and modality, from the planned inputs
+  double weight(bool video) const;
+  double expected_clips(const State& s, const Rates& rates, bool* measured) const;
 
   mutable std::mutex mu_;
   std::vector<State> inputs_;
+  double encode_s_[2] = {0, 0};  // video, audio
+  int64_t encoded_clips_[2] = {0, 0};
 };
 
 // Shows an EtaEstimator's progress: a status line on a terminal (redrawn every 0.5 s), or a log
