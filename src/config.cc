@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <filesystem>
 #include <sstream>
 
 #include "config_internal.h"
@@ -156,6 +157,16 @@ const std::vector<long long>& Config::get_int_list(const std::string& key) const
 }
 const std::vector<std::string>& Config::get_string_list(const std::string& key) const {
   return typed(*this, key, ValueType::StringList).sl;
+}
+
+Config Config::with_absolute_paths(const std::string& cwd) const {
+  Config out = *this;
+  for (const auto& k : declared_keys()) {
+    std::string& v = out.values_.at(k.key).s;
+    if (k.is_path && !v.empty() && std::filesystem::path(v).is_relative())
+      v = (std::filesystem::path(cwd) / v).lexically_normal().string();
+  }
+  return out;
 }
 
 std::string Config::to_yaml(bool with_comments) const {

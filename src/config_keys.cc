@@ -42,6 +42,7 @@ std::string ints(std::initializer_list<long long> v) {
 
 using T = ValueType;
 using U = KeyUse;
+constexpr bool kPath = true;  // KeySpec::is_path
 
 // The release's keys (KeyUse::Used).
 void add_release_keys(std::vector<KeySpec>& keys) {
@@ -51,7 +52,7 @@ void add_release_keys(std::vector<KeySpec>& keys) {
           // ---- the release's keys ----
           {"TEST.BATCH_SIZE", T::Int, lit(D.encoder.batch_size), false, "clips of one modality per encoder forward"},
           {"TEST.CHECKPOINT_FILE_PATH", T::String, "\"\"", false,
-           "release checkpoint (.pyth); tools/lssd_export.py turns it into the encoder files below"},
+           "release checkpoint (.pyth); tools/lssd_export.py turns it into the encoder files below", U::Used, kPath},
           {"TEST.CLIP_LEN", T::Float, lit(kReleaseClipLen), true, "clip length in seconds (video and audio)"},
           {"DIST.NUM_GPUS", T::Int, lit(D.encoder.num_gpus), false,
            "encoder replicas, one per CUDA device (CPU: always one)"},
@@ -66,7 +67,8 @@ void add_release_keys(std::vector<KeySpec>& keys) {
           {"MVIT.SIZE", T::String, "\"S\"", true,
            "MViTv2 size, S (depth 16) or B (depth 24); must match the encoder files"},
           {"MVIT.PATCH_OVERLAP", T::Bool, "False", true, "overlapping patch embedding; must match the encoder files"},
-          {"DATA.PATH_TO_DATA_DIR", T::String, lit(D.discover.data_dir), false, "input root, searched recursively"},
+          {"DATA.PATH_TO_DATA_DIR", T::String, lit(D.discover.data_dir), false, "input root, searched recursively",
+           U::Used, kPath},
           {"DATA.USE_VIDEO", T::Bool, lit(D.discover.use_video), false, "compute video embeddings"},
           {"DATA.USE_AUDIO", T::Bool, lit(D.discover.use_audio), false, "compute audio embeddings"},
           {"VIDEO.T", T::Float, "3.0", false,
@@ -80,7 +82,8 @@ void add_release_keys(std::vector<KeySpec>& keys) {
           {"AUDIO.N_MELS", T::Int, lit(D.audio.n_mels), true, "mel bins"},
           {"AUDIO.CROP_SIZE", T::IntList, ints({D.audio.crop_h, D.audio.crop_w}), true,
            "log-mel center crop [mels, frames]"},
-          {"OUTPUT_DIR", T::String, lit(D.output_dir), false, "where embeddings, manifests and logs go"},
+          {"OUTPUT_DIR", T::String, lit(D.output_dir), false, "where embeddings, manifests and logs go", U::Used,
+           kPath},
           {"RNG_SEED", T::Int, "1", false, "the release's seed; inference draws no random numbers"},
       });
 }
@@ -169,9 +172,9 @@ void add_lssd_keys(std::vector<KeySpec>& keys) {
       {
           // ---- lssd's keys ----
           {"MODEL.VIDEO_ENCODER_FILE", T::String, lit(D.encoder.video_model), false,
-           "exported TorchScript video encoder (video.pt from tools/lssd_export.py)"},
+           "exported TorchScript video encoder (video.pt from tools/lssd_export.py)", U::Used, kPath},
           {"MODEL.AUDIO_ENCODER_FILE", T::String, lit(D.encoder.audio_model), false,
-           "exported TorchScript audio encoder (audio.pt from tools/lssd_export.py)"},
+           "exported TorchScript audio encoder (audio.pt from tools/lssd_export.py)", U::Used, kPath},
           {"RUNTIME.DEVICE", T::String, lit(D.encoder.device), false,
            "auto | cpu | cuda | cuda:N (auto: CUDA when available)"},
           {"RUNTIME.PRECISION", T::String, lit(D.encoder.precision), true,
@@ -185,7 +188,7 @@ void add_lssd_keys(std::vector<KeySpec>& keys) {
           {"RUNTIME.WORKER_NICE", T::Int, lit(D.worker_nice), false,
            "CPU runs: scheduling niceness (0..19) of the decode threads, so that the encoder preempts them"},
           {"DATA.PATH_TO_FILE_LIST", T::String, lit(D.discover.file_list), false,
-           "a text file of input paths, one per line (instead of walking DATA.PATH_TO_DATA_DIR)"},
+           "a text file of input paths, one per line (instead of walking DATA.PATH_TO_DATA_DIR)", U::Used, kPath},
           {"DATA.VIDEO_EXTENSIONS", T::StringList, lit(D.discover.video_exts), false, "video file extensions"},
           {"DATA.AUDIO_EXTENSIONS", T::StringList, lit(D.discover.audio_exts), false, "audio file extensions"},
           {"DATA.EXTENSIONS_CASE_INSENSITIVE", T::Bool, lit(D.discover.ext_case_insensitive), false,

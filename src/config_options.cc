@@ -1,6 +1,7 @@
 // Config -> the stages' option structs (include/lssd/options.h), each value checked: a bad
 // one throws ConfigError naming the key and its value.
 #include <algorithm>
+#include <filesystem>
 
 #include "lssd/config.h"
 #include "lssd/discover.h"
@@ -81,10 +82,10 @@ EncoderOptions Config::encoder_options() const {
   o.audio_model = get_string("MODEL.AUDIO_ENCODER_FILE");
   o.device = get_string("RUNTIME.DEVICE");
   require(o.device == "auto" || o.device == "cpu" || o.device.rfind("cuda", 0) == 0,
-          "RUNTIME.DEVICE must be auto, cpu, cuda or cuda:N (got '" + o.device + "')");
+          "RUNTIME.DEVICE must be auto, cpu, cuda or cuda:N");
   o.precision = get_string("RUNTIME.PRECISION");
   require(o.precision == "auto" || o.precision == "fp32" || o.precision == "fp16" || o.precision == "bf16",
-          "RUNTIME.PRECISION must be auto, fp32, fp16 or bf16 (got '" + o.precision + "')");
+          "RUNTIME.PRECISION must be auto, fp32, fp16 or bf16");
   o.threads = static_cast<int>(get_int("RUNTIME.NUM_THREADS"));
   require(o.threads >= 0, "RUNTIME.NUM_THREADS must be >= 0");
   o.cpu_micro_batch = static_cast<int>(get_int("RUNTIME.CPU_MICRO_BATCH"));
@@ -112,6 +113,7 @@ PipelineOptions Config::pipeline_options() const {
   o.encoder = encoder_options();
   o.output_dir = get_string("OUTPUT_DIR");
   require(!o.output_dir.empty(), "OUTPUT_DIR must not be empty");
+  o.discover.exclude_dir = o.output_dir;
   o.num_workers = static_cast<int>(get_int("DIST.NUM_WORKERS"));
   require(o.num_workers >= 1, "DIST.NUM_WORKERS must be >= 1");
   o.worker_nice = static_cast<int>(get_int("RUNTIME.WORKER_NICE"));
@@ -121,7 +123,8 @@ PipelineOptions Config::pipeline_options() const {
   o.float16_output = dtype == "float16";
   o.progress_interval_s = get_float("LOG.PROGRESS_INTERVAL_S");
   require(o.progress_interval_s > 0, "LOG.PROGRESS_INTERVAL_S must be > 0");
-  o.config_yaml = to_yaml();
+  std::error_code ec;
+  o.config_yaml = with_absolute_paths(std::filesystem::current_path(ec).string()).to_yaml();
   o.output_key_text = output_affecting_text();
   if (is_set("MVIT.SIZE")) o.expect_size = get_string("MVIT.SIZE");
   if (is_set("MVIT.PATCH_OVERLAP")) o.expect_patch_overlap = get_bool("MVIT.PATCH_OVERLAP") ? 1 : 0;

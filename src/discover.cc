@@ -11,6 +11,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <set>
 
 #include "lssd/error.h"
@@ -92,25 +93,64 @@ bool stat_file(const std::string& path, InputFile* f, std::string* why) {
   return true;
 }
 
-void walk(const std::string& root, const std::string& rel_dir, std::set<std::pair<dev_t, ino_t>>* active,
-          const Classifier& cls, DiscoverResult* out) {
+using DirKey = std::pair<dev_t, ino_t>;
+
+// What the walk carries through its recursion: the directories being walked (loop detection)
+// and the one directory to leave out (OUTPUT_DIR), if it exists.
+struct WalkState {
+  std::set<DirKey> active;
+  std::optional<DirKey> excluded;
+};
+
+// The canonical form of a path whose tail may not exist yet ("" when it cannot be resolved).
+std::string canonical_or_empty(const std::string& p) {
+  std::error_code ec;
+  const fs::path c = fs::weakly_canonical(fs::absolute(p, ec), ec);
+  return ec ? std::string() : c.lexically_normal().string();
+}
+
+// Whether `inner` names a directory strictly inside `outer` (both canonical).
+bool strictly_inside(const std::string& inner, const std::string& outer) {
+  if (inner.empty() || outer.empty() || inner.size() <= outer.size()) return false;
+  const fs::path rel = fs::path(inner).lexically_relative(outer);
+  return !rel.empty() && *rel.begin() != "..";
+}
+
+// Refuses OUTPUT_DIR == the data dir; sets up leaving OUTPUT_DIR out of the walk when it is inside.
+void plan_exclusion(const DiscoverOptions& opts, WalkState* w, DiscoverResult* out) {
+  if (opts.exclude_dir.empty()) return;
+  const std::string data = canonical_or_empty(opts.data_dir), excl = canonical_or_empty(opts.exclude_dir);
+  struct stat st {};
+  if (!excl.empty() && excl == data)
+    throw ConfigError("OUTPUT_DIR '" + opts.exclude_dir + "' is DATA.PATH_TO_DATA_DIR '" + opts.data_dir +
+                      "' itself: outputs would mix with the inputs; choose another OUTPUT_DIR");
+  if (::stat(opts.exclude_dir.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) w->excluded = DirKey(st.st_dev, st.st_ino);
+  out->excluded_dir_inside = strictly_inside(excl, data);
+}
+
+void walk(const std::string& root, const std::string& rel_dir, WalkState* w, const Classifier& cls,
+          DiscoverResult* out) {
   std::string dir = rel_dir.empty() ? root : join(root, rel_dir);
   struct stat st;
   if (::stat(dir.c_str(), &st) != 0) {
     out->problems.push_back({dir, std::string("cannot stat directory: ") + std::strerror(errno)});
     return;
   }
-  auto key = std::make_pair(st.st_dev, st.st_ino);
-  if (active->count(key)) {
+  const DirKey key(st.st_dev, st.st_ino);
+  if (w->excluded == key) {  // OUTPUT_DIR inside the data dir (perhaps through a symlink)
+    out->excluded_dir_inside = true;
+    return;
+  }
+  if (w->active.count(key)) {
     out->problems.push_back({dir, "symlink loop: this directory is already being walked; skipped"});
     return;
   }
-  active->insert(key);
+  w->active.insert(key);
   std::error_code ec;
   fs::directory_iterator it(dir, ec), end;
   if (ec) {
     out->problems.push_back({dir, "cannot read directory: " + ec.message()});
-    active->erase(key);
+    w->active.erase(key);
     return;
   }
   std::vector<std::string> names;
@@ -137,7 +177,7 @@ void walk(const std::string& root, const std::string& rel_dir, std::set<std::pai
       continue;
     }
     if (S_ISDIR(s.st_mode)) {
-      walk(root, rel, active, cls, out);
+      walk(root, rel, w, cls, out);
       continue;
     }
     InputFile f;
@@ -158,7 +198,7 @@ void walk(const std::string& root, const std::string& rel_dir, std::set<std::pai
     }
     out->files.push_back(std::move(f));
   }
-  active->erase(key);
+  w->active.erase(key);
 }
 
 }  // namespace
@@ -262,8 +302,9 @@ DiscoverResult discover(const DiscoverOptions& opts, const MediaOptions& media) 
       throw ConfigError("DATA.PATH_TO_DATA_DIR '" + opts.data_dir +
                         "' is not a directory. To embed single files, list their paths in a text file (one per "
                         "line) and pass it as DATA.PATH_TO_FILE_LIST");
-    std::set<std::pair<dev_t, ino_t>> active;
-    walk(opts.data_dir, "", &active, cls, &out);
+    WalkState w;
+    plan_exclusion(opts, &w, &out);
+    walk(opts.data_dir, "", &w, cls, &out);
   }
   std::sort(out.files.begin(), out.files.end(),
             [](const InputFile& a, const InputFile& b) { return a.rel_path < b.rel_path; });
@@ -287,6 +328,31 @@ DiscoverResult discover(const DiscoverOptions& opts, const MediaOptions& media) 
 std::string describe_extension_lists(const DiscoverOptions& opts) {
   return "video " + list_words(opts.video_exts) + ", audio " + list_words(opts.audio_exts) +
          (opts.ext_case_insensitive ? " (any case)" : " (case-sensitive)");
+}
+
+std::string audio_from_video_note(const DiscoverResult& found) {
+  std::map<std::string, int64_t> all, audio_only;  // by extension
+  int64_t n_all = 0, n_audio_only = 0;
+  for (const InputFile& f : found.files) {
+    if (!f.is_container_ext || f.is_audio_ext) continue;
+    const std::string ext = "." + extension_of(f.rel_path);
+    ++all[ext];
+    ++n_all;
+    if (!f.is_video_ext) ++audio_only[ext], ++n_audio_only;
+  }
+  if (n_all == 0) return "";
+  auto words = [](const std::map<std::string, int64_t>& m) {
+    std::string s;
+    for (const auto& [ext, n] : m) s += (s.empty() ? "" : ", ") + std::to_string(n) + " " + ext;
+    return s;
+  };
+  std::string note = "DATA.AUDIO_FROM_VIDEO: the audio tracks of " + std::to_string(n_all) +
+                     " video container(s) are embedded as audio inputs (" + words(all) +
+                     "; DATA.VIDEO_CONTAINER_EXTENSIONS)";
+  if (n_audio_only > 0)
+    note += "; " + std::to_string(n_audio_only) + " of them (" + words(audio_only) +
+            ") only for their audio: DATA.VIDEO_EXTENSIONS does not name them, so their video is not embedded";
+  return note;
 }
 
 std::string ignored_media_note(const DiscoverResult& found, const DiscoverOptions& opts) {

@@ -91,9 +91,15 @@ void require_file(const std::string& path) {
   std::error_code ec;
   if (std::filesystem::is_regular_file(path, ec)) return;
   std::string dir = std::filesystem::path(path).parent_path().string();
+  // A relative path resolves against the current directory (as the release's paths do): say which.
+  const std::string where =
+      std::filesystem::path(path).is_absolute()
+          ? ""
+          : " (relative to the current directory " + std::filesystem::current_path(ec).string() + ")";
   throw Error("encoder",
-              "encoder model file not found (MODEL.VIDEO_ENCODER_FILE / MODEL.AUDIO_ENCODER_FILE); export the "
-              "released checkpoint once: tools/lssd_export.py --checkpoint CHECKPOINT.pyth --out-dir " +
+              "encoder model file not found" + where +
+                  " (MODEL.VIDEO_ENCODER_FILE / MODEL.AUDIO_ENCODER_FILE); export the "
+                  "released checkpoint once: tools/lssd_export.py --checkpoint CHECKPOINT.pyth --out-dir " +
                   (dir.empty() ? std::string(".") : dir) + " (README: \"Released models\")",
               path);
 }

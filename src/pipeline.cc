@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
@@ -47,6 +48,7 @@ std::string RunSummary::line() const {
   };
   add(no_audio, "without audio");
   add(failed, "failed");
+  add(failed_earlier, "failed earlier");
   add(not_started, "not started");
   if (discover_problems > 0) s += "; " + std::to_string(discover_problems) + " unreadable path(s)";
   char tail[128];
@@ -59,7 +61,9 @@ std::string RunSummary::legend() {
   return "counts: an output per input file and modality (each audio track of a container once found); written = "
          "embedded by this run; already done = kept from an earlier run; too short = fewer than 2 timestamps or "
          "samples, skipped as the release skips them; without audio = a container with no audio track; failed = "
-         "listed in errors.jsonl; not started = left for a rerun";
+         "failed in this run, listed in errors.jsonl; failed earlier = failed in an earlier run on the content of a "
+         "file that has not changed since, not retried (--retry-failed retries them), listed in errors.jsonl; not "
+         "started = left for a rerun";
 }
 
 namespace {
@@ -69,6 +73,14 @@ namespace {
 struct RunAborted {};
 
 double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+// An input's kind for the ETA: its extension in lower case ("+tracks" for the audio tracks of
+// a video container): files of one kind have similar clips per byte.
+std::string file_kind(const std::string& rel_path, bool container_tracks) {
+  std::string ext = fs::path(rel_path).extension().string();
+  std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return std::tolower(c); });
+  return container_tracks ? ext + "+tracks" : ext;
+}
 
 // Raises the calling thread's niceness (Linux: per thread; threads it starts inherit it).
 void lower_thread_priority(int nice) {
@@ -218,6 +230,11 @@ void Run::plan_jobs() {
                found_.total_before_shard, o_.discover.shard_id, o_.discover.num_shards, o_.shard_source);
   const std::string note = ignored_media_note(found_, o_.discover);
   if (!note.empty()) spdlog::warn("{}", note);
+  const std::string tracks_note = audio_from_video_note(found_);
+  if (!tracks_note.empty()) spdlog::info("{}", tracks_note);
+  if (found_.excluded_dir_inside)
+    spdlog::warn("OUTPUT_DIR {} is inside DATA.PATH_TO_DATA_DIR {}: the walk leaves it out", o_.output_dir,
+                 o_.discover.data_dir);
   jobs_ = make_jobs(found_, o_.discover);
   if (jobs_.empty()) {
     const std::string where =
@@ -243,10 +260,17 @@ void Run::resume_check() {
   std::vector<std::string> warnings;
   const std::string dtype = o_.float16_output ? "float16" : "float32";
   ResumePlan plan = plan_resume(
-      jobs_, found_.files, o_.output_dir, [this](bool video) { return model_id(video); }, dtype, &warnings);
+      jobs_, found_.files, o_.output_dir, [this](bool video) { return model_id(video); }, dtype, o_.retry_failed,
+      &warnings);
   for (const auto& w : warnings) spdlog::warn("{}", w);
   todo_ = std::move(plan.todo);
   summary_.resumed = plan.resumed;
+  summary_.failed_earlier = plan.failed_earlier;
+  if (plan.failed_earlier > 0)
+    spdlog::warn(
+        "{} output(s) failed in an earlier run on the content of files that have not changed since (same size, "
+        "mtime, model and reading rule): not retried, still listed in errors*.jsonl (--retry-failed retries them)",
+        plan.failed_earlier);
   if (plan.other_model[0] + plan.other_model[1] > 0)
     spdlog::warn(
         "OUTPUT_DIR {} holds outputs of another model id for {} video and {} audio input(s){}: they will "
@@ -269,13 +293,16 @@ void Run::open_outputs() {
     if (size_t n = remove_stale_temporaries(root, shards <= 1))
       spdlog::info("removed {} leftover temporary file(s) of an interrupted run under {}", n, root);
   }
-  // errors.jsonl keeps one entry per failed input: entries of the inputs this run looks at go
-  // (they are logged again if they fail again).
+  // errors.jsonl keeps one entry per failed input and modality: entries of the inputs this run
+  // retries go (they are logged again if they fail again); those of inputs that failed earlier
+  // and are not retried stay.
   const std::string errors_path = (fs::path(o_.output_dir) / errors_name(shard, shards)).string();
-  std::set<std::string> looked_at;
-  for (const auto& f : found_.files) looked_at.insert(f.path);
-  for (const auto& p : found_.problems) looked_at.insert(p.path);
-  prune_error_log(errors_path, [&](const std::string& path) { return looked_at.count(path) > 0; });
+  std::set<std::pair<std::string, std::string>> retried;  // path, modality ("" for unreadable paths)
+  for (const auto& j : todo_) retried.emplace(found_.files[j.file].path, to_string(j.modality));
+  for (const auto& p : found_.problems) retried.emplace(p.path, "");
+  prune_error_log(errors_path, [&](const std::string& path, const std::string& modality) {
+    return retried.count({path, modality}) > 0;
+  });
   vman_ = std::make_unique<JsonlAppender>((fs::path(o_.output_dir) / "video" / manifest_name(shard, shards)).string());
   aman_ = std::make_unique<JsonlAppender>((fs::path(o_.output_dir) / "audio" / manifest_name(shard, shards)).string());
   errors_ = std::make_unique<JsonlAppender>(errors_path);
@@ -361,7 +388,7 @@ bool Run::embed(size_t k, Modality m, uint64_t* unit, Decode&& decode, Transform
   } catch (const RunAborted&) {
     return false;
   } catch (const Error& e) {
-    assembler_->fail(*unit, e.stage(), e.message());
+    assembler_->fail(*unit, e.stage(), e.message(), e.from_content());
   } catch (const std::exception& e) {
     assembler_->fail(*unit, "decode", e.what());
   }
@@ -425,7 +452,7 @@ void Run::process_audio(size_t k, const Record& base) {
     for (const auto& s : probe_media(base.path, media_).streams)
       if (s.type == "audio") tracks.emplace_back(s.index, s.language);
   } catch (const Error& e) {
-    assembler_->record_failure(base, e.stage(), e.message());
+    assembler_->record_failure(base, e.stage(), e.message(), e.from_content());
     return;
   }
   if (tracks.empty()) return assembler_->no_audio(base);  // a silent video: not an error
@@ -488,8 +515,10 @@ void Run::encode_loop(size_t replica) {
     try {
       const auto tf = Clock::now();
       out = enc->forward(ptrs);
+      const double seconds = seconds_since(tf);
+      eta_->encoded(m == Modality::Video, static_cast<int64_t>(items.size()), seconds);
       std::lock_guard<std::mutex> lock(fatal_mu_);
-      summary_.encode_s[m == Modality::Video ? 0 : 1] += seconds_since(tf);
+      summary_.encode_s[m == Modality::Video ? 0 : 1] += seconds;
     } catch (const Error& e) {  // this batch's inputs (a shape the model refuses, ...)
       for (const auto& it : items) assembler_->fail(it.unit, e.stage(), e.message());
       continue;
@@ -519,12 +548,16 @@ void Run::encode_loop(size_t replica) {
 RunSummary Run::go() {
   plan_jobs();
   resume_check();
-  summary_.outputs = static_cast<int64_t>(todo_.size()) + summary_.resumed;  // tracks are added as found
+  summary_.outputs =
+      static_cast<int64_t>(todo_.size()) + summary_.resumed + summary_.failed_earlier;  // tracks are added as found
   open_outputs();
   spdlog::info("{} outputs to compute, {} already done", todo_.size(), summary_.resumed);
 
   std::vector<EtaEstimator::Input> sizes;
-  for (const auto& j : todo_) sizes.push_back({found_.files[j.file].size, j.modality == Modality::Video});
+  for (const auto& j : todo_) {
+    const InputFile& f = found_.files[j.file];
+    sizes.push_back({f.size, j.modality == Modality::Video, file_kind(f.rel_path, j.container_tracks)});
+  }
   eta_ = std::make_unique<EtaEstimator>(std::move(sizes));
   assembler_ = std::make_unique<Assembler>(o_, &tally_, &control_->in_flight, vman_.get(), aman_.get(), errors_.get(),
                                            [this](bool video) { return model_id(video); });
@@ -580,7 +613,7 @@ RunSummary Run::go() {
   summary_.clips = tally_.clips;
   summary_.not_started = static_cast<int64_t>(todo_.size() - std::min(next_job_.load(), todo_.size()));
   summary_.outputs = summary_.written + summary_.resumed + summary_.skipped_short + summary_.no_audio +
-                     summary_.failed + summary_.not_started;
+                     summary_.failed + summary_.failed_earlier + summary_.not_started;
   summary_.stopped = stopping();
   summary_.wall_s = seconds_since(t0_);
   return summary_;

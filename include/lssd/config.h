@@ -32,6 +32,7 @@ struct KeySpec {
   bool affects_output;        // part of the model id: a change invalidates earlier outputs
   const char* comment;
   KeyUse use = KeyUse::Used;
+  bool is_path = false;  // a file or directory: relative to the current directory, recorded absolute
 };
 const std::vector<KeySpec>& declared_keys();
 
@@ -75,6 +76,9 @@ class Config {
   // default (lssd's towers implement only the release's defaults of those).
   void check_default_only_keys() const;
 
+  // A copy in which every path key (KeySpec::is_path) that holds a relative path holds it made
+  // absolute against `cwd` (lexically: no symlink is resolved, nothing must exist).
+  Config with_absolute_paths(const std::string& cwd) const;
   // Nested YAML of every key, in declaration order, comments included.
   std::string to_yaml(bool with_comments = true) const;
   // Canonical text of the keys that change outputs (for the model id).

@@ -24,6 +24,7 @@ struct DiscoverOptions {
   bool ext_case_insensitive = false;                                  // DATA.EXTENSIONS_CASE_INSENSITIVE
   int num_shards = 1;                                                 // DIST.NUM_SHARDS
   int shard_id = 0;                                                   // DIST.SHARD_ID
+  std::string exclude_dir;  // OUTPUT_DIR: left out of the walk when it lies inside data_dir
 };
 
 // Opening and decoding untrusted media (media stage).
@@ -87,6 +88,7 @@ struct PipelineOptions {
   bool float16_output = false;        // OUTPUT.DTYPE float16
   double progress_interval_s = 10.0;  // LOG.PROGRESS_INTERVAL_S
   bool overwrite = false;             // --overwrite: ignore earlier outputs
+  bool retry_failed = false;          // --retry-failed: retry inputs that failed earlier on unchanged content
   int progress_mode = -1;             // -1: bar on a TTY, log lines otherwise; 0: log lines; 1: bar
   std::string config_yaml;            // the resolved config, written to OUTPUT_DIR/config.yaml
   std::string output_key_text;        // config keys that change outputs (part of the model id)
