@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "lssd/modality.h"
+
 namespace lssd {
 
 // The release's clip length (TEST.CLIP_LEN), shared by the video and audio options.
@@ -73,6 +75,8 @@ struct EncoderOptions {
   int cpu_lanes = 0;               // RUNTIME.CPU_LANES: CPU forwards run at once (0 = one per thread)
   int batch_size = 8;              // TEST.BATCH_SIZE (clips of one modality per forward)
   int num_gpus = 2;                // DIST.NUM_GPUS: encoder replicas on CUDA
+  // The exported tower of a modality (MODEL.VIDEO_ENCODER_FILE / MODEL.AUDIO_ENCODER_FILE).
+  const std::string& model(Modality m) const { return m == Modality::Video ? video_model : audio_model; }
 };
 
 // The whole run (pipeline stage): every stage's options plus the run's own.

@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "lssd/bytes.h"  // escape_non_utf8 & co., declared here before
 #include "lssd/modality.h"
 
 namespace lssd {
@@ -67,7 +68,11 @@ struct Record {
 
 // The shape of an output's embeddings: [M, 5, width] for video (the five crops), [M, width]
 // for audio.
-std::vector<int64_t> output_shape(bool video, int64_t clips, int64_t width = 768);
+std::vector<int64_t> output_shape(Modality modality, int64_t clips, int64_t width = 768);
+[[deprecated("use output_shape(Modality, clips, width)")]] inline std::vector<int64_t> output_shape(
+    bool video, int64_t clips, int64_t width = 768) {
+  return output_shape(video ? Modality::Video : Modality::Audio, clips, width);
+}
 
 // Whether a file name is a manifest part: manifest*.jsonl (manifest.jsonl or a shard's).
 bool is_manifest_name(const std::string& filename);
@@ -78,14 +83,9 @@ std::string output_name(const std::string& rel_path, int track_index = -1, const
 bool is_safe_relative(const std::string& rel);
 
 // JSON strings for arbitrary bytes: valid UTF-8 is kept; otherwise invalid bytes become \xNN
-// text, and the exact bytes go to a sibling "<field>_hex" entry. Readers restore the bytes.
+// text, and the exact bytes go to a sibling "<field>_hex" entry (lssd/bytes.h). Readers restore
+// the bytes.
 std::string record_to_json(const Record& r);
-// The helpers behind that: the length of the valid UTF-8 sequence at s[i] (0 if invalid), the
-// text form (valid UTF-8 kept, other bytes as \xNN; *was_valid false when any was escaped), and
-// lowercase hex of the bytes.
-size_t utf8_sequence_length(const std::string& s, size_t i);
-std::string escape_non_utf8(const std::string& bytes, bool* was_valid = nullptr);
-std::string hex_bytes(const std::string& bytes);
 Record record_from_json(const std::string& line, const std::string& source);
 
 std::string manifest_name(int shard_id, int num_shards);
@@ -109,6 +109,12 @@ class JsonlAppender {
   int fd_ = -1;
   std::mutex mu_;
 };
+
+// A run killed mid-write (kill -9, power loss) leaves `.tmp.<name>.<n>` files (write_file_atomic)
+// next to the outputs. Removes them under `root` (symlinks not followed): every one when the
+// caller is the only writer (one shard), else only those untouched for an hour (another shard
+// may be writing its own right now). Returns how many were removed.
+size_t remove_stale_temporaries(const std::string& root, bool sole_writer);
 
 // Resolves `rel` under `root` and makes its parent directories; refuses (lssd::Error "output")
 // a name that is unsafe or whose parent resolves outside root (a symlinked directory).

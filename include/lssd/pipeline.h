@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <string>
 
+#include "lssd/modality.h"
 #include "lssd/options.h"
 
 namespace lssd {
@@ -31,9 +32,9 @@ struct RunSummary {
   int64_t discover_problems = 0;  // unreadable paths, symlink loops... (errors.jsonl; not outputs)
   int64_t clips = 0;              // clips encoded this run
   double wall_s = 0;
-  double encode_s[2] = {0, 0};  // wall time inside encoder forwards: video, audio (all replicas)
-  double models_ready_s = 0;    // from the start until every encoder tower was loaded
-  bool stopped = false;         // RunControl::stop was set during the run
+  PerModality<double> encode_s;  // wall time inside encoder forwards (all replicas)
+  double models_ready_s = 0;     // from the start until every encoder tower was loaded
+  bool stopped = false;          // RunControl::stop was set during the run
   // 3 when an input failed in this run or a path could not be read, else 0 (inputs that failed
   // earlier and were not retried do not count; a signal's code is the app's).
   int exit_code() const { return failed > 0 || discover_problems > 0 ? 3 : 0; }

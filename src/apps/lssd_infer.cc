@@ -123,7 +123,7 @@ int main(int argc, char** argv) {
     spdlog::info("{}", lssd::RunSummary::legend());
     if (s.clips > 0)
       spdlog::info("time: encoder forwards {:.1f} s (video {:.1f} s, audio {:.1f} s); encoders loaded after {:.1f} s",
-                   s.encode_s[0] + s.encode_s[1], s.encode_s[0], s.encode_s[1], s.models_ready_s);
+                   s.encode_s.video + s.encode_s.audio, s.encode_s.video, s.encode_s.audio, s.models_ready_s);
     if (s.failed > 0 || s.failed_earlier > 0 || s.discover_problems > 0)
       spdlog::warn("failures are listed in {}/errors*.jsonl", opts.output_dir);
     if (const int sig = watcher.first_signal()) {

@@ -7,9 +7,9 @@
 #include <cstdio>
 #include <iostream>
 
-#include "json_bytes.h"
 #include "lssd/error.h"
 #include "lssd/output.h"
+#include "output/json_bytes.h"
 
 using nlohmann::json;
 

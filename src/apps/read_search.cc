@@ -9,10 +9,10 @@
 #include <cstdio>
 #include <iostream>
 
-#include "json_bytes.h"
 #include "lssd/error.h"
 #include "lssd/npy.h"
 #include "lssd/search/index_store.h"
+#include "output/json_bytes.h"
 
 using nlohmann::json;
 

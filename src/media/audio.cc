@@ -7,7 +7,7 @@ extern "C" {
 #include <libavutil/samplefmt.h>
 }
 
-#include "lssd/audio_clip_stream.h"
+#include "clips/audio_clip_stream.h"
 #include "lssd/media.h"
 #include "media/ffmpeg.h"
 

@@ -6,8 +6,8 @@
 
 #include <spdlog/spdlog.h>
 
-#include "lssd/clip_frames.h"
-#include "lssd/clips.h"
+#include "clips/clip_frames.h"
+#include "clips/clips.h"
 #include "lssd/media.h"
 #include "media/video_decode.h"
 

@@ -8,7 +8,7 @@ extern "C" {
 #include <libavutil/imgutils.h>
 }
 
-#include "lssd/clip_frames.h"
+#include "clips/clip_frames.h"
 
 namespace lssd::media {
 namespace {

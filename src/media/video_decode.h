@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "lssd/clips.h"
+#include "clips/clips.h"
 #include "lssd/media.h"
 #include "media/ffmpeg.h"
 

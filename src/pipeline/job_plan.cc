@@ -1,4 +1,4 @@
-#include "lssd/pipeline/job_plan.h"
+#include "pipeline/job_plan.h"
 
 #include <filesystem>
 #include <map>
@@ -86,27 +86,27 @@ EarlierOutputs judge(const Job& job, const std::vector<const Record*>& recs, con
 }  // namespace
 
 ResumePlan plan_resume(const std::vector<Job>& jobs, const std::vector<InputFile>& files, const std::string& output_dir,
-                       const std::function<std::string(bool video)>& model_id, const std::string& dtype,
+                       const std::function<std::string(Modality)>& model_id, const std::string& dtype,
                        bool retry_failed, std::vector<std::string>* warnings) {
-  const std::string roots[2] = {(fs::path(output_dir) / "video").string(), (fs::path(output_dir) / "audio").string()};
-  std::vector<Record> records[2];
+  PerModality<std::string> roots;
+  PerModality<std::vector<Record>> records;
   std::map<std::pair<Modality, std::string>, std::vector<const Record*>> by_input;
-  for (int m = 0; m < 2; ++m) {
+  for (const Modality m : kModalities) {
+    roots[m] = (fs::path(output_dir) / to_string(m)).string();
     records[m] = read_manifest_dir(roots[m], warnings);
     for (const auto& r : records[m]) by_input[{r.modality, r.rel_path}].push_back(&r);
   }
   ResumePlan plan;
   for (const auto& j : jobs) {
-    const bool video = j.modality == Modality::Video;
     const InputFile& f = files[j.file];
     auto it = by_input.find({j.modality, f.rel_path});
     if (it == by_input.end()) {
       plan.todo.push_back(j);
       continue;
     }
-    const std::string id = model_id(video);
-    const EarlierOutputs e = judge(j, it->second, {f, id, dtype, roots[video ? 0 : 1], retry_failed});
-    plan.other_model[video ? 0 : 1] += e.other_model ? 1 : 0;
+    const std::string id = model_id(j.modality);
+    const EarlierOutputs e = judge(j, it->second, {f, id, dtype, roots[j.modality], retry_failed});
+    plan.other_model[j.modality] += e.other_model ? 1 : 0;
     plan.other_dtype += e.other_dtype ? 1 : 0;
     if (e.done > 0) {
       plan.resumed += e.done - e.failed_earlier;

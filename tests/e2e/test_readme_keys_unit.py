@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """README's Configuration section names every declared config key, and no other.
 
-The keys are those declared in src/config_keys.cc (each once); the README's tables list them in
+The keys are those declared in src/config/config_keys.cc (each once); the README's tables list them in
 their first column as backticked names, where a name without a group inherits the group of the
 name before it in the same cell (`MVIT.MODE`, `CLS_EMBED_ON` -> MVIT.CLS_EMBED_ON). Needs no build.
 """
@@ -14,7 +14,7 @@ from e2e_common import SOURCE_DIR, Checker  # noqa: E402
 
 
 def declared_keys():
-    text = open(os.path.join(SOURCE_DIR, "src", "config_keys.cc")).read()
+    text = open(os.path.join(SOURCE_DIR, "src", "config", "config_keys.cc")).read()
     return re.findall(r'\{"([A-Z_]+(?:\.[A-Z0-9_]+)?)",\s*T::', text)
 
 
@@ -38,7 +38,7 @@ def readme_keys():
 def main():
     c = Checker("test_readme_keys_unit")
     declared, listed = declared_keys(), readme_keys()
-    c.check(len(declared) > 60, f"found the declared keys in src/config_keys.cc ({len(declared)})")
+    c.check(len(declared) > 60, f"found the declared keys in src/config/config_keys.cc ({len(declared)})")
     c.check(len(set(declared)) == len(declared), "each key is declared once")
     missing = [k for k in declared if k not in listed]
     unknown = [k for k in listed if k not in declared]

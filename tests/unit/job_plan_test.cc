@@ -1,4 +1,4 @@
-#include "lssd/pipeline/job_plan.h"
+#include "pipeline/job_plan.h"
 
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -85,7 +85,7 @@ TEST(JobPlan, ResumeKeepsCompleteOutputsOfTheSameModelOnly) {
   int calls = 0;
   const ResumePlan p = plan_resume(
       jobs, files, out.dir.string(),
-      [&](bool) {
+      [&](Modality) {
         ++calls;
         return std::string("m1");
       },
@@ -95,19 +95,19 @@ TEST(JobPlan, ResumeKeepsCompleteOutputsOfTheSameModelOnly) {
   EXPECT_EQ(p.todo[1].file, 2u);
   EXPECT_EQ(p.todo[2].file, 4u);
   EXPECT_EQ(p.resumed, 2);
-  EXPECT_EQ(p.other_model[1], 1);
+  EXPECT_EQ(p.other_model.audio, 1);
   EXPECT_EQ(p.other_dtype, 0);
   EXPECT_GT(calls, 0);
   // The second track arrives: the container is complete now (2 outputs).
   out.record(files[4], "ok", "m1", 2, 2);
   EXPECT_EQ(plan_resume(
-                jobs, files, out.dir.string(), [](bool) { return std::string("m1"); }, "float32", false, nullptr)
+                jobs, files, out.dir.string(), [](Modality) { return std::string("m1"); }, "float32", false, nullptr)
                 .resumed,
             4);
   // A changed file (size) is recomputed.
   files[0].size = 101;
   EXPECT_EQ(plan_resume(
-                jobs, files, out.dir.string(), [](bool) { return std::string("m1"); }, "float32", false, nullptr)
+                jobs, files, out.dir.string(), [](Modality) { return std::string("m1"); }, "float32", false, nullptr)
                 .resumed,
             3);
 }
@@ -119,7 +119,7 @@ TEST(JobPlan, NoEarlierOutputsNoModelIdNeeded) {
   found.files = files;
   const ResumePlan p = plan_resume(
       make_jobs(found, DiscoverOptions{}), files, out.dir.string(),
-      [](bool) -> std::string { throw std::runtime_error("must not be asked"); }, "float32", false, nullptr);
+      [](Modality) -> std::string { throw std::runtime_error("must not be asked"); }, "float32", false, nullptr);
   EXPECT_EQ(p.todo.size(), 1u);
 }
 
@@ -127,8 +127,8 @@ ResumePlan plan_m1(const std::vector<InputFile>& files, const OutDir& out, bool 
   DiscoverResult found;
   found.files = files;
   return plan_resume(
-      make_jobs(found, DiscoverOptions{}), files, out.dir.string(), [](bool) { return std::string("m1"); }, "float32",
-      retry_failed, nullptr);
+      make_jobs(found, DiscoverOptions{}), files, out.dir.string(), [](Modality) { return std::string("m1"); },
+      "float32", retry_failed, nullptr);
 }
 
 TEST(JobPlan, ContentFailuresOfUnchangedFilesAreNotRetried) {

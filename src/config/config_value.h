@@ -1,8 +1,8 @@
-// Private to the config module (src/config*.cc): what its files share.
+// Private to the config stage (src/config/): literal parsing and type conversion (config_value.cc).
 #pragma once
 #include <string>
 
-#include "lssd/config.h"
+#include "lssd/config_keys.h"
 
 namespace lssd::config_detail {
 

@@ -16,7 +16,7 @@
 #include <string>
 #include <vector>
 
-#include "lssd/clips.h"
+#include "clips/clips.h"
 
 namespace lssd {
 

@@ -15,17 +15,19 @@
 #include <thread>
 #include <vector>
 
+#include "lssd/modality.h"
+
 namespace lssd {
 
 // Pure bookkeeping (no clock): the caller passes elapsed seconds. Thread-safe.
 class EtaEstimator {
  public:
-  // One entry per input of the run: its size in bytes, whether it is video, and its kind (e.g.
-  // the file's extension, lower case): files of one kind and modality share a clips-per-byte
-  // rate (a WAV holds far fewer seconds per byte than an MP3).
+  // One entry per input of the run: its size in bytes, its modality, and its kind (e.g. the
+  // file's extension, lower case): files of one kind and modality share a clips-per-byte rate (a
+  // WAV holds far fewer seconds per byte than an MP3).
   struct Input {
     uint64_t bytes = 0;
-    bool video = false;
+    Modality modality = Modality::Video;
     std::string kind;
   };
   explicit EtaEstimator(std::vector<Input> inputs);
@@ -39,7 +41,7 @@ class EtaEstimator {
   // `n` clips of input `i` were embedded.
   void clips_done(size_t i, int64_t n);
   // The encoder spent `seconds` on `clips` clips of one modality (weighs the modalities' clips).
-  void encoded(bool video, int64_t clips, double seconds);
+  void encoded(Modality m, int64_t clips, double seconds);
 
   struct Snapshot {
     size_t inputs = 0, inputs_finished = 0;
@@ -63,13 +65,13 @@ class EtaEstimator {
     bool finished() const { return ended && done >= delivered; }
   };
   struct Rates;  // clips per byte by kind and modality, from the planned inputs
-  double weight(bool video) const;
+  double weight(Modality m) const;
   double expected_clips(const State& s, const Rates& rates, bool* measured) const;
 
   mutable std::mutex mu_;
   std::vector<State> inputs_;
-  double encode_s_[2] = {0, 0};  // video, audio
-  int64_t encoded_clips_[2] = {0, 0};
+  PerModality<double> encode_s_;
+  PerModality<int64_t> encoded_clips_;
 };
 
 // Shows an EtaEstimator's progress: a status line on a terminal (redrawn every 0.5 s), or a log

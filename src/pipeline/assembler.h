@@ -16,7 +16,8 @@
 #include <vector>
 
 #include "lssd/array.h"
-#include "lssd/options.h"
+#include "lssd/modality.h"
+#include "lssd/npy.h"
 #include "lssd/output.h"
 
 namespace lssd {
@@ -26,12 +27,21 @@ struct Tally {
   std::atomic<int64_t> written{0}, skipped_short{0}, no_audio{0}, failed{0}, clips{0};
 };
 
+// Where the assembler writes: arrays under output_dir/<modality>/ in `dtype`, a record per
+// output in its modality's manifest, failures also in the error log; model_id(m) gives the id
+// written into every record (it may block the first time: the model file's hash).
+struct AssemblerSinks {
+  std::string output_dir;
+  NpyDtype dtype = NpyDtype::Float32;
+  PerModality<JsonlAppender*> manifests{nullptr, nullptr};
+  JsonlAppender* errors = nullptr;
+  std::function<std::string(Modality)> model_id;
+};
+
 class Assembler {
  public:
-  // model_id(video) gives the id written into every record (it may block the first time: the
-  // model file's hash); in_flight counts the outputs begun and not yet recorded.
-  Assembler(const PipelineOptions& o, Tally* tally, std::atomic<int64_t>* in_flight, JsonlAppender* video_manifest,
-            JsonlAppender* audio_manifest, JsonlAppender* errors, std::function<std::string(bool video)> model_id);
+  // in_flight counts the outputs begun and not yet recorded.
+  Assembler(AssemblerSinks sinks, Tally* tally, std::atomic<int64_t>* in_flight);
 
   // A new output (unit) with its record so far; returns its id.
   uint64_t begin(Record base);
@@ -85,12 +95,9 @@ class Assembler {
   std::mutex fatal_mu_;
   std::string fatal_message_;
 
-  const PipelineOptions& o_;
+  const AssemblerSinks sinks_;
   Tally* tally_;
   std::atomic<int64_t>* in_flight_;
-  JsonlAppender* manifest_[2];
-  JsonlAppender* errors_;
-  std::function<std::string(bool video)> model_id_;
   std::mutex mu_;
   std::map<uint64_t, Unit> units_;
   uint64_t next_ = 0;

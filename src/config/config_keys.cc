@@ -3,7 +3,7 @@
 // the same style. Options structs (include/lssd/options.h) are filled from these in
 // src/config_options.cc; a key that has an options member takes its default from that member's
 // initialiser (D below), so each default is written once.
-#include "lssd/config.h"
+#include "lssd/config_keys.h"
 #include "lssd/options.h"
 
 namespace lssd {

@@ -1,3 +1,7 @@
+// The pipeline's wiring: plan the jobs, check what earlier runs left, open the outputs, start
+// the encoder replicas and the decode workers, and collect the summary. The units it wires are
+// in this folder: the job plan and resume check (job_plan.h), the clip queue (clip_queue.h), the
+// per-output assembler (assembler.h), the ETA (progress.h), the run's sizing (run_sizing.h).
 #include "lssd/pipeline.h"
 
 #include <spdlog/spdlog.h>
@@ -10,7 +14,6 @@
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
-#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <functional>
@@ -27,11 +30,13 @@
 #include "lssd/media.h"
 #include "lssd/npy.h"
 #include "lssd/output.h"
-#include "lssd/pipeline/assembler.h"
-#include "lssd/pipeline/clip_queue.h"
-#include "lssd/pipeline/job_plan.h"
-#include "lssd/progress.h"
 #include "lssd/video_transform.h"
+#include "pipeline/assembler.h"
+#include "pipeline/clip_queue.h"
+#include "pipeline/job_plan.h"
+#include "pipeline/progress.h"
+#include "pipeline/run_sizing.h"
+#include "pipeline/test_hold.h"
 
 namespace lssd {
 namespace fs = std::filesystem;
@@ -90,66 +95,24 @@ void lower_thread_priority(int nice) {
     spdlog::debug("setpriority({}) failed: {}", nice, std::strerror(errno));
 }
 
-// Test hook: with LSSD_TEST_HOLD=<stage> (towers | decode | encode) the run stops at that stage
-// once, says so on stderr, and waits there until a stop is requested; with <stage>:stuck it goes
-// on waiting after that too (so that a second signal finds it busy). At most 10 minutes either
-// way. Lets tests interrupt a run in a known stage without relying on timing.
-void test_hold(const char* stage, const std::atomic<bool>& stop) {
-  static std::once_flag once;
-  const char* env = std::getenv("LSSD_TEST_HOLD");
-  if (!env) return;
-  const std::string want(env), name(stage);
-  const bool stuck = want == name + ":stuck";
-  if (want != name && !stuck) return;
-  std::call_once(once, [&] {
-    spdlog::warn("test hook: holding in {} until a stop is requested{}", stage, stuck ? " (and after)" : "");
-    const auto until = Clock::now() + std::chrono::minutes(10);
-    while ((stuck || !stop.load()) && Clock::now() < until) std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  });
+const char* model_key(Modality m) {
+  return m == Modality::Video ? "MODEL.VIDEO_ENCODER_FILE" : "MODEL.AUDIO_ENCODER_FILE";
 }
 
-std::string model_id_for(const std::string& file_sha256, const PipelineOptions& o, bool video) {
-  return model_id(file_sha256, o.output_key_text, video ? kVideoReadRule : 0);
-}
-
-void check_expectations(const EncoderInfo& info, const PipelineOptions& o) {
+// The metadata of a modality's encoder file, checked against the config (cheap: no TorchScript
+// load). Throws ConfigError when it is not named, is not that modality's, or does not match
+// MVIT.SIZE / MVIT.PATCH_OVERLAP as the config names them.
+EncoderInfo checked_encoder_info(Modality m, const PipelineOptions& o) {
+  const std::string& file = o.encoder.model(m);
+  if (file.empty()) throw ConfigError(std::string(model_key(m)) + " must name the exported " + to_string(m) + ".pt");
+  EncoderInfo info = read_encoder_info(file, /*hash=*/false);
+  if (info.modality != m)
+    throw ConfigError(file + " is not a" + (m == Modality::Audio ? "n " : " ") + to_string(m) + " encoder");
   if (!o.expect_size.empty() && info.size != o.expect_size)
     throw ConfigError("MVIT.SIZE is " + o.expect_size + " but " + info.path + " is size " + info.size);
   if (o.expect_patch_overlap >= 0 && info.patch_overlap != (o.expect_patch_overlap == 1))
     throw ConfigError(std::string("MVIT.PATCH_OVERLAP is ") + (o.expect_patch_overlap ? "True" : "False") + " but " +
                       info.path + " was exported with patch_overlap " + (info.patch_overlap ? "True" : "False"));
-}
-
-// A run killed mid-write (kill -9, power loss) leaves `.tmp.<name>.<n>` files (write_file_atomic)
-// next to the outputs. Removes them under `root` (symlinks not followed): every one when this
-// process is the only writer (one shard), else only those untouched for an hour (another shard
-// may be writing its own right now). Returns how many were removed.
-size_t remove_stale_temporaries(const std::string& root, bool sole_writer) {
-  size_t removed = 0;
-  std::error_code ec;
-  const auto now = fs::file_time_type::clock::now();
-  for (auto it = fs::recursive_directory_iterator(root, ec); !ec && it != fs::recursive_directory_iterator();
-       it.increment(ec)) {
-    std::error_code e2;
-    if (!it->is_regular_file(e2) || it->path().filename().string().rfind(".tmp.", 0) != 0) continue;
-    if (!sole_writer) {
-      const auto t = fs::last_write_time(it->path(), e2);
-      if (e2 || now - t < std::chrono::hours(1)) continue;
-    }
-    if (fs::remove(it->path(), e2)) ++removed;
-  }
-  return removed;
-}
-
-// Reads an encoder's metadata and checks it against the config (cheap: no TorchScript load).
-std::optional<EncoderInfo> encoder_info(bool needed, const std::string& file, const char* modality, const char* key,
-                                        const PipelineOptions& o) {
-  if (!needed) return std::nullopt;
-  if (file.empty()) throw ConfigError(std::string(key) + " must name the exported " + modality + ".pt");
-  EncoderInfo info = read_encoder_info(file, /*hash=*/false);
-  if (info.modality != modality)
-    throw ConfigError(file + " is not a" + (modality[0] == 'a' ? "n " : " ") + modality + " encoder");
-  check_expectations(info, o);
   return info;
 }
 
@@ -157,16 +120,25 @@ std::optional<EncoderInfo> encoder_info(bool needed, const std::string& file, co
 class Run {
  public:
   Run(const PipelineOptions& o, RunControl* control)
-      : o_(o), control_(control ? control : &own_control_), media_(o.media) {}
+      : options_(o), control_(control ? control : &own_control_), media_(o.media) {}
   RunSummary go();
 
  private:
+  using EncoderFuture = std::shared_future<std::shared_ptr<Encoder>>;
+  struct Replica {
+    PerModality<EncoderFuture> towers;
+  };
+
   bool stopping() const { return control_->stop.load(); }
+  std::string model_id(Modality m);
   void plan_jobs();
+  void say_what_was_found() const;
   void resume_check();
   void open_outputs();
+  void prune_error_log_of_retried(const std::string& errors_path) const;
   void start_encoders();
   void wait_for_towers();
+  void start_eta_and_assembler();
   void worker();
   void process(size_t k);
   void process_video(size_t k, const Record& base);
@@ -176,92 +148,93 @@ class Run {
   bool embed(size_t k, Modality m, uint64_t* unit, Decode&& decode, Transform&& transform);
   void encode_loop(size_t replica);
   void fail_encoder(const std::string& why);
+  void fill_summary();
 
-  const PipelineOptions& o_;
+  const PipelineOptions& options_;
   RunControl own_control_;
   RunControl* control_;
-  MediaOptions media_;  // o_.media with MEDIA.DECODE_THREADS 0 resolved
-  Clock::time_point t0_ = Clock::now();
+  MediaOptions media_;  // options_.media with MEDIA.DECODE_THREADS 0 resolved
+  Clock::time_point start_ = Clock::now();
   RunSummary summary_;
   Tally tally_;
 
   DiscoverResult found_;
   std::vector<Job> jobs_, todo_;
-  std::optional<EncoderInfo> vinfo_, ainfo_;
-  std::once_flag vid_once_, aid_once_;
-  std::string vid_, aid_;
-  std::string model_id(bool video);
+  PerModality<std::optional<EncoderInfo>> encoder_info_;  // of the modalities that have jobs
+  PerModality<std::once_flag> model_id_once_;
+  PerModality<std::string> model_id_;
 
-  std::unique_ptr<JsonlAppender> vman_, aman_, errors_;
+  PerModality<std::unique_ptr<JsonlAppender>> manifests_;
+  std::unique_ptr<JsonlAppender> errors_;
   std::unique_ptr<Assembler> assembler_;
   std::unique_ptr<EtaEstimator> eta_;
   std::unique_ptr<ClipQueue> queue_;
 
-  using EncoderFuture = std::shared_future<std::shared_ptr<Encoder>>;
-  struct Replica {
-    EncoderFuture video, audio;
-  };
   std::vector<Replica> replicas_;
   bool cuda_ = false;
-  size_t batch_ = 1;
+  size_t batch_size_ = 1;
   std::atomic<size_t> next_job_{0};
   std::atomic<bool> encoder_failed_{false};
-  std::mutex fatal_mu_;
-  std::string fatal_;
+  std::mutex fatal_mutex_;
+  std::string fatal_message_;
   std::exception_ptr load_error_;
 };
 
 // The model id of a tower, computed once, when first needed (the resume check, a manifest
 // record): it waits for the model file's sha256 (libcrypto: ~0.2 s for an S tower; shared with
 // the tower's own load, encoder_file_sha256 hashes each file once).
-std::string Run::model_id(bool video) {
-  const std::optional<EncoderInfo>& info = video ? vinfo_ : ainfo_;
+std::string Run::model_id(Modality m) {
+  const std::optional<EncoderInfo>& info = encoder_info_[m];
   if (!info) return "";
-  std::call_once(video ? vid_once_ : aid_once_,
-                 [&] { (video ? vid_ : aid_) = model_id_for(encoder_file_sha256(info->path), o_, video); });
-  return video ? vid_ : aid_;
+  std::call_once(model_id_once_[m], [&] {
+    model_id_[m] = lssd::model_id(encoder_file_sha256(info->path), options_.output_key_text,
+                                  m == Modality::Video ? kVideoReadRule : 0);
+  });
+  return model_id_[m];
 }
 
 // Inputs, jobs and the encoder files' metadata: every check that can stop the run happens here,
 // before OUTPUT_DIR is created.
 void Run::plan_jobs() {
-  found_ = discover(o_.discover, o_.media);
+  found_ = discover(options_.discover, options_.media);
+  jobs_ = make_jobs(found_, options_.discover);
+  say_what_was_found();
+  PerModality<bool> needed{false, false};
+  for (const auto& j : jobs_) needed[j.modality] = true;
+  for (const Modality m : kModalities)
+    if (needed[m]) encoder_info_[m] = checked_encoder_info(m, options_);
+}
+
+void Run::say_what_was_found() const {
+  const DiscoverOptions& d = options_.discover;
   spdlog::info("found {} input files ({} before sharding; shard {}/{} from {})", found_.files.size(),
-               found_.total_before_shard, o_.discover.shard_id, o_.discover.num_shards, o_.shard_source);
-  const std::string note = ignored_media_note(found_, o_.discover);
+               found_.total_before_shard, d.shard_id, d.num_shards, options_.shard_source);
+  const std::string note = ignored_media_note(found_, d);
   if (!note.empty()) spdlog::warn("{}", note);
   const std::string tracks_note = audio_from_video_note(found_);
   if (!tracks_note.empty()) spdlog::info("{}", tracks_note);
   if (found_.excluded_dir_inside)
-    spdlog::warn("OUTPUT_DIR {} is inside DATA.PATH_TO_DATA_DIR {}: the walk leaves it out", o_.output_dir,
-                 o_.discover.data_dir);
-  jobs_ = make_jobs(found_, o_.discover);
-  if (jobs_.empty()) {
-    const std::string where =
-        o_.discover.file_list.empty() ? "under " + o_.discover.data_dir : "in the list " + o_.discover.file_list;
-    spdlog::warn(
-        "nothing to embed: no input file {} matches the extension lists ({}{})", where,
-        describe_extension_lists(o_.discover),
-        o_.discover.use_video && o_.discover.use_audio ? "" : "; DATA.USE_VIDEO/USE_AUDIO limit the modalities");
-  }
-  bool need_video = false, need_audio = false;
-  for (const auto& j : jobs_) (j.modality == Modality::Video ? need_video : need_audio) = true;
-  vinfo_ = encoder_info(need_video, o_.encoder.video_model, "video", "MODEL.VIDEO_ENCODER_FILE", o_);
-  ainfo_ = encoder_info(need_audio, o_.encoder.audio_model, "audio", "MODEL.AUDIO_ENCODER_FILE", o_);
+    spdlog::warn("OUTPUT_DIR {} is inside DATA.PATH_TO_DATA_DIR {}: the walk leaves it out", options_.output_dir,
+                 d.data_dir);
+  if (!jobs_.empty()) return;
+  const std::string where = d.file_list.empty() ? "under " + d.data_dir : "in the list " + d.file_list;
+  spdlog::warn("nothing to embed: no input file {} matches the extension lists ({}{})", where,
+               describe_extension_lists(d),
+               d.use_video && d.use_audio ? "" : "; DATA.USE_VIDEO/USE_AUDIO limit the modalities");
 }
 
 // Resume: drops jobs whose outputs exist and match; says when earlier outputs of another model
 // (or dtype) will be recomputed.
 void Run::resume_check() {
-  if (o_.overwrite) {
+  if (options_.overwrite) {
     todo_ = jobs_;
     return;
   }
   std::vector<std::string> warnings;
-  const std::string dtype = o_.float16_output ? "float16" : "float32";
+  const std::string dtype = options_.float16_output ? "float16" : "float32";
   ResumePlan plan = plan_resume(
-      jobs_, found_.files, o_.output_dir, [this](bool video) { return model_id(video); }, dtype, o_.retry_failed,
-      &warnings);
+      jobs_, found_.files, options_.output_dir, [this](Modality m) { return model_id(m); }, dtype,
+      options_.retry_failed, &warnings);
   for (const auto& w : warnings) spdlog::warn("{}", w);
   todo_ = std::move(plan.todo);
   summary_.resumed = plan.resumed;
@@ -271,40 +244,31 @@ void Run::resume_check() {
         "{} output(s) failed in an earlier run on the content of files that have not changed since (same size, "
         "mtime, model and reading rule): not retried, still listed in errors*.jsonl (--retry-failed retries them)",
         plan.failed_earlier);
-  if (plan.other_model[0] + plan.other_model[1] > 0)
+  if (plan.other_model.video + plan.other_model.audio > 0)
     spdlog::warn(
         "OUTPUT_DIR {} holds outputs of another model id for {} video and {} audio input(s){}: they will "
         "be recomputed with this model ({}) and replace them (use another OUTPUT_DIR to keep both)",
-        o_.output_dir, plan.other_model[0], plan.other_model[1],
+        options_.output_dir, plan.other_model.video, plan.other_model.audio,
         plan.other_dtype > 0 ? " (" + std::to_string(plan.other_dtype) + " in another dtype than " + dtype + ")" : "",
-        "video " + (vinfo_ ? model_id(true) : std::string("-")) + ", audio " +
-            (ainfo_ ? model_id(false) : std::string("-")));
+        "video " + (encoder_info_.video ? model_id(Modality::Video) : std::string("-")) + ", audio " +
+            (encoder_info_.audio ? model_id(Modality::Audio) : std::string("-")));
 }
 
 void Run::open_outputs() {
   std::error_code ec;
-  fs::create_directories(o_.output_dir, ec);
-  if (ec) throw Error("output", "cannot create the output directory: " + ec.message(), o_.output_dir);
-  write_file_atomic((fs::path(o_.output_dir) / "config.yaml").string(), o_.config_yaml);
-  const int shard = o_.discover.shard_id, shards = o_.discover.num_shards;
-  for (const char* m : {"video", "audio"}) {
-    const std::string root = (fs::path(o_.output_dir) / m).string();
+  fs::create_directories(options_.output_dir, ec);
+  if (ec) throw Error("output", "cannot create the output directory: " + ec.message(), options_.output_dir);
+  write_file_atomic((fs::path(options_.output_dir) / "config.yaml").string(), options_.config_yaml);
+  const int shard = options_.discover.shard_id, shards = options_.discover.num_shards;
+  for (const Modality m : kModalities) {
+    const fs::path root = fs::path(options_.output_dir) / to_string(m);
     fs::create_directories(root, ec);
-    if (size_t n = remove_stale_temporaries(root, shards <= 1))
-      spdlog::info("removed {} leftover temporary file(s) of an interrupted run under {}", n, root);
+    if (size_t n = remove_stale_temporaries(root.string(), shards <= 1))
+      spdlog::info("removed {} leftover temporary file(s) of an interrupted run under {}", n, root.string());
+    manifests_[m] = std::make_unique<JsonlAppender>((root / manifest_name(shard, shards)).string());
   }
-  // errors.jsonl keeps one entry per failed input and modality: entries of the inputs this run
-  // retries go (they are logged again if they fail again); those of inputs that failed earlier
-  // and are not retried stay.
-  const std::string errors_path = (fs::path(o_.output_dir) / errors_name(shard, shards)).string();
-  std::set<std::pair<std::string, std::string>> retried;  // path, modality ("" for unreadable paths)
-  for (const auto& j : todo_) retried.emplace(found_.files[j.file].path, to_string(j.modality));
-  for (const auto& p : found_.problems) retried.emplace(p.path, "");
-  prune_error_log(errors_path, [&](const std::string& path, const std::string& modality) {
-    return retried.count({path, modality}) > 0;
-  });
-  vman_ = std::make_unique<JsonlAppender>((fs::path(o_.output_dir) / "video" / manifest_name(shard, shards)).string());
-  aman_ = std::make_unique<JsonlAppender>((fs::path(o_.output_dir) / "audio" / manifest_name(shard, shards)).string());
+  const std::string errors_path = (fs::path(options_.output_dir) / errors_name(shard, shards)).string();
+  prune_error_log_of_retried(errors_path);
   errors_ = std::make_unique<JsonlAppender>(errors_path);
   for (const auto& p : found_.problems) {
     spdlog::error("{}: [discover] {}", p.path, p.message);
@@ -313,9 +277,21 @@ void Run::open_outputs() {
   summary_.discover_problems = static_cast<int64_t>(found_.problems.size());
 }
 
+// errors.jsonl keeps one entry per failed input and modality: entries of the inputs this run
+// retries go (they are logged again if they fail again); those of inputs that failed earlier
+// and are not retried stay.
+void Run::prune_error_log_of_retried(const std::string& errors_path) const {
+  std::set<std::pair<std::string, std::string>> retried;  // path, modality ("" for unreadable paths)
+  for (const auto& j : todo_) retried.emplace(found_.files[j.file].path, to_string(j.modality));
+  for (const auto& p : found_.problems) retried.emplace(p.path, "");
+  prune_error_log(errors_path, [&](const std::string& path, const std::string& modality) {
+    return retried.count({path, modality}) > 0;
+  });
+}
+
 void Run::fail_encoder(const std::string& why) {
-  std::lock_guard<std::mutex> lock(fatal_mu_);
-  if (fatal_.empty()) fatal_ = why;
+  std::lock_guard<std::mutex> lock(fatal_mutex_);
+  if (fatal_message_.empty()) fatal_message_ = why;
   encoder_failed_ = true;
   queue_->abort();
 }
@@ -324,44 +300,44 @@ void Run::fail_encoder(const std::string& why) {
 // own, started after the decode workers: loading overlaps the first decodes and the other
 // tower's load, and an encoder loop waits only for the tower its first batch needs.
 void Run::start_encoders() {
+  const EncoderOptions& e = options_.encoder;
   int n_replicas = 1;
-  cuda_ = o_.encoder.device != "cpu" && cuda_device_count() > 0;
-  if (cuda_ && (o_.encoder.device == "auto" || o_.encoder.device == "cuda"))
-    n_replicas = std::max(1, std::min(o_.encoder.num_gpus, cuda_device_count()));
+  if (cuda_ && (e.device == "auto" || e.device == "cuda"))
+    n_replicas = std::max(1, std::min(e.num_gpus, cuda_device_count()));
   if (!cuda_) spdlog::info("running on CPU: one encoder replica (DIST.NUM_GPUS applies to CUDA devices)");
-  bool todo_video = false, todo_audio = false;
-  for (const auto& j : todo_) (j.modality == Modality::Video ? todo_video : todo_audio) = true;
-  auto load = [this](const std::string& path, int dev) {
+  PerModality<bool> needed{false, false};
+  for (const auto& j : todo_) needed[j.modality] = true;
+  auto load = [this](const std::string& path, int device) {
     return std::async(std::launch::async,
-                      [this, path, dev] {
+                      [this, path, device] {
                         test_hold("towers", control_->stop);
-                        return std::make_shared<Encoder>(path, o_.encoder, dev);
+                        return std::make_shared<Encoder>(path, options_.encoder, device);
                       })
         .share();
   };
   for (int r = 0; r < n_replicas; ++r) {
-    Replica rep;
-    const int dev = n_replicas > 1 ? r : -1;
-    if (todo_video) rep.video = load(o_.encoder.video_model, dev);
-    if (todo_audio) rep.audio = load(o_.encoder.audio_model, dev);
-    replicas_.push_back(std::move(rep));
+    Replica replica;
+    for (const Modality m : kModalities)
+      if (needed[m]) replica.towers[m] = load(e.model(m), n_replicas > 1 ? r : -1);
+    replicas_.push_back(std::move(replica));
   }
 }
 
 // A tower that cannot be loaded stops the run at once (its error is rethrown by go()).
 void Run::wait_for_towers() {
-  for (auto& rep : replicas_)
-    for (EncoderFuture* f : {&rep.video, &rep.audio}) {
-      if (!f->valid() || load_error_) continue;
+  for (auto& replica : replicas_)
+    for (const Modality m : kModalities) {
+      EncoderFuture& tower = replica.towers[m];
+      if (!tower.valid() || load_error_) continue;
       try {
-        f->get();
+        tower.get();
       } catch (...) {
         load_error_ = std::current_exception();
         encoder_failed_ = true;
         queue_->abort();
       }
     }
-  summary_.models_ready_s = seconds_since(t0_);
+  summary_.models_ready_s = seconds_since(start_);
 }
 
 // Decodes one output's clips, transforms and queues them; records the result. Returns false
@@ -396,12 +372,12 @@ bool Run::embed(size_t k, Modality m, uint64_t* unit, Decode&& decode, Transform
 }
 
 void Run::process_video(size_t k, const Record& base) {
-  std::optional<VideoTransform> tf;
+  std::optional<VideoTransform> transform;
   uint64_t unit = assembler_->begin(base);
   embed<VideoClipFrames>(
       k, Modality::Video, &unit,
       [&](const ClipSink<VideoClipFrames>& sink, const int& queued) {
-        VideoFileResult res = decode_video_clips(found_.files[todo_[k].file].path, o_.video, media_, sink);
+        VideoFileResult res = decode_video_clips(base.path, options_.video, media_, sink);
         if (res.decode_errors > 0)
           spdlog::warn("{}: {} packet(s) could not be decoded (the release would skip this file)", base.path,
                        res.decode_errors);
@@ -417,18 +393,18 @@ void Run::process_video(size_t k, const Record& base) {
         assembler_->end(unit, queued);
       },
       [&](const VideoClipFrames& c) {
-        if (!tf) tf.emplace(o_.video);
-        return (*tf)(c.frames, c.width, c.height);
+        if (!transform) transform.emplace(options_.video);
+        return (*transform)(c.frames, c.width, c.height);
       });
 }
 
 void Run::process_track(size_t k, Record rec, int stream) {
-  std::optional<AudioTransform> tf;
+  std::optional<AudioTransform> transform;
   uint64_t unit = assembler_->begin(rec);
   embed<AudioClipSamples>(
       k, Modality::Audio, &unit,
       [&](const ClipSink<AudioClipSamples>& sink, const int& queued) {
-        AudioFileResult res = decode_audio_clips(rec.path, stream, o_.audio, media_, sink);
+        AudioFileResult res = decode_audio_clips(rec.path, stream, options_.audio, media_, sink);
         rec.sample_rate = res.sample_rate;
         if (res.skipped_short) return assembler_->skipped_short(unit, rec);
         assembler_->update(unit, [&](Record& r) {
@@ -440,8 +416,8 @@ void Run::process_track(size_t k, Record rec, int stream) {
         assembler_->end(unit, queued);
       },
       [&](const AudioClipSamples& c) {
-        if (!tf) tf.emplace(o_.audio);
-        return (*tf)(c.mono, c.sample_rate);
+        if (!transform) transform.emplace(options_.audio);
+        return (*transform)(c.mono, c.sample_rate);
       });
 }
 
@@ -488,7 +464,7 @@ void Run::worker() {
   // (RUNTIME.WORKER_NICE, default +10, this thread only; FFmpeg's and OpenMP's threads started
   // from it inherit it): the encoder preempts them, and they still get every cycle it leaves
   // idle, so a decode-bound run loses nothing.
-  if (!cuda_) lower_thread_priority(o_.worker_nice);
+  if (!cuda_) lower_thread_priority(options_.worker_nice);
   for (;;) {
     if (stopping() || encoder_failed_ || assembler_->fatal()) return;
     const size_t k = next_job_.fetch_add(1);
@@ -500,25 +476,25 @@ void Run::worker() {
 void Run::encode_loop(size_t replica) {
   std::vector<ClipItem> items;
   Modality m;
-  while (queue_->pop_batch(batch_, &m, &items)) {
-    Encoder* enc = nullptr;
+  while (queue_->pop_batch(batch_size_, &m, &items)) {
+    Encoder* encoder = nullptr;
     try {
-      enc = (m == Modality::Video ? replicas_[replica].video : replicas_[replica].audio).get().get();
+      encoder = replicas_[replica].towers[m].get().get();
     } catch (...) {  // the tower could not be loaded: wait_for_towers has its error
       encoder_failed_ = true;
       queue_->abort();
       return;
     }
-    std::vector<const FloatArray*> ptrs;
-    for (const auto& it : items) ptrs.push_back(&it.tensor);
+    std::vector<const FloatArray*> inputs;
+    for (const auto& it : items) inputs.push_back(&it.tensor);
     FloatArray out;
     try {
-      const auto tf = Clock::now();
-      out = enc->forward(ptrs);
-      const double seconds = seconds_since(tf);
-      eta_->encoded(m == Modality::Video, static_cast<int64_t>(items.size()), seconds);
-      std::lock_guard<std::mutex> lock(fatal_mu_);
-      summary_.encode_s[m == Modality::Video ? 0 : 1] += seconds;
+      const auto t = Clock::now();
+      out = encoder->forward(inputs);
+      const double seconds = seconds_since(t);
+      eta_->encoded(m, static_cast<int64_t>(items.size()), seconds);
+      std::lock_guard<std::mutex> lock(fatal_mutex_);
+      summary_.encode_s[m] += seconds;
     } catch (const Error& e) {  // this batch's inputs (a shape the model refuses, ...)
       for (const auto& it : items) assembler_->fail(it.unit, e.stage(), e.message());
       continue;
@@ -545,67 +521,22 @@ void Run::encode_loop(size_t replica) {
   }
 }
 
-RunSummary Run::go() {
-  plan_jobs();
-  resume_check();
-  summary_.outputs =
-      static_cast<int64_t>(todo_.size()) + summary_.resumed + summary_.failed_earlier;  // tracks are added as found
-  open_outputs();
-  spdlog::info("{} outputs to compute, {} already done", todo_.size(), summary_.resumed);
-
-  std::vector<EtaEstimator::Input> sizes;
+void Run::start_eta_and_assembler() {
+  std::vector<EtaEstimator::Input> inputs;
   for (const auto& j : todo_) {
     const InputFile& f = found_.files[j.file];
-    sizes.push_back({f.size, j.modality == Modality::Video, file_kind(f.rel_path, j.container_tracks)});
+    inputs.push_back({f.size, j.modality, file_kind(f.rel_path, j.container_tracks)});
   }
-  eta_ = std::make_unique<EtaEstimator>(std::move(sizes));
-  assembler_ = std::make_unique<Assembler>(o_, &tally_, &control_->in_flight, vman_.get(), aman_.get(), errors_.get(),
-                                           [this](bool video) { return model_id(video); });
-  if (!todo_.empty()) start_encoders();
+  eta_ = std::make_unique<EtaEstimator>(std::move(inputs));
+  AssemblerSinks sinks{options_.output_dir,
+                       options_.float16_output ? NpyDtype::Float16 : NpyDtype::Float32,
+                       {manifests_.video.get(), manifests_.audio.get()},
+                       errors_.get(),
+                       [this](Modality m) { return model_id(m); }};
+  assembler_ = std::make_unique<Assembler>(std::move(sinks), &tally_, &control_->in_flight);
+}
 
-  // Clip queues (clip tensors: 48 MB per video clip). CPU micro-batch runs take clips as they
-  // come and keep enough video clips queued for two rounds of the encoder's lanes (5 crops a
-  // clip; 2 clips on up to 5 lanes): a video clip is seconds of forwards there. Whole-batch runs
-  // (CUDA) keep a batch per replica of video and four of audio.
-  const bool cpu_micro = !cuda_ && o_.encoder.cpu_micro_batch > 0;
-  batch_ = static_cast<size_t>(o_.encoder.batch_size);
-  const size_t nrep = std::max<size_t>(replicas_.size(), 1);
-  const int threads = o_.encoder.threads > 0 ? o_.encoder.threads : available_cpus();
-  const int lanes_wanted = o_.encoder.cpu_lanes > 0 ? std::min(o_.encoder.cpu_lanes, threads) : threads;
-  const auto lanes = static_cast<size_t>(std::max(1, lanes_wanted));
-  queue_ = std::make_unique<ClipQueue>(cpu_micro ? 2 * ((lanes + 4) / 5) : std::max<size_t>(batch_ * nrep, 2),
-                                       std::max<size_t>(4 * batch_ * nrep, 8), cpu_micro);
-  ProgressReporter reporter(eta_.get(), o_.progress_interval_s, o_.progress_mode,
-                            [this] { return tally_.failed.load(); });
-
-  // Decode workers: DIST.NUM_WORKERS, at most one per job, and on CPU runs at most one per CPU
-  // (the encoder's threads use the same cores; more workers only hold more frames and clips).
-  size_t nworkers = std::max<size_t>(1, std::min<size_t>(o_.num_workers, todo_.size()));
-  if (!cuda_) nworkers = std::min<size_t>(nworkers, static_cast<size_t>(std::max(available_cpus(), 1)));
-  // MEDIA.DECODE_THREADS 0: the CPUs shared among the workers, so that a lone long file (fewer
-  // files than cores) decodes with FFmpeg's frame threads on every core.
-  if (media_.decode_threads == 0)
-    media_.decode_threads = std::max(1, available_cpus() / static_cast<int>(std::max<size_t>(nworkers, 1)));
-  std::vector<std::thread> workers, encoders;
-  if (!todo_.empty())
-    for (size_t i = 0; i < nworkers; ++i) workers.emplace_back([this] { worker(); });
-  for (size_t r = 0; r < replicas_.size(); ++r) encoders.emplace_back([this, r] { encode_loop(r); });
-  wait_for_towers();
-  if (!load_error_ && !replicas_.empty()) {
-    const Replica& r0 = replicas_[0];
-    const EncoderInfo& first = r0.video.valid() ? r0.video.get()->info() : r0.audio.get()->info();
-    spdlog::info("encoders on {} ({}), batch {}, {} decode worker(s) of {} decoder thread(s)", first.device,
-                 first.precision, o_.encoder.batch_size, nworkers, media_.decode_threads);
-  }
-  for (auto& t : workers) t.join();
-  queue_->producers_finished();
-  for (auto& t : encoders) t.join();
-  reporter.stop();
-  if (load_error_) std::rethrow_exception(load_error_);
-  if (encoder_failed_) throw Error("encode", "the encoder failed: " + fatal_);
-  if (assembler_->fatal())
-    throw Error("output", "run stopped, the output cannot be written: " + assembler_->fatal_message());
-
+void Run::fill_summary() {
   summary_.written = tally_.written;
   summary_.skipped_short = tally_.skipped_short;
   summary_.no_audio = tally_.no_audio;
@@ -615,7 +546,47 @@ RunSummary Run::go() {
   summary_.outputs = summary_.written + summary_.resumed + summary_.skipped_short + summary_.no_audio +
                      summary_.failed + summary_.failed_earlier + summary_.not_started;
   summary_.stopped = stopping();
-  summary_.wall_s = seconds_since(t0_);
+  summary_.wall_s = seconds_since(start_);
+}
+
+RunSummary Run::go() {
+  plan_jobs();
+  resume_check();
+  summary_.outputs =
+      static_cast<int64_t>(todo_.size()) + summary_.resumed + summary_.failed_earlier;  // tracks are added as found
+  open_outputs();
+  spdlog::info("{} outputs to compute, {} already done", todo_.size(), summary_.resumed);
+  start_eta_and_assembler();
+  cuda_ = !todo_.empty() && options_.encoder.device != "cpu" && cuda_device_count() > 0;
+  if (!todo_.empty()) start_encoders();
+
+  const RunSizing sizing = size_run(options_, {todo_.size(), cuda_, replicas_.size(), available_cpus()});
+  batch_size_ = static_cast<size_t>(options_.encoder.batch_size);
+  queue_ = std::make_unique<ClipQueue>(sizing.queue_capacity.video, sizing.queue_capacity.audio, sizing.greedy_queue);
+  media_.decode_threads = sizing.decode_threads;
+  ProgressReporter reporter(eta_.get(), options_.progress_interval_s, options_.progress_mode,
+                            [this] { return tally_.failed.load(); });
+
+  std::vector<std::thread> workers, encoders;
+  if (!todo_.empty())
+    for (size_t i = 0; i < sizing.decode_workers; ++i) workers.emplace_back([this] { worker(); });
+  for (size_t r = 0; r < replicas_.size(); ++r) encoders.emplace_back([this, r] { encode_loop(r); });
+  wait_for_towers();
+  if (!load_error_ && !replicas_.empty()) {
+    const PerModality<EncoderFuture>& towers = replicas_[0].towers;
+    const EncoderInfo& first = towers.video.valid() ? towers.video.get()->info() : towers.audio.get()->info();
+    spdlog::info("encoders on {} ({}), batch {}, {} decode worker(s) of {} decoder thread(s)", first.device,
+                 first.precision, options_.encoder.batch_size, sizing.decode_workers, media_.decode_threads);
+  }
+  for (auto& t : workers) t.join();
+  queue_->producers_finished();
+  for (auto& t : encoders) t.join();
+  reporter.stop();
+  if (load_error_) std::rethrow_exception(load_error_);
+  if (encoder_failed_) throw Error("encode", "the encoder failed: " + fatal_message_);
+  if (assembler_->fatal())
+    throw Error("output", "run stopped, the output cannot be written: " + assembler_->fatal_message());
+  fill_summary();
   return summary_;
 }
 

@@ -18,8 +18,8 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
-#include "encoder_meta.h"
-#include "encoder_runtime.h"
+#include "encoder/encoder_meta.h"
+#include "encoder/encoder_runtime.h"
 #include "lssd/error.h"
 
 namespace lssd {
@@ -103,11 +103,11 @@ Encoder::Encoder(const std::string& path, const EncoderOptions& opts, int device
     spdlog::warn(
         "encoder {} ({} {}) has RANDOM weights (seed {}): embeddings are meaningless; export a "
         "released checkpoint",
-        path, m.info.modality, m.info.size, seed);
+        path, to_string(m.info.modality), m.info.size, seed);
   }
   spdlog::debug("encoder {}: {} {} {} on {} at {}, {} intra-op threads ({} lane(s) of {}), sha256 {}", path,
-                m.info.modality, m.info.size, m.info.variant, m.info.device, m.info.precision, g_intra_threads.load(),
-                m.lanes, m.lane_threads, m.info.file_sha256);
+                to_string(m.info.modality), m.info.size, m.info.variant, m.info.device, m.info.precision,
+                g_intra_threads.load(), m.lanes, m.lane_threads, m.info.file_sha256);
 }
 
 Encoder::~Encoder() = default;

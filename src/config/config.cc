@@ -9,7 +9,7 @@
 #include <filesystem>
 #include <sstream>
 
-#include "config_internal.h"
+#include "config/config_value.h"
 #include "lssd/error.h"
 
 namespace lssd {

@@ -1,8 +1,8 @@
-#include "json_bytes.h"
+#include "output/json_bytes.h"
 
 #include <stdexcept>
 
-#include "lssd/output.h"
+#include "lssd/bytes.h"
 
 namespace lssd {
 

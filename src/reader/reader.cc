@@ -142,8 +142,20 @@ std::string py_json_string(const std::string& bytes) {
 
 }  // namespace
 
+namespace {
+Modality parse_mtype(const std::string& mtype) {
+  Modality m;
+  if (!parse_modality(mtype, &m)) throw ConfigError("mtype must be video or audio, not '" + mtype + "'");
+  return m;
+}
+}  // namespace
+
 OutputLayout detect_layout(const std::string& output_dir, const std::string& mtype) {
-  fs::path d = fs::path(output_dir) / mtype;
+  return detect_layout(output_dir, parse_mtype(mtype));
+}
+
+OutputLayout detect_layout(const std::string& output_dir, Modality modality) {
+  fs::path d = fs::path(output_dir) / to_string(modality);
   if (has_manifest(d)) return OutputLayout::Ours;
   std::error_code ec;
   if (fs::is_regular_file(d / "metadata.json", ec)) return OutputLayout::Release;
@@ -208,10 +220,12 @@ std::string release_metadata_json(const ReleaseMetadata& m, bool integer_ranges,
 }
 
 ModalityReader::ModalityReader(std::string output_dir, std::string mtype)
-    : output_dir_(std::move(output_dir)), mtype_(std::move(mtype)) {
-  if (!parse_modality(mtype_, &modality_)) throw ConfigError("mtype must be video or audio, not '" + mtype_ + "'");
+    : ModalityReader(std::move(output_dir), parse_mtype(mtype)) {}
+
+ModalityReader::ModalityReader(std::string output_dir, Modality modality)
+    : output_dir_(std::move(output_dir)), mtype_(to_string(modality)), modality_(modality) {
   dir_ = (fs::path(output_dir_) / mtype_).string();
-  layout_ = detect_layout(output_dir_, mtype_);
+  layout_ = detect_layout(output_dir_, modality_);
   if (layout_ == OutputLayout::Ours) {
     records_ = read_manifest_dir(dir_, &warnings_);
     sort_reader_order(records_);
@@ -226,7 +240,7 @@ ModalityReader::ModalityReader(std::string output_dir, std::string mtype)
       r.status = RecordStatus::Ok;
       r.dtype = "float32";
       r.num_clips = static_cast<int64_t>(m.range[i].size());
-      r.shape = output_shape(video(), r.num_clips);
+      r.shape = output_shape(modality_, r.num_clips);
       if (video()) {
         r.fps = m.sample_rate[i];
         for (auto& c : m.range[i]) r.ranges.push_back({c.first, c.second, -1, -1});
@@ -264,7 +278,7 @@ FloatArray ModalityReader::load(const Record& r, std::string* dtype) const {
       auto t = std::make_shared<FloatArray>(release_io::load_pt_tensor(pt));
       int64_t rows = 0;
       for (const auto& x : records_) rows += x.num_clips;
-      std::vector<int64_t> want = output_shape(video(), rows);
+      std::vector<int64_t> want = output_shape(modality_, rows);
       if (t->shape != want)
         throw Error(
             "read",
@@ -306,33 +320,47 @@ FloatArray ModalityReader::load(const Record& r, std::string* dtype) const {
 OutputReader::OutputReader(const std::string& output_dir) : root_(output_dir) {
   std::error_code ec;
   if (!fs::is_directory(output_dir, ec)) throw Error("read", "not a directory", output_dir);
-  for (const char* m : {"video", "audio"}) {
-    if (detect_layout(output_dir, m) != OutputLayout::None) mods_.emplace(m, ModalityReader(output_dir, m));
-  }
-  if (mods_.empty())
+  for (const Modality m : kModalities)
+    if (detect_layout(output_dir, m) != OutputLayout::None) mods_[m] = std::make_shared<ModalityReader>(output_dir, m);
+  if (present().empty())
     throw Error("read",
                 "no embeddings here: expected video/ or audio/ with manifest*.jsonl (lssd) or metadata.json (release)",
                 output_dir);
 }
 
-std::vector<std::string> OutputReader::modalities() const {
-  std::vector<std::string> r;
-  for (const char* m : {"video", "audio"})
-    if (mods_.count(m)) r.push_back(m);
+std::vector<Modality> OutputReader::present() const {
+  std::vector<Modality> r;
+  for (const Modality m : kModalities)
+    if (mods_[m]) r.push_back(m);
   return r;
 }
 
-const ModalityReader& OutputReader::modality(const std::string& mtype) const {
-  auto it = mods_.find(mtype);
-  if (it == mods_.end()) throw Error("read", "no " + mtype + " embeddings here", root_);
-  return it->second;
+std::vector<std::string> OutputReader::modalities() const {
+  std::vector<std::string> r;
+  for (const Modality m : present()) r.push_back(to_string(m));
+  return r;
+}
+
+bool OutputReader::has(const std::string& mtype) const {
+  Modality m;
+  return parse_modality(mtype, &m) && has(m);
+}
+
+const ModalityReader& OutputReader::modality(const std::string& mtype) const { return modality(parse_mtype(mtype)); }
+
+const ModalityReader& OutputReader::modality(Modality m) const {
+  if (!mods_[m]) throw Error("read", std::string("no ") + to_string(m) + " embeddings here", root_);
+  return *mods_[m];
 }
 
 std::vector<std::pair<std::string, FloatArray>> postprocess(const std::string& output_dir, const std::string& mtype) {
-  ModalityReader mr(output_dir, mtype);
+  return postprocess(output_dir, parse_mtype(mtype));
+}
+
+std::vector<std::pair<std::string, FloatArray>> postprocess(const std::string& output_dir, Modality modality) {
+  ModalityReader mr(output_dir, modality);
   if (mr.layout() == OutputLayout::None)
-    throw Error("read", "no " + mtype + " embeddings here (no manifest*.jsonl or metadata.json)",
-                (fs::path(output_dir) / mtype).string());
+    throw Error("read", "no " + mr.mtype() + " embeddings here (no manifest*.jsonl or metadata.json)", mr.dir());
   std::vector<std::pair<std::string, FloatArray>> out;
   for (const auto& r : mr.records())
     if (r.status == RecordStatus::Ok) out.emplace_back(r.path, mr.load(r));
@@ -366,7 +394,7 @@ size_t export_release(const ModalityReader& mr, const std::string& out_dir) {
     rows += a.shape[0];
     parts.push_back(std::move(a));
   }
-  FloatArray all(output_shape(mr.video(), rows));
+  FloatArray all(output_shape(mr.modality(), rows));
   size_t off = 0;
   for (const auto& p : parts) {
     std::copy(p.data.begin(), p.data.end(), all.data.begin() + static_cast<std::ptrdiff_t>(off));

@@ -10,8 +10,8 @@
 #include <mutex>
 #include <nlohmann/json.hpp>
 
-#include "encoder_meta.h"
-#include "lssd/encoder.h"
+#include "encoder/encoder_meta.h"
+#include "lssd/encoder_info.h"
 #include "lssd/error.h"
 #include "lssd/sha256.h"
 
@@ -65,9 +65,9 @@ void parse_meta(const std::string& text, const std::string& path, EncoderInfo& i
     fail("format_version " + std::to_string(version) + " is not supported (this build reads " +
          std::to_string(kFormatVersion) + "); re-export with this build's tools/lssd_export.py");
 
-  info.modality = str("modality", true, "");
-  if (info.modality != "video" && info.modality != "audio")
-    fail("\"modality\" is \"" + info.modality + "\", expected \"video\" or \"audio\"");
+  const std::string modality = str("modality", true, "");
+  if (!parse_modality(modality, &info.modality))
+    fail("\"modality\" is \"" + modality + "\", expected \"video\" or \"audio\"");
   info.size = str("size", true, "");
   info.variant = str("variant", false, "full");
   info.patch_overlap = boolean("patch_overlap", false);

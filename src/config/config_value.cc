@@ -6,8 +6,8 @@
 #include <cstdlib>
 #include <sstream>
 
-#include "config_internal.h"
-#include "lssd/config.h"
+#include "config/config_value.h"
+#include "lssd/config_keys.h"
 #include "lssd/error.h"
 
 namespace lssd {

@@ -7,7 +7,7 @@
 #include <functional>
 #include <vector>
 
-#include "lssd/clips.h"
+#include "clips/clips.h"
 
 namespace lssd {
 

@@ -24,11 +24,11 @@ struct Job {
 std::vector<Job> make_jobs(const DiscoverResult& found, const DiscoverOptions& d);
 
 struct ResumePlan {
-  std::vector<Job> todo;            // jobs to run, in input order
-  int64_t resumed = 0;              // outputs kept from earlier runs (a container counts its tracks)
-  int64_t failed_earlier = 0;       // outputs that failed earlier on the unchanged file's content: not retried
-  int64_t other_model[2] = {0, 0};  // video / audio jobs with records of another model id
-  int64_t other_dtype = 0;          // ... of them in another dtype
+  std::vector<Job> todo;             // jobs to run, in input order
+  int64_t resumed = 0;               // outputs kept from earlier runs (a container counts its tracks)
+  int64_t failed_earlier = 0;        // outputs that failed earlier on the unchanged file's content: not retried
+  PerModality<int64_t> other_model;  // jobs with records of another model id
+  int64_t other_dtype = 0;           // ... of them in another dtype
 };
 
 // Keeps a job's earlier outputs when every record of it (each track of a container) is from the
@@ -36,11 +36,11 @@ struct ResumePlan {
 // "failed" on the file's content (Record::error_from_content; counted in failed_earlier, unless
 // retry_failed); a container's audio job is also kept by one record without a track
 // ("skipped_no_audio", or failed on content before its tracks were known). Failures of any
-// other cause (I/O, deadline, encoder) are retried. model_id(video) may block (the model file's
+// other cause (I/O, deadline, encoder) are retried. model_id(m) may block (the model file's
 // hash); it is only called when an input has earlier records. Reads
 // OUTPUT_DIR/<mtype>/manifest*.jsonl; a torn last line is reported in *warnings.
 ResumePlan plan_resume(const std::vector<Job>& jobs, const std::vector<InputFile>& files, const std::string& output_dir,
-                       const std::function<std::string(bool video)>& model_id, const std::string& dtype,
+                       const std::function<std::string(Modality)>& model_id, const std::string& dtype,
                        bool retry_failed, std::vector<std::string>* warnings);
 
 }  // namespace lssd

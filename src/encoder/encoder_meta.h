@@ -5,7 +5,7 @@
 #include <exception>
 #include <string>
 
-#include "lssd/encoder.h"
+#include "lssd/encoder_info.h"
 
 namespace lssd::encoder_detail {
 

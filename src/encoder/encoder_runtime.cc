@@ -23,9 +23,9 @@
 #include <mutex>
 #include <thread>
 
-#include "encoder_meta.h"
-#include "encoder_runtime.h"
-#include "lssd/encoder.h"
+#include "encoder/encoder_meta.h"
+#include "encoder/encoder_runtime.h"
+#include "lssd/encoder_info.h"
 #include "lssd/error.h"
 
 namespace lssd::encoder_detail {

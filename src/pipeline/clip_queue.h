@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "lssd/array.h"
-#include "lssd/discover.h"
+#include "lssd/modality.h"
 
 namespace lssd {
 
@@ -46,14 +46,14 @@ class ClipQueue {
   void abort();
 
  private:
-  static int idx(Modality m) { return m == Modality::Video ? 0 : 1; }
-  void take(int k, size_t batch, Modality* m, std::vector<ClipItem>* out);
-  bool ready(size_t batch, int* k) const;
+  void take(Modality m, size_t batch, std::vector<ClipItem>* out);
+  bool ready(size_t batch, Modality* m) const;
+  bool empty() const { return queues_.video.empty() && queues_.audio.empty(); }
 
   std::mutex mu_;
   std::condition_variable not_empty_, not_full_;
-  std::deque<ClipItem> q_[2];
-  size_t cap_[2];
+  PerModality<std::deque<ClipItem>> queues_;
+  PerModality<size_t> capacity_;
   bool greedy_;
   bool producers_done_ = false, aborted_ = false, stalled_ = false;
 };

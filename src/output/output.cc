@@ -6,16 +6,17 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
-#include "json_bytes.h"
 #include "lssd/error.h"
 #include "lssd/npy.h"
 #include "lssd/sha256.h"
+#include "output/json_bytes.h"
 
 namespace lssd {
 namespace fs = std::filesystem;
@@ -51,66 +52,6 @@ bool is_safe_relative(const std::string& rel) {
     i = j + 1;
   }
   return rel.find('\0') == std::string::npos;
-}
-
-size_t utf8_sequence_length(const std::string& s, size_t i) {
-  unsigned char c = static_cast<unsigned char>(s[i]);
-  size_t n;
-  uint32_t cp;
-  if (c < 0x80) return 1;
-  if ((c & 0xe0) == 0xc0) {
-    n = 2;
-    cp = c & 0x1f;
-  } else if ((c & 0xf0) == 0xe0) {
-    n = 3;
-    cp = c & 0x0f;
-  } else if ((c & 0xf8) == 0xf0) {
-    n = 4;
-    cp = c & 0x07;
-  } else
-    return 0;
-  if (i + n > s.size()) return 0;
-  for (size_t k = 1; k < n; ++k) {
-    unsigned char d = static_cast<unsigned char>(s[i + k]);
-    if ((d & 0xc0) != 0x80) return 0;
-    cp = (cp << 6) | (d & 0x3f);
-  }
-  if ((n == 2 && cp < 0x80) || (n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
-      (cp >= 0xd800 && cp <= 0xdfff))
-    return 0;
-  return n;
-}
-
-std::string hex_bytes(const std::string& bytes) {
-  static const char* hex = "0123456789abcdef";
-  std::string h;
-  for (unsigned char c : bytes) {
-    h += hex[c >> 4];
-    h += hex[c & 15];
-  }
-  return h;
-}
-
-std::string escape_non_utf8(const std::string& bytes, bool* was_valid) {
-  static const char* hex = "0123456789abcdef";
-  std::string text;
-  bool valid = true;
-  for (size_t i = 0; i < bytes.size();) {
-    size_t n = utf8_sequence_length(bytes, i);
-    if (n == 0) {
-      unsigned char c = static_cast<unsigned char>(bytes[i]);
-      text += "\\x";
-      text += hex[c >> 4];
-      text += hex[c & 15];
-      valid = false;
-      ++i;
-    } else {
-      text.append(bytes, i, n);
-      i += n;
-    }
-  }
-  if (was_valid) *was_valid = valid;
-  return text;
 }
 
 const char* to_string(RecordStatus s) {
@@ -231,8 +172,8 @@ Record record_from_json(const std::string& line, const std::string& source) {
   return r;
 }
 
-std::vector<int64_t> output_shape(bool video, int64_t clips, int64_t width) {
-  return video ? std::vector<int64_t>{clips, 5, width} : std::vector<int64_t>{clips, width};
+std::vector<int64_t> output_shape(Modality modality, int64_t clips, int64_t width) {
+  return modality == Modality::Video ? std::vector<int64_t>{clips, 5, width} : std::vector<int64_t>{clips, width};
 }
 
 bool is_manifest_name(const std::string& n) {
@@ -428,6 +369,23 @@ size_t prune_error_log(const std::string& path,
       kept += line + "\n";
   }
   if (removed > 0) write_file_atomic(path, kept);
+  return removed;
+}
+
+size_t remove_stale_temporaries(const std::string& root, bool sole_writer) {
+  size_t removed = 0;
+  std::error_code ec;
+  const auto now = fs::file_time_type::clock::now();
+  for (auto it = fs::recursive_directory_iterator(root, ec); !ec && it != fs::recursive_directory_iterator();
+       it.increment(ec)) {
+    std::error_code e2;
+    if (!it->is_regular_file(e2) || it->path().filename().string().rfind(".tmp.", 0) != 0) continue;
+    if (!sole_writer) {
+      const auto t = fs::last_write_time(it->path(), e2);
+      if (e2 || now - t < std::chrono::hours(1)) continue;
+    }
+    if (fs::remove(it->path(), e2)) ++removed;
+  }
   return removed;
 }
 

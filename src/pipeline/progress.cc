@@ -1,4 +1,4 @@
-#include "lssd/progress.h"
+#include "pipeline/progress.h"
 
 #include <spdlog/spdlog.h>
 #include <unistd.h>
@@ -36,50 +36,50 @@ void EtaEstimator::clips_done(size_t i, int64_t n) {
   if (i < inputs_.size()) inputs_[i].done += n;
 }
 
-void EtaEstimator::encoded(bool video, int64_t clips, double seconds) {
+void EtaEstimator::encoded(Modality m, int64_t clips, double seconds) {
   std::lock_guard<std::mutex> lock(mu_);
-  encode_s_[video ? 0 : 1] += seconds;
-  encoded_clips_[video ? 0 : 1] += clips;
+  encode_s_[m] += seconds;
+  encoded_clips_[m] += clips;
 }
 
 // Clips per byte of the planned inputs, by modality and kind, and by modality alone.
 struct EtaEstimator::Rates {
-  std::map<std::pair<bool, std::string>, std::pair<double, double>> by_kind;  // clips, bytes
-  double clips[2] = {0, 0}, bytes[2] = {0, 0};
+  std::map<std::pair<Modality, std::string>, std::pair<double, double>> by_kind;  // clips, bytes
+  PerModality<double> clips, bytes;
 
   explicit Rates(const std::vector<State>& inputs) {
     for (const State& s : inputs) {
       if (s.planned < 0 || s.in.bytes == 0) continue;
-      auto& k = by_kind[{s.in.video, s.in.kind}];
+      auto& k = by_kind[{s.in.modality, s.in.kind}];
       k.first += static_cast<double>(s.planned);
       k.second += static_cast<double>(s.in.bytes);
-      clips[s.in.video ? 0 : 1] += static_cast<double>(s.planned);
-      bytes[s.in.video ? 0 : 1] += static_cast<double>(s.in.bytes);
+      clips[s.in.modality] += static_cast<double>(s.planned);
+      bytes[s.in.modality] += static_cast<double>(s.in.bytes);
     }
   }
   // Clips per byte for an input: its kind's, else its modality's (other kinds); *measured false
   // when neither has been measured and the rate is a guess.
   double per_byte(const Input& in, bool* measured) const {
     *measured = true;
-    auto it = by_kind.find({in.video, in.kind});
+    auto it = by_kind.find({in.modality, in.kind});
     if (it != by_kind.end()) return it->second.first / it->second.second;
-    const int m = in.video ? 0 : 1;
-    if (bytes[m] > 0) return clips[m] / bytes[m];
+    if (bytes[in.modality] > 0) return clips[in.modality] / bytes[in.modality];
     // Nothing of this modality planned yet: a typical rate (video ~1 Mbit/s, audio ~128 kbit/s;
     // 3 s clips).
     *measured = false;
-    return in.video ? 1.0 / 375e3 : 1.0 / 48e3;
+    return in.modality == Modality::Video ? 1.0 / 375e3 : 1.0 / 48e3;
   }
 };
 
 // A clip's cost in its modality, in audio clips: the encoder's measured seconds per video clip
 // over those per audio clip once both have been measured; before that 5 (a video clip is five
 // crops, five forwards).
-double EtaEstimator::weight(bool video) const {
-  if (!video) return 1.0;
-  if (encoded_clips_[0] == 0 || encoded_clips_[1] == 0 || encode_s_[0] <= 0 || encode_s_[1] <= 0) return 5.0;
-  return (encode_s_[0] / static_cast<double>(encoded_clips_[0])) /
-         (encode_s_[1] / static_cast<double>(encoded_clips_[1]));
+double EtaEstimator::weight(Modality m) const {
+  if (m == Modality::Audio) return 1.0;
+  for (const Modality k : kModalities)
+    if (encoded_clips_[k] == 0 || encode_s_[k] <= 0) return 5.0;
+  return (encode_s_.video / static_cast<double>(encoded_clips_.video)) /
+         (encode_s_.audio / static_cast<double>(encoded_clips_.audio));
 }
 
 // An input's clips: what it delivered once decoded; while decoding, its plan; before its plan,
@@ -96,7 +96,7 @@ double EtaEstimator::expected_clips(const State& s, const Rates& rates, bool* me
 EtaEstimator::Snapshot EtaEstimator::snapshot(double elapsed_s) const {
   std::lock_guard<std::mutex> lock(mu_);
   const Rates rates(inputs_);
-  const double w[2] = {weight(true), weight(false)};
+  const PerModality<double> w{weight(Modality::Video), weight(Modality::Audio)};
   Snapshot out;
   out.inputs = inputs_.size();
   double work_done = 0, work_expected = 0, unfinished_bytes = 0, guessed_bytes = 0;
@@ -106,8 +106,8 @@ EtaEstimator::Snapshot EtaEstimator::snapshot(double elapsed_s) const {
     out.inputs_finished += s.finished() ? 1 : 0;
     out.clips_done += s.done;
     out.clips_expected += expected;
-    work_done += w[s.in.video ? 0 : 1] * static_cast<double>(s.done);
-    work_expected += w[s.in.video ? 0 : 1] * expected;
+    work_done += w[s.in.modality] * static_cast<double>(s.done);
+    work_expected += w[s.in.modality] * expected;
     if (!s.finished()) unfinished_bytes += static_cast<double>(s.in.bytes);
     if (!measured) guessed_bytes += static_cast<double>(s.in.bytes);
   }
