@@ -8,7 +8,7 @@
 // none, fp16 on CPU, an input whose shape is not the model's, a failing forward.
 //
 // Device: "auto" (cuda:0, or device_index, when LibTorch sees CUDA; else cpu), "cpu", "cuda"
-// (= cuda:0), "cuda:N"; device_index >= 0 overrides the index for CUDA specs (replicas).
+// (= cuda:0), "cuda:N"; a device_index overrides the index for CUDA specs (replicas).
 // Precision: "auto" = fp16 autocast on CUDA (the release's torch.cuda.amp.autocast()), fp32 on
 // CPU; "fp32" (on CUDA with TF32 off); "fp16" (CUDA autocast only); "bf16" (CUDA or CPU autocast;
 // on CPU it runs the graph through the optimising executor, whose JIT autocast pass does the
@@ -25,6 +25,7 @@
 // so it has to be in the environment, not set by the program).
 #pragma once
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -36,8 +37,8 @@ namespace lssd {
 
 class Encoder {
  public:
-  // device_index: which CUDA device when opts.device is "cuda"/"auto" (-1: from opts.device).
-  Encoder(const std::string& path, const EncoderOptions& opts, int device_index = -1);
+  // device_index: which CUDA device when opts.device is "cuda"/"auto" (none: from opts.device).
+  Encoder(const std::string& path, const EncoderOptions& opts, std::optional<int> device_index = std::nullopt);
   ~Encoder();
   Encoder(const Encoder&) = delete;
   Encoder& operator=(const Encoder&) = delete;

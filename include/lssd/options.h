@@ -5,6 +5,7 @@
 // is written once.
 #pragma once
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -93,12 +94,12 @@ struct PipelineOptions {
   double progress_interval_s = 10.0;  // LOG.PROGRESS_INTERVAL_S
   bool overwrite = false;             // --overwrite: ignore earlier outputs
   bool retry_failed = false;          // --retry-failed: retry inputs that failed earlier on unchanged content
-  int progress_mode = -1;             // -1: bar on a TTY, log lines otherwise; 0: log lines; 1: bar
+  std::optional<bool> status_line;    // progress: a redrawn status line (none: on a TTY) or log lines
   std::string config_yaml;            // the resolved config, written to OUTPUT_DIR/config.yaml
   std::string output_key_text;        // config keys that change outputs (part of the model id)
   // Size / overlap named by the config (empty: not named); must match the encoder files.
   std::string expect_size;
-  int expect_patch_overlap = -1;
+  std::optional<bool> expect_patch_overlap;
   std::string shard_source = "config";  // where num_shards/shard_id came from (for the log)
 };
 

@@ -127,7 +127,7 @@ PipelineOptions Config::pipeline_options() const {
   o.config_yaml = with_absolute_paths(std::filesystem::current_path(ec).string()).to_yaml();
   o.output_key_text = output_affecting_text();
   if (is_set("MVIT.SIZE")) o.expect_size = get_string("MVIT.SIZE");
-  if (is_set("MVIT.PATCH_OVERLAP")) o.expect_patch_overlap = get_bool("MVIT.PATCH_OVERLAP") ? 1 : 0;
+  if (is_set("MVIT.PATCH_OVERLAP")) o.expect_patch_overlap = get_bool("MVIT.PATCH_OVERLAP");
   return o;
 }
 

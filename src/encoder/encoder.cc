@@ -43,7 +43,7 @@ struct Encoder::Impl {
   FloatArray run(const std::vector<const FloatArray*>& items);
 };
 
-Encoder::Encoder(const std::string& path, const EncoderOptions& opts, int device_index)
+Encoder::Encoder(const std::string& path, const EncoderOptions& opts, std::optional<int> device_index)
     : impl_(std::make_unique<Impl>()) {
   Impl& m = *impl_;
   m.info.path = path;

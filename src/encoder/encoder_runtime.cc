@@ -121,14 +121,14 @@ void set_autocast_state(bool cuda, const AutocastState& s) {
 }
 #endif
 
-torch::Device resolve_device(const std::string& spec, int device_index, const std::string& path) {
+torch::Device resolve_device(const std::string& spec, std::optional<int> device_index, const std::string& path) {
   const bool have_cuda = torch::cuda::is_available();
   const int n_cuda = have_cuda ? static_cast<int>(torch::cuda::device_count()) : 0;
   int index = -1;
   if (spec == "cpu") return torch::Device(torch::kCPU);
   if (spec == "auto") {
     if (!have_cuda) return torch::Device(torch::kCPU);
-    index = device_index >= 0 ? device_index : 0;
+    index = device_index.value_or(0);
   } else if (spec == "cuda" || spec.rfind("cuda:", 0) == 0) {
     if (spec.size() > 5) {
       const std::string num = spec.substr(5);
@@ -140,7 +140,7 @@ torch::Device resolve_device(const std::string& spec, int device_index, const st
     } else {
       index = 0;
     }
-    if (device_index >= 0) index = device_index;
+    if (device_index) index = *device_index;
     if (!have_cuda)
       throw Error("encoder",
                   "RUNTIME.DEVICE \"" + spec +

@@ -6,6 +6,7 @@
 #include <torch/script.h>
 
 #include <atomic>
+#include <optional>
 #include <string>
 
 namespace lssd::encoder_detail {
@@ -57,10 +58,10 @@ class AutocastScope {
   AutocastState prev_;
 };
 
-// The device of RUNTIME.DEVICE `spec` (device_index >= 0 overrides a CUDA index). Throws
+// The device of RUNTIME.DEVICE `spec` (a device_index overrides a CUDA index). Throws
 // lssd::Error("encoder", ..., path) for a malformed spec, CUDA where there is none, or an index
 // beyond the visible devices.
-torch::Device resolve_device(const std::string& spec, int device_index, const std::string& path);
+torch::Device resolve_device(const std::string& spec, std::optional<int> device_index, const std::string& path);
 // The precision of RUNTIME.PRECISION `spec` on a CUDA or CPU device. Throws lssd::Error("encoder",
 // ..., path) for an unknown spec or fp16 on CPU.
 Prec resolve_precision(const std::string& spec, bool cuda, const std::string& path);

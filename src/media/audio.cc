@@ -74,14 +74,15 @@ void mix_to_mono(const AVFrame* f, std::vector<float>* out) {
   }
 }
 
-// The stream to decode: audio_stream, or FFmpeg's best audio stream when it is -1.
-int pick_audio_stream(AVFormatContext* ctx, int audio_stream, const std::string& path) {
-  if (audio_stream < 0) {
+// The stream to decode: audio_stream, or FFmpeg's best audio stream when none is given.
+int pick_audio_stream(AVFormatContext* ctx, std::optional<int> stream, const std::string& path) {
+  if (!stream) {
     const int as = av_find_best_stream(ctx, AVMEDIA_TYPE_AUDIO, -1, -1, nullptr, 0);
     if (as < 0) throw ContentError("open", "no audio stream", path);
     return as;
   }
-  if (audio_stream >= static_cast<int>(ctx->nb_streams) ||
+  const int audio_stream = *stream;
+  if (audio_stream < 0 || audio_stream >= static_cast<int>(ctx->nb_streams) ||
       ctx->streams[audio_stream]->codecpar->codec_type != AVMEDIA_TYPE_AUDIO)
     throw ContentError("open", "stream " + std::to_string(audio_stream) + " is not an audio stream", path);
   return audio_stream;
@@ -89,7 +90,7 @@ int pick_audio_stream(AVFormatContext* ctx, int audio_stream, const std::string&
 
 }  // namespace
 
-AudioFileResult decode_audio_clips(const std::string& path, int audio_stream, const AudioOptions& aopts,
+AudioFileResult decode_audio_clips(const std::string& path, std::optional<int> audio_stream, const AudioOptions& aopts,
                                    const MediaOptions& mopts, const ClipSink<AudioClipSamples>& sink) {
   FfmpegLogScope log_scope(path);
   Deadline deadline(mopts.deadline_s);

@@ -126,7 +126,7 @@ std::optional<Assembler::Unit> Assembler::take(uint64_t id) {
 
 void Assembler::maybe_finish(std::unique_lock<std::mutex>& lock, uint64_t id) {
   Unit& u = units_.at(id);
-  if (u.expected < 0 || u.received < u.expected) return;
+  if (!u.expected || u.received < *u.expected) return;
   Unit done = std::move(u);
   units_.erase(id);
   --*in_flight_;

@@ -77,7 +77,7 @@ class Assembler {
     Record record;
     std::vector<std::vector<float>> rows;
     int received = 0;
-    int expected = -1;
+    std::optional<int> expected;                           // clips the decoder queued; known once it is done
     int generation = 0;                                    // withdraw() calls so far
     int withdrawn_from = std::numeric_limits<int>::max();  // clips >= this of older generations are stale
     std::chrono::steady_clock::time_point start;

@@ -110,8 +110,8 @@ EncoderInfo checked_encoder_info(Modality m, const PipelineOptions& o) {
     throw ConfigError(file + " is not a" + (m == Modality::Audio ? "n " : " ") + to_string(m) + " encoder");
   if (!o.expect_size.empty() && info.size != o.expect_size)
     throw ConfigError("MVIT.SIZE is " + o.expect_size + " but " + info.path + " is size " + info.size);
-  if (o.expect_patch_overlap >= 0 && info.patch_overlap != (o.expect_patch_overlap == 1))
-    throw ConfigError(std::string("MVIT.PATCH_OVERLAP is ") + (o.expect_patch_overlap ? "True" : "False") + " but " +
+  if (o.expect_patch_overlap && info.patch_overlap != *o.expect_patch_overlap)
+    throw ConfigError(std::string("MVIT.PATCH_OVERLAP is ") + (*o.expect_patch_overlap ? "True" : "False") + " but " +
                       info.path + " was exported with patch_overlap " + (info.patch_overlap ? "True" : "False"));
   return info;
 }
@@ -143,7 +143,7 @@ class Run {
   void process(size_t k);
   void process_video(size_t k, const Record& base);
   void process_audio(size_t k, const Record& base);
-  void process_track(size_t k, Record rec, int stream);
+  void process_track(size_t k, Record rec, std::optional<int> stream);
   template <class Clip, class Decode, class Transform>
   bool embed(size_t k, Modality m, uint64_t* unit, Decode&& decode, Transform&& transform);
   void encode_loop(size_t replica);
@@ -307,7 +307,7 @@ void Run::start_encoders() {
   if (!cuda_) spdlog::info("running on CPU: one encoder replica (DIST.NUM_GPUS applies to CUDA devices)");
   PerModality<bool> needed{false, false};
   for (const auto& j : todo_) needed[j.modality] = true;
-  auto load = [this](const std::string& path, int device) {
+  auto load = [this](const std::string& path, std::optional<int> device) {
     return std::async(std::launch::async,
                       [this, path, device] {
                         test_hold("towers", control_->stop);
@@ -318,7 +318,7 @@ void Run::start_encoders() {
   for (int r = 0; r < n_replicas; ++r) {
     Replica replica;
     for (const Modality m : kModalities)
-      if (needed[m]) replica.towers[m] = load(e.model(m), n_replicas > 1 ? r : -1);
+      if (needed[m]) replica.towers[m] = load(e.model(m), n_replicas > 1 ? std::optional<int>(r) : std::nullopt);
     replicas_.push_back(std::move(replica));
   }
 }
@@ -398,7 +398,7 @@ void Run::process_video(size_t k, const Record& base) {
       });
 }
 
-void Run::process_track(size_t k, Record rec, int stream) {
+void Run::process_track(size_t k, Record rec, std::optional<int> stream) {
   std::optional<AudioTransform> transform;
   uint64_t unit = assembler_->begin(rec);
   embed<AudioClipSamples>(
@@ -422,7 +422,7 @@ void Run::process_track(size_t k, Record rec, int stream) {
 }
 
 void Run::process_audio(size_t k, const Record& base) {
-  if (!todo_[k].container_tracks) return process_track(k, base, -1);
+  if (!todo_[k].container_tracks) return process_track(k, base, std::nullopt);
   std::vector<std::pair<int, std::string>> tracks;  // stream index, language
   try {
     for (const auto& s : probe_media(base.path, media_).streams)
@@ -564,7 +564,7 @@ RunSummary Run::go() {
   batch_size_ = static_cast<size_t>(options_.encoder.batch_size);
   queue_ = std::make_unique<ClipQueue>(sizing.queue_capacity.video, sizing.queue_capacity.audio, sizing.greedy_queue);
   media_.decode_threads = sizing.decode_threads;
-  ProgressReporter reporter(eta_.get(), options_.progress_interval_s, options_.progress_mode,
+  ProgressReporter reporter(eta_.get(), options_.progress_interval_s, options_.status_line,
                             [this] { return tally_.failed.load(); });
 
   std::vector<std::thread> workers, encoders;

@@ -13,7 +13,11 @@ namespace lssd {
 
 EtaEstimator::EtaEstimator(std::vector<Input> inputs) {
   inputs_.reserve(inputs.size());
-  for (auto& in : inputs) inputs_.push_back(State{std::move(in)});
+  for (auto& in : inputs) {
+    State s;
+    s.in = std::move(in);
+    inputs_.push_back(std::move(s));
+  }
 }
 
 void EtaEstimator::planned(size_t i, int64_t clips) {
@@ -49,11 +53,11 @@ struct EtaEstimator::Rates {
 
   explicit Rates(const std::vector<State>& inputs) {
     for (const State& s : inputs) {
-      if (s.planned < 0 || s.in.bytes == 0) continue;
+      if (!s.planned || s.in.bytes == 0) continue;
       auto& k = by_kind[{s.in.modality, s.in.kind}];
-      k.first += static_cast<double>(s.planned);
+      k.first += static_cast<double>(*s.planned);
       k.second += static_cast<double>(s.in.bytes);
-      clips[s.in.modality] += static_cast<double>(s.planned);
+      clips[s.in.modality] += static_cast<double>(*s.planned);
       bytes[s.in.modality] += static_cast<double>(s.in.bytes);
     }
   }
@@ -89,7 +93,7 @@ double EtaEstimator::expected_clips(const State& s, const Rates& rates, bool* me
   *measured = true;
   const auto floor = static_cast<double>(std::max(s.done, s.delivered));
   if (s.ended) return floor;
-  if (s.planned >= 0) return std::max(floor, static_cast<double>(s.planned));
+  if (s.planned) return std::max(floor, static_cast<double>(*s.planned));
   return std::max(floor, std::max(1.0, rates.per_byte(s.in, measured) * static_cast<double>(s.in.bytes)));
 }
 
@@ -122,9 +126,10 @@ EtaEstimator::Snapshot EtaEstimator::snapshot(double elapsed_s) const {
   return out;
 }
 
-ProgressReporter::ProgressReporter(const EtaEstimator* eta, double interval_s, int tty, std::function<int64_t()> failed)
+ProgressReporter::ProgressReporter(const EtaEstimator* eta, double interval_s, std::optional<bool> status_line,
+                                   std::function<int64_t()> failed)
     : eta_(eta), interval_s_(interval_s), failed_(std::move(failed)), start_(std::chrono::steady_clock::now()) {
-  tty_ = tty == 1 || (tty < 0 && ::isatty(STDERR_FILENO));
+  tty_ = status_line.value_or(::isatty(STDERR_FILENO) != 0);
   thread_ = std::thread([this] { loop(); });
 }
 

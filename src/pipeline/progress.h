@@ -58,7 +58,7 @@ class EtaEstimator {
  private:
   struct State {
     Input in;
-    int64_t planned = -1;  // -1: not known yet
+    std::optional<int64_t> planned;  // not known before the input's plan
     int64_t delivered = 0;
     int64_t done = 0;
     bool ended = false;
@@ -78,8 +78,10 @@ class EtaEstimator {
 // line every `interval_s` otherwise. Owns one thread; stop() (or the destructor) ends it.
 class ProgressReporter {
  public:
-  // tty: -1 decides by isatty(stderr), 0 log lines, 1 status line.
-  ProgressReporter(const EtaEstimator* eta, double interval_s, int tty, std::function<int64_t()> failed);
+  // status_line: a status line (true) or log lines (false); none: a status line when stderr is a
+  // terminal.
+  ProgressReporter(const EtaEstimator* eta, double interval_s, std::optional<bool> status_line,
+                   std::function<int64_t()> failed);
   ~ProgressReporter();
   void stop();
   // The text of the status line / log line for a snapshot (public for tests).
