@@ -2,6 +2,8 @@
 
 Each tests/oracle/test_*.py is a standalone script: exit 0 on success, non-zero on failure, it
 prints what it measured, and takes an optional --tmp DIR (default: a fresh temporary directory).
+Here: the release's tables and parse_args/scratch;
+Checker and the paths come from tests/lssd_testing.py.
 """
 
 import argparse
@@ -10,12 +12,13 @@ import contextlib
 import os
 import sys
 import tempfile
-import time
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TOOLS = os.path.join(REPO, "tools")
 if TOOLS not in sys.path:
     sys.path.insert(0, TOOLS)
+sys.path.insert(0, os.path.join(REPO, "tests"))
+from lssd_testing import BUILD_DIR, PYTHON, SOURCE_DIR, Checker  # noqa: E402,F401  (re-exported)
 
 
 def tables_dir() -> str:
@@ -88,28 +91,3 @@ def scratch(tmp):
     else:
         with tempfile.TemporaryDirectory(prefix="lssd_oracle_") as d:
             yield d
-
-
-class Checker:
-    """Collects failures; prints every check; exit code via .finish()."""
-
-    def __init__(self, name: str):
-        self.name = name
-        self.failures = []
-        self.t0 = time.time()
-
-    def check(self, ok: bool, what: str) -> bool:
-        print(f"{'ok  ' if ok else 'FAIL'} {what}", flush=True)
-        if not ok:
-            self.failures.append(what)
-        return ok
-
-    def finish(self) -> int:
-        dt = time.time() - self.t0
-        if self.failures:
-            print(f"{self.name}: {len(self.failures)} failure(s) in {dt:.1f}s:")
-            for f in self.failures:
-                print(f"  - {f}")
-            return 1
-        print(f"{self.name}: all checks passed in {dt:.1f}s")
-        return 0
