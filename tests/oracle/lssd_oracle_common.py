@@ -2,7 +2,7 @@
 
 Each tests/oracle/test_*.py is a standalone script: exit 0 on success, non-zero on failure, it
 prints what it measured, and takes an optional --tmp DIR (default: a fresh temporary directory).
-Here: the release's tables and parse_args/scratch;
+Here: the release's tables, parse_args/scratch, the encoder probe and the encoder tests' inputs();
 Checker and the paths come from tests/lssd_testing.py.
 """
 
@@ -91,3 +91,22 @@ def scratch(tmp):
     else:
         with tempfile.TemporaryDirectory(prefix="lssd_oracle_") as d:
             yield d
+
+
+def encoder_probe():
+    """tests/tools/lssd_encoder_probe of the build under test (the C++ encoder on saved inputs)."""
+    for p in (os.path.join(BUILD_DIR, "tests", "lssd_encoder_probe"), os.path.join(BUILD_DIR, "lssd_encoder_probe")):
+        if os.path.exists(p):
+            return p
+    return os.path.join(BUILD_DIR, "tests", "lssd_encoder_probe")
+
+
+def inputs(modality, n, seed):
+    """n seeded random encoder inputs: video [n,3,16,224,224] in [0,1), audio [n,1,96,288]
+    log-mel-like (N(-30, 20^2)); the same for every test that compares encoders."""
+    import torch
+
+    g = torch.Generator().manual_seed(seed)
+    if modality == "video":
+        return torch.rand((n, 3, 16, 224, 224), generator=g)
+    return torch.randn((n, 1, 96, 288), generator=g) * 20.0 - 30.0
