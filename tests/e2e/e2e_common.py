@@ -8,6 +8,7 @@ tiny_model_dir(): the tiny random-weight encoders (video.pt, audio.pt), made onc
   the reference formulation (<dir>-reference), which run_reference() uses: the Python reference
   pipeline is an oracle and keeps the reference formulation.
 run_infer(): runs lssd-infer with the tiny model on CPU at 2 threads, returns (rc, stderr text).
+e2e_main(): the main() of a test made of steps (one Checker, the tiny model, one scratch dir).
 Checker and the paths (SOURCE_DIR, BUILD_DIR, SAMPLE_DIR, PYTHON) come from tests/lssd_testing.py.
 """
 import contextlib
@@ -177,3 +178,26 @@ def scratch(prefix):
             print(f"kept {d}")
         else:
             shutil.rmtree(d, ignore_errors=True)
+
+
+def e2e_main(name, scratch_prefix, steps, timings=False, before_cleanup=None):
+    """The main() of an e2e test made of steps: one Checker(name), the tiny model made (or found)
+    first, one scratch directory for all steps; runs step(c, tmp) (step(c, tmp, timings) with
+    timings=True: a dict of {what: seconds} printed at the end) in order, then
+    before_cleanup(tmp) if given (even when a step raised); returns the exit code for sys.exit."""
+    c = Checker(name)
+    tiny_model_dir()
+    times = {}
+    with scratch(scratch_prefix) as tmp:
+        try:
+            for step in steps:
+                if timings:
+                    step(c, tmp, times)
+                else:
+                    step(c, tmp)
+        finally:
+            if before_cleanup:
+                before_cleanup(tmp)
+    for k, v in times.items():
+        print(f"time {k}: {v:.1f} s")
+    return c.finish()
