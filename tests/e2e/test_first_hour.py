@@ -41,7 +41,7 @@ def infer(*args, cwd=None):
     return r.returncode, r.stdout, r.stderr
 
 
-def part_a(c, tmp):
+def check_yacs_literals_on_command_line(c, tmp):
     rc, out, err = infer("--cfg", "configs/B3.yaml", "--print-config", "VIDEO.CROP_SIZE", "[224,224]",
                          "DATA.VIDEO_EXTENSIONS", "[mp4,avi,mkv,mov]", "MVIT.DIM_MUL", "[[1, 2.0], [3, 2.0]]",
                          "AUDIO.CROP_SIZE", "(96, 288)", "OUTPUT_DIR", "'out dir'", "DATA.USE_AUDIO", "False",
@@ -58,7 +58,7 @@ def part_a(c, tmp):
     c.check(rc == 2 and "odd number" in err, f"(a) a key without a value: exit {rc} == 2")
 
 
-def part_b(c, tmp):
+def check_output_dir_in_data_dir(c, tmp):
     data = os.path.join(tmp, "b_in")
     copy(data, "audio/speech/german_16kHz_mono_7.5s.wav")
     rc, log, _ = ec.run_infer(data, data)
@@ -74,7 +74,7 @@ def part_b(c, tmp):
             f"(b) rerun: the walk leaves OUTPUT_DIR out (1 input, planted.mp3 not found): exit {rc}")
 
 
-def part_c(c, tmp):
+def check_audio_from_video_startup_line_and_errors(c, tmp):
     data, out = os.path.join(tmp, "c_in"), os.path.join(tmp, "c_out")
     copy(data, "video/multi/testsrc2_320x240_25fps_5.0s_eng_deu.mkv")
     copy(data, "video/multi/testsrc2_320x240_25fps_3.2s_vp9.webm")
@@ -94,7 +94,7 @@ def part_c(c, tmp):
             and "[audio open]" in lines[0] + lines[1], f"(c) the two error lines name their modality: {lines}")
 
 
-def part_d(c, tmp):
+def check_content_failures_stick(c, tmp):
     data, out = os.path.join(tmp, "d_in"), os.path.join(tmp, "d_out")
     copy(data, "audio/speech/german_16kHz_mono_7.5s.wav")
     open(os.path.join(data, "empty.mp4"), "wb").close()
@@ -114,7 +114,7 @@ def part_d(c, tmp):
                 and "from_content" not in errs[0], f"(d) deadline, run {k}: exit {rc} == 3, retried: {errs}")
 
 
-def part_e(c, tmp):
+def check_relative_paths_from_another_directory(c, tmp):
     elsewhere = os.path.join(tmp, "e_cwd")
     os.makedirs(elsewhere)
     data, out = os.path.join(tmp, "e_in"), os.path.join(tmp, "e_out")
@@ -135,7 +135,7 @@ def part_e(c, tmp):
             f"(e) relative paths: exit {rc} == 0; config.yaml records them absolute: {[w for w in want if w not in cfg]}")
 
 
-def part_f(c, tmp):
+def check_read_show_failed_exclude_self_und_track(c, tmp):
     data, out = os.path.join(tmp, "f_in"), os.path.join(tmp, "f_out")
     copy(data, "video/multi/testsrc2_320x240_25fps_3.2s_vp9.webm")  # an audio track without a language tag
     copy(data, "audio/speech/german_16kHz_mono_7.5s.wav")
@@ -164,19 +164,14 @@ def part_f(c, tmp):
             f"(f) --exclude-self: no hit from the query's file, still 3 hits per query: {sizes}")
 
 
-def part_g(c, tmp):
+def check_bad_device_named_once(c, tmp):
     rc, _, err = infer("--cfg", "configs/B3.yaml", "--print-config", "RUNTIME.DEVICE", "gpu")
     c.check(rc == 2 and err.count("gpu") == 1, f"(g) RUNTIME.DEVICE gpu: exit {rc} == 2, the value once: {err.strip()}")
 
 
-def main():
-    c = ec.Checker("test_first_hour")
-    ec.tiny_model_dir()
-    with ec.scratch("lssd_first_hour_") as tmp:
-        for part in (part_a, part_b, part_c, part_d, part_e, part_f, part_g):
-            part(c, tmp)
-    return c.finish()
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(ec.e2e_main("test_first_hour", "lssd_first_hour_",
+                         [check_yacs_literals_on_command_line, check_output_dir_in_data_dir,
+                          check_audio_from_video_startup_line_and_errors, check_content_failures_stick,
+                          check_relative_paths_from_another_directory, check_read_show_failed_exclude_self_und_track,
+                          check_bad_device_named_once]))

@@ -45,7 +45,7 @@ def copy(dst, rel, name=None):
     shutil.copy(os.path.join(ec.SAMPLE_DIR, rel), os.path.join(dst, name or os.path.basename(rel)))
 
 
-def part_a_b(c, tmp):
+def check_no_media_and_left_out_extensions(c, tmp):
     empty, out = os.path.join(tmp, "empty"), os.path.join(tmp, "out_a")
     os.makedirs(empty)
     open(os.path.join(empty, "notes.txt"), "w").write("no media here\n")
@@ -66,7 +66,7 @@ def part_a_b(c, tmp):
     print("  (b)", line.split("] ", 1)[-1])
 
 
-def part_c(c, tmp):
+def check_usage_errors_write_nothing(c, tmp):
     model = ec.tiny_model_dir()
     out = os.path.join(tmp, "never")
 
@@ -90,7 +90,7 @@ def part_c(c, tmp):
     c.check(rc == 0 and "130" in log and "143" in log, "(c) --help lists exit codes 130 and 143")
 
 
-def part_d(c, tmp):
+def check_reruns_and_failed_earlier(c, tmp):
     data, out = os.path.join(tmp, "rerun"), os.path.join(tmp, "out_d")
     copy(data, "video/ucf/testsrc2_320x240_25fps_2.0s.mp4", "good.mp4")
     copy(data, "audio/speech/german_16kHz_mono_7.5s.wav", "speech.wav")
@@ -126,7 +126,7 @@ def part_d(c, tmp):
     c.check(parts is not None and parts.get("written") == 3, f"(d) float16: all 3 recomputed: {parts}")
 
 
-def part_e(c, tmp):
+def check_progress_bar_on_terminal(c, tmp):
     import pty
 
     data, out = os.path.join(tmp, "tty"), os.path.join(tmp, "out_e")
@@ -162,16 +162,7 @@ def part_e(c, tmp):
             "(e) FFmpeg's text only inside lssd's own error line (no '[mov,mp4,... @ 0x...]' lines)")
 
 
-def main():
-    c = ec.Checker("test_run_hygiene")
-    ec.tiny_model_dir()
-    with ec.scratch("lssd_hygiene_") as tmp:
-        part_a_b(c, tmp)
-        part_c(c, tmp)
-        part_d(c, tmp)
-        part_e(c, tmp)
-    return c.finish()
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(ec.e2e_main("test_run_hygiene", "lssd_hygiene_",
+                         [check_no_media_and_left_out_extensions, check_usage_errors_write_nothing,
+                          check_reruns_and_failed_earlier, check_progress_bar_on_terminal]))
