@@ -154,7 +154,7 @@ std::string slowest_html(const RunView& v) {
   std::string h = "<div class=\"row\">";
   for (const auto& m : v.modalities) {
     if (m.slowest.empty()) continue;
-    h += std::string("<h3>Slowest ") + to_string(m.modality) + " inputs (of " + count(m.timed) + " timed; mean " +
+    h += std::string("<div><h3>Slowest ") + to_string(m.modality) + " inputs (of " + count(m.timed) + " timed; mean " +
          fmt(m.wall_mean, 2) +
          " s)</h3><table class=\"slowest\"><tr><th class=n>s</th><th class=n>clips</th>"
          "<th>file</th></tr>";
