@@ -48,6 +48,7 @@ const char* kScript = R"(
     b.setAttribute("data-images", String(imgs.length));
     b.setAttribute("data-broken-images", String(broken));
     b.setAttribute("data-rendered", broken === 0 ? "ok" : "broken-images");
+    b.setAttribute("data-load-ms", String(Math.round(performance.now())));
   }
   window.addEventListener("load", check);
 })();
