@@ -30,7 +30,8 @@ vertical-align:top}th{background:#f0f2f5;font-weight:600}td.n,th.n{text-align:ri
 .file{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:12.5px;word-break:break-all}
 .pair{border-top:1px solid #e5e8eb;padding-top:4px}.pair.ok h3{color:#2e7d32}.pair.flag h3{color:#b03a2e}
 svg text{font:11px system-ui,sans-serif;fill:#555}.tl-bg{fill:#fafbfc;stroke:#d5d9de}.below{fill:#f8d7d3}
-.unp{fill:#e2e2e2}.thr{stroke:#c0392b;stroke-dasharray:5 4;stroke-width:1.2}.cos{fill:none;stroke:#1f6fb2;stroke-width:1.6}
+.unp{fill:#e2e2e2}.thr{stroke:#c0392b;stroke-dasharray:5 4;stroke-width:1.2}
+svg text.thr-label{fill:#c0392b}.cos{fill:none;stroke:#1f6fb2;stroke-width:1.6}
 .pt{fill:#1f6fb2}.pt.f{fill:#c0392b}.axis{stroke:#aaa}.thumb{display:block;border:1px solid #ccc;max-width:160px}
 .nothumb{display:inline-block;color:#888;font-size:12px;max-width:160px}.legend span{display:inline-block;margin-right:12px}
 .legend i{display:inline-block;width:10px;height:10px;border-radius:5px;margin-right:4px}
@@ -220,12 +221,14 @@ std::string timeline_svg(const TrackPairView& p, double threshold) {
   };
   for (const auto& r : p.below) band(r, "below", "below the threshold");
   for (const auto& r : p.unpaired) band(r, "unp", "only the longer track");
-  for (double c : {lo, threshold, 1.0}) {
+  for (double c : {lo, 1.0}) {
     h += "<text x=\"" + fmt(s.x0 - 4, 1) + "\" y=\"" + fmt(s.y(c) + 4, 1) + "\" text-anchor=\"end\">" + fmt(c, 2) +
          "</text>";
   }
   h += "<line class=\"thr\" x1=\"" + fmt(s.x0, 1) + "\" x2=\"" + fmt(s.x1, 1) + "\" y1=\"" + fmt(s.y(threshold), 1) +
        "\" y2=\"" + fmt(s.y(threshold), 1) + "\"><title>threshold " + fmt(threshold, 3) + "</title></line>";
+  h += "<text class=\"thr-label\" x=\"" + fmt(s.x1 - 4, 1) + "\" y=\"" + fmt(s.y(threshold) - 4, 1) +
+       "\" text-anchor=\"end\">threshold " + fmt(threshold, 2) + "</text>";
   for (int k = 0; k <= 4; ++k) {
     const double t = p.duration_s * k / 4;
     h += "<text x=\"" + fmt(s.x(t), 1) + "\" y=\"" + fmt(H - 8, 1) + "\" text-anchor=\"" +

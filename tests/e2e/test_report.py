@@ -2,8 +2,8 @@
 """lssd-read report end to end: the outputs of sample_data (tiny towers, DATA.AUDIO_FROM_VIDEO True)
 plus a container made here with ffmpeg (a 12 s test pattern with three language-tagged FLAC
 tracks: eng and deu the same chirp, fra the chirp for 6 s and then noise) and a copy of a sample
-video (a sure duplicate). The data dir links sample_data's folders, so its inputs keep their
-relative paths.
+video (a sure duplicate): make_demo_data() of tools/report_screenshot.py, the README picture's
+inputs. The data dir links sample_data's folders, so its inputs keep their relative paths.
 
 The page is rendered by headless Chromium (Debian's `chromium`, installed by tools/setup.sh; the
 test installs nothing and says SKIP for the rendering when it is not there): --dump-dom gives the
@@ -24,36 +24,17 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from e2e_common import BUILD_DIR, SAMPLE_DIR, Checker, lssd_read, run_infer, scratch, tiny_model_dir  # noqa: E402
+from e2e_common import BUILD_DIR, SOURCE_DIR, Checker, lssd_read, run_infer, scratch, tiny_model_dir  # noqa: E402
+
+sys.path.insert(0, os.path.join(SOURCE_DIR, "tools"))
+from report_screenshot import COPY_OF, DUB, make_demo_data  # noqa: E402  (the README picture's inputs)
 
 TRACKS_T = "0.9"
 DEDUP = ["--dedup-threshold", "0.99", "--min-clips", "1"]
-COPY_OF = "video/ucf/testsrc2_320x240_25fps_2.0s.mp4"
-DUB = "dubs/three_tracks.mkv"
 ARTIFACTS = os.path.join(BUILD_DIR, "test-artifacts", "report")
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update", "--disable-sync",
                   "--disable-dev-shm-usage", "--hide-scrollbars", "--enable-logging=stderr", "--v=0"]
-
-
-def ff(*args):
-    subprocess.run(["ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "error", "-y", *args], check=True)
-
-
-def make_data(data):
-    """data/{video,audio} -> sample_data's folders; data/dup/<copy>; data/dubs/three_tracks.mkv."""
-    os.makedirs(os.path.join(data, "dup"))
-    os.makedirs(os.path.join(data, "dubs"))
-    for top in ("video", "audio"):
-        os.symlink(os.path.join(SAMPLE_DIR, top), os.path.join(data, top))
-    shutil.copy(os.path.join(SAMPLE_DIR, COPY_OF), os.path.join(data, "dup", "copy_" + os.path.basename(COPY_OF)))
-    chirp = "sin(2*PI*(200+40*t)*t)*0.5"
-    ff("-f", "lavfi", "-i", "testsrc2=size=160x120:rate=10", "-f", "lavfi", "-i", f"aevalsrc={chirp}:s=48000:d=12",
-       "-f", "lavfi", "-i", f"aevalsrc=if(lt(t\\,6)\\,{chirp}\\,0.3*(2*random(0)-1)):s=48000:d=12",
-       "-map", "0:v", "-map", "1:a", "-map", "1:a", "-map", "2:a", "-t", "12",
-       "-c:v", "libx264", "-threads", "1", "-preset", "veryfast", "-pix_fmt", "yuv420p", "-x264-params", "log=-1",
-       "-crf", "36", "-c:a", "flac", "-metadata:s:a:0", "language=eng", "-metadata:s:a:1", "language=deu",
-       "-metadata:s:a:2", "language=fra", os.path.join(data, DUB))
 
 
 def read_json(*args, ok=(0,)):
@@ -207,7 +188,7 @@ def main():
     os.makedirs(ARTIFACTS, exist_ok=True)
     with scratch("lssd_report_") as tmp:
         data, out = os.path.join(tmp, "data"), os.path.join(tmp, "out")
-        make_data(data)
+        make_demo_data(data)
         rc, log, wall = run_infer(data, out, "DATA.AUDIO_FROM_VIDEO", "True")
         print(f"lssd-infer: exit {rc} in {wall:.1f}s", flush=True)
         if not c.check(rc == 3, f"lssd-infer ran (exit 3: sample_data's broken.mp4 fails) (exit {rc})"):
