@@ -75,15 +75,7 @@ def screenshot(html, png, height, work):
     ff("-i", raw, "-vf", "split[a][b];[a]palettegen=max_colors=256[p];[b][p]paletteuse=dither=none", png)
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--build", default=os.path.join(ROOT, "build"))
-    ap.add_argument("--models", default=os.path.join(ROOT, "models", "demo-tiny"))
-    ap.add_argument("--out", default=os.path.join(ROOT, "docs", "report.png"))
-    ap.add_argument("--work", default="")
-    ap.add_argument("--height", type=int, default=1700, help="the picture's height (px; the top of the page)")
-    args = ap.parse_args()
-    work = args.work or tempfile.mkdtemp(prefix="lssd-report-shot-")
+def make(args, work):
     data, out = os.path.join(work, "data"), os.path.join(work, "out")
     if not os.path.exists(data):
         make_demo_data(data)
@@ -101,9 +93,24 @@ def main():
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
     screenshot(html, args.out, args.height, work)
     size = os.path.getsize(args.out)
-    print(f"{args.out}: {size} bytes (the page: {html})")
+    print(f"{args.out}: {size} bytes" + (f" (the page: {html})" if args.work else ""))
     if size > MAX_BYTES:
         sys.exit(f"{args.out} is {size} bytes, over {MAX_BYTES}")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--build", default=os.path.join(ROOT, "build"))
+    ap.add_argument("--models", default=os.path.join(ROOT, "models", "demo-tiny"))
+    ap.add_argument("--out", default=os.path.join(ROOT, "docs", "report.png"))
+    ap.add_argument("--work", default="", help="keep the inputs, outputs and page here (default: a temporary dir)")
+    ap.add_argument("--height", type=int, default=1700, help="the picture's height (px; the top of the page)")
+    args = ap.parse_args()
+    if args.work:
+        make(args, args.work)
+    else:
+        with tempfile.TemporaryDirectory(prefix="lssd-report-shot-") as work:
+            make(args, work)
     return 0
 
 
