@@ -261,6 +261,41 @@ void assign_groups(const Catalog& cat, const std::vector<size_t>& point_files, P
   }
 }
 
+// The vectors the projection is fitted on (an even sample of pca_train clips) and those it shows
+// (an even sample of max_points clips), each sampled clip loaded once; clips that could not be
+// loaded left out.
+struct SampledVectors {
+  int64_t dim = 0;
+  std::vector<float> train, points;  // rows x dim
+  std::vector<int64_t> point_rows;   // the catalog rows of `points`
+};
+
+SampledVectors sample_vectors(const ModalityReader& mr, const Catalog& cat, const ClipMatrix* m,
+                              const ReportOptions& o) {
+  const std::vector<int64_t> shown = sample_evenly(cat.rows(), o.max_points);
+  const std::vector<int64_t> train = sample_evenly(cat.rows(), o.pca_train);
+  std::vector<int64_t> rows;
+  std::set_union(shown.begin(), shown.end(), train.begin(), train.end(), std::back_inserter(rows));
+  std::vector<float> data;
+  std::vector<uint8_t> present;
+  SampledVectors s;
+  gather_rows(mr, cat, m, rows, data, present, s.dim);
+  for (size_t i = 0, si = 0, ti = 0; i < rows.size() && s.dim > 0; ++i) {
+    const bool in_shown = si < shown.size() && shown[si] == rows[i];
+    const bool in_train = ti < train.size() && train[ti] == rows[i];
+    si += in_shown;
+    ti += in_train;
+    if (!present[i]) continue;
+    const float* x = data.data() + i * static_cast<size_t>(s.dim);
+    if (in_train) s.train.insert(s.train.end(), x, x + s.dim);
+    if (in_shown) {
+      s.points.insert(s.points.end(), x, x + s.dim);
+      s.point_rows.push_back(rows[i]);
+    }
+  }
+  return s;
+}
+
 }  // namespace
 
 // ---- inputs and thumbnails ----
@@ -427,42 +462,20 @@ ProjectionView projection_view(const ModalityReader& mr, const Catalog& cat, con
   ProjectionView v;
   v.modality = cat.modality();
   v.clips = cat.rows();
-  const std::vector<int64_t> shown = sample_evenly(cat.rows(), o.max_points);
-  const std::vector<int64_t> train = sample_evenly(cat.rows(), o.pca_train);
-  std::vector<int64_t> rows;
-  std::set_union(shown.begin(), shown.end(), train.begin(), train.end(), std::back_inserter(rows));
-  std::vector<float> data;
-  std::vector<uint8_t> present;
-  int64_t dim = 0;
-  gather_rows(mr, cat, m, rows, data, present, dim);
-  if (dim == 0) {
+  const SampledVectors s = sample_vectors(mr, cat, m, o);
+  if (s.dim == 0) {
     v.absent = "no clip vector could be loaded";
     return v;
   }
-  std::vector<float> tv, pv;
-  std::vector<int64_t> point_rows;
-  for (size_t i = 0, si = 0, ti = 0; i < rows.size(); ++i) {
-    const bool in_shown = si < shown.size() && shown[si] == rows[i];
-    const bool in_train = ti < train.size() && train[ti] == rows[i];
-    si += in_shown;
-    ti += in_train;
-    if (!present[i]) continue;
-    const float* x = data.data() + i * static_cast<size_t>(dim);
-    if (in_train) tv.insert(tv.end(), x, x + dim);
-    if (in_shown) {
-      pv.insert(pv.end(), x, x + dim);
-      point_rows.push_back(rows[i]);
-    }
-  }
-  v.trained = static_cast<int64_t>(tv.size()) / dim;
-  const auto n = static_cast<int64_t>(point_rows.size());
-  const Pca2d pca = pca_2d(tv.data(), v.trained, dim, pv.data(), n);
+  v.trained = static_cast<int64_t>(s.train.size()) / s.dim;
+  const auto n = static_cast<int64_t>(s.point_rows.size());
+  const Pca2d pca = pca_2d(s.train.data(), v.trained, s.dim, s.points.data(), n);
   v.explained[0] = pca.explained[0];
   v.explained[1] = pca.explained[1];
   std::vector<size_t> point_files;
   for (int64_t i = 0; i < n; ++i) {
-    const auto [fi, clip] = cat.locate(point_rows[i]);
-    const ClipRange& cr = cat.range(point_rows[i]);
+    const auto [fi, clip] = cat.locate(s.point_rows[i]);
+    const ClipRange& cr = cat.range(s.point_rows[i]);
     point_files.push_back(fi);
     ProjectionPoint p;
     p.x = pca.xy[i * 2];

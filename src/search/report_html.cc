@@ -201,6 +201,26 @@ struct Scale {
   double y(double c) const { return y0 + (1 - (c - lo) / (1 - lo)) * (y1 - y0); }
 };
 
+// The cosine line through the clips' middles and a dot per clip with its value under the pointer
+// (beyond 400 clips, only the flagged ones).
+std::string clip_marks(const TrackPairView& p, const Scale& s, double threshold) {
+  std::string h, pts;
+  for (size_t c = 0; c < p.cosine.size(); ++c)
+    if (std::isfinite(p.cosine[c]))
+      pts += fmt(s.x((p.start_s[c] + p.stop_s[c]) / 2), 1) + "," + fmt(s.y(p.cosine[c]), 1) + " ";
+  if (!pts.empty()) h += "<polyline class=\"cos\" points=\"" + pts + "\"/>";
+  const bool all = p.cosine.size() <= 400;
+  for (size_t c = 0; c < p.cosine.size(); ++c) {
+    const bool f = p.cosine[c] < threshold;
+    if (!std::isfinite(p.cosine[c]) || (!all && !f)) continue;
+    h += std::string("<circle class=\"pt") + (f ? " f" : "") + "\" cx=\"" +
+         fmt(s.x((p.start_s[c] + p.stop_s[c]) / 2), 1) + "\" cy=\"" + fmt(s.y(p.cosine[c]), 1) + "\" r=\"" +
+         (f ? "3.2" : "2.2") + "\"><title>clip " + std::to_string(c) + " " + time_code(p.start_s[c]) + "-" +
+         time_code(p.stop_s[c]) + ": cosine " + fmt(p.cosine[c], 4) + "</title></circle>";
+  }
+  return h;
+}
+
 std::string timeline_svg(const TrackPairView& p, double threshold) {
   constexpr double W = 760, H = 150;
   double lo = std::min(0.0, threshold - 0.1);
@@ -237,22 +257,7 @@ std::string timeline_svg(const TrackPairView& p, double threshold) {
                    : "middle") +
          "\">" + time_code(t) + "</text>";
   }
-  std::string pts;
-  for (size_t c = 0; c < p.cosine.size(); ++c)
-    if (std::isfinite(p.cosine[c]))
-      pts += fmt(s.x((p.start_s[c] + p.stop_s[c]) / 2), 1) + "," + fmt(s.y(p.cosine[c]), 1) + " ";
-  if (!pts.empty()) h += "<polyline class=\"cos\" points=\"" + pts + "\"/>";
-  // Every clip as a dot with its value under the pointer (only the flagged ones beyond 400 clips).
-  const bool all = p.cosine.size() <= 400;
-  for (size_t c = 0; c < p.cosine.size(); ++c) {
-    const bool f = p.cosine[c] < threshold;
-    if (!std::isfinite(p.cosine[c]) || (!all && !f)) continue;
-    h += std::string("<circle class=\"pt") + (f ? " f" : "") + "\" cx=\"" +
-         fmt(s.x((p.start_s[c] + p.stop_s[c]) / 2), 1) + "\" cy=\"" + fmt(s.y(p.cosine[c]), 1) + "\" r=\"" +
-         (f ? "3.2" : "2.2") + "\"><title>clip " + std::to_string(c) + " " + time_code(p.start_s[c]) + "-" +
-         time_code(p.stop_s[c]) + ": cosine " + fmt(p.cosine[c], 4) + "</title></circle>";
-  }
-  return h + "</svg>";
+  return h + clip_marks(p, s, threshold) + "</svg>";
 }
 
 std::string pair_html(const TrackPairView& p, double threshold) {
