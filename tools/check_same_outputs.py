@@ -101,7 +101,7 @@ RUNS = ("infer/run", "infer/rerun", "infer/tracks")  # the runs every other comm
 def read_cmds_before_tracks():
     """(name, lssd-read arguments) on WORK/out after the first run; names are item prefixes."""
     cmds = [("read/help", ["--help"]), ("read/version", ["--version"])]
-    for sub in ("ls", "show", "stats", "verify", "compare", "export", "search", "dedup", "tracks"):
+    for sub in ("ls", "show", "stats", "verify", "compare", "export", "search", "dedup", "tracks", "report"):
         cmds.append((f"read/help-{sub}", [sub, "--help"]))
     cmds += [
         ("read/error-no-command", []),

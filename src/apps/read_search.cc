@@ -19,7 +19,9 @@ using nlohmann::json;
 
 namespace lssd::read {
 
-std::vector<Command> add_search_commands(CLI::App& app) { return {add_search(app), add_dedup(app), add_tracks(app)}; }
+std::vector<Command> add_search_commands(CLI::App& app) {
+  return {add_search(app), add_dedup(app), add_tracks(app), add_report(app)};
+}
 
 // ---- shared helpers ----
 
