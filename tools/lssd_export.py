@@ -77,7 +77,9 @@ KERNELS_NOTE = {
     "reference": "the reference formulation on every device",
     "fast": "CPU float32 inputs: depthwise pooling as per-tap depthwise conv2d, skip max-pooling "
             "per frame, linears and attention products through {gemm}; any other device or dtype "
-            "(CUDA; fp16/bf16 inputs): the reference ops",
+            "(CUDA; fp16 inputs): the reference ops; method forward_bf16 (RUNTIME.PRECISION bf16 on CPU): "
+            "the fast kernels with linears, attention products, pooling and the video patch embedding in "
+            "bf16 (oneDNN), layer norms, softmax and residual adds float32",
 }
 GEMM_NAMES = {"blas": "the BLAS (as the reference)", "onednn": "oneDNN"}
 
