@@ -69,6 +69,17 @@ std::string CpuBf16::describe() const {
   return s.empty() ? "none" : s;
 }
 
+std::string bf16_cost_warning(const CpuBf16& c) {
+  if (c.native()) return {};
+  // Measured with MViT-S, one thread (tools/bench/README.md, "CPU bf16"): oneDNN held to
+  // AVX-512 without its BF16 instructions (ONEDNN_MAX_CPU_ISA=AVX512_CORE), and LibTorch with
+  // oneDNN off (its bf16 path on CPUs without AVX-512).
+  return "this CPU has no native bf16 arithmetic (AVX512-BF16, AMX-BF16 or Arm BF16), so LibTorch emulates it and "
+         "the encoder runs slower than in fp32, not faster (measured with MViT-S, one thread: 1.8-2.2x slower where "
+         "oneDNN has AVX-512 without its BF16 instructions; 13-17x slower where LibTorch has no oneDNN bf16 path, as "
+         "on CPUs without AVX-512); RUNTIME.PRECISION fp32 (or auto) is the faster choice here";
+}
+
 const CpuBf16& cpu_bf16() {
   static const CpuBf16 r = detect();
   return r;

@@ -113,15 +113,11 @@ void warn_without_native_bf16() {
   static std::once_flag once;
   std::call_once(once, [] {
     const CpuBf16& c = cpu_bf16();
-    if (c.native()) {
+    const std::string warning = bf16_cost_warning(c);
+    if (warning.empty())
       spdlog::debug("encoder: CPU bf16 native ({})", c.describe());
-      return;
-    }
-    spdlog::warn(
-        "RUNTIME.PRECISION bf16: this CPU has no native bf16 arithmetic (no AVX512-BF16, AMX-BF16 or Arm BF16), so "
-        "LibTorch emulates it: expect the encoder to run slower than fp32, not faster (measured on MViT-S: about "
-        "2x slower on AVX-512 without BF16, 10-20x slower without oneDNN's AVX-512); RUNTIME.PRECISION fp32 (or "
-        "auto) is the faster choice on this CPU");
+    else
+      spdlog::warn("RUNTIME.PRECISION bf16: {}", warning);
   });
 }
 

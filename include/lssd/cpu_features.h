@@ -19,4 +19,8 @@ struct CpuBf16 {
 // This CPU's native bf16 (computed once; thread-safe).
 const CpuBf16& cpu_bf16();
 
+// What bf16 costs on a CPU without native bf16 (measured figures; the encoder logs it as a
+// warning for RUNTIME.PRECISION bf16 on CPU); empty where c.native().
+std::string bf16_cost_warning(const CpuBf16& c);
+
 }  // namespace lssd

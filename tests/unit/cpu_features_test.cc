@@ -50,3 +50,16 @@ TEST(CpuFeatures, Describe) {
   EXPECT_EQ(c.describe(), "AVX512-BF16, AMX-BF16");
   EXPECT_TRUE(c.native());
 }
+
+TEST(CpuFeatures, CostWarningOnlyWithoutNativeBf16) {
+  lssd::CpuBf16 none;
+  const std::string w = lssd::bf16_cost_warning(none);
+  EXPECT_NE(w.find("no native bf16"), std::string::npos) << w;
+  EXPECT_NE(w.find("slower"), std::string::npos) << w;
+  EXPECT_NE(w.find("fp32"), std::string::npos) << w;
+  for (int k = 0; k < 3; ++k) {
+    lssd::CpuBf16 c;
+    (k == 0 ? c.avx512_bf16 : k == 1 ? c.amx_bf16 : c.arm_bf16) = true;
+    EXPECT_EQ(lssd::bf16_cost_warning(c), "");
+  }
+}
