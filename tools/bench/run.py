@@ -314,8 +314,10 @@ def leg_a(args, model_dir, data, work, precision=None):
     t = re.search(r"time: encoder forwards ([\d.]+) s \(video ([\d.]+) s, audio ([\d.]+) s\).*"
                   r"encoders loaded after ([\d.]+) s", err)
     w = re.search(r"encoders on (\S+) \((\w+)\), batch \d+, (\d+) decode worker", err)
+    cpu = [re.search(rf"{k} time \(seconds\): ([\d.]+)", err) for k in ("User", "System")]
     n = clips["video"] + clips["audio"]
-    return {"wall_s": wall, "pipeline_wall_s": float(m.group(2)) if m else None,
+    return {"wall_s": wall, "cpu_s": sum(float(c.group(1)) for c in cpu) if all(cpu) else None,
+            "pipeline_wall_s": float(m.group(2)) if m else None,
             "encode_s": float(t.group(1)) if t else None, "models_ready_s": float(t.group(4)) if t else None,
             "encode_video_s": float(t.group(2)) if t else None, "encode_audio_s": float(t.group(3)) if t else None,
             "device": w.group(1) if w else None, "precision": w.group(2) if w else None,
@@ -692,7 +694,8 @@ def report(results):
         lmin = min(l["load_before"][0] for l in loads) if loads else None
         lmax = max(max(l["load_before"][0], l["load_after"][0]) for l in loads) if loads else None
         rows.append([r["model"] + (f" ({r['kernels']})" if r.get("kernels") else "")
-                     + (f" {r['precision']}" if r.get("precision") else ""), r["corpus"], str(r["files"]), f"{clips.get('video', 0)}/{clips.get('audio', 0)}",
+                     + (f" {r['precision']}" if r.get("precision") else ""), r["corpus"], str(r["files"]),
+                     f"{clips.get('video', 0)}/{clips.get('audio', 0)}",
                      fmt(a and a["wall_s"], 1), fmt(a and a["clips_per_s"]),
                      fmt(a and a["peak_rss_kb"] and a["peak_rss_kb"] / 1024, 0),
                      fmt(b and b["forward_total_s"], 1), fmt(b and b["clips_per_s"]),
@@ -812,6 +815,7 @@ def compare_precisions(args, model, rounds, precisions):
     res = {"model": model, "base": base, "by_precision": {}, "pairs": []}
     for p in precisions:
         res["by_precision"][p] = {"a_wall_s": med(p, "a", "wall_s"), "a_forwards_s": med(p, "a", "encode_s"),
+                                  "a_cpu_s": med(p, "a", "cpu_s"),
                                   "b_forward_s": med(p, "b", "forward_total_s"), "b_s_per_input": per_input(p),
                                   "a_rounds": [r["a"]["wall_s"] for r in rounds[p] if "a" in r],
                                   "b_rounds": [r["b"]["forward_total_s"] for r in rounds[p] if "b" in r]}
@@ -819,7 +823,7 @@ def compare_precisions(args, model, rounds, precisions):
     for p in precisions[1:]:
         pair = {"a": base, "b": p}
         x, y = res["by_precision"][base], res["by_precision"][p]
-        for key in ("a_wall_s", "b_forward_s"):
+        for key in ("a_wall_s", "a_cpu_s", "b_forward_s"):
             pair[f"{key}_ratio"] = x[key] / y[key] if x[key] and y[key] else None
         pair["b_s_per_input_ratio"] = {mt: (x["b_s_per_input"][mt] / y["b_s_per_input"][mt]
                                             if x["b_s_per_input"][mt] and y["b_s_per_input"][mt] else None)
@@ -847,19 +851,22 @@ def precision_report(results):
     for c in results.get("precision_compare", []):
         for p, x in c["by_precision"].items():
             per = x["b_s_per_input"]
-            lines.append(f"precision [{c['model']}] {p}: a {fmt(x['a_wall_s'], 1)} s (forwards "
-                         f"{fmt(x['a_forwards_s'], 1)} s; rounds {' / '.join(f'{v:.1f}' for v in x['a_rounds'])}), "
+            lines.append(f"precision [{c['model']}] {p}: a {fmt(x['a_wall_s'], 1)} s (CPU {fmt(x['a_cpu_s'], 1)} s; "
+                         f"forwards {fmt(x['a_forwards_s'], 1)} s; rounds "
+                         f"{' / '.join(f'{v:.1f}' for v in x['a_rounds'])}), "
                          f"b {fmt(x['b_forward_s'], 1)} s (rounds {' / '.join(f'{v:.1f}' for v in x['b_rounds'])}): "
                          f"{fmt(per['video'], 3)} s per video crop, {fmt(per['audio'], 3)} s per audio clip "
                          f"({results['threads']} lanes of 1 thread)")
         for pair in c["pairs"]:
             pr = pair["b_s_per_input_ratio"]
-            lines.append(f"precision [{c['model']}] {pair['a']}/{pair['b']}: a {fmt(pair['a_wall_s_ratio'])}x, "
+            lines.append(f"precision [{c['model']}] {pair['a']}/{pair['b']}: a {fmt(pair['a_wall_s_ratio'])}x "
+                         f"(CPU {fmt(pair['a_cpu_s_ratio'])}x), "
                          f"b {fmt(pair['b_forward_s_ratio'])}x (per video crop {fmt(pr['video'])}x, per audio clip "
                          f"{fmt(pr['audio'])}x); lowest per-clip cosine {pair['b']} vs {pair['a']}: "
                          + (f"{fmt(pair.get('min_cosine'), 6)} (video {fmt(pair.get('min_cosine_video'), 6)} over "
-                            f"{pair.get('clips_video')} clips, worst crop; audio {fmt(pair.get('min_cosine_audio'), 6)} "
-                            f"over {pair.get('clips_audio')} clips; max |diff| {fmt(pair.get('max_abs_diff'), 4)})"
+                            f"{pair.get('clips_video')} clips, worst crop; audio "
+                            f"{fmt(pair.get('min_cosine_audio'), 6)} over {pair.get('clips_audio')} clips; "
+                            f"max |diff| {fmt(pair.get('max_abs_diff'), 4)})"
                             if "compare_error" not in pair else f"compare failed: {pair['compare_error']}"))
     return "\n".join(lines)
 
