@@ -18,17 +18,23 @@
       and takes oneDNN only when it is at least 1.25x faster (it is 4x where OpenBLAS runs its
       generic kernels on a CPU it does not know; with kernels for the CPU the BLAS is as fast).
       The metadata's "kernels" and "fast_gemm" record the choice (with the timing).
+      A fast export also holds the towers' bf16 forward as the method forward_bf16 (what lssd-infer
+      runs for RUNTIME.PRECISION bf16 on CPU; lssd_mvit.py "Precision"; metadata "bf16_method"),
+      with its bf16 weight copies saved empty (lssd-infer, lssd_mvit.prepare_bf16 fill them).
       Each module is traced at batch 2 in eval mode and verified at batch 1 and 3 (the traced
       module run as lssd-infer runs it, without the graph executor's optimisations) against the
       eager model with the same kernels (max abs diff <= 1e-5) and, for "fast", against the eager
-      reference formulation (<= 1e-4); the JSON metadata is embedded as the TorchScript extra
-      file "lssd_meta.json".
+      reference formulation (<= 1e-4), and forward_bf16 against the eager bf16 forward (<= 1e-5)
+      with its lowest cosine to the float32 reference reported (batch_B_bf16_min_cos_vs_fp32; a
+      warning below 0.999); the JSON metadata is embedded as the TorchScript extra file
+      "lssd_meta.json".
   lssd_export.py --check --out-dir DIR [--checkpoint CKPT] [--config CONFIG.yaml] [--modality ...]
       Re-checks exported modules: metadata present and well-formed, output shape [B,768] at
       batch 1 and 3, batch-independence (row 0 of batch 3 equals batch 1), and, when a checkpoint
       is given, its sha256 and the max abs diff against the eager model (with the module's kernels,
-      <= 1e-5; for "fast" also against the reference formulation, <= 1e-4); with --config, that the
-      modules' size and patch overlap are the config's.
+      <= 1e-5; for "fast" also against the reference formulation, <= 1e-4, and forward_bf16 against
+      the eager bf16 forward, <= 1e-5); with --config, that the modules' size and patch overlap are
+      the config's.
 
 Prints one JSON report on stdout. Exit status: 0 success; 1 bad checkpoint / failed
 verification / failed check; 2 usage error or --size/--patch-overlap disagreeing with the

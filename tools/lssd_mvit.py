@@ -51,9 +51,10 @@ stream stays float32 (every residual add is float32; the pooling taps are summed
 The weights it multiplies with are bfloat16 copies in non-persistent buffers (``weight_bf16``,
 ``bias_bf16`` beside the linears' and the video patch embedding's weight and bias), empty in an
 exported file and filled by ``prepare_bf16`` (lssd-infer: src/encoder.cc) before a bf16 run, so
-a file is no larger and a float32 run holds no second copy. Measured (one thread, MViT-S,
-AVX512-BF16): video 1.7x, audio 1.7x faster than the float32 fast forward; lowest cosine to
-float32 0.99994-0.99998 on seeded-random towers (tools/bench/README.md).
+a file is no larger and a float32 run holds no second copy. Measured in lssd's C++ encoder (one
+thread, MViT-S, AVX512-BF16, tools/bench/README.md "CPU bf16"): video 1.67x, audio 1.65x faster
+than the float32 fast forward with the BLAS's GEMMs (1.83x, 2.11x than with oneDNN's); lowest
+cosine to float32 0.99994-0.99998 (seeded-random towers).
 """
 
 import math
