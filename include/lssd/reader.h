@@ -26,6 +26,7 @@ const char* to_string(OutputLayout l);
 // One modality of an output directory.
 class ModalityReader {
  public:
+  ModalityReader(std::string output_dir, Modality modality);
   // mtype: "video" | "audio" (else ConfigError).
   ModalityReader(std::string output_dir, std::string mtype);
   ModalityReader(ModalityReader&&) noexcept;
@@ -65,20 +66,26 @@ class OutputReader {
  public:
   explicit OutputReader(const std::string& output_dir);
   const std::string& root() const { return root_; }
+  std::vector<Modality> present() const;
+  bool has(Modality m) const { return mods_[m] != nullptr; }
+  const ModalityReader& modality(Modality m) const;  // throws lssd::Error("read") if absent
+  // The same by name ("video" | "audio").
   std::vector<std::string> modalities() const;
-  bool has(const std::string& mtype) const { return mods_.count(mtype) > 0; }
-  const ModalityReader& modality(const std::string& mtype) const;  // throws if absent
+  bool has(const std::string& mtype) const;
+  const ModalityReader& modality(const std::string& mtype) const;
 
  private:
   std::string root_;
-  std::map<std::string, ModalityReader> mods_;
+  PerModality<std::shared_ptr<const ModalityReader>> mods_;
 };
 
-// Which layout OUTPUT_DIR/<mtype> holds: manifest*.jsonl -> Ours, metadata.json -> Release.
+// Which layout OUTPUT_DIR/<modality> holds: manifest*.jsonl -> Ours, metadata.json -> Release.
+OutputLayout detect_layout(const std::string& output_dir, Modality modality);
 OutputLayout detect_layout(const std::string& output_dir, const std::string& mtype);
 
 // The release's postprocess(): (filepath, embedding) of every ok record, in reader order.
 // filepath is the input path as discovered (the data dir joined with the relative path).
+std::vector<std::pair<std::string, FloatArray>> postprocess(const std::string& output_dir, Modality modality);
 std::vector<std::pair<std::string, FloatArray>> postprocess(const std::string& output_dir, const std::string& mtype);
 
 // Stable "reader order" sort (rel_path byte-wise, then track index).

@@ -18,6 +18,21 @@
 
 namespace {
 const char* signal_name(int sig) { return sig == SIGTERM ? "SIGTERM" : sig == SIGINT ? "Ctrl-C (SIGINT)" : "a signal"; }
+
+// The KEY VALUE tokens as the shell gave them. CLI11 does not see them as an option: it would
+// split a list literal such as [224,224] at its commas; the config layer parses yacs literals
+// (lists, tuples, quoted strings, booleans, numbers) itself. Throws CLI::ExtrasError for an
+// unknown option in a key's place.
+std::vector<std::string> override_tokens(const CLI::App& app) {
+  std::vector<std::string> tokens;
+  for (const std::string& t : app.remaining()) {
+    if (t == "--") continue;  // the end of options: what follows is KEY VALUE pairs as well
+    const bool key_place = tokens.size() % 2 == 0;
+    if (key_place && t.size() > 1 && t[0] == '-') throw CLI::ExtrasError({t});
+    tokens.push_back(t);
+  }
+  return tokens;
+}
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -29,17 +44,29 @@ int main(int argc, char** argv) {
   int verbose = 0;
   bool quiet = false;
   bool overwrite = false;
+  bool retry_failed = false;
+  bool print_config = false;
   app.add_option("--cfg", cfg_file, "YAML config file (yacs style), e.g. configs/B3.yaml");
   app.add_flag("-v,--verbose", verbose, "print the resolved config; more log detail (-vv: trace)");
   app.add_flag("-q,--quiet", quiet, "warnings and errors only");
   app.add_flag("--overwrite", overwrite, "recompute every input, ignoring earlier outputs");
-  app.add_option("overrides", overrides, "KEY VALUE pairs that override the config (e.g. TEST.BATCH_SIZE 4)");
+  app.add_flag("--retry-failed", retry_failed,
+               "also retry inputs that failed earlier on content that has not changed (by default a rerun reports "
+               "them as failed earlier)");
+  app.add_flag("--print-config", print_config, "print the resolved config (YAML) and exit");
+  app.allow_extras();  // KEY VALUE pairs: see override_tokens()
   app.footer(
-      "Exit codes: 0 all inputs done, 3 some inputs failed (listed in OUTPUT_DIR/errors*.jsonl), 2 usage or config "
-      "error, 1 fatal error (output directory, model files), 130 interrupted by Ctrl-C (SIGINT) and 143 by SIGTERM "
+      "After the options: KEY VALUE pairs that override the config, values as yacs literals (TEST.BATCH_SIZE 4, "
+      "VIDEO.CROP_SIZE [224,224], DATA.VIDEO_EXTENSIONS \"[mp4, avi, mkv]\", MVIT.PATCH_OVERLAP True, OUTPUT_DIR "
+      "out/).\n"
+      "Exit codes: 0 all inputs done (or failed in an earlier run on the content of an unchanged file: not retried "
+      "unless --retry-failed), 3 some inputs failed in this run (listed in OUTPUT_DIR/errors*.jsonl), 2 usage or "
+      "config error, 1 fatal error (output directory, model files), 130 interrupted by Ctrl-C (SIGINT) and 143 by "
+      "SIGTERM "
       "(the inputs in flight are finished; a rerun does the rest; a second signal stops at once).");
   try {
     app.parse(argc, argv);
+    overrides = override_tokens(app);
   } catch (const CLI::ParseError& e) {
     int rc = app.exit(e);
     return rc == 0 ? 0 : 2;
@@ -58,7 +85,12 @@ int main(int argc, char** argv) {
     return 2;
   }
   opts.overwrite = overwrite;
-  if (verbose > 0) std::cout << cfg.to_yaml() << std::flush;
+  opts.retry_failed = retry_failed;
+  if (print_config) {
+    std::cout << opts.config_yaml << std::flush;
+    return 0;
+  }
+  if (verbose > 0) std::cout << opts.config_yaml << std::flush;
   if (verbose > 0 && !cfg.ignored_settings().empty()) {
     std::string list;
     for (const auto& kv : cfg.ignored_settings()) list += (list.empty() ? "" : ", ") + kv;
@@ -91,8 +123,8 @@ int main(int argc, char** argv) {
     spdlog::info("{}", lssd::RunSummary::legend());
     if (s.clips > 0)
       spdlog::info("time: encoder forwards {:.1f} s (video {:.1f} s, audio {:.1f} s); encoders loaded after {:.1f} s",
-                   s.encode_s[0] + s.encode_s[1], s.encode_s[0], s.encode_s[1], s.models_ready_s);
-    if (s.failed > 0 || s.discover_problems > 0)
+                   s.encode_s.video + s.encode_s.audio, s.encode_s.video, s.encode_s.audio, s.models_ready_s);
+    if (s.failed > 0 || s.failed_earlier > 0 || s.discover_problems > 0)
       spdlog::warn("failures are listed in {}/errors*.jsonl", opts.output_dir);
     if (const int sig = watcher.first_signal()) {
       spdlog::warn("INTERRUPTED by {}: {} output(s) not started; rerun the same command to finish", signal_name(sig),

@@ -7,9 +7,9 @@
 #include <cstdio>
 #include <iostream>
 
-#include "json_bytes.h"
 #include "lssd/error.h"
 #include "lssd/output.h"
+#include "output/json_bytes.h"
 
 using nlohmann::json;
 
@@ -29,11 +29,18 @@ void add_json_flag(CLI::App* s, bool& as_json) { s->add_flag("--json", as_json, 
 
 std::string printable(const std::string& bytes) { return escape_non_utf8(bytes); }
 
+std::string track_label(int index, const std::string& language) {
+  if (index < 0) return "";
+  return " [track " + std::to_string(index) + " " + (language.empty() ? "und" : language) + "]";
+}
+
+std::string track_label(const json& entry) {
+  if (!entry.contains("track") || entry["track"].is_null()) return "";
+  return track_label(entry["track"].get<int>(), entry.value("language", ""));
+}
+
 std::string display_name(const Record& r) {
-  std::string n = printable(r.rel_path);
-  if (r.track_index >= 0)
-    n += " [track " + std::to_string(r.track_index) + (r.track_language.empty() ? "" : " " + r.track_language) + "]";
-  return n;
+  return printable(r.rel_path) + track_label(r.track_index, r.track_language);
 }
 
 std::string fstr(float f) {

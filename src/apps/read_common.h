@@ -36,7 +36,12 @@ void add_json_flag(CLI::App* s, bool& as_json);
 
 // Printable form of a path (invalid UTF-8 bytes as \xNN).
 std::string printable(const std::string& bytes);
-// A record's file for text output: rel_path plus " [track N lang]" for an audio track.
+// " [track N lang]" for an audio track of a container (lang "und" when the track has no
+// language tag, as in the output file names and the numpy reader); "" for index < 0.
+std::string track_label(int index, const std::string& language);
+// The same from a JSON entry's "track" (null: none) and "language".
+std::string track_label(const nlohmann::json& entry);
+// A record's file for text output: rel_path plus track_label() for an audio track.
 std::string display_name(const Record& r);
 // Shortest text that reads back as the same float32 ("nan", "inf", "-inf" for non-finite).
 std::string fstr(float f);

@@ -10,9 +10,9 @@
 #include <memory>
 #include <set>
 
-#include "json_bytes.h"
 #include "lssd/error.h"
 #include "lssd/output.h"
+#include "output/json_bytes.h"
 #include "read_common.h"
 
 using nlohmann::json;

@@ -52,9 +52,7 @@ void print_text(const std::string& m, const search::Catalog& cat, const json& mj
   for (const auto& p : pairs) {
     const auto& a = p["a"];
     const auto& b = p["b"];
-    auto name = [](const json& f) {
-      return f["rel_path"].get<std::string>() + (f["track"].is_null() ? "" : " [track " + f["track"].dump() + "]");
-    };
+    auto name = [](const json& f) { return f["rel_path"].get<std::string>() + track_label(f); };
     std::cout << "  " << name(a) << "  <-  " << name(b) << "\n      offset " << fixed(p["offset_s"], 2) << " s, "
               << p["length"].get<int64_t>() << " clips: a " << fixed(a["range"][0], 2) << "-" << fixed(a["range"][1], 2)
               << " s = b " << fixed(b["range"][0], 2) << "-" << fixed(b["range"][1], 2) << " s; mean "

@@ -8,9 +8,9 @@
 #include <iostream>
 #include <memory>
 
-#include "json_bytes.h"
 #include "lssd/error.h"
 #include "lssd/output.h"
+#include "output/json_bytes.h"
 #include "read_common.h"
 
 namespace fs = std::filesystem;

@@ -231,10 +231,14 @@ int run_show(const ShowArgs& a) {
   const std::vector<std::string> mtypes = modalities(rd, a.mtype);
   const std::string file = resolve_query(rd, mtypes, a);
   json out = json::array();
+  bool failed = false;  // a failed record matched: nothing to show for it (exit 1)
   for (const auto& m : mtypes) {
     const ModalityReader& mr = rd.modality(m);
     for (const auto& r : mr.records())
-      if (matches(mr, r, file)) out.push_back(show_record(mr, r, a));
+      if (matches(mr, r, file)) {
+        out.push_back(show_record(mr, r, a));
+        failed = failed || r.status == RecordStatus::Failed;
+      }
   }
   if (out.empty())
     throw Error("read",
@@ -242,7 +246,7 @@ int run_show(const ShowArgs& a) {
                     "' (give its relative path, input path, .npy name or a unique file name; see `lssd-read ls`)",
                 a.dir);
   if (a.as_json) std::cout << out.dump(1) << "\n";
-  return kOk;
+  return failed ? kFail : kOk;
 }
 
 // ---- stats ----
@@ -349,7 +353,8 @@ Command add_ls(CLI::App& app) {
 
 Command add_show(CLI::App& app) {
   auto a = std::make_shared<ShowArgs>();
-  auto* s = app.add_subcommand("show", "one file's embedding: shape, dtype, stats, values (torch-style)");
+  auto* s = app.add_subcommand(
+      "show", "one file's embedding: shape, dtype, stats, values (torch-style); exit 1 for a failed input");
   s->add_option("DIR", a->dir, "output directory")->required()->check(CLI::ExistingDirectory);
   s->add_option("FILE", a->file, "relative path, input path, .npy name, or a file name that only one input has")
       ->required();

@@ -9,10 +9,10 @@
 #include <cstdio>
 #include <iostream>
 
-#include "json_bytes.h"
 #include "lssd/error.h"
 #include "lssd/npy.h"
 #include "lssd/search/index_store.h"
+#include "output/json_bytes.h"
 
 using nlohmann::json;
 
@@ -112,6 +112,7 @@ struct SearchArgs {
   int track = -2;
   int k = 10;
   bool as_json = false;
+  bool exclude_self = false;  // no hits from the query's own file (any of its tracks)
   CatalogArgs cat;
   IndexArgs index;
 };
@@ -119,7 +120,15 @@ struct SearchArgs {
 struct Query {
   json what;  // the query clip (clip_json) or {"vector": path, "row": i}
   std::vector<float> v;
+  std::string own_rel_path;  // the query clip's file ("" for a --vector row)
 };
+
+// The rows of the catalog's files named `rel_path` (every track).
+int64_t rows_of(const search::Catalog& cat, const std::string& rel_path) {
+  int64_t n = 0;
+  for (const auto& f : cat.files()) n += f.record.rel_path == rel_path ? f.clips() : 0;
+  return n;
+}
 
 bool record_matches(const Record& r, const std::string& name, int track) {
   return r.status == RecordStatus::Ok && (r.rel_path == name || r.path == name) &&
@@ -148,7 +157,7 @@ std::vector<Query> file_queries(const ModalityReader& mr, const search::Catalog&
       for (int64_t c = 0; c < f.clips(); ++c) {
         if (a.clip >= 0 && c != a.clip) continue;
         qs.push_back({clip_json(cat, f.first_row + c),
-                      std::vector<float>(v.data.begin() + c * dim, v.data.begin() + (c + 1) * dim)});
+                      std::vector<float>(v.data.begin() + c * dim, v.data.begin() + (c + 1) * dim), f.record.rel_path});
       }
     }
   return qs;
@@ -162,8 +171,9 @@ std::vector<Query> vector_queries(const std::string& path) {
   std::vector<Query> qs;
   const int64_t dim = v.shape[1];
   for (int64_t i = 0; i < v.shape[0]; ++i)
-    qs.push_back(
-        {{{"vector", path}, {"row", i}}, std::vector<float>(v.data.begin() + i * dim, v.data.begin() + (i + 1) * dim)});
+    qs.push_back({{{"vector", path}, {"row", i}},
+                  std::vector<float>(v.data.begin() + i * dim, v.data.begin() + (i + 1) * dim),
+                  ""});
   return qs;
 }
 
@@ -194,16 +204,11 @@ void print_text(const search::Catalog& cat, const json& mod, const std::vector<j
     if (w.contains("vector"))
       std::cout << "query " << w["vector"].get<std::string>() << " row " << w["row"].get<int64_t>() << "\n";
     else
-      std::cout << "query " << w["rel_path"].get<std::string>()
-                << (w["track"].is_null() ? "" : " [track " + w["track"].dump() + "]") << " clip "
+      std::cout << "query " << w["rel_path"].get<std::string>() << track_label(w) << " clip "
                 << w["clip"].get<int64_t>() << " [" << fixed(w["start"], 2) << "-" << fixed(w["stop"], 2) << " s]\n";
     int rank = 0;
     for (const auto& h : q["hits"]) {
-      std::string n = h["rel_path"].get<std::string>();
-      if (!h["track"].is_null()) {
-        const std::string lang = h.value("language", "");
-        n += " [track " + h["track"].dump() + (lang.empty() ? "" : " " + lang) + "]";
-      }
+      const std::string n = h["rel_path"].get<std::string>() + track_label(h);
       std::printf("  %3d  %.6f  %s  clip %lld [%s-%s s]\n", ++rank, h["score"].get<double>(), n.c_str(),
                   static_cast<long long>(h["clip"].get<int64_t>()), fixed(h["start"], 2).c_str(),
                   fixed(h["stop"], 2).c_str());
@@ -228,12 +233,19 @@ int run_search(const SearchArgs& a) {
                       std::to_string(ix.index->dim()),
                   a.vector);
     std::vector<float> flat;
-    for (const auto& q : qs) flat.insert(flat.end(), q.v.begin(), q.v.end());
-    auto hits = ix.index->search(flat.data(), static_cast<int64_t>(qs.size()), a.k);
+    int64_t own_rows = 0;  // --exclude-self: ask for as many more hits as the query's file can take
+    for (const auto& q : qs) {
+      flat.insert(flat.end(), q.v.begin(), q.v.end());
+      if (a.exclude_self) own_rows = std::max(own_rows, rows_of(cat, q.own_rel_path));
+    }
+    auto hits = ix.index->search(flat.data(), static_cast<int64_t>(qs.size()), a.k + own_rows);
     std::vector<json> queries;
     for (size_t i = 0; i < qs.size(); ++i) {
       json hj = json::array();
       for (const auto& h : hits[i]) {
+        if (static_cast<int>(hj.size()) == a.k) break;
+        const auto& hit_file = cat.files()[cat.locate(h.row).first];
+        if (a.exclude_self && hit_file.record.rel_path == qs[i].own_rel_path) continue;
         json c = clip_json(cat, h.row);
         c["score"] = static_cast<double>(h.score);
         hj.push_back(c);
@@ -277,6 +289,7 @@ Command add_search(CLI::App& app) {
   s->add_option("--mtype", a->mtype, "modality (default: those holding --file)")
       ->check(CLI::IsMember({"video", "audio"}));
   s->add_option("-k", a->k, "hits per query")->capture_default_str()->check(CLI::PositiveNumber);
+  s->add_flag("--exclude-self", a->exclude_self, "no hits from the query's own file (any of its tracks)")->needs(of);
   s->add_flag("--json", a->as_json, "machine-readable JSON on stdout");
   add_catalog_args(s, a->cat);
   add_index_args(s, a->index);

@@ -5,9 +5,9 @@
 #include <cstdio>
 #include <iostream>
 
-#include "json_bytes.h"
 #include "lssd/error.h"
 #include "lssd/search/tracks.h"
+#include "output/json_bytes.h"
 #include "read_search.h"
 
 using nlohmann::json;

@@ -8,9 +8,9 @@
 #include <memory>
 #include <set>
 
-#include "json_bytes.h"
 #include "lssd/error.h"
 #include "lssd/output.h"
+#include "output/json_bytes.h"
 #include "read_common.h"
 
 namespace fs = std::filesystem;
@@ -39,7 +39,7 @@ struct Findings {
 void verify_record(const ModalityReader& mr, const Record& r, Findings& f, std::set<std::string>& expected) {
   const std::string& m = mr.mtype();
   ++f.checked;
-  std::vector<int64_t> want = output_shape(mr.video(), r.num_clips);
+  std::vector<int64_t> want = output_shape(mr.modality(), r.num_clips);
   if (r.shape != want || static_cast<int64_t>(r.ranges.size()) != r.num_clips) {
     f.problem("manifest", m, r.rel_path,
               "record says M=" + std::to_string(r.num_clips) + ", shape " + shape_str(r.shape) + ", " +

@@ -19,6 +19,8 @@ import sys
 import tempfile
 import time
 
+import lssd_oracle_common as common
+
 # Shared CI machines: OpenMP spin-waiting makes 2-thread forwards several times slower when the
 # cores are busy with other processes; passive waiting costs little when they are not.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
@@ -26,15 +28,11 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-SRC = os.environ.get("LSSD_SOURCE_DIR", os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
-BUILD = os.environ.get("LSSD_BUILD_DIR", os.path.join(SRC, "build"))
-PROBE = next((p for p in (os.path.join(BUILD, "tests", "lssd_encoder_probe"), os.path.join(BUILD, "lssd_encoder_probe"))
-              if os.path.exists(p)), os.path.join(BUILD, "tests", "lssd_encoder_probe"))
-PY = sys.executable or "/usr/bin/python3"
+SRC = common.SOURCE_DIR
+PROBE = common.encoder_probe()
+PY = sys.executable or "/usr/bin/python3"  # the Python running this test
 TOL = 1e-5
 THREADS = 2
-
-failures = []
 
 
 def run(cmd, **kw):
@@ -63,15 +61,8 @@ def make_models(tmp):
     return hashlib.sha256(open(s_ck, "rb").read()).hexdigest()
 
 
-def inputs(modality, n, seed):
-    g = torch.Generator().manual_seed(seed)
-    if modality == "video":
-        return torch.rand((n, 3, 16, 224, 224), generator=g)
-    return torch.randn((n, 1, 96, 288), generator=g) * 20.0 - 30.0
-
-
-def check(name, model, modality, n, tmp, expect):
-    x = inputs(modality, n, seed=n)
+def check(c, name, model, modality, n, tmp, expect):
+    x = common.inputs(modality, n, seed=n)
     xin = os.path.join(tmp, f"{name}_in.npy")
     np.save(xin, x.numpy())
     m = torch.jit.load(model)
@@ -90,28 +81,24 @@ def check(name, model, modality, n, tmp, expect):
         diff = float(np.abs(y - ref).max())
         batch = n if split == 0 else 1
         times = ", ".join(f"{s:.2f}" for s in rep["forward_s"])
-        print(f"{name}: batch {batch}: max abs diff {diff:.3g} (C++ forwards {times} s; Python batch {n} {t_py:.2f} s)")
-        if not diff <= TOL:
-            failures.append(f"{name} batch {batch}: max abs diff {diff} > {TOL}")
-        if rep["file_sha256"] != sha:
-            failures.append(f"{name}: sha256 {rep['file_sha256']} != hashlib {sha}")
+        c.check(diff <= TOL, f"{name}: batch {batch}: max abs diff {diff:.3g} <= {TOL} (C++ forwards {times} s; "
+                f"Python batch {n} {t_py:.2f} s)")
+        c.check(rep["file_sha256"] == sha, f"{name}: the probe's sha256 {rep['file_sha256'][:16]}... is hashlib's")
         for k, v in expect.items():
-            if rep.get(k) != v:
-                failures.append(f"{name}: probe reports {k}={rep.get(k)!r}, expected {v!r}")
-        if not rep.get("random_weights"):
-            failures.append(f"{name}: random_weights not reported")
+            c.check(rep.get(k) == v, f"{name}: probe reports {k}={rep.get(k)!r}, expected {v!r}")
+        c.check(rep.get("random_weights"), f"{name}: random_weights reported")
 
 
 def min_cos(a, b):
     return float(((a * b).sum(1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1))).min())
 
 
-def check_bf16_method(name, model, modality, tmp):
+def check_bf16_method(c, name, model, modality, tmp):
     """CPU bf16 through the export's bf16 method: near fp32, Python's bf16 method, auto = fp32."""
     sys.path.insert(0, os.path.join(SRC, "tools"))
     import lssd_export
     import lssd_mvit
-    x = inputs(modality, 3, seed=13)
+    x = common.inputs(modality, 3, seed=13)
     xin = os.path.join(tmp, f"{name}_bf16_in.npy")
     np.save(xin, x.numpy())
     out = {}
@@ -128,24 +115,18 @@ def check_bf16_method(name, model, modality, tmp):
         py16 = np.concatenate([getattr(m, lssd_export.BF16_METHOD)(x[i:i + 1]).numpy() for i in range(len(x))])
     torch.set_num_threads(threads)
     cos, d_py = min_cos(out["bf16"], out["fp32"]), float(np.abs(out["bf16"] - py16).max())
-    same = np.array_equal(out["auto"], out["fp32"])
-    print(f"{name} bf16: lowest cosine vs fp32 {cos:.6f}, max abs diff vs fp32 "
-          f"{float(np.abs(out['bf16'] - out['fp32']).max()):.3g}, vs Python's bf16 method {d_py:.3g}; "
-          f"auto bit-identical to fp32: {same}")
-    if not cos >= 0.999:
-        failures.append(f"{name} bf16: lowest cosine vs fp32 {cos} < 0.999")
-    if not d_py <= TOL:
-        failures.append(f"{name} bf16: max abs diff vs Python's bf16 method {d_py} > {TOL}")
-    if np.array_equal(out["bf16"], out["fp32"]):
-        failures.append(f"{name} bf16: output equals fp32: the bf16 method did not run")
-    if not same:
-        failures.append(f"{name}: RUNTIME.PRECISION auto on CPU differs from fp32")
+    print(f"{name} bf16: max abs diff vs fp32 {float(np.abs(out['bf16'] - out['fp32']).max()):.3g}")
+    c.check(cos >= 0.999, f"{name} bf16: lowest cosine vs fp32 {cos:.6f} >= 0.999")
+    c.check(d_py <= TOL, f"{name} bf16: max abs diff vs Python's bf16 method {d_py:.3g} <= {TOL}")
+    c.check(not np.array_equal(out["bf16"], out["fp32"]),
+            f"{name} bf16: output differs from fp32 (the bf16 method ran)")
+    c.check(np.array_equal(out["auto"], out["fp32"]), f"{name}: RUNTIME.PRECISION auto on CPU is bit-identical to fp32")
 
 
-def check_bf16(model, tmp):
+def check_bf16(c, model, tmp):
     """CPU bf16 autocast of an export without the bf16 method (tiny audio, reference kernels):
     close to fp32, and to Python's torch.autocast("cpu")."""
-    x = inputs("audio", 3, seed=11)
+    x = common.inputs("audio", 3, seed=11)
     xin, out = os.path.join(tmp, "bf16_in.npy"), os.path.join(tmp, "bf16_out.npy")
     np.save(xin, x.numpy())
     m = torch.jit.load(model)
@@ -157,36 +138,32 @@ def check_bf16(model, tmp):
     y = np.load(out)
 
     cos = min_cos
-    print(f"tiny audio (reference kernels) bf16 autocast: min cosine vs fp32 {cos(y, ref):.6f}, vs Python autocast {cos(y, ref16):.6f}, "
+    print(f"tiny audio (reference kernels) bf16 autocast: min cosine vs fp32 {cos(y, ref):.6f}, "
+          f"vs Python autocast {cos(y, ref16):.6f}, "
           f"max abs diff vs Python autocast {float(np.abs(y - ref16).max()):.3g}")
-    if not cos(y, ref) >= 0.999:
-        failures.append(f"bf16: min cosine vs fp32 {cos(y, ref)} < 0.999")
-    if not cos(y, ref16) >= 0.9999:
-        failures.append(f"bf16: min cosine vs Python autocast {cos(y, ref16)} < 0.9999")
-    if float(np.abs(y - ref).max()) == 0.0:
-        failures.append("bf16: output equals fp32: autocast had no effect")
+    c.check(cos(y, ref) >= 0.999, f"bf16: min cosine vs fp32 {cos(y, ref):.6f} >= 0.999")
+    c.check(cos(y, ref16) >= 0.9999, f"bf16: min cosine vs Python autocast {cos(y, ref16):.6f} >= 0.9999")
+    c.check(float(np.abs(y - ref).max()) != 0.0, "bf16: output differs from fp32 (autocast had an effect)")
 
 
 def main():
     if not os.path.exists(PROBE):
         raise SystemExit(f"FAIL: {PROBE} not built")
     torch.set_num_threads(THREADS)
+    c = common.Checker("test_encoder_cpp_oracle")
     with tempfile.TemporaryDirectory(prefix="lssd_enc_oracle_") as tmp:
         make_models(tmp)
-        check("tiny video", os.path.join(tmp, "tiny/video.pt"), "video", 3, tmp,
+        check(c, "tiny video", os.path.join(tmp, "tiny/video.pt"), "video", 3, tmp,
               {"modality": "video", "variant": "tiny"})
-        check("tiny audio", os.path.join(tmp, "tiny/audio.pt"), "audio", 3, tmp,
+        check(c, "tiny audio", os.path.join(tmp, "tiny/audio.pt"), "audio", 3, tmp,
               {"modality": "audio", "variant": "tiny"})
-        check_bf16_method("tiny video", os.path.join(tmp, "tiny/video.pt"), "video", tmp)
-        check_bf16_method("tiny audio", os.path.join(tmp, "tiny/audio.pt"), "audio", tmp)
-        check_bf16(os.path.join(tmp, "tiny_ref/audio.pt"), tmp)
-        check("S video", os.path.join(tmp, "s/video.pt"), "video", 2, tmp,
+        check_bf16_method(c, "tiny video", os.path.join(tmp, "tiny/video.pt"), "video", tmp)
+        check_bf16_method(c, "tiny audio", os.path.join(tmp, "tiny/audio.pt"), "audio", tmp)
+        check_bf16(c, os.path.join(tmp, "tiny_ref/audio.pt"), tmp)
+        check(c, "S video", os.path.join(tmp, "s/video.pt"), "video", 2, tmp,
               {"modality": "video", "size": "S", "variant": "full"})
-    if failures:
-        print("FAILURES:\n  " + "\n  ".join(failures))
-        sys.exit(1)
-    print("OK")
+    return c.finish()
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -1,0 +1,13 @@
+// A test hook: with LSSD_TEST_HOLD=<stage> (towers | decode | encode) a run stops at that stage
+// once, says so on stderr, and waits there until a stop is requested; with <stage>:stuck it goes
+// on waiting after that too (so that a second signal finds it busy). At most 10 minutes either
+// way. Lets tests interrupt a run in a known stage without relying on timing.
+#pragma once
+#include <atomic>
+
+namespace lssd {
+
+// Returns at once unless LSSD_TEST_HOLD names `stage` (then see above).
+void test_hold(const char* stage, const std::atomic<bool>& stop);
+
+}  // namespace lssd
