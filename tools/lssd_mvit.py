@@ -35,8 +35,9 @@ size is valid at any batch size.
   on its input: CPU float32 takes the fast kernel, anything else (CUDA, or fp16/bf16 tensors)
   the reference op, so one exported file serves both devices and a CUDA run computes exactly the
   reference formulation (the pooling kernels also take CPU bfloat16, for the bf16 forward). Under
-  CPU bf16 autocast of ``forward`` the linears' inputs are still float32, from the float32 layer
-  norms, so they take the fast float32 kernels: no faster than float32; hence the bf16 forward.
+  CPU bf16 autocast of ``forward``, oneDNN's ``mkldnn_linear`` (gemm "onednn") sees the float32
+  output of the float32 layer norms and stays float32 (no faster than float32), and the skip
+  max-pooling's bf16 input takes the reference op; hence the bf16 forward below.
   Outputs differ from the reference by summation order only (max abs diff 1-4e-6 on the towers'
   outputs; tests/oracle/test_mvit_fast_kernels.py).
 
@@ -50,7 +51,7 @@ autocast). As the release's autocast, the layer norms and softmax run in float32
 stream stays float32 (every residual add is float32; the pooling taps are summed in float32).
 The weights it multiplies with are bfloat16 copies in non-persistent buffers (``weight_bf16``,
 ``bias_bf16`` beside the linears' and the video patch embedding's weight and bias), empty in an
-exported file and filled by ``prepare_bf16`` (lssd-infer: src/encoder.cc) before a bf16 run, so
+exported file and filled by ``prepare_bf16`` (lssd-infer: src/encoder/) before a bf16 run, so
 a file is no larger and a float32 run holds no second copy. Measured in lssd's C++ encoder (one
 thread, MViT-S, AVX512-BF16, tools/bench/README.md "CPU bf16"): video 1.67x, audio 1.65x faster
 than the float32 fast forward with the BLAS's GEMMs (1.83x, 2.11x than with oneDNN's); lowest
@@ -504,7 +505,6 @@ class MultiScaleAttention(nn.Module):
         x = x.transpose(1, 2).reshape(-1, self.n_q, self.dim_out)
         return fast_linear(x, self.proj.weight, self.proj.bias) if onednn else self.proj(x)
 
-
     def _forward_bf16(self, x: torch.Tensor) -> torch.Tensor:
         """forward() with the products in bfloat16 (fast kernels only): qkv, the depthwise
         pooling, q @ k^T, attn @ v and proj take bfloat16 inputs; the pooled q, k, v come out of
@@ -689,7 +689,7 @@ def prepare_bf16(module) -> int:
     """Fills every bfloat16 weight copy (buffer NAME_bf16 of a module that has a NAME: weight,
     bias) of a tower, eager or exported (TorchScript), with NAME cast to bfloat16; an empty
     buffer again where NAME is None. Returns the number of buffers filled. The exported files
-    hold them empty (src/encoder.cc fills them the same way before a CPU bf16 run)."""
+    hold them empty (src/encoder/encoder_runtime.cc fills them the same way before a CPU bf16 run)."""
     n = 0
     for mod in module.modules():
         for name in BF16_COPIES:

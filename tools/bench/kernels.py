@@ -128,7 +128,7 @@ def trace_form(eager, modality: str, form) -> torch.jit.ScriptModule:
 
 def runner(module, precision: str):
     """One forward of a formulation in Python, as lssd-infer runs it: graph optimisation off,
-    except under autocast (where the JIT autocast pass does the casts, as in src/encoder.cc)."""
+    except under autocast (where the JIT autocast pass does the casts, as in src/encoder/encoder.cc)."""
     if precision == "bf16":
         lssd_mvit.prepare_bf16(module)
         method = getattr(module, lssd_export.BF16_METHOD)
