@@ -52,9 +52,10 @@ class Encoder {
   // (pinned, then a non-blocking copy, on CUDA) and run in one forward; on CPU each item's own
   // memory is forwarded in micro-batches of at most cpu_micro_batch inputs (no copy), run
   // EncoderOptions::cpu_lanes at a time on threads of their own (default: as many as intra-op
-  // threads, one thread each; a single input uses every thread). Runs under c10::InferenceMode. Returns [sum k,
-  // embed_dim] float32 on CPU (no items: [0, embed_dim]). Any thread may call it; one forward at a time per Encoder is
-  // the tested use.
+  // threads, one thread each; an input alone in its batch still runs on one lane's threads, so
+  // its embedding is the same bits whatever batch it lands in). Runs under c10::InferenceMode.
+  // Returns [sum k, embed_dim] float32 on CPU (no items: [0, embed_dim]). Any thread may call
+  // it; one forward at a time per Encoder is the tested use.
   FloatArray forward(const std::vector<const FloatArray*>& items);
   // One forward on zeros at the given batch size (allocator, kernels and graph executor warm).
   void warmup(int batch = 1);

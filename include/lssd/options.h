@@ -1,6 +1,6 @@
 // Every stage's options, with the release's defaults, in one place. Modules take these plain
 // structs (never the config tree), so they can be tested without config files.
-// src/config_options.cc fills them from the yacs-style keys; the key table (src/config_keys.cc)
+// src/config/config_options.cc fills them from the yacs-style keys; the key table (src/config/config_keys.cc)
 // takes the default of every key that has a member here from these initialisers: each default
 // is written once.
 #pragma once

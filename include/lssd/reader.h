@@ -1,7 +1,7 @@
 // Reading embeddings back: an output directory written by lssd-infer (our layout: per-file .npy
 // plus manifest*.jsonl, any number of shard parts) or by the Python release (metadata.json plus
 // one <mtype>.pt tensor per modality). The layout is detected per modality. LibTorch stays out
-// of this header: the release's .pt is read and written in src/release_export.cc.
+// of this header: the release's .pt is read and written in src/reader/release_export.cc.
 //
 // Order: every list this module returns is in "reader order": the manifest's records (for one
 // key the last record wins) stably sorted by rel_path (byte-wise) and then track index (-1, i.e.
@@ -97,7 +97,7 @@ void sort_reader_order(std::vector<Record>& records);
 // tensor [sum M,5,768] / [sum M,768]). Returns the number of files written.
 size_t export_release(const ModalityReader& mr, const std::string& out_dir);
 
-// Implemented with LibTorch in src/release_export.cc.
+// Implemented with LibTorch in src/reader/release_export.cc.
 namespace release_io {
 // Reads a torch.save'd tensor (any float dtype, converted to float32).
 FloatArray load_pt_tensor(const std::string& path);

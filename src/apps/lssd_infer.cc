@@ -33,27 +33,25 @@ std::vector<std::string> override_tokens(const CLI::App& app) {
   }
   return tokens;
 }
-}  // namespace
 
-int main(int argc, char** argv) {
-  lssd::tune_allocator();
-  CLI::App app{"lssd-infer: LSSD audio-visual embeddings for a tree of media files"};
-  app.set_version_flag("--version", std::string("lssd-infer ") + LSSD_VERSION);
+// What the command line says.
+struct CommandLine {
   std::string cfg_file;
-  std::vector<std::string> overrides;
+  std::vector<std::string> overrides;  // KEY VALUE ...
   int verbose = 0;
-  bool quiet = false;
-  bool overwrite = false;
-  bool retry_failed = false;
-  bool print_config = false;
-  app.add_option("--cfg", cfg_file, "YAML config file (yacs style), e.g. configs/B3.yaml");
-  app.add_flag("-v,--verbose", verbose, "print the resolved config; more log detail (-vv: trace)");
-  app.add_flag("-q,--quiet", quiet, "warnings and errors only");
-  app.add_flag("--overwrite", overwrite, "recompute every input, ignoring earlier outputs");
-  app.add_flag("--retry-failed", retry_failed,
+  bool quiet = false, overwrite = false, retry_failed = false, print_config = false;
+};
+
+void add_options(CLI::App& app, CommandLine& c) {
+  app.set_version_flag("--version", std::string("lssd-infer ") + LSSD_VERSION);
+  app.add_option("--cfg", c.cfg_file, "YAML config file (yacs style), e.g. configs/B3.yaml");
+  app.add_flag("-v,--verbose", c.verbose, "print the resolved config; more log detail (-vv: trace)");
+  app.add_flag("-q,--quiet", c.quiet, "warnings and errors only");
+  app.add_flag("--overwrite", c.overwrite, "recompute every input, ignoring earlier outputs");
+  app.add_flag("--retry-failed", c.retry_failed,
                "also retry inputs that failed earlier on content that has not changed (by default a rerun reports "
                "them as failed earlier)");
-  app.add_flag("--print-config", print_config, "print the resolved config (YAML) and exit");
+  app.add_flag("--print-config", c.print_config, "print the resolved config (YAML) and exit");
   app.allow_extras();  // KEY VALUE pairs: see override_tokens()
   app.footer(
       "After the options: KEY VALUE pairs that override the config, values as yacs literals (TEST.BATCH_SIZE 4, "
@@ -62,35 +60,12 @@ int main(int argc, char** argv) {
       "Exit codes: 0 all inputs done (or failed in an earlier run on the content of an unchanged file: not retried "
       "unless --retry-failed), 3 some inputs failed in this run (listed in OUTPUT_DIR/errors*.jsonl), 2 usage or "
       "config error, 1 fatal error (output directory, model files), 130 interrupted by Ctrl-C (SIGINT) and 143 by "
-      "SIGTERM "
-      "(the inputs in flight are finished; a rerun does the rest; a second signal stops at once).");
-  try {
-    app.parse(argc, argv);
-    overrides = override_tokens(app);
-  } catch (const CLI::ParseError& e) {
-    int rc = app.exit(e);
-    return rc == 0 ? 0 : 2;
-  }
-  lssd::setup_logging(quiet ? -1 : verbose);
+      "SIGTERM (the inputs in flight are finished; a rerun does the rest; a second signal stops at once).");
+}
 
-  lssd::Config cfg;
-  lssd::PipelineOptions opts;
-  try {
-    if (!cfg_file.empty()) cfg.merge_file(cfg_file);
-    cfg.merge_list(overrides);
-    // Every stage's options are validated here: a config error stops before any work.
-    opts = cfg.pipeline_options();
-  } catch (const lssd::ConfigError& e) {
-    spdlog::error("{}", e.message());
-    return 2;
-  }
-  opts.overwrite = overwrite;
-  opts.retry_failed = retry_failed;
-  if (print_config) {
-    std::cout << opts.config_yaml << std::flush;
-    return 0;
-  }
-  if (verbose > 0) std::cout << opts.config_yaml << std::flush;
+// The notes a resolved config calls for: the ignored release keys it sets (-v), VIDEO.T apart
+// from TEST.CLIP_LEN.
+void say_config_notes(const lssd::Config& cfg, int verbose) {
   if (verbose > 0 && !cfg.ignored_settings().empty()) {
     std::string list;
     for (const auto& kv : cfg.ignored_settings()) list += (list.empty() ? "" : ", ") + kv;
@@ -102,8 +77,26 @@ int main(int argc, char** argv) {
   if (cfg.get_float("VIDEO.T") != cfg.get_float("TEST.CLIP_LEN"))
     spdlog::warn("VIDEO.T ({}) differs from TEST.CLIP_LEN ({}); clips follow TEST.CLIP_LEN", cfg.get_float("VIDEO.T"),
                  cfg.get_float("TEST.CLIP_LEN"));
+}
 
-  // Signals: the first stops the run after the inputs in flight, the second ends it at once.
+// The summary lines of a finished (or stopped) run; returns the exit code.
+int report(const lssd::RunSummary& s, const lssd::PipelineOptions& opts, int signal) {
+  spdlog::info("{}", s.line());
+  spdlog::info("{}", lssd::RunSummary::legend());
+  if (s.clips > 0)
+    spdlog::info("time: encoder forwards {:.1f} s (video {:.1f} s, audio {:.1f} s); encoders loaded after {:.1f} s",
+                 s.encode_s.video + s.encode_s.audio, s.encode_s.video, s.encode_s.audio, s.models_ready_s);
+  if (s.failed > 0 || s.failed_earlier > 0 || s.discover_problems > 0)
+    spdlog::warn("failures are listed in {}/errors*.jsonl", opts.output_dir);
+  if (signal == 0) return s.exit_code();
+  spdlog::warn("INTERRUPTED by {}: {} output(s) not started; rerun the same command to finish", signal_name(signal),
+               s.not_started);
+  return lssd::InterruptWatcher::exit_code(signal);
+}
+
+// Runs the pipeline with the signals watched: the first stops the run after the inputs in
+// flight, the second ends it at once. Returns the exit code.
+int run(const lssd::PipelineOptions& opts) {
   lssd::RunControl control;
   lssd::InterruptWatcher watcher(
       [&](int sig) {
@@ -118,20 +111,8 @@ int main(int argc, char** argv) {
                " input(s) in flight are not recorded and a rerun redoes them";
       });
   try {
-    lssd::RunSummary s = lssd::run_pipeline(opts, &control);
-    spdlog::info("{}", s.line());
-    spdlog::info("{}", lssd::RunSummary::legend());
-    if (s.clips > 0)
-      spdlog::info("time: encoder forwards {:.1f} s (video {:.1f} s, audio {:.1f} s); encoders loaded after {:.1f} s",
-                   s.encode_s.video + s.encode_s.audio, s.encode_s.video, s.encode_s.audio, s.models_ready_s);
-    if (s.failed > 0 || s.failed_earlier > 0 || s.discover_problems > 0)
-      spdlog::warn("failures are listed in {}/errors*.jsonl", opts.output_dir);
-    if (const int sig = watcher.first_signal()) {
-      spdlog::warn("INTERRUPTED by {}: {} output(s) not started; rerun the same command to finish", signal_name(sig),
-                   s.not_started);
-      return lssd::InterruptWatcher::exit_code(sig);
-    }
-    return s.exit_code();
+    const lssd::RunSummary s = lssd::run_pipeline(opts, &control);
+    return report(s, opts, watcher.first_signal());
   } catch (const lssd::ConfigError& e) {
     spdlog::error("{}", e.message());
     return 2;
@@ -139,4 +120,36 @@ int main(int argc, char** argv) {
     spdlog::error("fatal: {}", e.what());
     return watcher.first_signal() ? lssd::InterruptWatcher::exit_code(watcher.first_signal()) : 1;
   }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  lssd::tune_allocator();
+  CLI::App app{"lssd-infer: LSSD audio-visual embeddings for a tree of media files"};
+  CommandLine cl;
+  add_options(app, cl);
+  try {
+    app.parse(argc, argv);
+    cl.overrides = override_tokens(app);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 2;
+  }
+  lssd::setup_logging(cl.quiet ? -1 : cl.verbose);
+  lssd::Config cfg;
+  lssd::PipelineOptions opts;
+  try {
+    if (!cl.cfg_file.empty()) cfg.merge_file(cl.cfg_file);
+    cfg.merge_list(cl.overrides);
+    opts = cfg.pipeline_options();  // every stage's options validated: a config error stops before any work
+  } catch (const lssd::ConfigError& e) {
+    spdlog::error("{}", e.message());
+    return 2;
+  }
+  opts.overwrite = cl.overwrite;
+  opts.retry_failed = cl.retry_failed;
+  if (cl.print_config || cl.verbose > 0) std::cout << opts.config_yaml << std::flush;
+  if (cl.print_config) return 0;
+  say_config_notes(cfg, cl.verbose);
+  return run(opts);
 }

@@ -1,4 +1,4 @@
-// Config: the key/value tree. Declared defaults (src/config_keys.cc), merging of a YAML file
+// Config: the key/value tree. Declared defaults (src/config/config_keys.cc), merging of a YAML file
 // and of `KEY VALUE` overrides, typed access, and the YAML / model-id texts of the values.
 #include "lssd/config.h"
 

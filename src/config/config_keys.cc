@@ -1,7 +1,7 @@
 // Every configuration key, declared once: name, type, default, whether it changes outputs,
 // and a one-line comment. The release's yacs keys keep their names and defaults; ours follow
 // the same style. Options structs (include/lssd/options.h) are filled from these in
-// src/config_options.cc; a key that has an options member takes its default from that member's
+// src/config/config_options.cc; a key that has an options member takes its default from that member's
 // initialiser (D below), so each default is written once.
 #include "lssd/config_keys.h"
 #include "lssd/options.h"

@@ -1,5 +1,5 @@
 // The encoder stage: Encoder, a TorchScript tower loaded on its device, and its forwards. The
-// encoder's LibTorch code is in src/encoder*.cc only: the embedded metadata and file checks in
+// encoder's LibTorch code is in src/encoder/*.cc only: the embedded metadata and file checks in
 // encoder_meta.cc, the process-global settings, autocast, device and precision in
 // encoder_runtime.cc.
 #include "lssd/encoder.h"

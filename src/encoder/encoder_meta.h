@@ -1,4 +1,4 @@
-// Private to the encoder module (src/encoder*.cc), free of LibTorch types: the encoder files'
+// Private to the encoder module (src/encoder/*.cc), free of LibTorch types: the encoder files'
 // embedded metadata and the checks that read_encoder_info (encoder_meta.cc) and Encoder
 // (encoder.cc) share.
 #pragma once

@@ -1,6 +1,6 @@
-// Private to the encoder module (src/encoder*.cc), with LibTorch types (never in include/lssd/):
+// Private to the encoder module (src/encoder/*.cc), with LibTorch types (never in include/lssd/):
 // LibTorch's process-global settings, the precision and autocast of a forward, and the device
-// (src/encoder_runtime.cc).
+// (src/encoder/encoder_runtime.cc).
 #pragma once
 #include <ATen/autocast_mode.h>
 #include <torch/script.h>

@@ -492,7 +492,7 @@ void Run::encode_loop(size_t replica) {
       const auto t = Clock::now();
       out = encoder->forward(inputs);
       const double seconds = seconds_since(t);
-      eta_->encoded(m, static_cast<int64_t>(items.size()), seconds);
+      eta_->encoded(m, static_cast<int64_t>(items.size()), seconds, seconds_since(start_));
       std::lock_guard<std::mutex> lock(fatal_mutex_);
       summary_.encode_s[m] += seconds;
     } catch (const Error& e) {  // this batch's inputs (a shape the model refuses, ...)
@@ -564,8 +564,8 @@ RunSummary Run::go() {
   batch_size_ = static_cast<size_t>(options_.encoder.batch_size);
   queue_ = std::make_unique<ClipQueue>(sizing.queue_capacity.video, sizing.queue_capacity.audio, sizing.greedy_queue);
   media_.decode_threads = sizing.decode_threads;
-  ProgressReporter reporter(eta_.get(), options_.progress_interval_s, options_.status_line,
-                            [this] { return tally_.failed.load(); });
+  ProgressReporter reporter(
+      eta_.get(), options_.progress_interval_s, options_.status_line, [this] { return tally_.failed.load(); }, start_);
 
   std::vector<std::thread> workers, encoders;
   if (!todo_.empty())
