@@ -178,7 +178,8 @@ void add_lssd_keys(std::vector<KeySpec>& keys) {
           {"RUNTIME.DEVICE", T::String, lit(D.encoder.device), false,
            "auto | cpu | cuda | cuda:N (auto: CUDA when available)"},
           {"RUNTIME.PRECISION", T::String, lit(D.encoder.precision), true,
-           "auto | fp32 | fp16 | bf16 (auto: the release's fp16 autocast on CUDA, fp32 on CPU)"},
+           "auto | fp32 | fp16 | bf16 (auto: the release's fp16 autocast on CUDA, fp32 on CPU; bf16 on CPU: the "
+           "fast export's bf16 kernels, faster only where the CPU has native bf16: AVX512-BF16, AMX)"},
           {"RUNTIME.CPU_MICRO_BATCH", T::Int, lit(D.encoder.cpu_micro_batch), false,
            "CPU only: inputs (crops) per encoder forward; 0 runs the whole TEST.BATCH_SIZE batch at once"},
           {"RUNTIME.NUM_THREADS", T::Int, lit(D.encoder.threads), false, "CPU threads for the encoder (0: all cores)"},

@@ -21,7 +21,9 @@
 #   exporter  tools/lssd_export.py under Debian 13's python3-torch on the same seeded checkpoint
 #             (--no-verify: its eager re-runs cost minutes; the comparison below is the check);
 #             lssd-infer (Debian 13 build) embeds sample_data with both exports and
-#             `lssd-read compare` requires them to agree (cosine >= 0.9999, |diff| <= 1e-4)
+#             `lssd-read compare` requires them to agree (cosine >= 0.9999, |diff| <= 1e-4); then
+#             RUNTIME.PRECISION bf16 (the exports' bf16 method) with both: within cosine 0.999 of
+#             fp32 and of each other
 # Needs root (debootstrap, chroot, mounts) and this machine's Debian 12 python3-torch
 # (tools/setup.sh installs it).
 set -euo pipefail
@@ -101,7 +103,18 @@ chroot_run "$root" 'set -e; cd /lssd; m=build-debian13/test-models
     grep "^.*done:" /tmp/infer$v.log | tail -1
   done
   build-debian13/lssd-read compare /tmp/out12 /tmp/out13 --min-cosine 0.9999 --atol 1e-4 | tail -3
-  echo "exports of torch 1.13 and torch $(python3 -c "import torch; print(torch.__version__)") agree"' || rc=$?
+  echo "exports of torch 1.13 and torch $(python3 -c "import torch; print(torch.__version__)") agree"
+  # CPU bf16 (the exports bf16 method) under LibTorch 2.6: near fp32, and the same for both exports.
+  for v in 12 13; do
+    d=$m/tiny; [[ $v == 13 ]] && d=$m/tiny13
+    build-debian13/lssd-infer --cfg configs/B3.yaml DATA.PATH_TO_DATA_DIR sample_data OUTPUT_DIR /tmp/out${v}bf \
+      MODEL.VIDEO_ENCODER_FILE $d/video.pt MODEL.AUDIO_ENCODER_FILE $d/audio.pt RUNTIME.DEVICE cpu \
+      RUNTIME.PRECISION bf16 RUNTIME.NUM_THREADS 2 LOG.PROGRESS_INTERVAL_S 1000 >/tmp/infer${v}bf.log 2>&1 || [[ $? == 3 ]]
+    grep "^.*done:" /tmp/infer${v}bf.log | tail -1
+  done
+  build-debian13/lssd-read compare /tmp/out12 /tmp/out12bf --min-cosine 0.999 | tail -1
+  build-debian13/lssd-read compare /tmp/out12bf /tmp/out13bf --min-cosine 0.999 | tail -1
+  echo "bf16 under LibTorch 2.6: within cosine 0.999 of fp32, both exports alike"' || rc=$?
 stage_end
 
 echo "== debian13 stage times:"
