@@ -33,8 +33,11 @@ int main(int argc, char** argv) {
   app.add_flag("-v,--verbose", verbose, "print the resolved config; more log detail (-vv: trace)");
   app.add_flag("-q,--quiet", quiet, "warnings and errors only");
   app.add_flag("--overwrite", overwrite, "recompute every input, ignoring earlier outputs");
-  app.add_option("overrides", overrides, "KEY VALUE pairs that override the config (e.g. TEST.BATCH_SIZE 4)");
+  // The trailing KEY VALUE pairs are CLI11's "extras", taken verbatim: a positional vector option
+  // would split a list value ("[0, 1]", "[224,224]") into its elements.
+  app.allow_extras();
   app.footer(
+      "Trailing KEY VALUE pairs override the config (e.g. TEST.BATCH_SIZE 4, VIDEO.CROP_SIZE [224,224]).\n"
       "Exit codes: 0 all inputs done, 3 some inputs failed (listed in OUTPUT_DIR/errors*.jsonl), 2 usage or config "
       "error, 1 fatal error (output directory, model files), 130 interrupted by Ctrl-C (SIGINT) and 143 by SIGTERM "
       "(the inputs in flight are finished; a rerun does the rest; a second signal stops at once).");
@@ -44,6 +47,12 @@ int main(int argc, char** argv) {
     int rc = app.exit(e);
     return rc == 0 ? 0 : 2;
   }
+  overrides = app.remaining();
+  for (size_t i = 0; i < overrides.size(); i += 2)
+    if (!overrides[i].empty() && overrides[i][0] == '-') {  // a key never starts with '-': an unknown option
+      std::cerr << "unknown option " << overrides[i] << "\nRun with --help for more information.\n";
+      return 2;
+    }
   lssd::setup_logging(quiet ? -1 : verbose);
 
   lssd::Config cfg;
