@@ -29,6 +29,7 @@
 #include "lssd/pipeline/assembler.h"
 #include "lssd/pipeline/clip_queue.h"
 #include "lssd/pipeline/job_plan.h"
+#include "lssd/pipeline/replicas.h"
 #include "lssd/progress.h"
 #include "lssd/video_transform.h"
 
@@ -60,6 +61,27 @@ std::string RunSummary::legend() {
          "embedded by this run; already done = kept from an earlier run; too short = fewer than 2 timestamps or "
          "samples, skipped as the release skips them; without audio = a container with no audio track; failed = "
          "listed in errors.jsonl; not started = left for a rerun";
+}
+
+std::string RunSummary::devices_line() const {
+  if (devices.empty()) return "";
+  std::string s = "devices:";
+  for (size_t i = 0; i < devices.size(); ++i) {
+    const DeviceSummary& d = devices[i];
+    char buf[160];
+    std::snprintf(buf, sizeof buf, "%s %s %lld clips, busy %.0f%%", i ? ";" : "", d.device.c_str(),
+                  static_cast<long long>(d.clips), wall_s > 0 ? 100.0 * d.busy_s / wall_s : 0.0);
+    s += buf;
+  }
+  return s;
+}
+
+std::string RunSummary::workers_line() const {
+  if (decode_workers <= 0) return "";
+  char buf[96];
+  std::snprintf(buf, sizeof buf, "decode workers: %d, busy %.0f%%", decode_workers,
+                wall_s > 0 ? 100.0 * decode_busy_s / (decode_workers * wall_s) : 0.0);
+  return buf;
 }
 
 namespace {
@@ -94,6 +116,15 @@ void test_hold(const char* stage, const std::atomic<bool>& stop) {
     const auto until = Clock::now() + std::chrono::minutes(10);
     while ((stuck || !stop.load()) && Clock::now() < until) std::this_thread::sleep_for(std::chrono::milliseconds(10));
   });
+}
+
+// Test hook: LSSD_TEST_CPU_REPLICAS=N runs a CPU run on N encoder replicas (pseudo-devices
+// cpu#0..), which share the decode workers as CUDA replicas do: the multi-device scheduling and
+// its per-device summary, tested without GPUs. Otherwise 1.
+int cpu_replicas_for_tests() {
+  const char* env = std::getenv("LSSD_TEST_CPU_REPLICAS");
+  const int n = env ? std::atoi(env) : 1;
+  return std::clamp(n, 1, 16);
 }
 
 std::string model_id_for(const std::string& file_sha256, const PipelineOptions& o, bool video) {
@@ -188,11 +219,16 @@ class Run {
   using EncoderFuture = std::shared_future<std::shared_ptr<Encoder>>;
   struct Replica {
     EncoderFuture video, audio;
+    DeviceSummary done;  // its clips and forward time (under fatal_mu_)
   };
+  ReplicaPlan plan_;
   std::vector<Replica> replicas_;
   bool cuda_ = false;
   size_t batch_ = 1;
   std::atomic<size_t> next_job_{0};
+  static thread_local double worker_wait_s_;  // this decode worker's time blocked in ClipQueue::push
+  std::mutex workers_mu_;
+  double workers_busy_s_ = 0;  // decode workers' wall time in their jobs, less the time blocked in push
   std::atomic<bool> encoder_failed_{false};
   std::mutex fatal_mu_;
   std::string fatal_;
@@ -231,6 +267,8 @@ void Run::plan_jobs() {
   for (const auto& j : jobs_) (j.modality == Modality::Video ? need_video : need_audio) = true;
   vinfo_ = encoder_info(need_video, o_.encoder.video_model, "video", "MODEL.VIDEO_ENCODER_FILE", o_);
   ainfo_ = encoder_info(need_audio, o_.encoder.audio_model, "audio", "MODEL.AUDIO_ENCODER_FILE", o_);
+  if (!jobs_.empty())  // a DIST.NUM_GPUS index that is not visible stops the run here (exit 2)
+    plan_ = plan_replicas(o_.encoder, o_.encoder.device == "cpu" ? 0 : cuda_device_count(), cpu_replicas_for_tests());
 }
 
 // Resume: drops jobs whose outputs exist and match; says when earlier outputs of another model
@@ -293,15 +331,13 @@ void Run::fail_encoder(const std::string& why) {
   queue_->abort();
 }
 
-// Encoders: one replica per CUDA device in use (CPU: one). Each tower loads in a thread of its
-// own, started after the decode workers: loading overlaps the first decodes and the other
-// tower's load, and an encoder loop waits only for the tower its first batch needs.
+// Encoders: one replica per device of the plan (plan_replicas: DIST.NUM_GPUS's CUDA devices, or
+// the CPU). Each tower loads in a thread of its own, started after the decode workers: loading
+// overlaps the first decodes and the other tower's load, and an encoder loop waits only for the
+// tower its first batch needs.
 void Run::start_encoders() {
-  int n_replicas = 1;
-  cuda_ = o_.encoder.device != "cpu" && cuda_device_count() > 0;
-  if (cuda_ && (o_.encoder.device == "auto" || o_.encoder.device == "cuda"))
-    n_replicas = std::max(1, std::min(o_.encoder.num_gpus, cuda_device_count()));
-  if (!cuda_) spdlog::info("running on CPU: one encoder replica (DIST.NUM_GPUS applies to CUDA devices)");
+  cuda_ = plan_.cuda;
+  if (!plan_.note.empty()) spdlog::info("{}", plan_.note);
   bool todo_video = false, todo_audio = false;
   for (const auto& j : todo_) (j.modality == Modality::Video ? todo_video : todo_audio) = true;
   auto load = [this](const std::string& path, int dev) {
@@ -312,11 +348,11 @@ void Run::start_encoders() {
                       })
         .share();
   };
-  for (int r = 0; r < n_replicas; ++r) {
+  for (size_t r = 0; r < plan_.size(); ++r) {
     Replica rep;
-    const int dev = n_replicas > 1 ? r : -1;
-    if (todo_video) rep.video = load(o_.encoder.video_model, dev);
-    if (todo_audio) rep.audio = load(o_.encoder.audio_model, dev);
+    rep.done.device = plan_.label[r];
+    if (todo_video) rep.video = load(o_.encoder.video_model, plan_.device_index[r]);
+    if (todo_audio) rep.audio = load(o_.encoder.audio_model, plan_.device_index[r]);
     replicas_.push_back(std::move(rep));
   }
 }
@@ -347,7 +383,11 @@ bool Run::embed(size_t k, Modality m, uint64_t* unit, Decode&& decode, Transform
   sink.clip = [&](Clip&& clip) {
     test_hold("decode", control_->stop);
     ClipItem item{*unit, k, clip.index, generation, transform(clip)};
-    if (assembler_->fatal() || !queue_->push(m, std::move(item))) throw RunAborted{};
+    if (assembler_->fatal()) throw RunAborted{};
+    const auto tq = Clock::now();
+    const bool queued_ok = queue_->push(m, std::move(item));
+    worker_wait_s_ += seconds_since(tq);  // blocked on a full queue: not busy
+    if (!queued_ok) throw RunAborted{};
     ++queued;
     eta_->delivered(k, 1);
   };
@@ -455,6 +495,8 @@ void Run::process(size_t k) {
   eta_->ended(k);
 }
 
+thread_local double Run::worker_wait_s_ = 0;
+
 void Run::worker() {
   // On CPU runs the decode workers share the cores with the encoder's lanes, the bottleneck of
   // such a run once a few clips are queued. Workers therefore run at a lower priority
@@ -462,12 +504,18 @@ void Run::worker() {
   // from it inherit it): the encoder preempts them, and they still get every cycle it leaves
   // idle, so a decode-bound run loses nothing.
   if (!cuda_) lower_thread_priority(o_.worker_nice);
+  worker_wait_s_ = 0;
+  double in_jobs = 0;
   for (;;) {
-    if (stopping() || encoder_failed_ || assembler_->fatal()) return;
+    if (stopping() || encoder_failed_ || assembler_->fatal()) break;
     const size_t k = next_job_.fetch_add(1);
-    if (k >= todo_.size()) return;
+    if (k >= todo_.size()) break;
+    const auto t = Clock::now();
     process(k);
+    in_jobs += seconds_since(t);
   }
+  std::lock_guard<std::mutex> lock(workers_mu_);
+  workers_busy_s_ += std::max(0.0, in_jobs - worker_wait_s_);
 }
 
 void Run::encode_loop(size_t replica) {
@@ -488,8 +536,10 @@ void Run::encode_loop(size_t replica) {
     try {
       const auto tf = Clock::now();
       out = enc->forward(ptrs);
+      const double dt = seconds_since(tf);
       std::lock_guard<std::mutex> lock(fatal_mu_);
-      summary_.encode_s[m == Modality::Video ? 0 : 1] += seconds_since(tf);
+      summary_.encode_s[m == Modality::Video ? 0 : 1] += dt;
+      replicas_[replica].done.busy_s += dt;
     } catch (const Error& e) {  // this batch's inputs (a shape the model refuses, ...)
       for (const auto& it : items) assembler_->fail(it.unit, e.stage(), e.message());
       continue;
@@ -506,6 +556,8 @@ void Run::encode_loop(size_t replica) {
         eta_->clips_done(items[i].job, 1);
       }
       tally_.clips += static_cast<int64_t>(items.size());
+      std::lock_guard<std::mutex> lock(fatal_mu_);
+      replicas_[replica].done.clips += static_cast<int64_t>(items.size());
     } catch (const std::exception& e) {
       return fail_encoder(std::string("while assembling outputs: ") + e.what());
     }
@@ -533,14 +585,15 @@ RunSummary Run::go() {
   // Clip queues (clip tensors: 48 MB per video clip). CPU micro-batch runs take clips as they
   // come and keep enough video clips queued for two rounds of the encoder's lanes (5 crops a
   // clip; 2 clips on up to 5 lanes): a video clip is seconds of forwards there. Whole-batch runs
-  // (CUDA) keep a batch per replica of video and four of audio.
+  // (CUDA) keep a batch per replica of video and four of audio. Several CPU replicas (pseudo-devices)
+  // get the CPU allowance each.
   const bool cpu_micro = !cuda_ && o_.encoder.cpu_micro_batch > 0;
   batch_ = static_cast<size_t>(o_.encoder.batch_size);
   const size_t nrep = std::max<size_t>(replicas_.size(), 1);
   const int threads = o_.encoder.threads > 0 ? o_.encoder.threads : available_cpus();
   const int lanes_wanted = o_.encoder.cpu_lanes > 0 ? std::min(o_.encoder.cpu_lanes, threads) : threads;
   const auto lanes = static_cast<size_t>(std::max(1, lanes_wanted));
-  queue_ = std::make_unique<ClipQueue>(cpu_micro ? 2 * ((lanes + 4) / 5) : std::max<size_t>(batch_ * nrep, 2),
+  queue_ = std::make_unique<ClipQueue>(cpu_micro ? 2 * ((lanes + 4) / 5) * nrep : std::max<size_t>(batch_ * nrep, 2),
                                        std::max<size_t>(4 * batch_ * nrep, 8), cpu_micro);
   ProgressReporter reporter(eta_.get(), o_.progress_interval_s, o_.progress_mode,
                             [this] { return tally_.failed.load(); });
@@ -563,6 +616,11 @@ RunSummary Run::go() {
     const EncoderInfo& first = r0.video.valid() ? r0.video.get()->info() : r0.audio.get()->info();
     spdlog::info("encoders on {} ({}), batch {}, {} decode worker(s) of {} decoder thread(s)", first.device,
                  first.precision, o_.encoder.batch_size, nworkers, media_.decode_threads);
+    if (replicas_.size() > 1) {
+      std::string names;
+      for (const auto& r : replicas_) names += (names.empty() ? "" : ", ") + r.done.device;
+      spdlog::info("{} encoder replicas ({}) share the {} decode worker(s)", replicas_.size(), names, nworkers);
+    }
   }
   for (auto& t : workers) t.join();
   queue_->producers_finished();
@@ -578,6 +636,9 @@ RunSummary Run::go() {
   summary_.no_audio = tally_.no_audio;
   summary_.failed = tally_.failed;
   summary_.clips = tally_.clips;
+  for (const auto& r : replicas_) summary_.devices.push_back(r.done);
+  summary_.decode_workers = static_cast<int>(workers.size());
+  summary_.decode_busy_s = workers_busy_s_;
   summary_.not_started = static_cast<int64_t>(todo_.size() - std::min(next_job_.load(), todo_.size()));
   summary_.outputs = summary_.written + summary_.resumed + summary_.skipped_short + summary_.no_audio +
                      summary_.failed + summary_.not_started;
