@@ -52,6 +52,7 @@ ninja_jobs() {
 }
 step_done() { local dt=$(($(date +%s) - step_t)); steps+=("$1: ${dt} s"); say "   $1: ${dt} s"; }
 missing=()  # what this machine lacks, said plainly at the start and the end
+torch_direct=0
 
 # ---------------------------------------------------------------- Python, its LibTorch, the GPU
 step "python, torch, GPU"
@@ -66,10 +67,18 @@ import torch, torch.utils
 cands = [torch.utils.cmake_prefix_path]
 # Distributions that split LibTorch out of the Python package (Debian: libtorch-dev) keep the
 # CMake package beside the library that torch loaded.
+libdir = ""
 for line in open("/proc/self/maps"):
     p = line.split()[-1]
     if os.path.basename(p).startswith("libtorch_cpu.so"):
+        libdir = os.path.dirname(p)
         cands += [os.path.join(os.path.dirname(p), "cmake"), os.path.dirname(os.path.dirname(p))]
+# The headers, for a build without LibTorch's CMake package (LSSD_TORCH_DIRECT)
+incs = [os.path.join(torch.utils.cmake_prefix_path, "..", "..", "include"),
+        os.path.join(torch.utils.cmake_prefix_path, "..", "..", "include", "torch", "csrc", "api", "include"),
+        "/usr/include", "/usr/include/torch/csrc/api/include"]
+incs = [os.path.normpath(d) for d in incs if os.path.exists(os.path.join(d, "torch", "script.h"))
+        or os.path.exists(os.path.join(d, "torch", "torch.h"))]
 prefix = next((c for c in cands if glob.glob(os.path.join(c, "Torch", "TorchConfig.cmake"))
                or glob.glob(os.path.join(c, "cmake", "Torch", "TorchConfig.cmake"))), "")
 try:
@@ -97,6 +106,7 @@ vals = {
     "have_cuda": int(cuda), "gpu_name": torch.cuda.get_device_name(0) if cuda else "none",
     "gpu_count": torch.cuda.device_count() if cuda else 0, "has_numpy": has_numpy,
     "py_version": sys.version.split()[0], "driver": driver, "why_no_cuda": why,
+    "torch_libdir": libdir, "torch_incs": ";".join(incs),
 }
 for k, v in vals.items():
     print(f"{k}='{v}'")
@@ -104,7 +114,8 @@ EOF
 )"
 say "python $py ($py_version), torch $torch_version (CUDA $torch_cuda), C++11 ABI $cxx11_abi, numpy $has_numpy"
 say "LibTorch CMake package: ${torch_prefix:-NOT FOUND}"
-[[ -n "$torch_prefix" ]] || { say "MISSING: this torch has no LibTorch CMake package (TorchConfig.cmake)"; exit 1; }
+[[ -n "$torch_prefix" || -n "$torch_incs" ]] || { say "MISSING: LibTorch's headers and CMake package (TorchConfig.cmake)"; exit 1; }
+[[ -n "$torch_prefix" ]] || { say "no LibTorch CMake package: building with its libraries directly"; torch_direct=1; }
 if ((have_cuda)); then
   say "CUDA: $gpu_count device(s), $gpu_name; nvidia-smi: $(command -v nvidia-smi || echo 'not found: no peak GPU memory')"
   command -v nvidia-smi >/dev/null || missing+=("nvidia-smi (peak GPU memory)")
@@ -115,9 +126,10 @@ fi
 if [[ "$torch_cuda" != none ]]; then  # a CUDA LibTorch's CMake package needs the toolkit's nvcc
   if ! command -v nvcc >/dev/null && [[ -x /usr/local/cuda/bin/nvcc ]]; then export PATH=/usr/local/cuda/bin:$PATH; fi
   if ! command -v nvcc >/dev/null; then
-    say "MISSING: nvcc: the CMake package of a CUDA LibTorch needs the CUDA toolkit (nvcc, headers) to configure;"
-    say "         install it (CUDA $torch_cuda) or point CUDAToolkit_ROOT at it"
-    missing+=("nvcc (the CUDA toolkit, for LibTorch's CMake package)")
+    say "MISSING: nvcc (the CUDA toolkit), which the CMake package of a CUDA LibTorch needs to configure:"
+    say "         building with LibTorch's libraries directly instead (-DLSSD_TORCH_DIRECT=ON: $torch_libdir)"
+    missing+=("nvcc (the CUDA toolkit; LibTorch's CMake package was bypassed: LSSD_TORCH_DIRECT)")
+    torch_direct=1
   else
     say "nvcc: $(command -v nvcc) ($(nvcc --version | sed -n 's/.*release \([0-9.]*\).*/\1/p'))"
   fi
@@ -178,6 +190,9 @@ cfg=(-G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_PREFIX_PATH="$torch_prefix;$dep
   -DLSSD_PYTHON="$py" -DCMAKE_CXX_FLAGS="$abi_flag")
 if [[ -f "$bundle/lib/libcrypto.a" ]]; then
   cfg+=(-DOPENSSL_ROOT_DIR="$bundle" -DOPENSSL_USE_STATIC_LIBS=TRUE)
+fi
+if ((torch_direct)); then
+  cfg+=(-DLSSD_TORCH_DIRECT=ON -DLSSD_TORCH_INCLUDE_DIRS="$torch_incs" -DLSSD_TORCH_LIBRARY_DIR="$torch_libdir")
 fi
 cmake -S . -B "$build" "${cfg[@]}" >"$out/configure.log" 2>&1 || { tail -40 "$out/configure.log"; exit 1; }
 cmake --build "$build" -j "$jobs" --target "${targets[@]}" >"$out/build.log" 2>&1 ||
