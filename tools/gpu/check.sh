@@ -107,6 +107,10 @@ vals = {
     "gpu_count": torch.cuda.device_count() if cuda else 0, "has_numpy": has_numpy,
     "py_version": sys.version.split()[0], "driver": driver, "why_no_cuda": why,
     "torch_libdir": libdir, "torch_incs": ";".join(incs),
+    # folders of the shared libraries torch loaded outside the system's (a pip PyTorch's CUDA
+    # libraries, site-packages/nvidia/*/lib): the linker's -rpath-link for LSSD_TORCH_DIRECT
+    "torch_linkdirs": ":".join(sorted({os.path.dirname(l.split()[-1]) for l in open("/proc/self/maps")
+                                       if ".so" in l.split()[-1] and not l.split()[-1].startswith(("/usr/", "/lib"))})),
 }
 for k, v in vals.items():
     print(f"{k}='{v}'")
@@ -193,6 +197,7 @@ if [[ -f "$bundle/lib/libcrypto.a" ]]; then
 fi
 if ((torch_direct)); then
   cfg+=(-DLSSD_TORCH_DIRECT=ON -DLSSD_TORCH_INCLUDE_DIRS="$torch_incs" -DLSSD_TORCH_LIBRARY_DIR="$torch_libdir")
+  [[ -n "$torch_linkdirs" ]] && cfg+=(-DCMAKE_EXE_LINKER_FLAGS="-Wl,-rpath-link,$torch_linkdirs")
 fi
 cmake -S . -B "$build" "${cfg[@]}" >"$out/configure.log" 2>&1 || { tail -40 "$out/configure.log"; exit 1; }
 cmake --build "$build" -j "$jobs" --target "${targets[@]}" >"$out/build.log" 2>&1 ||
