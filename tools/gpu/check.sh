@@ -40,15 +40,27 @@ mkdir -p "$out"
 out=$(cd "$out" && pwd)
 exec > >(tee "$out/check.log") 2>&1
 t0=$(date +%s)
+load0=$(cut -d' ' -f1-3 /proc/loadavg)
 steps=()
 say() { echo "[check $(($(date +%s) - t0))s] $*"; }
 step_t=0
 step() { step_t=$(date +%s); say "== $*"; }
-# A build's jobs from ninja's log: "N jobs, X s of job time, the longest Y s (target)", and the
-# least time 16 cores could take for them, max(Y, X / 16) (a lower bound; links are jobs too).
+# cpu_children: CPU=the CPU seconds (user + system) of this shell's finished children so far
+# (bash's `times`, run in this shell itself: not in a pipe or $(...), which would be a subshell).
+cpu_children() {
+  local f=$out/.times.$BASHPID
+  times >"$f"
+  CPU=$(awk 'NR == 2 { n = 0; for (i = 1; i <= 2; i++) { split($i, a, "m"); n += a[1] * 60 + a[2] } printf "%.1f", n }' "$f")
+  rm -f "$f"
+}
+# A build's jobs from ninja's log and its CPU seconds ($2): "N jobs, C s CPU (job wall W s: each
+# job waited f x its CPU time for a core), the longest J s wall (target)", and what 16 idle
+# cores of this speed would take: max(J / f, C / 16) (links are jobs too; a rough bound).
 ninja_jobs() {
-  awk 'NR > 1 { d = ($2 - $1) / 1000; s += d; n++; if (d > m) { m = d; t = $4 } }
-    END { if (n) printf "%d jobs, %.0f s of job time, the longest %.0f s (%s); on 16 cores >= %.0f s", n, s, m, t, (m > s / 16 ? m : s / 16) }' "$1" 2>/dev/null
+  awk -v cpu="$2" 'NR > 1 { d = ($2 - $1) / 1000; s += d; n++; if (d > m) { m = d; t = $4 } }
+    END { if (!n) exit; f = (cpu > 0 && s > cpu) ? s / cpu : 1; e = m / f; if (cpu / 16 > e) e = cpu / 16
+      printf "%d jobs, %.0f s CPU (job wall %.0f s: x%.1f), the longest %.0f s wall (%s); on 16 idle cores about %.0f s",
+        n, cpu, s, f, m, t, e }' "$1" 2>/dev/null
 }
 step_done() { local dt=$(($(date +%s) - step_t)); steps+=("$1: ${dt} s"); say "   $1: ${dt} s"; }
 missing=()  # what this machine lacks, said plainly at the start and the end
@@ -157,14 +169,14 @@ export OMP_WAIT_POLICY=PASSIVE
     "$py" tools/lssd_export.py --checkpoint "$work/S.pyth" --out-dir "$models.tmp" --no-verify --threads "$jobs" |
       tail -1 && mv "$models.tmp" "$models"
   fi
-  echo "export S: $(($(date +%s) - t)) s"
+  cpu_children && echo "export S: $(($(date +%s) - t)) s, $CPU s CPU"
 ) >"$out/export.log" 2>&1 &
 export_pid=$!
 (
   t=$(date +%s)
   "$py" tools/bench/gen_corpus.py "$corpus" --corpus gpu --scale "$scale" --jobs "$jobs" \
     --ffmpeg "$bundle/bin/lssd-corpus-ffmpeg"
-  echo "corpus: $(($(date +%s) - t)) s"
+  cpu_children && echo "corpus: $(($(date +%s) - t)) s, $CPU s CPU"
 ) >"$out/corpus.log" 2>&1 &
 corpus_pid=$!
 say "started beside the build: S export (pid $export_pid), GPU corpus --scale $scale (pid $corpus_pid)"
@@ -175,6 +187,7 @@ deps=$build/deps
 step "yaml-cpp from the bundle with this compiler, $abi_flag"
 if [[ "$(cat "$deps/.done" 2>/dev/null)" != "$abi_flag" ]]; then
   rm -rf "$deps" "$build/deps-build"
+  cpu_children && c0=$CPU
   cmake -S "$bundle/src/yaml-cpp" -B "$build/deps-build/yaml-cpp" -G Ninja -DCMAKE_BUILD_TYPE=Release \
     -DCMAKE_INSTALL_PREFIX="$deps" -DCMAKE_POSITION_INDEPENDENT_CODE=ON -DCMAKE_CXX_FLAGS="$abi_flag" \
     -DCMAKE_POLICY_VERSION_MINIMUM=3.5 -Wno-dev --no-warn-unused-cli -DYAML_CPP_BUILD_TESTS=OFF \
@@ -182,7 +195,7 @@ if [[ "$(cat "$deps/.done" 2>/dev/null)" != "$abi_flag" ]]; then
   cmake --build "$build/deps-build/yaml-cpp" -j "$jobs" --target install >>"$out/deps.log" 2>&1 ||
     { tail -30 "$out/deps.log"; exit 1; }
   mkdir -p "$deps" && echo "$abi_flag" >"$deps/.done"
-  say "yaml-cpp: $(ninja_jobs "$build/deps-build/yaml-cpp/.ninja_log")"
+  cpu_children && say "yaml-cpp: $(ninja_jobs "$build/deps-build/yaml-cpp/.ninja_log" "$(awk "BEGIN { print $CPU - $c0 }")")"
 fi
 step_done "yaml-cpp"
 
@@ -199,12 +212,13 @@ if ((torch_direct)); then
   cfg+=(-DLSSD_TORCH_DIRECT=ON -DLSSD_TORCH_INCLUDE_DIRS="$torch_incs" -DLSSD_TORCH_LIBRARY_DIR="$torch_libdir")
   [[ -n "$torch_linkdirs" ]] && cfg+=(-DCMAKE_EXE_LINKER_FLAGS="-Wl,-rpath-link,$torch_linkdirs")
 fi
+cpu_children && c0=$CPU
 cmake -S . -B "$build" "${cfg[@]}" >"$out/configure.log" 2>&1 || { tail -40 "$out/configure.log"; exit 1; }
 cmake --build "$build" -j "$jobs" --target "${targets[@]}" >"$out/build.log" 2>&1 ||
   { grep -B2 -A12 "error" "$out/build.log" | head -80; exit 1; }
 ndep=$(grep -c "Wdeprecated-declarations" "$out/build.log" || true)
 say "built; deprecation warnings: $ndep (not errors here)"
-say "build: $(ninja_jobs "$build/.ninja_log")"
+cpu_children && say "build: $(ninja_jobs "$build/.ninja_log" "$(awk "BEGIN { print $CPU - $c0 }")")"
 step_done "build"
 
 step "wait for the S export and the corpus"
@@ -253,7 +267,7 @@ step_done "ctest -L cuda"
   echo
   echo "ctest -L cuda: $cuda_tests"
   ((${#missing[@]})) && echo "missing on this machine: $(printf '%s; ' "${missing[@]}")"
-  echo "steps: $(printf '%s; ' "${steps[@]}")total $(($(date +%s) - t0)) s"
+  echo "steps: $(printf '%s; ' "${steps[@]}")total $(($(date +%s) - t0)) s; load average at the start $load0, at the end $(cut -d' ' -f1-3 /proc/loadavg)"
 } >>"$out/table.md"
 echo
 cat "$out/table.md"
