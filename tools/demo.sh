@@ -15,8 +15,7 @@ if [[ "${1:-}" == "--tiny" ]]; then variant=tiny; tiny_flag=(--tiny); fi
 tools/setup.sh
 py=${LSSD_PYTHON:-/usr/bin/python3}
 "$py" tools/lssd_pydeps.py torch numpy >/dev/null
-cmake -S . -B build -G Ninja -DLSSD_BUILD_TESTS=OFF >/dev/null
-cmake --build build -j "$(nproc)" --target lssd-infer lssd-read
+tools/build.sh --quiet lssd-infer lssd-read  # build/ as tools/test.sh has it (test.sh builds the tests)
 
 ckpt=checkpoints/demo-$variant.pyth
 models=models/demo-$variant

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Fuzzes the media path (open / probe / decode / clip planning / video transform: src/media/,
-# src/clips.cc, src/clip_frames.cc, src/audio_clip_stream.cc, src/video_transform.cc)
+# src/clips/*.cc, src/transform/video_transform.cc)
 # with libFuzzer + ASan + UBSan for a fixed time. See tests/fuzz/README.md.
 # Usage: tools/fuzz.sh [SECONDS=600] [extra libFuzzer flags, e.g. -jobs=4 -workers=4]
 # Needs clang and libclang-rt-<ver>-dev (installed with apt-get when missing and root), and the
@@ -27,8 +27,7 @@ fi
 rm -f "$out/.probe"
 
 bin=$out/fuzz_media
-srcs=(tests/fuzz/fuzz_media.cc src/media/*.cc src/clips.cc src/clip_frames.cc src/audio_clip_stream.cc
-      src/video_transform.cc)
+srcs=(tests/fuzz/fuzz_media.cc src/media/*.cc src/clips/*.cc src/transform/video_transform.cc)
 if [[ ! -x $bin ]] || [[ -n $(find "${srcs[@]}" include/lssd -newer "$bin" 2>/dev/null | head -1) ]]; then
   echo "building $bin with $cxx" >&2
   "$cxx" -std=c++17 -O1 -g -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined \

@@ -417,7 +417,7 @@ def main(argv=None) -> int:
     if not args.check and not args.checkpoint:
         ap.error("--checkpoint is required unless --check is given")
     try:
-        # Traced and scripted graphs run as lssd-infer runs them (src/encoder_runtime.cc): without the graph
+        # Traced and scripted graphs run as lssd-infer runs them (src/encoder/encoder_runtime.cc): without the graph
         # executor's optimisations. Debian 13's torch 2.6 spends minutes (tiny towers: > 20 min)
         # in its profiling executor's specialisation passes on a traced tower's first calls.
         with torch.jit.optimized_execution(False):

@@ -19,7 +19,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from lssd_pydeps import require  # noqa: E402
 
 # The release's defaults of the keys that change the towers and that its tower builder keeps;
-# the same keys are KeyUse::DefaultOnly in src/config_keys.cc (checked by
+# the same keys are KeyUse::DefaultOnly in src/config/config_keys.cc (checked by
 # tests/e2e/test_release_config.py).
 TOWER_DEFAULTS = {
     "MVIT.POOL_FIRST": False,

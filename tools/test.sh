@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
-# The test command: set-up, build, ctest. Prints ctest's summary last.
+# The test command: set-up, build (tools/build.sh: the same build/ as tools/demo.sh, with the
+# tests), ctest. Prints ctest's summary last; fails when ctest finds no test to run.
 # Usage: tools/test.sh [--sanitize] [extra ctest args, e.g. -L cuda or -R config]
 #   default: every test but the labels slow and cuda
 #   --sanitize: the same suite in the ASan+UBSan build (build-asan/)
+# Installs (tools/setup.sh --with-slurm) the Debian packages to build and test, and the Slurm
+# and munge daemons for the slurm label's single-node cluster.
 # LSSD_PYTHON: the Python of the Python tests and tools (default /usr/bin/python3, where
 # tools/setup.sh installs Debian's python3-torch and friends); it becomes the CMake cache
 # variable LSSD_PYTHON.
@@ -11,7 +14,7 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 cd "$here"
 
 build=build
-cmake_extra=(-DLSSD_WERROR_DEPRECATED=ON)
+cmake_extra=()
 if [[ "${1:-}" == "--sanitize" ]]; then
   shift
   build=build-asan
@@ -21,15 +24,12 @@ if [[ "${1:-}" == "--sanitize" ]]; then
 fi
 
 tools/setup.sh --with-slurm
-if [[ -n "${LSSD_PYTHON:-}" ]]; then cmake_extra+=(-DLSSD_PYTHON="$LSSD_PYTHON"); fi
 "${LSSD_PYTHON:-/usr/bin/python3}" tools/lssd_pydeps.py
-jobs=$(nproc)
-cmake -S . -B "$build" -G Ninja "${cmake_extra[@]}"
-cmake --build "$build" -j "$jobs"
+tools/build.sh --dir "$build" "${cmake_extra[@]}"
 
 label_args=(-LE 'slow|cuda')
 for a in "$@"; do
   if [[ "$a" == -L || "$a" == -LE ]]; then label_args=(); fi
 done
 cd "$build"
-ctest --output-on-failure --timeout 1800 -j 1 "${label_args[@]}" "$@"
+ctest --no-tests=error --output-on-failure --timeout 1800 -j 1 "${label_args[@]}" "$@"

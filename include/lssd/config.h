@@ -1,4 +1,4 @@
-// The yacs-style configuration tree: every key declared once (src/config_keys.cc) with its
+// The yacs-style configuration tree: every key declared once (src/config/config_keys.cc) with its
 // type, default and a one-line comment; `--cfg FILE` merges YAML, trailing `KEY VALUE` pairs
 // override. Errors (unknown key, wrong type, odd number of tokens) throw lssd::ConfigError.
 #pragma once
@@ -7,49 +7,10 @@
 #include <string>
 #include <vector>
 
+#include "lssd/config_keys.h"  // the key table and value types, declared here before
 #include "lssd/options.h"
 
 namespace lssd {
-
-// List: a list of numbers, strings, None or lists, nested to any depth ([[1, 2.0], [3, 2.0]]).
-// NoneOr: a key whose release default is yacs's None; takes None or any value, as yacs does.
-// Both keep their value as a canonical literal (ConfigValue::s).
-// Devices: DIST.NUM_GPUS, an int in the release: also takes a list of ints (device indices) or
-// the word `all`; ConfigValue::s holds its canonical literal, i the int (-1 for `all`, 0 for a
-// list) and il the list.
-enum class ValueType { Bool, Int, Float, String, IntList, FloatList, StringList, List, NoneOr, Devices };
-const char* to_string(ValueType t);
-
-// What lssd does with a key.
-enum class KeyUse {
-  Used,         // read by lssd
-  Ignored,      // a release key that changes nothing here: accepted, listed at -v when set
-  DefaultOnly,  // a release key that would change the towers: any value but the default is refused
-};
-
-// One declared key (see src/config_keys.cc).
-struct KeySpec {
-  const char* key;
-  ValueType type;
-  std::string default_value;  // in yacs literal syntax: True, 8, 3.0, "S", [224, 224], None
-  bool affects_output;        // part of the model id: a change invalidates earlier outputs
-  const char* comment;
-  KeyUse use = KeyUse::Used;
-};
-const std::vector<KeySpec>& declared_keys();
-
-// A typed value, kept in one of the members according to its ValueType.
-struct ConfigValue {
-  ValueType type = ValueType::String;
-  bool b = false;
-  long long i = 0;
-  double f = 0.0;
-  std::string s;
-  std::vector<long long> il;
-  std::vector<double> fl;
-  std::vector<std::string> sl;     // (List, NoneOr and Devices keep their canonical literal in s)
-  std::string to_literal() const;  // yacs/YAML literal: True, 8, 3.0, S, [224, 224], None
-};
 
 class Config {
  public:
@@ -78,6 +39,9 @@ class Config {
   // default (lssd's towers implement only the release's defaults of those).
   void check_default_only_keys() const;
 
+  // A copy in which every path key (KeySpec::is_path) that holds a relative path holds it made
+  // absolute against `cwd` (lexically: no symlink is resolved, nothing must exist).
+  Config with_absolute_paths(const std::string& cwd) const;
   // Nested YAML of every key, in declaration order, comments included.
   std::string to_yaml(bool with_comments = true) const;
   // Canonical text of the keys that change outputs (for the model id).

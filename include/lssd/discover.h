@@ -33,18 +33,26 @@ struct DiscoverResult {
   // Files of the walk left out because no extension list names their extension ("" for none),
   // before sharding; extensions that only a disabled modality names are not counted.
   std::map<std::string, int64_t> ignored_extensions;
+  // opts.exclude_dir (OUTPUT_DIR) lies inside the data dir: its subtree is left out of the walk.
+  bool excluded_dir_inside = false;
 };
 
 // Walks opts.data_dir recursively (following symlinks, with loop detection) or reads
 // opts.file_list. Extensions: opts.video_exts / audio_exts (+ media.video_container_exts when
-// media.audio_from_video). Throws lssd::ConfigError when neither is set or the data dir does
-// not exist or is not a directory (a file gets a hint about DATA.PATH_TO_FILE_LIST), and
-// lssd::Error("discover") when the list file cannot be read.
+// media.audio_from_video). opts.exclude_dir (OUTPUT_DIR), when inside the data dir, is left out
+// of the walk (excluded_dir_inside). Throws lssd::ConfigError when neither is set, the data dir
+// does not exist or is not a directory (a file gets a hint about DATA.PATH_TO_FILE_LIST), or it
+// is opts.exclude_dir itself; lssd::Error("discover") when the list file cannot be read.
 DiscoverResult discover(const DiscoverOptions& opts, const MediaOptions& media);
 
 // What to tell the user about ignored_extensions: one line for media extensions (video or audio
 // formats FFmpeg reads), each with the config key that would include it; "" when none.
 std::string ignored_media_note(const DiscoverResult& found, const DiscoverOptions& opts);
+
+// With DATA.AUDIO_FROM_VIDEO: how many video containers give audio inputs, by extension, and
+// how many of them are read only for their audio (their video extension is in no video list);
+// "" when none.
+std::string audio_from_video_note(const DiscoverResult& found);
 
 // The extension lists in words, e.g. "video [mp4, avi], audio [mp3, wav, flac, opus]
 // (case-sensitive)", for messages.

@@ -1,6 +1,6 @@
 // The encoder stage: a TorchScript LSSD tower (video.pt / audio.pt from tools/lssd_export.py)
 // with its embedded metadata, on a device and at a precision. LibTorch types stay in
-// src/encoder*.cc and their private headers (the audio transform and the release export use
+// src/encoder/ and its private headers (the audio transform and the release export use
 // LibTorch in their own .cc).
 //
 // Errors are lssd::Error("encoder", message, model path): missing file, not TorchScript, missing
@@ -8,7 +8,7 @@
 // none, fp16 on CPU, an input whose shape is not the model's, a failing forward.
 //
 // Device: "auto" (cuda:0, or device_index, when LibTorch sees CUDA; else cpu), "cpu", "cuda"
-// (= cuda:0), "cuda:N"; device_index >= 0 overrides the index for CUDA specs (replicas).
+// (= cuda:0), "cuda:N"; a device_index overrides the index for CUDA specs (replicas).
 // Precision: "auto" = fp16 autocast on CUDA (the release's torch.cuda.amp.autocast()), fp32 on
 // CPU; "fp32" (on CUDA with TF32 off); "fp16" (CUDA autocast only); "bf16" (CUDA or CPU autocast;
 // on CPU it runs the graph through the optimising executor, whose JIT autocast pass does the
@@ -19,48 +19,26 @@
 // Process-global LibTorch settings made by the constructor: intra-op threads
 // (EncoderOptions::threads, 0 = the CPUs this process may run on; the last Encoder constructed
 // wins, and forward() re-applies it on its own thread), inter-op threads = 1, and the graph
-// executor (LSSD_JIT_EXECUTOR=simple|legacy|profiling, default simple: see src/encoder_runtime.cc).
+// executor (LSSD_JIT_EXECUTOR=simple|legacy|profiling, default simple: see src/encoder/encoder_runtime.cc).
 // Under CPU contention (several busy processes sharing cores) run with OMP_WAIT_POLICY=passive:
 // OpenMP's spinning made forwards 5-8x slower in such a case (the variable is read at start-up,
 // so it has to be in the environment, not set by the program).
 #pragma once
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "lssd/array.h"
+#include "lssd/encoder_info.h"  // EncoderInfo, read_encoder_info, devices: declared here before
 #include "lssd/options.h"
 
 namespace lssd {
 
-struct EncoderInfo {
-  std::string path;
-  std::string modality;  // "video" | "audio"
-  std::string size;      // "S" | "B"
-  std::string variant;   // "full" | "tiny"
-  bool patch_overlap = false;
-  bool random_weights = false;
-  std::vector<int64_t> input_shape;  // without batch: [3,16,224,224] or [1,96,288]
-  int embed_dim = 768;
-  std::string file_sha256;  // sha256 of the TorchScript file itself (part of the model id)
-  std::string checkpoint_sha256;
-  std::string meta_json;  // the embedded lssd_meta.json, verbatim
-  std::string device;     // resolved: "cpu", "cuda:0", ...
-  std::string precision;  // resolved: "fp32" | "fp16" | "bf16"
-};
-
-// Reads only the metadata record and (hash = true) the file's sha256 (no module is built,
-// nothing goes on a device): for checks and model ids. device and precision are left empty.
-EncoderInfo read_encoder_info(const std::string& path, bool hash = true);
-
-// sha256 of an encoder file, computed once per (path, size, mtime) in this process; concurrent
-// callers share one computation. Throws lssd::Error("encoder", ...) when it cannot be read.
-std::string encoder_file_sha256(const std::string& path);
-
 class Encoder {
  public:
-  // device_index: which CUDA device when opts.device is "cuda"/"auto" (-1: from opts.device).
-  Encoder(const std::string& path, const EncoderOptions& opts, int device_index = -1);
+  // device_index: which CUDA device when opts.device is "cuda"/"auto" (none: from opts.device).
+  Encoder(const std::string& path, const EncoderOptions& opts, std::optional<int> device_index = std::nullopt);
   ~Encoder();
   Encoder(const Encoder&) = delete;
   Encoder& operator=(const Encoder&) = delete;
@@ -71,9 +49,10 @@ class Encoder {
   // (pinned, then a non-blocking copy, on CUDA) and run in one forward; on CPU each item's own
   // memory is forwarded in micro-batches of at most cpu_micro_batch inputs (no copy), run
   // EncoderOptions::cpu_lanes at a time on threads of their own (default: as many as intra-op
-  // threads, one thread each; a single input uses every thread). Runs under c10::InferenceMode. Returns [sum k,
-  // embed_dim] float32 on CPU (no items: [0, embed_dim]). Any thread may call it; one forward at a time per Encoder is
-  // the tested use.
+  // threads, one thread each; an input alone in its batch still runs on one lane's threads, so
+  // its embedding is the same bits whatever batch it lands in). Runs under c10::InferenceMode.
+  // Returns [sum k, embed_dim] float32 on CPU (no items: [0, embed_dim]). Any thread may call
+  // it; one forward at a time per Encoder is the tested use.
   FloatArray forward(const std::vector<const FloatArray*>& items);
   // One forward on zeros at the given batch size (allocator, kernels and graph executor warm).
   void warmup(int batch = 1);
@@ -82,11 +61,5 @@ class Encoder {
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };
-
-// Number of CUDA devices LibTorch sees (0 on CPU-only builds).
-int cuda_device_count();
-
-// CPUs this process may run on (its affinity mask; else hardware_concurrency; at least 1).
-int available_cpus();
 
 }  // namespace lssd

@@ -19,6 +19,11 @@ class Error : public std::runtime_error {
   const std::string& message() const { return message_; }
   const std::string& file() const { return file_; }
   int sys_errno() const { return sys_errno_; }
+  // True when the cause is the file's content (see ContentError): the same bytes fail again.
+  bool from_content() const { return from_content_; }
+
+ protected:
+  bool from_content_ = false;
 
  private:
   static std::string compose(const std::string& stage, const std::string& msg, const std::string& file) {
@@ -26,6 +31,18 @@ class Error : public std::runtime_error {
   }
   std::string stage_, message_, file_;
   int sys_errno_ = 0;
+};
+
+// A failure that comes from the file's content (an empty file, a container or stream that
+// cannot be parsed, a codec without a decoder, no frame decodable): reading the unchanged file
+// again with the same reading rules fails the same way, so a rerun need not retry it. Not for
+// I/O errors, deadlines, memory, or anything of the machine rather than the file.
+class ContentError : public Error {
+ public:
+  ContentError(std::string stage, std::string message, std::string file = {})
+      : Error(std::move(stage), std::move(message), std::move(file)) {
+    from_content_ = true;
+  }
 };
 
 // A usage or configuration error: the apps exit with code 2.

@@ -5,6 +5,7 @@
 #pragma once
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -83,7 +84,7 @@ struct VideoFileResult {
   // Decode passes: 1, or 2 when the decoded frames' timestamps gave another plan than the
   // packets' (the clips from the first pass were then withdrawn from `restart_from` on).
   int decode_passes = 0;
-  int restart_from = -1;  // first clip index decoded again (-1: none)
+  std::optional<int> restart_from;  // first clip index decoded again (none: one plan)
   // The release's read stops 5 frames after a clip's end unless DivX user data says the
   // stream has no packed B-frames (then at the first frame past the end).
   bool should_buffer = true;
@@ -123,12 +124,12 @@ struct AudioFileResult {
   std::string language;
 };
 
-// Decodes one audio stream (audio_stream = -1: FFmpeg's best audio stream, which is what
+// Decodes one audio stream (no audio_stream: FFmpeg's best audio stream, which is what
 // torchaudio.load reads; for single-stream files that is the only one) to float at the native
 // rate, averages all channels to mono ((c0 + c1 + ...) / C in float), and calls on_clip for each
 // clip as soon as it is complete. Keeps only a rolling window of samples (the pending clip and
 // the last int(T*sr) samples for the tail clip, decided at the end of the stream).
-AudioFileResult decode_audio_clips(const std::string& path, int audio_stream, const AudioOptions& aopts,
+AudioFileResult decode_audio_clips(const std::string& path, std::optional<int> audio_stream, const AudioOptions& aopts,
                                    const MediaOptions& mopts, const ClipSink<AudioClipSamples>& sink);
 
 }  // namespace lssd

@@ -1,12 +1,15 @@
 // Every stage's options, with the release's defaults, in one place. Modules take these plain
 // structs (never the config tree), so they can be tested without config files.
-// src/config_options.cc fills them from the yacs-style keys; the key table (src/config_keys.cc)
+// src/config/config_options.cc fills them from the yacs-style keys; the key table (src/config/config_keys.cc)
 // takes the default of every key that has a member here from these initialisers: each default
 // is written once.
 #pragma once
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
+
+#include "lssd/modality.h"
 
 namespace lssd {
 
@@ -24,6 +27,7 @@ struct DiscoverOptions {
   bool ext_case_insensitive = false;                                  // DATA.EXTENSIONS_CASE_INSENSITIVE
   int num_shards = 1;                                                 // DIST.NUM_SHARDS
   int shard_id = 0;                                                   // DIST.SHARD_ID
+  std::string exclude_dir;  // OUTPUT_DIR: left out of the walk when it lies inside data_dir
 };
 
 // Opening and decoding untrusted media (media stage).
@@ -78,6 +82,8 @@ struct EncoderOptions {
   static constexpr int kAllGpus = -1;
   int num_gpus = kAllGpus;
   std::vector<int> gpu_ids;
+  // The exported tower of a modality (MODEL.VIDEO_ENCODER_FILE / MODEL.AUDIO_ENCODER_FILE).
+  const std::string& model(Modality m) const { return m == Modality::Video ? video_model : audio_model; }
 };
 
 // The whole run (pipeline stage): every stage's options plus the run's own.
@@ -93,12 +99,13 @@ struct PipelineOptions {
   bool float16_output = false;        // OUTPUT.DTYPE float16
   double progress_interval_s = 10.0;  // LOG.PROGRESS_INTERVAL_S
   bool overwrite = false;             // --overwrite: ignore earlier outputs
-  int progress_mode = -1;             // -1: bar on a TTY, log lines otherwise; 0: log lines; 1: bar
+  bool retry_failed = false;          // --retry-failed: retry inputs that failed earlier on unchanged content
+  std::optional<bool> status_line;    // progress: a redrawn status line (none: on a TTY) or log lines
   std::string config_yaml;            // the resolved config, written to OUTPUT_DIR/config.yaml
   std::string output_key_text;        // config keys that change outputs (part of the model id)
   // Size / overlap named by the config (empty: not named); must match the encoder files.
   std::string expect_size;
-  int expect_patch_overlap = -1;
+  std::optional<bool> expect_patch_overlap;
   std::string shard_source = "config";  // where num_shards/shard_id came from (for the log)
 };
 

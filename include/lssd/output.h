@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "lssd/bytes.h"  // escape_non_utf8 & co., declared here before
 #include "lssd/modality.h"
 
 namespace lssd {
@@ -56,6 +57,9 @@ struct Record {
   std::string model_id;
   std::string dtype;  // "float32" | "float16"
   std::string error_stage, error_message;
+  // A failure from the file's content (lssd::ContentError): a rerun reports the unchanged file
+  // (same size, mtime and model id) as failed earlier instead of retrying it.
+  bool error_from_content = false;
   double wall_s = 0;  // time spent on this input
 
   // The identity of an output: modality, rel_path and track.
@@ -64,7 +68,11 @@ struct Record {
 
 // The shape of an output's embeddings: [M, 5, width] for video (the five crops), [M, width]
 // for audio.
-std::vector<int64_t> output_shape(bool video, int64_t clips, int64_t width = 768);
+std::vector<int64_t> output_shape(Modality modality, int64_t clips, int64_t width = 768);
+[[deprecated("use output_shape(Modality, clips, width)")]] inline std::vector<int64_t> output_shape(
+    bool video, int64_t clips, int64_t width = 768) {
+  return output_shape(video ? Modality::Video : Modality::Audio, clips, width);
+}
 
 // Whether a file name is a manifest part: manifest*.jsonl (manifest.jsonl or a shard's).
 bool is_manifest_name(const std::string& filename);
@@ -75,14 +83,9 @@ std::string output_name(const std::string& rel_path, int track_index = -1, const
 bool is_safe_relative(const std::string& rel);
 
 // JSON strings for arbitrary bytes: valid UTF-8 is kept; otherwise invalid bytes become \xNN
-// text, and the exact bytes go to a sibling "<field>_hex" entry. Readers restore the bytes.
+// text, and the exact bytes go to a sibling "<field>_hex" entry (lssd/bytes.h). Readers restore
+// the bytes.
 std::string record_to_json(const Record& r);
-// The helpers behind that: the length of the valid UTF-8 sequence at s[i] (0 if invalid), the
-// text form (valid UTF-8 kept, other bytes as \xNN; *was_valid false when any was escaped), and
-// lowercase hex of the bytes.
-size_t utf8_sequence_length(const std::string& s, size_t i);
-std::string escape_non_utf8(const std::string& bytes, bool* was_valid = nullptr);
-std::string hex_bytes(const std::string& bytes);
 Record record_from_json(const std::string& line, const std::string& source);
 
 std::string manifest_name(int shard_id, int num_shards);
@@ -107,6 +110,12 @@ class JsonlAppender {
   std::mutex mu_;
 };
 
+// A run killed mid-write (kill -9, power loss) leaves `.tmp.<name>.<n>` files (write_file_atomic)
+// next to the outputs. Removes them under `root` (symlinks not followed): every one when the
+// caller is the only writer (one shard), else only those untouched for an hour (another shard
+// may be writing its own right now). Returns how many were removed.
+size_t remove_stale_temporaries(const std::string& root, bool sole_writer);
+
 // Resolves `rel` under `root` and makes its parent directories; refuses (lssd::Error "output")
 // a name that is unsafe or whose parent resolves outside root (a symlinked directory).
 std::string safe_output_path(const std::string& root, const std::string& rel);
@@ -121,15 +130,19 @@ bool output_is_valid(const std::string& npy_path, const std::vector<int64_t>& sh
 // "\nvideo_read_rule=<n>"), so that outputs read under an older rule are recomputed.
 std::string model_id(const std::string& file_sha256, const std::string& output_key_text, int video_read_rule);
 
-// One error line for errors.jsonl.
+// One error line for errors.jsonl: path, modality ("" for a path that could not be read), the
+// audio track (-1: none), stage, message, and "from_content": true for a failure of the file's
+// content (a rerun does not retry the unchanged file).
 std::string error_to_json(const std::string& path, const std::string& modality, const std::string& stage,
-                          const std::string& message);
+                          const std::string& message, int track_index = -1, bool from_content = false);
 
-// Rewrites an error log (atomically) without the entries whose input path `retried(path)` names:
+// Rewrites an error log (atomically) without the entries that `retried(path, modality)` names:
 // a rerun tries those inputs again and logs them again only if they still fail, so the log keeps
-// one entry per failed input and a fixed input leaves it. Lines that do not parse are kept. A
-// missing file is not an error. Returns the number of entries removed. Throws lssd::Error
-// ("output") when the log cannot be rewritten.
-size_t prune_error_log(const std::string& path, const std::function<bool(const std::string& input_path)>& retried);
+// one entry per failed input and modality (and track), a fixed input leaves it, and an input not
+// retried (failed earlier) keeps its entry. Lines that do not parse are kept. A missing file is
+// not an error. Returns the number of entries removed. Throws lssd::Error ("output") when the log
+// cannot be rewritten.
+size_t prune_error_log(const std::string& path,
+                       const std::function<bool(const std::string& input_path, const std::string& modality)>& retried);
 
 }  // namespace lssd

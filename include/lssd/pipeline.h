@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "lssd/modality.h"
 #include "lssd/options.h"
 
 namespace lssd {
@@ -26,25 +27,27 @@ struct DeviceSummary {
 
 // What a run did, in outputs: one per input file and modality (each audio track of a
 // container counts once found). The counts add up: outputs = written + resumed + skipped_short
-// + no_audio + failed + not_started.
+// + no_audio + failed + failed_earlier + not_started.
 struct RunSummary {
   int64_t outputs = 0;            // outputs this run was responsible for (after sharding)
   int64_t written = 0;            // embedded and written by this run
   int64_t resumed = 0;            // already done by an earlier run, kept
   int64_t skipped_short = 0;      // fewer than 2 timestamps / samples: skipped as the release skips them
   int64_t no_audio = 0;           // containers without an audio track (DATA.AUDIO_FROM_VIDEO)
-  int64_t failed = 0;             // recorded in errors.jsonl
+  int64_t failed = 0;             // failed in this run (recorded in errors.jsonl)
+  int64_t failed_earlier = 0;     // failed in an earlier run on the unchanged file's content: not retried
   int64_t not_started = 0;        // left for a rerun (the run was stopped)
   int64_t discover_problems = 0;  // unreadable paths, symlink loops... (errors.jsonl; not outputs)
   int64_t clips = 0;              // clips encoded this run
   double wall_s = 0;
-  double encode_s[2] = {0, 0};         // wall time inside encoder forwards: video, audio (all replicas)
+  PerModality<double> encode_s;        // wall time inside encoder forwards (all replicas)
   double models_ready_s = 0;           // from the start until every encoder tower was loaded
   std::vector<DeviceSummary> devices;  // one per encoder replica, in replica order
   int decode_workers = 0;              // decode worker threads of the run
   double decode_busy_s = 0;            // their wall time decoding and transforming (not blocked on a full clip queue)
   bool stopped = false;                // RunControl::stop was set during the run
-  // 3 when an input failed or a path could not be read, else 0 (a signal's code is the app's).
+  // 3 when an input failed in this run or a path could not be read, else 0 (inputs that failed
+  // earlier and were not retried do not count; a signal's code is the app's).
   int exit_code() const { return failed > 0 || discover_problems > 0 ? 3 : 0; }
   // "done: N outputs = W written + R already done + ..." (the counts that are not zero after
   // the first three), clips, time and rate.

@@ -1,7 +1,7 @@
 // Reading embeddings back: an output directory written by lssd-infer (our layout: per-file .npy
 // plus manifest*.jsonl, any number of shard parts) or by the Python release (metadata.json plus
 // one <mtype>.pt tensor per modality). The layout is detected per modality. LibTorch stays out
-// of this header: the release's .pt is read and written in src/release_export.cc.
+// of this header: the release's .pt is read and written in src/reader/release_export.cc.
 //
 // Order: every list this module returns is in "reader order": the manifest's records (for one
 // key the last record wins) stably sorted by rel_path (byte-wise) and then track index (-1, i.e.
@@ -26,6 +26,7 @@ const char* to_string(OutputLayout l);
 // One modality of an output directory.
 class ModalityReader {
  public:
+  ModalityReader(std::string output_dir, Modality modality);
   // mtype: "video" | "audio" (else ConfigError).
   ModalityReader(std::string output_dir, std::string mtype);
   ModalityReader(ModalityReader&&) noexcept;
@@ -65,20 +66,26 @@ class OutputReader {
  public:
   explicit OutputReader(const std::string& output_dir);
   const std::string& root() const { return root_; }
+  std::vector<Modality> present() const;
+  bool has(Modality m) const { return mods_[m] != nullptr; }
+  const ModalityReader& modality(Modality m) const;  // throws lssd::Error("read") if absent
+  // The same by name ("video" | "audio").
   std::vector<std::string> modalities() const;
-  bool has(const std::string& mtype) const { return mods_.count(mtype) > 0; }
-  const ModalityReader& modality(const std::string& mtype) const;  // throws if absent
+  bool has(const std::string& mtype) const;
+  const ModalityReader& modality(const std::string& mtype) const;
 
  private:
   std::string root_;
-  std::map<std::string, ModalityReader> mods_;
+  PerModality<std::shared_ptr<const ModalityReader>> mods_;
 };
 
-// Which layout OUTPUT_DIR/<mtype> holds: manifest*.jsonl -> Ours, metadata.json -> Release.
+// Which layout OUTPUT_DIR/<modality> holds: manifest*.jsonl -> Ours, metadata.json -> Release.
+OutputLayout detect_layout(const std::string& output_dir, Modality modality);
 OutputLayout detect_layout(const std::string& output_dir, const std::string& mtype);
 
 // The release's postprocess(): (filepath, embedding) of every ok record, in reader order.
 // filepath is the input path as discovered (the data dir joined with the relative path).
+std::vector<std::pair<std::string, FloatArray>> postprocess(const std::string& output_dir, Modality modality);
 std::vector<std::pair<std::string, FloatArray>> postprocess(const std::string& output_dir, const std::string& mtype);
 
 // Stable "reader order" sort (rel_path byte-wise, then track index).
@@ -90,7 +97,7 @@ void sort_reader_order(std::vector<Record>& records);
 // tensor [sum M,5,768] / [sum M,768]). Returns the number of files written.
 size_t export_release(const ModalityReader& mr, const std::string& out_dir);
 
-// Implemented with LibTorch in src/release_export.cc.
+// Implemented with LibTorch in src/reader/release_export.cc.
 namespace release_io {
 // Reads a torch.save'd tensor (any float dtype, converted to float32).
 FloatArray load_pt_tensor(const std::string& path);

@@ -18,56 +18,54 @@
 
 namespace {
 const char* signal_name(int sig) { return sig == SIGTERM ? "SIGTERM" : sig == SIGINT ? "Ctrl-C (SIGINT)" : "a signal"; }
-}  // namespace
 
-int main(int argc, char** argv) {
-  lssd::tune_allocator();
-  CLI::App app{"lssd-infer: LSSD audio-visual embeddings for a tree of media files"};
-  app.set_version_flag("--version", std::string("lssd-infer ") + LSSD_VERSION);
+// The KEY VALUE tokens as the shell gave them. CLI11 does not see them as an option: it would
+// split a list literal such as [224,224] at its commas; the config layer parses yacs literals
+// (lists, tuples, quoted strings, booleans, numbers) itself. Throws CLI::ExtrasError for an
+// unknown option in a key's place.
+std::vector<std::string> override_tokens(const CLI::App& app) {
+  std::vector<std::string> tokens;
+  for (const std::string& t : app.remaining()) {
+    if (t == "--") continue;  // the end of options: what follows is KEY VALUE pairs as well
+    const bool key_place = tokens.size() % 2 == 0;
+    if (key_place && t.size() > 1 && t[0] == '-') throw CLI::ExtrasError({t});
+    tokens.push_back(t);
+  }
+  return tokens;
+}
+
+// What the command line says.
+struct CommandLine {
   std::string cfg_file;
-  std::vector<std::string> overrides;
+  std::vector<std::string> overrides;  // KEY VALUE ...
   int verbose = 0;
-  bool quiet = false;
-  bool overwrite = false;
-  app.add_option("--cfg", cfg_file, "YAML config file (yacs style), e.g. configs/B3.yaml");
-  app.add_flag("-v,--verbose", verbose, "print the resolved config; more log detail (-vv: trace)");
-  app.add_flag("-q,--quiet", quiet, "warnings and errors only");
-  app.add_flag("--overwrite", overwrite, "recompute every input, ignoring earlier outputs");
-  // The trailing KEY VALUE pairs are CLI11's "extras", taken verbatim: a positional vector option
-  // would split a list value ("[0, 1]", "[224,224]") into its elements.
-  app.allow_extras();
-  app.footer(
-      "Trailing KEY VALUE pairs override the config (e.g. TEST.BATCH_SIZE 4, VIDEO.CROP_SIZE [224,224]).\n"
-      "Exit codes: 0 all inputs done, 3 some inputs failed (listed in OUTPUT_DIR/errors*.jsonl), 2 usage or config "
-      "error, 1 fatal error (output directory, model files), 130 interrupted by Ctrl-C (SIGINT) and 143 by SIGTERM "
-      "(the inputs in flight are finished; a rerun does the rest; a second signal stops at once).");
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    int rc = app.exit(e);
-    return rc == 0 ? 0 : 2;
-  }
-  overrides = app.remaining();
-  for (size_t i = 0; i < overrides.size(); i += 2)
-    if (!overrides[i].empty() && overrides[i][0] == '-') {  // a key never starts with '-': an unknown option
-      std::cerr << "unknown option " << overrides[i] << "\nRun with --help for more information.\n";
-      return 2;
-    }
-  lssd::setup_logging(quiet ? -1 : verbose);
+  bool quiet = false, overwrite = false, retry_failed = false, print_config = false;
+};
 
-  lssd::Config cfg;
-  lssd::PipelineOptions opts;
-  try {
-    if (!cfg_file.empty()) cfg.merge_file(cfg_file);
-    cfg.merge_list(overrides);
-    // Every stage's options are validated here: a config error stops before any work.
-    opts = cfg.pipeline_options();
-  } catch (const lssd::ConfigError& e) {
-    spdlog::error("{}", e.message());
-    return 2;
-  }
-  opts.overwrite = overwrite;
-  if (verbose > 0) std::cout << cfg.to_yaml() << std::flush;
+void add_options(CLI::App& app, CommandLine& c) {
+  app.set_version_flag("--version", std::string("lssd-infer ") + LSSD_VERSION);
+  app.add_option("--cfg", c.cfg_file, "YAML config file (yacs style), e.g. configs/B3.yaml");
+  app.add_flag("-v,--verbose", c.verbose, "print the resolved config; more log detail (-vv: trace)");
+  app.add_flag("-q,--quiet", c.quiet, "warnings and errors only");
+  app.add_flag("--overwrite", c.overwrite, "recompute every input, ignoring earlier outputs");
+  app.add_flag("--retry-failed", c.retry_failed,
+               "also retry inputs that failed earlier on content that has not changed (by default a rerun reports "
+               "them as failed earlier)");
+  app.add_flag("--print-config", c.print_config, "print the resolved config (YAML) and exit");
+  app.allow_extras();  // KEY VALUE pairs: see override_tokens()
+  app.footer(
+      "After the options: KEY VALUE pairs that override the config, values as yacs literals (TEST.BATCH_SIZE 4, "
+      "VIDEO.CROP_SIZE [224,224], DATA.VIDEO_EXTENSIONS \"[mp4, avi, mkv]\", MVIT.PATCH_OVERLAP True, OUTPUT_DIR "
+      "out/).\n"
+      "Exit codes: 0 all inputs done (or failed in an earlier run on the content of an unchanged file: not retried "
+      "unless --retry-failed), 3 some inputs failed in this run (listed in OUTPUT_DIR/errors*.jsonl), 2 usage or "
+      "config error, 1 fatal error (output directory, model files), 130 interrupted by Ctrl-C (SIGINT) and 143 by "
+      "SIGTERM (the inputs in flight are finished; a rerun does the rest; a second signal stops at once).");
+}
+
+// The notes a resolved config calls for: the ignored release keys it sets (-v), VIDEO.T apart
+// from TEST.CLIP_LEN.
+void say_config_notes(const lssd::Config& cfg, int verbose) {
   if (verbose > 0 && !cfg.ignored_settings().empty()) {
     std::string list;
     for (const auto& kv : cfg.ignored_settings()) list += (list.empty() ? "" : ", ") + kv;
@@ -79,8 +77,30 @@ int main(int argc, char** argv) {
   if (cfg.get_float("VIDEO.T") != cfg.get_float("TEST.CLIP_LEN"))
     spdlog::warn("VIDEO.T ({}) differs from TEST.CLIP_LEN ({}); clips follow TEST.CLIP_LEN", cfg.get_float("VIDEO.T"),
                  cfg.get_float("TEST.CLIP_LEN"));
+}
 
-  // Signals: the first stops the run after the inputs in flight, the second ends it at once.
+// The summary lines of a finished (or stopped) run; returns the exit code.
+int report(const lssd::RunSummary& s, const lssd::PipelineOptions& opts, int signal) {
+  spdlog::info("{}", s.line());
+  spdlog::info("{}", lssd::RunSummary::legend());
+  if (s.clips > 0)
+    spdlog::info("time: encoder forwards {:.1f} s (video {:.1f} s, audio {:.1f} s); encoders loaded after {:.1f} s",
+                 s.encode_s.video + s.encode_s.audio, s.encode_s.video, s.encode_s.audio, s.models_ready_s);
+  if (s.clips > 0) {
+    spdlog::info("{}", s.devices_line());
+    spdlog::info("{} (decoding and transforming; blocked on a full clip queue is not busy)", s.workers_line());
+  }
+  if (s.failed > 0 || s.failed_earlier > 0 || s.discover_problems > 0)
+    spdlog::warn("failures are listed in {}/errors*.jsonl", opts.output_dir);
+  if (signal == 0) return s.exit_code();
+  spdlog::warn("INTERRUPTED by {}: {} output(s) not started; rerun the same command to finish", signal_name(signal),
+               s.not_started);
+  return lssd::InterruptWatcher::exit_code(signal);
+}
+
+// Runs the pipeline with the signals watched: the first stops the run after the inputs in
+// flight, the second ends it at once. Returns the exit code.
+int run(const lssd::PipelineOptions& opts) {
   lssd::RunControl control;
   lssd::InterruptWatcher watcher(
       [&](int sig) {
@@ -95,24 +115,8 @@ int main(int argc, char** argv) {
                " input(s) in flight are not recorded and a rerun redoes them";
       });
   try {
-    lssd::RunSummary s = lssd::run_pipeline(opts, &control);
-    spdlog::info("{}", s.line());
-    spdlog::info("{}", lssd::RunSummary::legend());
-    if (s.clips > 0)
-      spdlog::info("time: encoder forwards {:.1f} s (video {:.1f} s, audio {:.1f} s); encoders loaded after {:.1f} s",
-                   s.encode_s[0] + s.encode_s[1], s.encode_s[0], s.encode_s[1], s.models_ready_s);
-    if (s.clips > 0) {
-      spdlog::info("{}", s.devices_line());
-      spdlog::info("{} (decoding and transforming; blocked on a full clip queue is not busy)", s.workers_line());
-    }
-    if (s.failed > 0 || s.discover_problems > 0)
-      spdlog::warn("failures are listed in {}/errors*.jsonl", opts.output_dir);
-    if (const int sig = watcher.first_signal()) {
-      spdlog::warn("INTERRUPTED by {}: {} output(s) not started; rerun the same command to finish", signal_name(sig),
-                   s.not_started);
-      return lssd::InterruptWatcher::exit_code(sig);
-    }
-    return s.exit_code();
+    const lssd::RunSummary s = lssd::run_pipeline(opts, &control);
+    return report(s, opts, watcher.first_signal());
   } catch (const lssd::ConfigError& e) {
     spdlog::error("{}", e.message());
     return 2;
@@ -120,4 +124,36 @@ int main(int argc, char** argv) {
     spdlog::error("fatal: {}", e.what());
     return watcher.first_signal() ? lssd::InterruptWatcher::exit_code(watcher.first_signal()) : 1;
   }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  lssd::tune_allocator();
+  CLI::App app{"lssd-infer: LSSD audio-visual embeddings for a tree of media files"};
+  CommandLine cl;
+  add_options(app, cl);
+  try {
+    app.parse(argc, argv);
+    cl.overrides = override_tokens(app);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 2;
+  }
+  lssd::setup_logging(cl.quiet ? -1 : cl.verbose);
+  lssd::Config cfg;
+  lssd::PipelineOptions opts;
+  try {
+    if (!cl.cfg_file.empty()) cfg.merge_file(cl.cfg_file);
+    cfg.merge_list(cl.overrides);
+    opts = cfg.pipeline_options();  // every stage's options validated: a config error stops before any work
+  } catch (const lssd::ConfigError& e) {
+    spdlog::error("{}", e.message());
+    return 2;
+  }
+  opts.overwrite = cl.overwrite;
+  opts.retry_failed = cl.retry_failed;
+  if (cl.print_config || cl.verbose > 0) std::cout << opts.config_yaml << std::flush;
+  if (cl.print_config) return 0;
+  say_config_notes(cfg, cl.verbose);
+  return run(opts);
 }

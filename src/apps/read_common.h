@@ -4,11 +4,13 @@
 // read_search.cc, read_dedup.cc, read_tracks.cc) and lssd_read.cc only wires them up.
 #pragma once
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
+#include "lssd/modality.h"
 #include "lssd/reader.h"
 
 namespace CLI {
@@ -26,17 +28,24 @@ struct Command {
   std::function<int()> run;
 };
 
-// The modalities to work on: `mtype` if given (an lssd::Error, exit 1, when OUT has none), else
-// every modality present ("video" first).
-std::vector<std::string> modalities(const OutputReader& rd, const std::string& mtype);
+// The modalities to work on: `only` if given (an lssd::Error, exit 1, when OUT has none), else
+// every modality present (video first).
+std::vector<Modality> modalities(const OutputReader& rd, std::optional<Modality> only);
 
-// Options most commands take: --mtype video|audio and --json.
-void add_mtype_option(CLI::App* s, std::string& mtype, const std::string& help = "only this modality");
+// Options most commands take: --mtype video|audio (parsed here: the names are checked by CLI11,
+// a usage error for any other text; `mtype` stays empty when the option is not given) and --json.
+// `mtype` must outlive the parse.
+void add_mtype_option(CLI::App* s, std::optional<Modality>& mtype, const std::string& help = "only this modality");
 void add_json_flag(CLI::App* s, bool& as_json);
 
 // Printable form of a path (invalid UTF-8 bytes as \xNN).
 std::string printable(const std::string& bytes);
-// A record's file for text output: rel_path plus " [track N lang]" for an audio track.
+// " [track N lang]" for an audio track of a container (lang "und" when the track has no
+// language tag, as in the output file names and the numpy reader); "" for index < 0.
+std::string track_label(int index, const std::string& language);
+// The same from a JSON entry's "track" (null: none) and "language".
+std::string track_label(const nlohmann::json& entry);
+// A record's file for text output: rel_path plus track_label() for an audio track.
 std::string display_name(const Record& r);
 // Shortest text that reads back as the same float32 ("nan", "inf", "-inf" for non-finite).
 std::string fstr(float f);

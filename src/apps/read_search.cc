@@ -8,11 +8,12 @@
 #include <algorithm>
 #include <cstdio>
 #include <iostream>
+#include <optional>
 
-#include "json_bytes.h"
 #include "lssd/error.h"
 #include "lssd/npy.h"
 #include "lssd/search/index_store.h"
+#include "output/json_bytes.h"
 
 using nlohmann::json;
 
@@ -106,12 +107,15 @@ OpenedIndex open_index(const ModalityReader& mr, const search::Catalog& cat, con
 namespace {
 
 struct SearchArgs {
-  std::string dir, mtype, vector;
+  std::string dir;
+  std::optional<Modality> mtype;
+  std::string vector;
   std::vector<std::string> files;
   int64_t clip = -1;
   int track = -2;
   int k = 10;
   bool as_json = false;
+  bool exclude_self = false;  // no hits from the query's own file (any of its tracks)
   CatalogArgs cat;
   IndexArgs index;
 };
@@ -119,7 +123,15 @@ struct SearchArgs {
 struct Query {
   json what;  // the query clip (clip_json) or {"vector": path, "row": i}
   std::vector<float> v;
+  std::string own_rel_path;  // the query clip's file ("" for a --vector row)
 };
+
+// The rows of the catalog's files named `rel_path` (every track).
+int64_t rows_of(const search::Catalog& cat, const std::string& rel_path) {
+  int64_t n = 0;
+  for (const auto& f : cat.files()) n += f.record.rel_path == rel_path ? f.clips() : 0;
+  return n;
+}
 
 bool record_matches(const Record& r, const std::string& name, int track) {
   return r.status == RecordStatus::Ok && (r.rel_path == name || r.path == name) &&
@@ -148,7 +160,7 @@ std::vector<Query> file_queries(const ModalityReader& mr, const search::Catalog&
       for (int64_t c = 0; c < f.clips(); ++c) {
         if (a.clip >= 0 && c != a.clip) continue;
         qs.push_back({clip_json(cat, f.first_row + c),
-                      std::vector<float>(v.data.begin() + c * dim, v.data.begin() + (c + 1) * dim)});
+                      std::vector<float>(v.data.begin() + c * dim, v.data.begin() + (c + 1) * dim), f.record.rel_path});
       }
     }
   return qs;
@@ -162,20 +174,21 @@ std::vector<Query> vector_queries(const std::string& path) {
   std::vector<Query> qs;
   const int64_t dim = v.shape[1];
   for (int64_t i = 0; i < v.shape[0]; ++i)
-    qs.push_back(
-        {{{"vector", path}, {"row", i}}, std::vector<float>(v.data.begin() + i * dim, v.data.begin() + (i + 1) * dim)});
+    qs.push_back({{{"vector", path}, {"row", i}},
+                  std::vector<float>(v.data.begin() + i * dim, v.data.begin() + (i + 1) * dim),
+                  ""});
   return qs;
 }
 
 // Modalities to search: --mtype, or those holding a --file; --vector needs one modality.
-std::vector<std::string> search_modalities(const OutputReader& rd, const SearchArgs& a) {
-  if (!a.mtype.empty()) return modalities(rd, a.mtype);
+std::vector<Modality> search_modalities(const OutputReader& rd, const SearchArgs& a) {
+  if (a.mtype) return modalities(rd, a.mtype);
   if (!a.vector.empty()) {
-    if (rd.modalities().size() > 1) throw ConfigError("--vector: give --mtype video or --mtype audio (both are here)");
-    return rd.modalities();
+    if (rd.present().size() > 1) throw ConfigError("--vector: give --mtype video or --mtype audio (both are here)");
+    return rd.present();
   }
-  std::vector<std::string> out;
-  for (const auto& m : rd.modalities()) {
+  std::vector<Modality> out;
+  for (const Modality m : rd.present()) {
     const auto& recs = rd.modality(m).records();
     if (std::any_of(recs.begin(), recs.end(), [&](const Record& r) {
           return std::any_of(a.files.begin(), a.files.end(),
@@ -194,16 +207,11 @@ void print_text(const search::Catalog& cat, const json& mod, const std::vector<j
     if (w.contains("vector"))
       std::cout << "query " << w["vector"].get<std::string>() << " row " << w["row"].get<int64_t>() << "\n";
     else
-      std::cout << "query " << w["rel_path"].get<std::string>()
-                << (w["track"].is_null() ? "" : " [track " + w["track"].dump() + "]") << " clip "
+      std::cout << "query " << w["rel_path"].get<std::string>() << track_label(w) << " clip "
                 << w["clip"].get<int64_t>() << " [" << fixed(w["start"], 2) << "-" << fixed(w["stop"], 2) << " s]\n";
     int rank = 0;
     for (const auto& h : q["hits"]) {
-      std::string n = h["rel_path"].get<std::string>();
-      if (!h["track"].is_null()) {
-        const std::string lang = h.value("language", "");
-        n += " [track " + h["track"].dump() + (lang.empty() ? "" : " " + lang) + "]";
-      }
+      const std::string n = h["rel_path"].get<std::string>() + track_label(h);
       std::printf("  %3d  %.6f  %s  clip %lld [%s-%s s]\n", ++rank, h["score"].get<double>(), n.c_str(),
                   static_cast<long long>(h["clip"].get<int64_t>()), fixed(h["start"], 2).c_str(),
                   fixed(h["stop"], 2).c_str());
@@ -216,7 +224,7 @@ int run_search(const SearchArgs& a) {
   OutputReader rd(a.dir);
   json out = {{"dir", a.dir}, {"k", a.k}, {"modalities", json::object()}, {"queries", json::array()}};
   std::vector<bool> matched(a.files.size(), false);
-  for (const auto& m : search_modalities(rd, a)) {
+  for (const Modality m : search_modalities(rd, a)) {
     const ModalityReader& mr = rd.modality(m);
     search::Catalog cat(mr, a.cat.options());
     std::vector<Query> qs = a.vector.empty() ? file_queries(mr, cat, a, matched) : vector_queries(a.vector);
@@ -224,33 +232,41 @@ int run_search(const SearchArgs& a) {
     OpenedIndex ix = open_index(mr, cat, a.index, false);
     if (static_cast<int64_t>(qs[0].v.size()) != ix.index->dim())
       throw Error("search",
-                  "query vectors have " + std::to_string(qs[0].v.size()) + " dimensions, the " + m + " clips " +
-                      std::to_string(ix.index->dim()),
+                  "query vectors have " + std::to_string(qs[0].v.size()) + " dimensions, the " + mr.mtype() +
+                      " clips " + std::to_string(ix.index->dim()),
                   a.vector);
     std::vector<float> flat;
-    for (const auto& q : qs) flat.insert(flat.end(), q.v.begin(), q.v.end());
-    auto hits = ix.index->search(flat.data(), static_cast<int64_t>(qs.size()), a.k);
+    int64_t own_rows = 0;  // --exclude-self: ask for as many more hits as the query's file can take
+    for (const auto& q : qs) {
+      flat.insert(flat.end(), q.v.begin(), q.v.end());
+      if (a.exclude_self) own_rows = std::max(own_rows, rows_of(cat, q.own_rel_path));
+    }
+    auto hits = ix.index->search(flat.data(), static_cast<int64_t>(qs.size()), a.k + own_rows);
     std::vector<json> queries;
     for (size_t i = 0; i < qs.size(); ++i) {
       json hj = json::array();
       for (const auto& h : hits[i]) {
+        if (static_cast<int>(hj.size()) == a.k) break;
+        const auto& hit_file = cat.files()[cat.locate(h.row).first];
+        if (a.exclude_self && hit_file.record.rel_path == qs[i].own_rel_path) continue;
         json c = clip_json(cat, h.row);
         c["score"] = static_cast<double>(h.score);
         hj.push_back(c);
       }
-      queries.push_back({{"mtype", m}, {"query", qs[i].what}, {"hits", hj}});
+      queries.push_back({{"mtype", mr.mtype()}, {"query", qs[i].what}, {"hits", hj}});
     }
     ix.info["left_out"] = ix.left_out;
     ix.info["model_id"] = cat.model_id();
-    out["modalities"][m] = ix.info;
+    out["modalities"][mr.mtype()] = ix.info;
     for (auto& q : queries) out["queries"].push_back(q);
     if (!a.as_json) print_text(cat, ix.info, queries);
   }
   for (size_t n = 0; n < a.files.size(); ++n)
     if (!matched[n])
       throw Error("read",
-                  "no embedded " + (a.mtype.empty() ? std::string() : a.mtype + " ") + "record matches " +
-                      describe(a.files[n], a.track) + " (give its rel_path or input path; see `lssd-read ls`)",
+                  "no embedded " + (a.mtype ? to_string(*a.mtype) + std::string(" ") : std::string()) +
+                      "record matches " + describe(a.files[n], a.track) +
+                      " (give its rel_path or input path; see `lssd-read ls`)",
                   a.dir);
   if (a.as_json) std::cout << out.dump(1) << "\n";
   return 0;
@@ -274,9 +290,9 @@ Command add_search(CLI::App& app) {
   s->add_option("--track", a->track, "only this audio track (stream index) of each --file (default: every track)")
       ->needs(of)
       ->check(CLI::NonNegativeNumber);
-  s->add_option("--mtype", a->mtype, "modality (default: those holding --file)")
-      ->check(CLI::IsMember({"video", "audio"}));
+  add_mtype_option(s, a->mtype, "modality (default: those holding --file)");
   s->add_option("-k", a->k, "hits per query")->capture_default_str()->check(CLI::PositiveNumber);
+  s->add_flag("--exclude-self", a->exclude_self, "no hits from the query's own file (any of its tracks)")->needs(of);
   s->add_flag("--json", a->as_json, "machine-readable JSON on stdout");
   add_catalog_args(s, a->cat);
   add_index_args(s, a->index);

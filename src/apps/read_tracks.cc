@@ -5,9 +5,9 @@
 #include <cstdio>
 #include <iostream>
 
-#include "json_bytes.h"
 #include "lssd/error.h"
 #include "lssd/search/tracks.h"
+#include "output/json_bytes.h"
 #include "read_search.h"
 
 using nlohmann::json;
@@ -89,8 +89,8 @@ void print_text(const search::Catalog& cat, const search::TracksReport& rep) {
 
 int run_tracks(const TracksArgs& a) {
   OutputReader rd(a.dir);
-  if (!rd.has("audio")) throw Error("read", "no audio embeddings here", a.dir);
-  const ModalityReader& mr = rd.modality("audio");
+  if (!rd.has(Modality::Audio)) throw Error("read", "no audio embeddings here", a.dir);
+  const ModalityReader& mr = rd.modality(Modality::Audio);
   search::Catalog cat(mr, a.cat.options());
   search::TracksReport rep = search::track_consistency(mr, cat, a.threshold, a.file);
   warn_left_out(rep.problems);

@@ -7,7 +7,7 @@ extern "C" {
 #include <libavutil/samplefmt.h>
 }
 
-#include "lssd/audio_clip_stream.h"
+#include "clips/audio_clip_stream.h"
 #include "lssd/media.h"
 #include "media/ffmpeg.h"
 
@@ -74,22 +74,23 @@ void mix_to_mono(const AVFrame* f, std::vector<float>* out) {
   }
 }
 
-// The stream to decode: audio_stream, or FFmpeg's best audio stream when it is -1.
-int pick_audio_stream(AVFormatContext* ctx, int audio_stream, const std::string& path) {
-  if (audio_stream < 0) {
+// The stream to decode: audio_stream, or FFmpeg's best audio stream when none is given.
+int pick_audio_stream(AVFormatContext* ctx, std::optional<int> stream, const std::string& path) {
+  if (!stream) {
     const int as = av_find_best_stream(ctx, AVMEDIA_TYPE_AUDIO, -1, -1, nullptr, 0);
-    if (as < 0) throw Error("open", "no audio stream", path);
+    if (as < 0) throw ContentError("open", "no audio stream", path);
     return as;
   }
-  if (audio_stream >= static_cast<int>(ctx->nb_streams) ||
+  const int audio_stream = *stream;
+  if (audio_stream < 0 || audio_stream >= static_cast<int>(ctx->nb_streams) ||
       ctx->streams[audio_stream]->codecpar->codec_type != AVMEDIA_TYPE_AUDIO)
-    throw Error("open", "stream " + std::to_string(audio_stream) + " is not an audio stream", path);
+    throw ContentError("open", "stream " + std::to_string(audio_stream) + " is not an audio stream", path);
   return audio_stream;
 }
 
 }  // namespace
 
-AudioFileResult decode_audio_clips(const std::string& path, int audio_stream, const AudioOptions& aopts,
+AudioFileResult decode_audio_clips(const std::string& path, std::optional<int> audio_stream, const AudioOptions& aopts,
                                    const MediaOptions& mopts, const ClipSink<AudioClipSamples>& sink) {
   FfmpegLogScope log_scope(path);
   Deadline deadline(mopts.deadline_s);
@@ -102,7 +103,7 @@ AudioFileResult decode_audio_clips(const std::string& path, int audio_stream, co
   result.sample_rate = st->codecpar->sample_rate;
   result.channels = st->codecpar->ch_layout.nb_channels;
   const int sr = result.sample_rate;
-  if (sr <= 0) throw Error("open", "unknown sample rate", path);
+  if (sr <= 0) throw ContentError("open", "unknown sample rate", path);
   discard_all_but(ctx.get(), as);
   CodecPtr cc = open_decoder(st, mopts, path);
   if (sink.planned && stream_seconds(ctx.get(), st) > 0) {

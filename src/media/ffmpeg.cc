@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdarg>
 #include <cstdio>
 #include <mutex>
@@ -12,6 +13,16 @@
 #include "lssd/media.h"
 
 namespace lssd::media {
+
+bool av_system_error(int err) {
+  const int e = -err;  // AVERROR(e) is -e; FFmpeg's own codes (AVERROR_INVALIDDATA, ...) are tags far beyond errno
+  return e > 0 && e < 4096 && e != EINVAL;
+}
+
+void throw_av_error(int err, const std::string& stage, const std::string& message, const std::string& path) {
+  if (av_system_error(err)) throw Error(stage, message, path, -err);
+  throw ContentError(stage, message, path);
+}
 
 std::string av_error_string(int err) {
   char buf[AV_ERROR_MAX_STRING_SIZE] = {0};
@@ -103,8 +114,9 @@ void check_local_path(const std::string& path) {
     throw Error("open", "only plain file paths are accepted (no protocol or URL prefix)", path);
   }
   struct stat st {};
-  if (::stat(path.c_str(), &st) != 0) throw Error("open", "no such file", path);
+  if (::stat(path.c_str(), &st) != 0) throw Error("open", "no such file", path, errno);
   if (!S_ISREG(st.st_mode)) throw Error("open", "not a regular file", path);
+  if (st.st_size == 0) throw ContentError("open", "empty file (0 bytes)", path);
 }
 
 // The demuxer FFmpeg would pick from the file's first bytes (for error messages only).
@@ -166,17 +178,17 @@ FormatPtr open_input(const std::string& path, Deadline* deadline, bool genpts) {
     if (deadline->expired()) throw Error("open", "deadline exceeded while opening", path);
     const std::string detected = detect_format_name(path);
     if (!detected.empty() && std::find(kDemuxers.begin(), kDemuxers.end(), detected) == kDemuxers.end()) {
-      throw Error("open", "container format '" + detected + "' is not allowed", path);
+      throw ContentError("open", "container format '" + detected + "' is not allowed", path);
     }
-    throw Error("open", "cannot open: " + av_error_string(r) + ffmpeg_said(), path);
+    throw_av_error(r, "open", "cannot open: " + av_error_string(r) + ffmpeg_said(), path);
   }
   FormatPtr ctx(raw);
   const std::string name = ctx->iformat && ctx->iformat->name ? ctx->iformat->name : "";
   if (std::find(kDemuxers.begin(), kDemuxers.end(), name) == kDemuxers.end()) {
-    throw Error("open", "container format '" + name + "' is not allowed", path);
+    throw ContentError("open", "container format '" + name + "' is not allowed", path);
   }
   const int s = avformat_find_stream_info(ctx.get(), nullptr);
-  if (s < 0) throw Error("open", "cannot read stream info: " + av_error_string(s) + ffmpeg_said(), path);
+  if (s < 0) throw_av_error(s, "open", "cannot read stream info: " + av_error_string(s) + ffmpeg_said(), path);
   deadline->check(path);
   return ctx;
 }
@@ -209,16 +221,16 @@ void discard_all_but(AVFormatContext* ctx, int index) {
 CodecPtr open_decoder(const AVStream* st, const MediaOptions& mopts, const std::string& path) {
   const AVCodec* codec = avcodec_find_decoder(st->codecpar->codec_id);
   if (!codec) {
-    throw Error("decode", std::string("no decoder for codec ") + avcodec_get_name(st->codecpar->codec_id), path);
+    throw ContentError("decode", std::string("no decoder for codec ") + avcodec_get_name(st->codecpar->codec_id), path);
   }
   CodecPtr cc(avcodec_alloc_context3(codec));
   if (!cc) throw Error("decode", "out of memory", path);
   int r = avcodec_parameters_to_context(cc.get(), st->codecpar);
-  if (r < 0) throw Error("decode", "codec parameters: " + av_error_string(r), path);
+  if (r < 0) throw_av_error(r, "decode", "codec parameters: " + av_error_string(r), path);
   cc->pkt_timebase = st->time_base;
   cc->thread_count = std::max(0, mopts.decode_threads);
   r = avcodec_open2(cc.get(), codec, nullptr);
-  if (r < 0) throw Error("decode", "cannot open decoder: " + av_error_string(r), path);
+  if (r < 0) throw_av_error(r, "decode", "cannot open decoder: " + av_error_string(r), path);
   return cc;
 }
 

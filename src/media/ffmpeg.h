@@ -52,6 +52,14 @@ using AvBufferPtr = std::unique_ptr<uint8_t, AvFreeDeleter>;
 
 // av_strerror's text for an FFmpeg error code.
 std::string av_error_string(int err);
+// Whether an FFmpeg error code is a system errno (I/O, memory, permissions; EINVAL excepted, as
+// FFmpeg returns it for malformed data) rather than a verdict on the data.
+bool av_system_error(int err);
+// Throws `message` for a failed FFmpeg call that returned `err`: as ContentError when err says the
+// data is bad (invalid data, unsupported feature, EINVAL, ...), as lssd::Error carrying the errno
+// when the cause is the system's (I/O, memory, permissions): a rerun may succeed then.
+[[noreturn]] void throw_av_error(int err, const std::string& stage, const std::string& message,
+                                 const std::string& path);
 // New frames and packets; a frame reference to src. Throw lssd::Error("decode") when out of memory.
 FramePtr new_frame();
 PacketPtr new_packet();
@@ -129,7 +137,9 @@ CodecPtr open_decoder(const AVStream* st, const MediaOptions& mopts, const std::
 
 // Reads the packets of one stream (the others are discarded) until the end or a read error,
 // calling on_packet for each; the deadline is checked between packets. Returns the read
-// errors (0 or 1: a read error ends the stream, like EOF).
+// errors (0 or 1: a read error in the data ends the stream, like EOF). Throws lssd::Error
+// ("read", with the errno) for a system error (EIO: a failing disk or network file system), so
+// that the input is retried by a rerun instead of recorded with the clips read so far.
 template <typename OnPacket>
 int64_t for_each_packet(AVFormatContext* ctx, int stream_index, const Deadline& deadline, const std::string& path,
                         OnPacket&& on_packet) {
@@ -140,6 +150,7 @@ int64_t for_each_packet(AVFormatContext* ctx, int stream_index, const Deadline& 
     if (r == AVERROR_EOF) return 0;
     if (r < 0) {
       deadline.check(path);
+      if (av_system_error(r)) throw Error("read", "read error: " + av_error_string(r), path, -r);
       return 1;
     }
     if (pkt->stream_index == stream_index) on_packet(pkt.get());

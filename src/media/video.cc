@@ -1,18 +1,19 @@
 // Video: the clips of the first video stream, read as the release reads them (lssd/media.h):
-// the timestamps, the clip plan and its passes; the decode passes are in video_decode.cc.
+// the timestamps, the clip plan and its passes (VideoFileDecoder); the decode passes are in
+// video_decode.cc.
+#include "media/video_file_decoder.h"
+
 #include <algorithm>
 #include <set>
 #include <vector>
 
 #include <spdlog/spdlog.h>
 
-#include "lssd/clip_frames.h"
-#include "lssd/clips.h"
+#include "clips/clip_frames.h"
+#include "clips/clips.h"
 #include "lssd/media.h"
-#include "media/video_decode.h"
 
-namespace lssd {
-using namespace media;  // NOLINT: the module's own FFmpeg layer
+namespace lssd::media {
 
 namespace {
 
@@ -31,9 +32,9 @@ bool extradata_has_lavc(const AVFormatContext* ctx) {
 VideoStreamFacts video_stream_facts(const AVFormatContext* ctx, const std::string& path) {
   VideoStreamFacts v;
   v.index = first_video_stream(ctx);
-  if (v.index < 0) throw Error("open", "no video stream", path);
+  if (v.index < 0) throw ContentError("open", "no video stream", path);
   const AVStream* st = ctx->streams[v.index];
-  if (st->time_base.num <= 0 || st->time_base.den <= 0) throw Error("open", "invalid time base", path);
+  if (st->time_base.num <= 0 || st->time_base.den <= 0) throw ContentError("open", "invalid time base", path);
   v.tb = TimeBase{st->time_base.num, st->time_base.den};
   v.avg_fps = rational_value(st->avg_frame_rate);
   v.lavc = extradata_has_lavc(ctx);
@@ -53,10 +54,10 @@ VideoClipPlan plan_from(const PtsStats& s, TimeBase tb, double clip_len, const s
   if (s.count >= 2) {
     const double end_s = static_cast<double>(s.max) * tb.num / tb.den;
     if (end_s > kMaxDurationS) {
-      throw Error("open",
-                  "implausible duration: last timestamp at " + std::to_string(end_s) + " s (limit " +
-                      std::to_string(static_cast<int64_t>(kMaxDurationS)) + " s)",
-                  path);
+      throw ContentError("open",
+                         "implausible duration: last timestamp at " + std::to_string(end_s) + " s (limit " +
+                             std::to_string(static_cast<int64_t>(kMaxDurationS)) + " s)",
+                         path);
     }
   }
   return plan_video_clips(s.max, static_cast<size_t>(s.count), tb, clip_len);
@@ -80,14 +81,6 @@ size_t first_difference(const VideoClipPlan& a, const VideoClipPlan& b) {
     ++k;
   return k;
 }
-
-// The video stream's packets: every pts (the release's list when it reads timestamps from
-// packets, discard-flagged packets included), and the pts of the frames a decoder will return
-// (packets not flagged discard, e.g. outside an MP4 edit list), sorted.
-struct DemuxedPts {
-  PtsStats all;
-  std::vector<int64_t> frames;
-};
 
 // Demux-only pass over the video stream.
 DemuxedPts demux_packet_pts(AVFormatContext* ctx, int stream_index, const Deadline& deadline, const std::string& path) {
@@ -120,105 +113,113 @@ void set_ranges(const VideoClipPlan& plan, VideoFileResult* result) {
   result->num_clips = static_cast<int>(plan.clips.size());
 }
 
+}  // namespace
+
+VideoFileDecoder::VideoFileDecoder(const std::string& path, const VideoOptions& video, const MediaOptions& media,
+                                   const ClipSink<VideoClipFrames>& sink)
+    : path_(path), video_(video), media_(media), sink_(sink), log_scope_(path), deadline_(media.deadline_s) {}
+
+void VideoFileDecoder::demux() {
+  FormatPtr ctx = open_input(path_, &deadline_, /*genpts=*/true);
+  facts_ = video_stream_facts(ctx.get(), path_);
+  packets_ = demux_packet_pts(ctx.get(), facts_.index, deadline_, path_);
+}
+
+VideoFileResult VideoFileDecoder::fresh_result() const {
+  VideoFileResult r;
+  r.stream_index = facts_.index;
+  r.avg_fps = facts_.avg_fps;
+  r.should_buffer = facts_.should_buffer;
+  r.timestamp_source = facts_.lavc ? "packets" : "frames";
+  r.packet_timestamps = packets_.all.count;
+  return r;
+}
+
+DecodePass VideoFileDecoder::decode_from(const std::vector<VideoClip>& clips, size_t first) {
+  ++result_.decode_passes;
+  return decode_collecting(context(), clips, first, sink_.clip);
+}
+
 // The default passes: decode everything with the packets' plan; with the "frames" rule, the
 // decoded frames decide, and clips they plan otherwise are decoded again (one more pass).
-void decode_all(const std::string& path, const VideoOptions& vopts, const MediaOptions& mopts, Deadline* deadline,
-                const VideoStreamFacts& facts, const DemuxedPts& packets, const ClipSink<VideoClipFrames>& sink,
-                VideoFileResult* result) {
-  VideoClipPlan plan = plan_from(packets.all, facts.tb, vopts.clip_len, path);
-  auto decode = [&](size_t first) {
-    ++result->decode_passes;
-    return decode_collecting(path, mopts, deadline, facts, vopts, plan.clips, first, sink.clip);
-  };
-  DecodePass pass = decode(0);
-  result->num_timestamps = packets.all.count;
-  if (!facts.lavc) {
-    VideoClipPlan framed = plan_from(pass.frames, facts.tb, vopts.clip_len, path);
-    result->num_timestamps = pass.frames.count;
+void VideoFileDecoder::decode_all() {
+  VideoClipPlan plan = plan_from(packets_.all, facts_.tb, video_.clip_len, path_);
+  DecodePass pass = decode_from(plan.clips, 0);
+  result_.num_timestamps = packets_.all.count;
+  if (!facts_.lavc) {
+    VideoClipPlan framed = plan_from(pass.frames, facts_.tb, video_.clip_len, path_);
+    result_.num_timestamps = pass.frames.count;
     if (!same_clips(plan, framed)) {
       const size_t k = first_difference(plan, framed);
       plan = std::move(framed);
-      result->restart_from = static_cast<int>(k);
-      sink.withdraw(static_cast<int>(k));
-      if (sink.planned) sink.planned(static_cast<int>(plan.clips.size()));
-      if (!plan.skipped && k < plan.clips.size()) pass = decode(k);
+      result_.restart_from = static_cast<int>(k);
+      sink_.withdraw(static_cast<int>(k));
+      if (sink_.planned) sink_.planned(static_cast<int>(plan.clips.size()));
+      if (!plan.skipped && k < plan.clips.size()) pass = decode_from(plan.clips, k);
     }
   }
-  result->decoded_frames = pass.frames.count;
-  result->decode_errors = pass.errors;
-  result->skipped_short = plan.skipped;
+  result_.decoded_frames = pass.frames.count;
+  result_.decode_errors = pass.errors;
+  result_.skipped_short = plan.skipped;
   if (plan.skipped) return;
-  if (pass.frames.count == 0) throw Error("decode", "no frame could be decoded", path);
-  set_ranges(plan, result);
+  if (pass.frames.count == 0) throw ContentError("decode", "no frame could be decoded", path_);
+  set_ranges(plan, &result_);
 }
 
 // Decodes only what the clips keep (decode_selected), the plan made from the packets' pts (for
 // the "frames" rule: of the packets that give frames). False when the decoded frames did not
 // bear the packets out: the clips delivered were withdrawn, and decode_all must run.
-bool decode_kept(const std::string& path, const VideoOptions& vopts, const MediaOptions& mopts, Deadline* deadline,
-                 const VideoStreamFacts& facts, const DemuxedPts& packets, const ClipSink<VideoClipFrames>& sink,
-                 VideoFileResult* result) {
-  const PtsStats frames = stats_of(packets.frames);
-  const VideoClipPlan plan = plan_from(facts.lavc ? packets.all : frames, facts.tb, vopts.clip_len, path);
-  result->num_timestamps = facts.lavc ? packets.all.count : frames.count;
+bool VideoFileDecoder::decode_kept() {
+  const PtsStats frames = stats_of(packets_.frames);
+  const VideoClipPlan plan = plan_from(facts_.lavc ? packets_.all : frames, facts_.tb, video_.clip_len, path_);
+  result_.num_timestamps = facts_.lavc ? packets_.all.count : frames.count;
   if (plan.skipped) {
-    result->skipped_short = true;
+    result_.skipped_short = true;
     return true;
   }
-  const SelectedFrames sel = select_frames(packets.frames, plan.clips, facts, vopts);
-  const std::set<int64_t> frame_pts(packets.frames.begin(), packets.frames.end());
-  ++result->decode_passes;
-  const DecodePass pass = decode_selected(path, mopts, deadline, facts, sel, frame_pts, sink.clip);
+  const SelectedFrames sel = select_frames(packets_.frames, plan.clips, facts_, video_);
+  const std::set<int64_t> frame_pts(packets_.frames.begin(), packets_.frames.end());
+  ++result_.decode_passes;
+  const DecodePass pass = decode_selected(context(), sel, frame_pts, sink_.clip);
   if (!pass.complete) {
-    spdlog::debug("{}: decoding every frame after all: {}", path, pass.why);
-    sink.withdraw(0);
+    spdlog::debug("{}: decoding every frame after all: {}", path_, pass.why);
+    sink_.withdraw(0);
     return false;
   }
-  result->decoded_frames = pass.frames.count;
-  result->decode_errors = pass.errors;
-  set_ranges(plan, result);
+  result_.decoded_frames = pass.frames.count;
+  result_.decode_errors = pass.errors;
+  set_ranges(plan, &result_);
   return true;
 }
 
-}  // namespace
+VideoFileResult VideoFileDecoder::run() {
+  demux();
+  result_ = fresh_result();
+  const bool select = can_select(facts_, media_, packets_);
+  const PtsStats first = select && !facts_.lavc ? stats_of(packets_.frames) : packets_.all;
+  const VideoClipPlan plan = plan_from(first, facts_.tb, video_.clip_len, path_);
+  if (sink_.planned) sink_.planned(static_cast<int>(plan.clips.size()));
+  if (select) {
+    if (decode_kept()) return result_;
+    result_ = fresh_result();
+    result_.decode_passes = 1;  // the abandoned pass
+  }
+  if (facts_.lavc && plan.skipped) {  // the release's own list: nothing to decode
+    result_.skipped_short = true;
+    result_.num_timestamps = packets_.all.count;
+    return result_;
+  }
+  decode_all();
+  return result_;
+}
+
+}  // namespace lssd::media
+
+namespace lssd {
 
 VideoFileResult decode_video_clips(const std::string& path, const VideoOptions& vopts, const MediaOptions& mopts,
                                    const ClipSink<VideoClipFrames>& sink) {
-  FfmpegLogScope log_scope(path);
-  Deadline deadline(mopts.deadline_s);
-  VideoStreamFacts facts;
-  DemuxedPts packets;
-  {
-    FormatPtr ctx = open_input(path, &deadline, /*genpts=*/true);
-    facts = video_stream_facts(ctx.get(), path);
-    packets = demux_packet_pts(ctx.get(), facts.index, deadline, path);
-  }
-  auto fresh = [&] {
-    VideoFileResult r;
-    r.stream_index = facts.index;
-    r.avg_fps = facts.avg_fps;
-    r.should_buffer = facts.should_buffer;
-    r.timestamp_source = facts.lavc ? "packets" : "frames";
-    r.packet_timestamps = packets.all.count;
-    return r;
-  };
-  VideoFileResult result = fresh();
-  const bool select = can_select(facts, mopts, packets);
-  const PtsStats first = select && !facts.lavc ? stats_of(packets.frames) : packets.all;
-  const VideoClipPlan plan = plan_from(first, facts.tb, vopts.clip_len, path);
-  if (sink.planned) sink.planned(static_cast<int>(plan.clips.size()));
-  if (select) {
-    if (decode_kept(path, vopts, mopts, &deadline, facts, packets, sink, &result)) return result;
-    result = fresh();
-    result.decode_passes = 1;  // the abandoned pass
-  }
-  if (facts.lavc && plan.skipped) {  // the release's own list: nothing to decode
-    result.skipped_short = true;
-    result.num_timestamps = packets.all.count;
-    return result;
-  }
-  decode_all(path, vopts, mopts, &deadline, facts, packets, sink, &result);
-  return result;
+  return media::VideoFileDecoder(path, vopts, mopts, sink).run();
 }
 
 }  // namespace lssd

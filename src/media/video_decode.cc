@@ -8,7 +8,7 @@ extern "C" {
 #include <libavutil/imgutils.h>
 }
 
-#include "lssd/clip_frames.h"
+#include "clips/clip_frames.h"
 
 namespace lssd::media {
 namespace {
@@ -32,7 +32,7 @@ class RgbConverter {
     SwsContext* s = sws_getCachedContext(sws_.release(), w, h, fmt, w, h, AV_PIX_FMT_RGB24, SWS_BILINEAR, nullptr,
                                          nullptr, nullptr);
     sws_.reset(s);
-    if (!s) throw Error("decode", "cannot convert frames to RGB", path);
+    if (!s) throw ContentError("decode", "cannot convert frames to RGB", path);
     // Rows of a multiple of 16 bytes in a 16-byte-aligned vector: the very layout of the aligned
     // image below, so swscale writes the same bytes straight into the output.
     const int row = w * 3;
@@ -75,7 +75,7 @@ class ClipMaker {
   VideoClipFrames make(int index, const std::vector<const AVFrame*>& frames, const std::vector<int64_t>& pts,
                        const std::vector<int64_t>& keep) {
     if (frames.empty() || keep.empty())
-      throw Error("decode", "clip " + std::to_string(index) + " has no frames", path_);
+      throw ContentError("decode", "clip " + std::to_string(index) + " has no frames", path_);
     VideoClipFrames out;
     out.index = index;
     out.num_decoded = static_cast<int>(pts.size());
@@ -85,7 +85,7 @@ class ClipMaker {
     for (const int64_t k : keep) {
       const AVFrame* f = frames[static_cast<size_t>(k)];
       if (f->width != out.width || f->height != out.height)
-        throw Error("decode", "frame size changes within clip " + std::to_string(index), path_);
+        throw ContentError("decode", "frame size changes within clip " + std::to_string(index), path_);
       out.pts.push_back(pts[static_cast<size_t>(k)]);
       out.frames.push_back(rgb_.convert(f, path_));
     }
@@ -103,12 +103,13 @@ struct Opened {
   CodecPtr cc;
 };
 
-Opened open_stream(const std::string& path, const MediaOptions& mopts, Deadline* deadline, int index) {
+Opened open_stream(const DecodeContext& c) {
   Opened o;
-  o.ctx = open_input(path, deadline, /*genpts=*/true);
-  if (first_video_stream(o.ctx.get()) != index) throw Error("open", "stream layout changed between opens", path);
+  const int index = c.facts.index;
+  o.ctx = open_input(c.path, c.deadline, /*genpts=*/true);
+  if (first_video_stream(o.ctx.get()) != index) throw Error("open", "stream layout changed between opens", c.path);
   discard_all_but(o.ctx.get(), index);
-  o.cc = open_decoder(o.ctx->streams[index], mopts, path);
+  o.cc = open_decoder(o.ctx->streams[index], c.media, c.path);
   return o;
 }
 
@@ -139,30 +140,30 @@ SelectedFrames select_frames(const std::vector<int64_t>& sorted_pts, const std::
   return sel;
 }
 
-DecodePass decode_collecting(const std::string& path, const MediaOptions& mopts, Deadline* deadline,
-                             const VideoStreamFacts& facts, const VideoOptions& vopts,
-                             const std::vector<VideoClip>& clips, size_t first,
+DecodePass decode_collecting(const DecodeContext& c, const std::vector<VideoClip>& clips, size_t first,
                              const std::function<void(VideoClipFrames&&)>& on_clip) {
-  Opened s = open_stream(path, mopts, deadline, facts.index);
+  const VideoStreamFacts& facts = c.facts;
+  const VideoOptions& vopts = c.video;
+  Opened s = open_stream(c);
   ClipFrameCollector collector(std::vector<VideoClip>(clips.begin() + static_cast<ptrdiff_t>(first), clips.end()),
                                facts.should_buffer);
-  ClipMaker maker(path);
+  ClipMaker maker(c.path);
   std::map<uint64_t, FramePtr> held;
   auto deliver = [&] {
-    CollectedClip c;
-    while (collector.pop_complete(&c)) {
+    CollectedClip clip;
+    while (collector.pop_complete(&clip)) {
       std::vector<const AVFrame*> frames;
-      for (const uint64_t id : c.ids) frames.push_back(held.at(id).get());
+      for (const uint64_t id : clip.ids) frames.push_back(held.at(id).get());
       const auto keep =
-          select_clip_frames(static_cast<int64_t>(c.ids.size()), facts.avg_fps, vopts.fps, vopts.n_frames);
-      VideoClipFrames out = maker.make(c.index, frames, c.pts, keep);
-      deadline->excluding([&] { on_clip(std::move(out)); });
+          select_clip_frames(static_cast<int64_t>(clip.ids.size()), facts.avg_fps, vopts.fps, vopts.n_frames);
+      VideoClipFrames out = maker.make(clip.index, frames, clip.pts, keep);
+      c.deadline->excluding([&] { on_clip(std::move(out)); });
     }
     for (const uint64_t id : collector.take_released()) held.erase(id);
   };
   DecodePass pass;
   uint64_t next_id = 0;
-  pass.errors = decode_stream(s.ctx.get(), s.cc.get(), facts.index, *deadline, path, [&](const AVFrame* f) {
+  pass.errors = decode_stream(s.ctx.get(), s.cc.get(), facts.index, *c.deadline, c.path, [&](const AVFrame* f) {
     if (f->pts == AV_NOPTS_VALUE) return;  // PyAV gives pts None; the release's lists drop those
     pass.frames.add(f->pts);
     const uint64_t id = next_id++;
@@ -175,11 +176,10 @@ DecodePass decode_collecting(const std::string& path, const MediaOptions& mopts,
   return pass;
 }
 
-DecodePass decode_selected(const std::string& path, const MediaOptions& mopts, Deadline* deadline,
-                           const VideoStreamFacts& facts, const SelectedFrames& sel, const std::set<int64_t>& frame_pts,
+DecodePass decode_selected(const DecodeContext& c, const SelectedFrames& sel, const std::set<int64_t>& frame_pts,
                            const std::function<void(VideoClipFrames&&)>& on_clip) {
-  Opened s = open_stream(path, mopts, deadline, facts.index);
-  ClipMaker maker(path);
+  Opened s = open_stream(c);
+  ClipMaker maker(c.path);
   std::map<int64_t, FramePtr> held;  // kept frames by pts
   size_t next = 0;                   // the next clip to deliver
   auto deliver = [&] {
@@ -194,7 +194,7 @@ DecodePass decode_selected(const std::string& path, const MediaOptions& mopts, D
       VideoClipFrames out = maker.make(static_cast<int>(next), frames, sel.kept[next], keep);
       out.clip_pts = sel.clip_pts[next];
       out.num_decoded = static_cast<int>(sel.clip_pts[next].size());
-      deadline->excluding([&] { on_clip(std::move(out)); });
+      c.deadline->excluding([&] { on_clip(std::move(out)); });
       for (auto it = held.begin(); it != held.end();)
         it = sel.last_use.at(it->first) <= next ? held.erase(it) : std::next(it);
       ++next;
@@ -207,15 +207,16 @@ DecodePass decode_selected(const std::string& path, const MediaOptions& mopts, D
     cc->skip_frame = pkt->pts != AV_NOPTS_VALUE && sel.last_use.count(pkt->pts) ? AVDISCARD_DEFAULT : AVDISCARD_NONREF;
   };
   try {
-    pass.errors = decode_stream_with(s.ctx.get(), cc, facts.index, *deadline, path, before_send, [&](const AVFrame* f) {
-      if (f->pts == AV_NOPTS_VALUE) throw Abandon{"a frame without pts"};
-      if (!frame_pts.count(f->pts)) throw Abandon{"frame pts " + std::to_string(f->pts) + " is no packet's"};
-      if (f->pts <= last) throw Abandon{"frames out of pts order"};
-      last = f->pts;
-      pass.frames.add(f->pts);
-      if (sel.last_use.count(f->pts)) held[f->pts] = ref_frame(f);
-      deliver();
-    });
+    pass.errors =
+        decode_stream_with(s.ctx.get(), cc, c.facts.index, *c.deadline, c.path, before_send, [&](const AVFrame* f) {
+          if (f->pts == AV_NOPTS_VALUE) throw Abandon{"a frame without pts"};
+          if (!frame_pts.count(f->pts)) throw Abandon{"frame pts " + std::to_string(f->pts) + " is no packet's"};
+          if (f->pts <= last) throw Abandon{"frames out of pts order"};
+          last = f->pts;
+          pass.frames.add(f->pts);
+          if (sel.last_use.count(f->pts)) held[f->pts] = ref_frame(f);
+          deliver();
+        });
   } catch (const Abandon& a) {
     pass.complete = false;
     pass.why = a.why;

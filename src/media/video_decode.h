@@ -1,5 +1,5 @@
-// Private to src/media/: the video decode passes behind decode_video_clips (video.cc), and what
-// they share.
+// Private to src/media/: the video decode passes that VideoFileDecoder (video_file_decoder.h)
+// runs, and what they share.
 #pragma once
 #include <cstdint>
 #include <functional>
@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "lssd/clips.h"
+#include "clips/clips.h"
 #include "lssd/media.h"
 #include "media/ffmpeg.h"
 
@@ -54,11 +54,19 @@ struct SelectedFrames {
 SelectedFrames select_frames(const std::vector<int64_t>& sorted_pts, const std::vector<VideoClip>& clips,
                              const VideoStreamFacts& facts, const VideoOptions& vopts);
 
+// What every decode pass over one file reads: the file, the options, its deadline (the clock
+// stops while a clip is handed on) and its video stream.
+struct DecodeContext {
+  const std::string& path;
+  const VideoOptions& video;
+  const MediaOptions& media;
+  Deadline* deadline;
+  const VideoStreamFacts& facts;
+};
+
 // Decodes the file once, in order, and delivers the clips of `clips` from index `first` on:
 // each clip's frames as the release's reader picks them among the decoded frames.
-DecodePass decode_collecting(const std::string& path, const MediaOptions& mopts, Deadline* deadline,
-                             const VideoStreamFacts& facts, const VideoOptions& vopts,
-                             const std::vector<VideoClip>& clips, size_t first,
+DecodePass decode_collecting(const DecodeContext& c, const std::vector<VideoClip>& clips, size_t first,
                              const std::function<void(VideoClipFrames&&)>& on_clip);
 
 // Decodes only what the clips keep: a packet whose pts no clip keeps is sent with the decoder's
@@ -66,8 +74,7 @@ DecodePass decode_collecting(const std::string& path, const MediaOptions& mopts,
 // frames still are). Each clip's frames are `sel`'s, computed from the packets' pts; the decoded
 // frames must bear that out (every pts among `frame_pts`, in increasing order, no decode error,
 // every kept frame decoded), else the pass stops with complete = false.
-DecodePass decode_selected(const std::string& path, const MediaOptions& mopts, Deadline* deadline,
-                           const VideoStreamFacts& facts, const SelectedFrames& sel, const std::set<int64_t>& frame_pts,
+DecodePass decode_selected(const DecodeContext& c, const SelectedFrames& sel, const std::set<int64_t>& frame_pts,
                            const std::function<void(VideoClipFrames&&)>& on_clip);
 
 }  // namespace lssd::media

@@ -1,4 +1,4 @@
-#include "lssd/pipeline/assembler.h"
+#include "pipeline/assembler.h"
 
 #include <spdlog/spdlog.h>
 
@@ -17,15 +17,8 @@ namespace {
 double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 }  // namespace
 
-Assembler::Assembler(const PipelineOptions& o, Tally* tally, std::atomic<int64_t>* in_flight,
-                     JsonlAppender* video_manifest, JsonlAppender* audio_manifest, JsonlAppender* errors,
-                     std::function<std::string(bool video)> model_id)
-    : o_(o),
-      tally_(tally),
-      in_flight_(in_flight),
-      manifest_{video_manifest, audio_manifest},
-      errors_(errors),
-      model_id_(std::move(model_id)) {}
+Assembler::Assembler(AssemblerSinks sinks, Tally* tally, std::atomic<int64_t>* in_flight)
+    : sinks_(std::move(sinks)), tally_(tally), in_flight_(in_flight) {}
 
 uint64_t Assembler::begin(Record base) {
   std::lock_guard<std::mutex> lock(mu_);
@@ -75,23 +68,26 @@ void Assembler::update(uint64_t id, const std::function<void(Record&)>& f) {
   if (it != units_.end()) f(it->second.record);
 }
 
-void Assembler::fail(uint64_t id, const std::string& stage, const std::string& message) {
+void Assembler::fail(uint64_t id, const std::string& stage, const std::string& message, bool from_content) {
   std::optional<Unit> u = take(id);
   if (!u) return;
   u->record.wall_s = seconds_since(u->start);
-  record_failure(std::move(u->record), stage, message);
+  record_failure(std::move(u->record), stage, message, from_content);
 }
 
-void Assembler::record_failure(Record r, const std::string& stage, const std::string& message) {
+void Assembler::record_failure(Record r, const std::string& stage, const std::string& message, bool from_content) {
   r.status = RecordStatus::Failed;
   r.output.clear();
   r.error_stage = stage;
   r.error_message = message;
+  r.error_from_content = from_content;
   r.num_clips = 0;
   r.shape.clear();
-  spdlog::error("{}: [{}] {}", r.path, stage, message);
+  const std::string track = r.track_index >= 0 ? " track " + std::to_string(r.track_index) : "";
+  spdlog::error("{}: [{}{} {}] {}", r.path, to_string(r.modality), track, stage, message);
   append_manifest(r);
-  append_or_stop(errors_, error_to_json(r.path, to_string(r.modality), stage, message));
+  append_or_stop(sinks_.errors,
+                 error_to_json(r.path, to_string(r.modality), stage, message, r.track_index, from_content));
   ++tally_->failed;
 }
 
@@ -130,7 +126,7 @@ std::optional<Assembler::Unit> Assembler::take(uint64_t id) {
 
 void Assembler::maybe_finish(std::unique_lock<std::mutex>& lock, uint64_t id) {
   Unit& u = units_.at(id);
-  if (u.expected < 0 || u.received < u.expected) return;
+  if (!u.expected || u.received < *u.expected) return;
   Unit done = std::move(u);
   units_.erase(id);
   --*in_flight_;
@@ -139,11 +135,11 @@ void Assembler::maybe_finish(std::unique_lock<std::mutex>& lock, uint64_t id) {
 }
 
 FloatArray Assembler::stack_rows(const Unit& u) const {
-  const bool video = u.record.modality == Modality::Video;
+  const Modality modality = u.record.modality;
   const auto m = static_cast<int64_t>(u.rows.size());
   const size_t per = m > 0 ? u.rows[0].size() : 0;  // encoder rows are [5*768] per video clip already
-  const auto width = static_cast<int64_t>(video ? per / 5 : per);
-  FloatArray a(output_shape(video, m, width));
+  const auto width = static_cast<int64_t>(modality == Modality::Video ? per / 5 : per);
+  FloatArray a(output_shape(modality, m, width));
   for (int64_t i = 0; i < m; ++i) std::copy(u.rows[i].begin(), u.rows[i].end(), a.data.begin() + i * per);
   return a;
 }
@@ -154,12 +150,12 @@ void Assembler::write(Unit u) {
   r.output = output_name(r.rel_path, r.track_index, r.track_language);
   r.num_clips = a.shape[0];
   r.shape = a.shape;
-  r.dtype = o_.float16_output ? "float16" : "float32";
+  r.dtype = sinks_.dtype == NpyDtype::Float16 ? "float16" : "float32";
   r.status = RecordStatus::Ok;
   r.wall_s = seconds_since(u.start);
   try {
-    const std::string root = (fs::path(o_.output_dir) / to_string(r.modality)).string();
-    write_npy(safe_output_path(root, r.output), a, o_.float16_output ? NpyDtype::Float16 : NpyDtype::Float32);
+    const std::string root = (fs::path(sinks_.output_dir) / to_string(r.modality)).string();
+    write_npy(safe_output_path(root, r.output), a, sinks_.dtype);
   } catch (const Error& e) {
     record_failure(r, "output", e.message());
     // A full or read-only output file system fails every later output too: stop the run.
@@ -175,14 +171,13 @@ void Assembler::write(Unit u) {
 // Every manifest record carries the model id, resolved here: the first call may wait for the
 // model file's hash (computed in the background while the run starts).
 void Assembler::append_manifest(Record r) {
-  const bool video = r.modality == Modality::Video;
   try {
-    r.model_id = model_id_(video);
+    r.model_id = sinks_.model_id(r.modality);
   } catch (const std::exception& e) {
-    set_fatal(std::string("cannot identify the ") + (video ? "video" : "audio") + " model: " + e.what());
+    set_fatal(std::string("cannot identify the ") + to_string(r.modality) + " model: " + e.what());
     return;
   }
-  append_or_stop(manifest_[video ? 0 : 1], record_to_json(r));
+  append_or_stop(sinks_.manifests[r.modality], record_to_json(r));
 }
 
 // A manifest or error log that cannot be appended to (disk full, I/O error) ends the run: the

@@ -1,4 +1,4 @@
-#include "lssd/pipeline/replicas.h"
+#include "pipeline/replicas.h"
 
 #include <algorithm>
 
@@ -15,7 +15,7 @@ std::string num_gpus_text(const EncoderOptions& o) {
   return s + "]";
 }
 
-void add(ReplicaPlan* p, int index, std::string label) {
+void add(ReplicaPlan* p, std::optional<int> index, std::string label) {
   p->device_index.push_back(index);
   p->label.push_back(std::move(label));
 }
@@ -28,19 +28,19 @@ ReplicaPlan plan_replicas(const EncoderOptions& o, int visible_cuda, int cpu_rep
   p.cuda = o.device != "cpu" && (o.device != "auto" || visible_cuda > 0);
   if (!p.cuda) {
     const int n = std::max(1, cpu_replicas);
-    for (int r = 0; r < n; ++r) add(&p, -1, n == 1 ? "cpu" : "cpu#" + std::to_string(r));
+    for (int r = 0; r < n; ++r) add(&p, std::nullopt, n == 1 ? "cpu" : "cpu#" + std::to_string(r));
     p.note = n == 1 ? "running on CPU: one encoder replica (DIST.NUM_GPUS applies to CUDA devices)"
                     : "running on CPU: " + std::to_string(n) + " encoder replicas as pseudo-devices (test hook)";
     return p;
   }
   if (o.device.rfind("cuda:", 0) == 0) {
-    add(&p, -1, o.device);
+    add(&p, std::nullopt, o.device);
     if (explicit_gpus)
       p.note = "RUNTIME.DEVICE " + o.device + " names one device: DIST.NUM_GPUS " + num_gpus_text(o) + " is not used";
     return p;
   }
   if (visible_cuda <= 0) {  // RUNTIME.DEVICE cuda without CUDA: the tower's load says so
-    add(&p, -1, "cuda");
+    add(&p, std::nullopt, "cuda");
     return p;
   }
   if (!o.gpu_ids.empty()) {

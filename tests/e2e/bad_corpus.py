@@ -143,7 +143,7 @@ def generate(dst, sample_dir=None):
 
     # ---- video inputs -------------------------------------------------------------------
     write(V("zero_bytes.mp4"), b"")
-    add("video/zero_bytes.mp4", "zero-byte file", "failed", r"cannot open|Invalid data")
+    add("video/zero_bytes.mp4", "zero-byte file", "failed", r"empty file \(0 bytes\)")
     write(V("trunc_header.mp4"), good[:40])
     add("video/trunc_header.mp4", "truncated inside the header (40 bytes)", "failed", r"cannot open|stream info")
     write(V("trunc_30.mp4"), good[:int(len(good) * 0.3)])
@@ -245,7 +245,7 @@ def generate(dst, sample_dir=None):
 
     # ---- audio inputs -------------------------------------------------------------------
     write(A("zero_bytes.wav"), b"")
-    add("audio/zero_bytes.wav", "zero-byte wav", "failed", r"cannot open|Invalid data")
+    add("audio/zero_bytes.wav", "zero-byte wav", "failed", r"empty file \(0 bytes\)")
     write(A("random_bytes.wav"), bytes(rng.getrandbits(8) for _ in range(32768)))
     add("audio/random_bytes.wav", "32 KiB of random bytes named .wav", "failed", r"cannot open|not allowed|stream")
     write(A("trunc_header.wav"), good_wav[:20])

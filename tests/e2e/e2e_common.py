@@ -8,6 +8,8 @@ tiny_model_dir(): the tiny random-weight encoders (video.pt, audio.pt), made onc
   the reference formulation (<dir>-reference), which run_reference() uses: the Python reference
   pipeline is an oracle and keeps the reference formulation.
 run_infer(): runs lssd-infer with the tiny model on CPU at 2 threads, returns (rc, stderr text).
+e2e_main(): the main() of a test made of steps (one Checker, the tiny model, one scratch dir).
+Checker and the paths (SOURCE_DIR, BUILD_DIR, SAMPLE_DIR, PYTHON) come from tests/lssd_testing.py.
 """
 import contextlib
 import fcntl
@@ -19,11 +21,9 @@ import sys
 import tempfile
 import time
 
-SOURCE_DIR = os.environ.get("LSSD_SOURCE_DIR",
-                            os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
-BUILD_DIR = os.environ.get("LSSD_BUILD_DIR", os.path.join(SOURCE_DIR, "build"))
-SAMPLE_DIR = os.path.join(SOURCE_DIR, "sample_data")
-PYTHON = os.environ.get("LSSD_PYTHON") or sys.executable  # ctest sets LSSD_PYTHON (CMake cache variable)
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # tests/
+from lssd_testing import BUILD_DIR, PYTHON, SAMPLE_DIR, SOURCE_DIR, Checker  # noqa: E402,F401  (re-exported)
+
 REFERENCE = os.path.join(SOURCE_DIR, "tests", "oracle", "reference_pipeline.py")
 THREADS = 2
 
@@ -73,7 +73,7 @@ def tiny_model_dir(kernels=None):
             finally:
                 if os.path.exists(tmp):
                     shutil.rmtree(tmp, ignore_errors=True)
-            print(f"made the tiny test model in {d} ({time.time() - t0:.1f} s)", flush=True)
+            print(f"made the tiny test model in {d} ({time.time() - t0:.1f} s)", file=sys.stderr, flush=True)
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)
     return d
@@ -180,26 +180,24 @@ def scratch(prefix):
             shutil.rmtree(d, ignore_errors=True)
 
 
-class Checker:
-    """Collects failures; prints every check; exit code via .finish()."""
-
-    def __init__(self, name):
-        self.name = name
-        self.failures = []
-        self.t0 = time.time()
-
-    def check(self, ok, what):
-        print(f"{'ok  ' if ok else 'FAIL'} {what}", flush=True)
-        if not ok:
-            self.failures.append(what)
-        return ok
-
-    def finish(self):
-        dt = time.time() - self.t0
-        if self.failures:
-            print(f"{self.name}: {len(self.failures)} failure(s) in {dt:.1f}s:")
-            for f in self.failures:
-                print(f"  - {f}")
-            return 1
-        print(f"{self.name}: all checks passed in {dt:.1f}s")
-        return 0
+def e2e_main(name, scratch_prefix, steps, timings=False, before_cleanup=None):
+    """The main() of an e2e test made of steps: one Checker(name), the tiny model made (or found)
+    first, one scratch directory for all steps; runs step(c, tmp) (step(c, tmp, timings) with
+    timings=True: a dict of {what: seconds} printed at the end) in order, then
+    before_cleanup(tmp) if given (even when a step raised); returns the exit code for sys.exit."""
+    c = Checker(name)
+    tiny_model_dir()
+    times = {}
+    with scratch(scratch_prefix) as tmp:
+        try:
+            for step in steps:
+                if timings:
+                    step(c, tmp, times)
+                else:
+                    step(c, tmp)
+        finally:
+            if before_cleanup:
+                before_cleanup(tmp)
+    for k, v in times.items():
+        print(f"time {k}: {v:.1f} s")
+    return c.finish()

@@ -67,7 +67,7 @@ def grep_tree(root, needle):
     return hits
 
 
-def part_a(c, tmp, timings):
+def check_bad_corpus(c, tmp, timings):
     data, out = os.path.join(tmp, "data"), os.path.join(tmp, "out")
     shutil.copytree(ec.SAMPLE_DIR, os.path.join(data, "sample"))
     cases = bad_corpus.generate(os.path.join(data, "bad"))
@@ -136,7 +136,7 @@ def part_a(c, tmp, timings):
         print(f"  {name:32s} {got[:90]:90s} | {kind}")
 
 
-def part_b(c, tmp, timings):
+def check_deadlines(c, tmp, timings):
     data, out = os.path.join(tmp, "b_data"), os.path.join(tmp, "b_out")
     os.makedirs(os.path.join(data, "slow"))
     big = os.path.join(data, "slow", "big_720p_12s.mp4")
@@ -165,28 +165,18 @@ def part_b(c, tmp, timings):
             f"(b) multi-clip videos waiting on the encoder do not hit MEDIA.DEADLINE_S 1 (rc {rc}, {st})")
 
 
-def main():
-    c = ec.Checker("test_bad_inputs")
-    ec.tiny_model_dir()
-    timings = {}
-    with ec.scratch("lssd_e2e_bad_") as tmp:
-        try:
-            part_a(c, tmp, timings)
-            part_b(c, tmp, timings)
-        finally:
-            # chmod 000 files make rmtree fail for non-root users
-            for dirpath, _dirs, files in os.walk(tmp):
-                for f in files:
-                    p = os.path.join(dirpath, f)
-                    if not os.path.islink(p):
-                        try:
-                            os.chmod(p, 0o644)
-                        except OSError:
-                            pass
-    for k, v in timings.items():
-        print(f"timing {k}: {v:.1f} s")
-    return c.finish()
+def make_removable(tmp):
+    """chmod 000 files make rmtree fail for non-root users."""
+    for dirpath, _dirs, files in os.walk(tmp):
+        for f in files:
+            p = os.path.join(dirpath, f)
+            if not os.path.islink(p):
+                try:
+                    os.chmod(p, 0o644)
+                except OSError:
+                    pass
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(ec.e2e_main("test_bad_inputs", "lssd_e2e_bad_", [check_bad_corpus, check_deadlines], timings=True,
+                         before_cleanup=make_removable))

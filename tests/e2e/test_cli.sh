@@ -11,7 +11,7 @@ check() { if eval "$2"; then echo "ok   $1"; else echo "FAIL $1"; fail=1; fi; }
 out=$("$infer" --cfg configs/B3.yaml DATA.PATH_TO_DATA_DIR "$tmp/x" OUTPUT_DIR "$tmp/y" TEST.BATCH_SIZE 4 -v 2>"$tmp/err")
 rc=$?
 check "-v prints the resolved config with BATCH_SIZE 4" '[[ "$out" == *"BATCH_SIZE: 4  #"* ]]'
-check "-v shows the config file's encoder path" '[[ "$out" == *"VIDEO_ENCODER_FILE: models/B3/video.pt"* ]]'
+check "-v shows the config file's encoder path, made absolute" '[[ "$out" == *"VIDEO_ENCODER_FILE: $PWD/models/B3/video.pt"* ]]'
 check "missing input dir is a usage error (exit 2), named" '[[ $rc == 2 && "$(cat $tmp/err)" == *"$tmp/x"* ]]'
 check "a usage error creates no OUTPUT_DIR" '[[ ! -e "$tmp/y" ]]'
 mkdir -p "$tmp/empty"

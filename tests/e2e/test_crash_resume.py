@@ -79,97 +79,91 @@ def tmp_files(root):
     return [os.path.join(dp, f) for dp, _d, fs in os.walk(root) for f in fs if f.startswith(".tmp.")]
 
 
-def main():
-    c = ec.Checker("test_crash_resume")
-    ec.tiny_model_dir()
-    timings = {}
-    with ec.scratch("lssd_e2e_crash_") as tmp:
-        data, ref, out = (os.path.join(tmp, x) for x in ("data", "out_ref", "out"))
-        make_corpus(data)
-        n_inputs = COPIES * len(SOURCES)
+def check_kill_and_rerun(c, tmp, timings):
+    """Steps 1-3 of the docstring: the uninterrupted run, the killed run, the rerun."""
+    data, ref, out = (os.path.join(tmp, x) for x in ("data", "out_ref", "out"))
+    make_corpus(data)
+    n_inputs = COPIES * len(SOURCES)
 
-        rc, log, dt = run(data, ref)
-        timings["uninterrupted run"] = dt
-        if not c.check(rc == 0, f"uninterrupted run: exit 0 (got {rc}, {dt:.1f} s)"):
-            print(log[-3000:])
-            return c.finish()
-        ref_recs = ec.latest_records(ref)
-        c.check(len(ref_recs) == n_inputs, f"uninterrupted run: {n_inputs} records (got {len(ref_recs)})")
+    rc, log, dt = run(data, ref)
+    timings["uninterrupted run"] = dt
+    if not c.check(rc == 0, f"uninterrupted run: exit 0 (got {rc}, {dt:.1f} s)"):
+        print(log[-3000:])
+        return
+    ref_recs = ec.latest_records(ref)
+    c.check(len(ref_recs) == n_inputs, f"uninterrupted run: {n_inputs} records (got {len(ref_recs)})")
 
-        # The run to kill.
-        t0 = time.time()
-        p = subprocess.Popen(infer_cmd(data, out), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        while p.poll() is None and n_ok_records(out) < 1 and time.time() - t0 < 600:
-            time.sleep(0.05)
-        killed_at = time.time() - t0
-        still_running = p.poll() is None
-        if still_running:
-            os.kill(p.pid, signal.SIGKILL)
-        p.wait()
-        done_before = n_ok_records(out)
-        timings["killed run"] = killed_at
-        c.check(still_running and p.returncode == -signal.SIGKILL,
-                f"killed with SIGKILL mid-run after {killed_at:.1f} s ({done_before} outputs recorded)")
-        c.check(0 < done_before < n_inputs, f"the kill left partial work: {done_before} of {n_inputs} recorded")
+    # The run to kill.
+    t0 = time.time()
+    p = subprocess.Popen(infer_cmd(data, out), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    while p.poll() is None and n_ok_records(out) < 1 and time.time() - t0 < 600:
+        time.sleep(0.05)
+    killed_at = time.time() - t0
+    still_running = p.poll() is None
+    if still_running:
+        os.kill(p.pid, signal.SIGKILL)
+    p.wait()
+    done_before = n_ok_records(out)
+    timings["killed run"] = killed_at
+    c.check(still_running and p.returncode == -signal.SIGKILL,
+            f"killed with SIGKILL mid-run after {killed_at:.1f} s ({done_before} outputs recorded)")
+    c.check(0 < done_before < n_inputs, f"the kill left partial work: {done_before} of {n_inputs} recorded")
 
-        # A torn last manifest line and a stale temporary file (what a power loss leaves).
-        with open(os.path.join(out, "audio", "manifest.jsonl"), "ab") as f:
-            f.write(b'{"v":1,"modality":"audio","path":"' + data.encode() + b'/copy3/audio/sp')
-        planted = os.path.join(out, "video", "copy0", "video", "ucf", ".tmp.testsrc2_320x240_25fps_2.0s.mp4.npy.42")
-        os.makedirs(os.path.dirname(planted), exist_ok=True)
-        with open(planted, "wb") as f:
-            f.write(b"\x93NUMPY partial")
-        leftovers = tmp_files(out)
+    # A torn last manifest line and a stale temporary file (what a power loss leaves).
+    with open(os.path.join(out, "audio", "manifest.jsonl"), "ab") as f:
+        f.write(b'{"v":1,"modality":"audio","path":"' + data.encode() + b'/copy3/audio/sp')
+    planted = os.path.join(out, "video", "copy0", "video", "ucf", ".tmp.testsrc2_320x240_25fps_2.0s.mp4.npy.42")
+    os.makedirs(os.path.dirname(planted), exist_ok=True)
+    with open(planted, "wb") as f:
+        f.write(b"\x93NUMPY partial")
+    leftovers = tmp_files(out)
 
-        rc, log, dt = run(data, out)
-        timings["rerun"] = dt
-        m = re.findall(r"done: (\d+) outputs = (\d+) written \+ (\d+) already done", log)
-        resumed = int(m[-1][2]) if m else -1
-        if not c.check(rc == 0, f"rerun: exit 0 (got {rc}, {dt:.1f} s)"):
-            print(log[-3000:])
-        c.check(resumed >= 1 and resumed == done_before,
-                f"rerun resumes: {resumed} outputs already done (the killed run recorded {done_before})")
-        c.check("incomplete last line ignored" in log, "rerun warns about the torn manifest line")
-        bad_lines = []
-        for mod in ("video", "audio"):
-            with open(os.path.join(out, mod, "manifest.jsonl"), "rb") as f:
-                for k, line in enumerate(f.read().split(b"\n"), 1):
-                    try:
-                        if line.strip():
-                            json.loads(line)
-                    except ValueError:
-                        bad_lines.append(f"{mod}:{k}")
-        c.check(not bad_lines, f"the torn line is cut off: every manifest line parses ({bad_lines})")
-        recs = ec.latest_records(out)
-        c.check(set(recs) == set(ref_recs) and len(recs) == n_inputs,
-                f"every input present once in the latest records ({len(recs)} of {n_inputs})")
-        a = {meaningful(r) for r in recs.values()}
-        b = {meaningful(r) for r in ref_recs.values()}
-        c.check(a == b, f"manifest records equal the uninterrupted run's as sets (differ: {sorted(a ^ b)[:4]})")
-        worst, missing = 0.0, []
-        for key, r in ref_recs.items():
-            x = os.path.join(ref, r["modality"], r["output"])
-            y = os.path.join(out, r["modality"], r["output"])
-            if not os.path.exists(y):
-                missing.append(y)
-                continue
-            ax, ay = np.load(x), np.load(y)
-            worst = max(worst, float(np.abs(ax - ay).max()) if ax.shape == ay.shape else float("inf"))
-        c.check(not missing and worst <= TOL, f"embeddings within {TOL} of the uninterrupted run "
-                                              f"(max abs diff {worst:.2e}, missing {missing[:3]})")
-        c.check(planted in leftovers, f"before the rerun: {len(leftovers)} leftover .tmp.* file(s) (incl. the planted one)")
-        left = tmp_files(out)
-        c.check(not left, f"no .tmp.* file left under OUTPUT_DIR after the rerun ({left[:3]})")
-        c.check("leftover temporary" in log, "the rerun logs the removal of leftover temporary files")
-        reader = os.path.join(ec.BUILD_DIR, "lssd-read")
-        if os.path.exists(reader):
-            r = subprocess.run([reader, "verify", out], capture_output=True, text=True, timeout=300)
-            c.check(r.returncode == 0 and "leftover" not in r.stdout + r.stderr,
-                    f"lssd-read verify passes with no warnings (rc {r.returncode}) {(r.stdout + r.stderr)[-300:]}")
-    for k, v in timings.items():
-        print(f"timing {k}: {v:.1f} s")
-    return c.finish()
+    rc, log, dt = run(data, out)
+    timings["rerun"] = dt
+    m = re.findall(r"done: (\d+) outputs = (\d+) written \+ (\d+) already done", log)
+    resumed = int(m[-1][2]) if m else -1
+    if not c.check(rc == 0, f"rerun: exit 0 (got {rc}, {dt:.1f} s)"):
+        print(log[-3000:])
+    c.check(resumed >= 1 and resumed == done_before,
+            f"rerun resumes: {resumed} outputs already done (the killed run recorded {done_before})")
+    c.check("incomplete last line ignored" in log, "rerun warns about the torn manifest line")
+    bad_lines = []
+    for mod in ("video", "audio"):
+        with open(os.path.join(out, mod, "manifest.jsonl"), "rb") as f:
+            for k, line in enumerate(f.read().split(b"\n"), 1):
+                try:
+                    if line.strip():
+                        json.loads(line)
+                except ValueError:
+                    bad_lines.append(f"{mod}:{k}")
+    c.check(not bad_lines, f"the torn line is cut off: every manifest line parses ({bad_lines})")
+    recs = ec.latest_records(out)
+    c.check(set(recs) == set(ref_recs) and len(recs) == n_inputs,
+            f"every input present once in the latest records ({len(recs)} of {n_inputs})")
+    a = {meaningful(r) for r in recs.values()}
+    b = {meaningful(r) for r in ref_recs.values()}
+    c.check(a == b, f"manifest records equal the uninterrupted run's as sets (differ: {sorted(a ^ b)[:4]})")
+    worst, missing = 0.0, []
+    for key, r in ref_recs.items():
+        x = os.path.join(ref, r["modality"], r["output"])
+        y = os.path.join(out, r["modality"], r["output"])
+        if not os.path.exists(y):
+            missing.append(y)
+            continue
+        ax, ay = np.load(x), np.load(y)
+        worst = max(worst, float(np.abs(ax - ay).max()) if ax.shape == ay.shape else float("inf"))
+    c.check(not missing and worst <= TOL, f"embeddings within {TOL} of the uninterrupted run "
+                                          f"(max abs diff {worst:.2e}, missing {missing[:3]})")
+    c.check(planted in leftovers, f"before the rerun: {len(leftovers)} leftover .tmp.* file(s) (incl. the planted one)")
+    left = tmp_files(out)
+    c.check(not left, f"no .tmp.* file left under OUTPUT_DIR after the rerun ({left[:3]})")
+    c.check("leftover temporary" in log, "the rerun logs the removal of leftover temporary files")
+    reader = os.path.join(ec.BUILD_DIR, "lssd-read")
+    if os.path.exists(reader):
+        r = subprocess.run([reader, "verify", out], capture_output=True, text=True, timeout=300)
+        c.check(r.returncode == 0 and "leftover" not in r.stdout + r.stderr,
+                f"lssd-read verify passes with no warnings (rc {r.returncode}) {(r.stdout + r.stderr)[-300:]}")
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(ec.e2e_main("test_crash_resume", "lssd_e2e_crash_", [check_kill_and_rerun], timings=True))

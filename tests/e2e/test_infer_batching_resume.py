@@ -55,7 +55,7 @@ def n_records(out):
     return len(ec.read_manifest(out, "video")) + len(ec.read_manifest(out, "audio"))
 
 
-def part_a(c, tmp, timings):
+def check_batch_size_bit_identical(c, tmp, timings):
     data = os.path.join(tmp, "a_data")
     copy_subset(data, ["video/ucf/testsrc2_640x360_25fps_7.6s.mp4", "video/ucf/mandelbrot_240x320_29.97fps_4.64s.mp4",
                        "audio/speech/english_44.1kHz_stereo_7.6s.flac", "audio/music/tones_48kHz_stereo_4.64s.mp3"])
@@ -79,7 +79,7 @@ def part_a(c, tmp, timings):
         c.check(d == 0.0, f"(a) {k[1]}: M {a.shape[0]}, batch 1 vs 16 bit-identical (max |diff| {d:.3g})")
 
 
-def part_b(c, tmp, timings):
+def check_resume(c, tmp, timings):
     data, out = os.path.join(tmp, "b_data"), os.path.join(tmp, "b_out")
     copy_subset(data, ["video/ucf/testsrc2_320x240_25fps_2.0s.mp4", "audio/speech/german_16kHz_mono_7.5s.wav",
                        "audio/music/sine_16kHz_5.1_3.5s.wav", "audio/edge/one_sample.wav"])
@@ -131,7 +131,7 @@ def part_b(c, tmp, timings):
     c.check(all(mt3[k] != mt2[k] for k in mt2), "(b) --overwrite: every output rewritten (mtimes changed)")
 
 
-def part_c(c, tmp, timings):
+def check_failures_recorded(c, tmp, timings):
     data, out = os.path.join(tmp, "c_data"), os.path.join(tmp, "c_out")
     shutil.copytree(ec.SAMPLE_DIR, data)
     open(os.path.join(data, "video", "bad1.mp4"), "wb").close()
@@ -186,7 +186,7 @@ def rewrite_manifest(out, modality, edit):
             f.write(json.dumps(r) + "\n")
 
 
-def part_d(c, tmp, timings):
+def check_earlier_reading_rule_recomputed(c, tmp, timings):
     data, out = os.path.join(tmp, "d_data"), os.path.join(tmp, "d_out")
     divx = "video/encoders/divx_packed_320x240_30fps_4.6s.avi"
     copy_subset(data, [divx, "video/ucf/testsrc2_320x240_25fps_2.0s.mp4", "audio/speech/german_16kHz_mono_7.5s.wav"])
@@ -210,19 +210,7 @@ def part_d(c, tmp, timings):
             f"(d) the DivX AVI is embedded now: {r.get('status')}, M {r.get('M')}, timestamps {r.get('timestamps')}")
 
 
-def main():
-    c = ec.Checker("test_infer_batching_resume")
-    ec.tiny_model_dir()
-    timings = {}
-    with ec.scratch("lssd_e2e_batching_") as tmp:
-        part_a(c, tmp, timings)
-        part_b(c, tmp, timings)
-        part_c(c, tmp, timings)
-        part_d(c, tmp, timings)
-    for k, v in timings.items():
-        print(f"time {k}: {v:.1f} s")
-    return c.finish()
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(ec.e2e_main("test_infer_batching_resume", "lssd_e2e_batching_",
+                         [check_batch_size_bit_identical, check_resume, check_failures_recorded,
+                          check_earlier_reading_rule_recomputed], timings=True))

@@ -11,6 +11,7 @@ once that line appears, never after a sleep.
   (e) SIGINT, then SIGINT again while the run is still busy (LSSD_TEST_HOLD=decode:stuck): exit
       130 at once, no half-written output; the rerun does everything that was not recorded.
 """
+import functools
 import os
 import shutil
 import signal
@@ -132,16 +133,8 @@ def abort_on_second(c, tmp):
     rerun_finishes(c, data, out, done, what)
 
 
-def main():
-    c = ec.Checker("test_interrupt")
-    ec.tiny_model_dir()
-    with ec.scratch("lssd_sigint_") as tmp:
-        for stage in ("towers", "decode", "encode"):
-            interrupt_in(c, tmp, stage, signal.SIGINT, 130)
-        interrupt_in(c, tmp, "encode", signal.SIGTERM, 143)
-        abort_on_second(c, tmp)
-    return c.finish()
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    steps = [functools.partial(interrupt_in, stage=stage, sig=signal.SIGINT, code=130)
+             for stage in ("towers", "decode", "encode")]
+    steps += [functools.partial(interrupt_in, stage="encode", sig=signal.SIGTERM, code=143), abort_on_second]
+    sys.exit(ec.e2e_main("test_interrupt", "lssd_sigint_", steps))

@@ -55,7 +55,7 @@ def infer(out, *overrides, data=None, timeout=600):
     return r.returncode, r.stdout + r.stderr
 
 
-def part_a(c, tmp):
+def check_file_list_stays_inside(c, tmp):
     base = os.path.join(tmp, "a")
     data, outside, absdir, out = (os.path.join(base, x) for x in ("data", "outside", "absdir", "out"))
     for d in (data, outside, absdir):
@@ -82,7 +82,7 @@ def part_a(c, tmp):
         print(log[-2000:])
 
 
-def part_b(c, tmp):
+def check_symlinks_in_output_dir(c, tmp):
     base = os.path.join(tmp, "b")
     data, outside, out = (os.path.join(base, x) for x in ("data", "outside", "out"))
     for d in ("d", "f", "g"):
@@ -110,7 +110,7 @@ def part_b(c, tmp):
     c.check(ry is not None and ry["status"] == "ok" and not os.path.islink(y) and np.load(y).shape[1:] == (5, 768),
             "(b) a symlink planted at an output's name is replaced by the output (not written through)")
     errs = [e for e in ec.read_errors(out) if e["path"].endswith("d/x.mp4")]
-    c.check(len(errs) == 1 and errs[0]["stage"] == "output", f"(b) errors.jsonl names d/x.mp4 (stage output)")
+    c.check(len(errs) == 1 and errs[0]["stage"] == "output", "(b) errors.jsonl names d/x.mp4 (stage output)")
     # A manifest symlinked outside.
     out2 = os.path.join(base, "out2")
     os.makedirs(os.path.join(out2, "audio"))
@@ -123,7 +123,7 @@ def part_b(c, tmp):
             f"{[l for l in log.splitlines() if 'manifest' in l][-1:]}")
 
 
-def part_c(c, tmp):
+def check_unusable_output_dir(c, tmp):
     data = os.path.join(tmp, "c_data")
     os.makedirs(data)
     shutil.copy(os.path.join(ec.SAMPLE_DIR, SHORT_WAV), os.path.join(data, "a.wav"))
@@ -138,7 +138,7 @@ def part_c(c, tmp):
         c.check(rc == 1 and out in log, f"(c) {what}: exit 1 naming the directory (rc {rc}) {last}")
 
 
-def part_d(c, tmp):
+def check_full_file_system(c, tmp):
     mnt = os.path.join(tmp, "d_mnt")
     os.makedirs(mnt)
     r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", mnt], capture_output=True, text=True)
@@ -173,16 +173,7 @@ def part_d(c, tmp):
         subprocess.run(["umount", mnt])
 
 
-def main():
-    c = ec.Checker("test_output_safety")
-    ec.tiny_model_dir()
-    with ec.scratch("lssd_e2e_outsafe_") as tmp:
-        part_a(c, tmp)
-        part_b(c, tmp)
-        part_c(c, tmp)
-        part_d(c, tmp)
-    return c.finish()
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(ec.e2e_main("test_output_safety", "lssd_e2e_outsafe_",
+                         [check_file_list_stays_inside, check_symlinks_in_output_dir, check_unusable_output_dir,
+                          check_full_file_system]))

@@ -10,7 +10,7 @@ MViT-S checkpoint (only the audio tower is exported, to keep the test short):
 - `lssd-infer --cfg release_tree.yaml -v` runs, lists the ignored keys it set, and writes the
   same embeddings as a run without the config; MVIT.USE_MEAN_POOLING True (in the file or as an
   override) stops with exit 2 naming the key and the value;
-- the tower keys refused by the exporter are the KeyUse::DefaultOnly keys of src/config_keys.cc,
+- the tower keys refused by the exporter are the KeyUse::DefaultOnly keys of src/config/config_keys.cc,
   and the 60 keys of release_tree.yaml are all declared there.
 """
 import os
@@ -48,8 +48,8 @@ def variant(tmp, name, old, new):
 
 
 def declared_keys():
-    """{key: use} of src/config_keys.cc (use: Used, Ignored, DefaultOnly)."""
-    text = open(os.path.join(SOURCE_DIR, "src", "config_keys.cc")).read()
+    """{key: use} of src/config/config_keys.cc (use: Used, Ignored, DefaultOnly)."""
+    text = open(os.path.join(SOURCE_DIR, "src", "config", "config_keys.cc")).read()
     keys = {}
     for m in re.finditer(r'\{"([A-Z0-9_.]+)",(.*?)\},?\n(?=\s*(?:\{|//|\}))', text, re.S):
         use = re.search(r"U::(\w+)\s*$", m.group(2).strip())
@@ -68,7 +68,7 @@ def main():
     tree = tree_keys()
     c.check(len(tree) == 60 and tree <= set(keys),
             f"release_tree.yaml sets {len(tree)} keys, all declared (missing: {sorted(tree - set(keys))})")
-    c.check(sum(u != "Used" for u in keys.values()) == 36, "36 release-only keys in src/config_keys.cc")
+    c.check(sum(u != "Used" for u in keys.values()) == 36, "36 release-only keys in src/config/config_keys.cc")
     default_only = {k for k, u in keys.items() if u == "DefaultOnly"}
     c.check(default_only == set(lssd_release_config.TOWER_DEFAULTS),
             f"the exporter refuses the same tower keys as lssd-infer ({sorted(default_only)})")

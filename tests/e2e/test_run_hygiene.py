@@ -9,8 +9,10 @@
     data dir (exit 2, hint about DATA.PATH_TO_FILE_LIST), a bad OUTPUT.DTYPE (exit 2, the value
     repeated); a missing model file is fatal (exit 1, names the export command), OUTPUT_DIR not
     created either. --help lists exit codes 130 and 143.
-(d) Reruns: errors.jsonl keeps one entry per failed input over two reruns and none once the file
-    is fixed; the summary's counts add up, with a line saying what they mean; a rerun with
+(d) Reruns: a file whose content cannot be read fails once (exit 3); reruns report it as "failed
+    earlier" without retrying it (exit 0, a warning says so), errors.jsonl keeps its one entry;
+    --retry-failed retries it (exit 3 again); once the file is fixed (it changed) it is retried and
+    leaves the log; the summary's counts add up, with a line saying what they mean; a rerun with
     another dtype (another model id) warns how many outputs will be recomputed.
 (e) On a terminal (stderr on a pseudo-terminal): the progress bar is drawn, and every log line
     erases it first ("\r\x1b[K"): no log line is glued onto the bar; FFmpeg's own text does not
@@ -43,7 +45,7 @@ def copy(dst, rel, name=None):
     shutil.copy(os.path.join(ec.SAMPLE_DIR, rel), os.path.join(dst, name or os.path.basename(rel)))
 
 
-def part_a_b(c, tmp):
+def check_no_media_and_left_out_extensions(c, tmp):
     empty, out = os.path.join(tmp, "empty"), os.path.join(tmp, "out_a")
     os.makedirs(empty)
     open(os.path.join(empty, "notes.txt"), "w").write("no media here\n")
@@ -64,7 +66,7 @@ def part_a_b(c, tmp):
     print("  (b)", line.split("] ", 1)[-1])
 
 
-def part_c(c, tmp):
+def check_usage_errors_write_nothing(c, tmp):
     model = ec.tiny_model_dir()
     out = os.path.join(tmp, "never")
 
@@ -88,22 +90,28 @@ def part_c(c, tmp):
     c.check(rc == 0 and "130" in log and "143" in log, "(c) --help lists exit codes 130 and 143")
 
 
-def part_d(c, tmp):
+def check_reruns_and_failed_earlier(c, tmp):
     data, out = os.path.join(tmp, "rerun"), os.path.join(tmp, "out_d")
     copy(data, "video/ucf/testsrc2_320x240_25fps_2.0s.mp4", "good.mp4")
     copy(data, "audio/speech/german_16kHz_mono_7.5s.wav", "speech.wav")
     bad = os.path.join(data, "bad.mp4")
     open(bad, "wb").write(b"not a video\n" * 10)
-    for k in (1, 2, 3):
-        rc, log, _ = ec.run_infer(data, out)
-        c.check(rc == 3, f"(d) run {k} with a broken file: exit code {rc} == 3")
+    for k, flags in ((1, ()), (2, ()), (3, ()), (4, ("--retry-failed",))):
+        rc, log, _ = ec.run_infer(data, out, flags=flags)
+        new_failure = k in (1, 4)
+        c.check(rc == (3 if new_failure else 0), f"(d) run {k}{''.join(' ' + f for f in flags)} with a broken file: exit code {rc}")
         errs = ec.read_errors(out)
-        c.check(len(errs) == 1 and errs[0]["path"] == bad, f"(d) run {k}: errors.jsonl has one line, for bad.mp4 ({len(errs)})")
+        c.check(len(errs) == 1 and errs[0]["path"] == bad and errs[0].get("from_content") is True,
+                f"(d) run {k}: errors.jsonl has one line, for bad.mp4, from its content ({errs})")
         parts = summary_adds_up(c, log, f"(d) run {k}")
         if k == 1 and parts is not None:
             c.check(parts.get("written") == 2 and parts.get("failed") == 1, f"(d) run 1: 2 written, 1 failed: {parts}")
         if k == 2 and parts is not None:
-            c.check(parts.get("already done") == 2 and parts.get("failed") == 1, f"(d) run 2: 2 already done, 1 failed: {parts}")
+            c.check(parts.get("already done") == 2 and parts.get("failed earlier") == 1 and "failed" not in parts,
+                    f"(d) run 2: 2 already done, 1 failed earlier, not retried: {parts}")
+            c.check("not retried" in log and "--retry-failed" in log, "(d) run 2: a warning says it was not retried")
+        if k == 4 and parts is not None:
+            c.check(parts.get("failed") == 1, f"(d) run 4, --retry-failed: retried and failed again: {parts}")
     shutil.copy(os.path.join(ec.SAMPLE_DIR, "video/ucf/testsrc2_320x240_25fps_2.0s.mp4"), bad)
     rc, log, _ = ec.run_infer(data, out)
     c.check(rc == 0, f"(d) after fixing bad.mp4: exit code {rc} == 0")
@@ -118,7 +126,7 @@ def part_d(c, tmp):
     c.check(parts is not None and parts.get("written") == 3, f"(d) float16: all 3 recomputed: {parts}")
 
 
-def part_e(c, tmp):
+def check_progress_bar_on_terminal(c, tmp):
     import pty
 
     data, out = os.path.join(tmp, "tty"), os.path.join(tmp, "out_e")
@@ -154,16 +162,7 @@ def part_e(c, tmp):
             "(e) FFmpeg's text only inside lssd's own error line (no '[mov,mp4,... @ 0x...]' lines)")
 
 
-def main():
-    c = ec.Checker("test_run_hygiene")
-    ec.tiny_model_dir()
-    with ec.scratch("lssd_hygiene_") as tmp:
-        part_a_b(c, tmp)
-        part_c(c, tmp)
-        part_d(c, tmp)
-        part_e(c, tmp)
-    return c.finish()
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(ec.e2e_main("test_run_hygiene", "lssd_hygiene_",
+                         [check_no_media_and_left_out_extensions, check_usage_errors_write_nothing,
+                          check_reruns_and_failed_earlier, check_progress_bar_on_terminal]))

@@ -67,7 +67,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       for (float v : c.mono)
         if (v != v) std::abort();  // NaN from integer/float conversion
     };
-    lssd::decode_audio_clips(path, -1, aopts, mopts, sink);
+    lssd::decode_audio_clips(path, std::nullopt, aopts, mopts, sink);
   } catch (const lssd::Error&) {
   }
   return 0;

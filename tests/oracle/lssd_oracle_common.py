@@ -2,6 +2,8 @@
 
 Each tests/oracle/test_*.py is a standalone script: exit 0 on success, non-zero on failure, it
 prints what it measured, and takes an optional --tmp DIR (default: a fresh temporary directory).
+Here: the release's tables, parse_args/scratch, the encoder probe and the encoder tests' inputs();
+Checker and the paths come from tests/lssd_testing.py.
 """
 
 import argparse
@@ -10,12 +12,13 @@ import contextlib
 import os
 import sys
 import tempfile
-import time
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TOOLS = os.path.join(REPO, "tools")
 if TOOLS not in sys.path:
     sys.path.insert(0, TOOLS)
+sys.path.insert(0, os.path.join(REPO, "tests"))
+from lssd_testing import BUILD_DIR, PYTHON, SOURCE_DIR, Checker  # noqa: E402,F401  (re-exported)
 
 
 def tables_dir() -> str:
@@ -90,26 +93,20 @@ def scratch(tmp):
             yield d
 
 
-class Checker:
-    """Collects failures; prints every check; exit code via .finish()."""
+def encoder_probe():
+    """tests/tools/lssd_encoder_probe of the build under test (the C++ encoder on saved inputs)."""
+    for p in (os.path.join(BUILD_DIR, "tests", "lssd_encoder_probe"), os.path.join(BUILD_DIR, "lssd_encoder_probe")):
+        if os.path.exists(p):
+            return p
+    return os.path.join(BUILD_DIR, "tests", "lssd_encoder_probe")
 
-    def __init__(self, name: str):
-        self.name = name
-        self.failures = []
-        self.t0 = time.time()
 
-    def check(self, ok: bool, what: str) -> bool:
-        print(f"{'ok  ' if ok else 'FAIL'} {what}", flush=True)
-        if not ok:
-            self.failures.append(what)
-        return ok
+def inputs(modality, n, seed):
+    """n seeded random encoder inputs: video [n,3,16,224,224] in [0,1), audio [n,1,96,288]
+    log-mel-like (N(-30, 20^2)); the same for every test that compares encoders."""
+    import torch
 
-    def finish(self) -> int:
-        dt = time.time() - self.t0
-        if self.failures:
-            print(f"{self.name}: {len(self.failures)} failure(s) in {dt:.1f}s:")
-            for f in self.failures:
-                print(f"  - {f}")
-            return 1
-        print(f"{self.name}: all checks passed in {dt:.1f}s")
-        return 0
+    g = torch.Generator().manual_seed(seed)
+    if modality == "video":
+        return torch.rand((n, 3, 16, 224, 224), generator=g)
+    return torch.randn((n, 1, 96, 288), generator=g) * 20.0 - 30.0

@@ -1,5 +1,6 @@
 """Shared helpers of the media oracle tests: paths, the probe runner, and the release's rules
-written in Python (torchvision 0.14 / PyAV / torchaudio / pytorchvideo-style code)."""
+written in Python (torchvision 0.14 / PyAV / torchaudio / pytorchvideo-style code). Checker and
+the paths come from tests/lssd_testing.py (the media tests check per file and clip: quiet=True)."""
 import json
 import math
 import os
@@ -8,9 +9,9 @@ import sys
 import tempfile
 from fractions import Fraction
 
-SOURCE_DIR = os.environ.get("LSSD_SOURCE_DIR", os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
-BUILD_DIR = os.environ.get("LSSD_BUILD_DIR", os.path.join(SOURCE_DIR, "build"))
-SAMPLE_DIR = os.path.join(SOURCE_DIR, "sample_data")
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # tests/
+from lssd_testing import BUILD_DIR, SAMPLE_DIR, SOURCE_DIR, Checker  # noqa: E402,F401  (re-exported)
+
 PROBE = os.path.join(BUILD_DIR, "tests", "lssd_probe")
 T = 3.0
 
@@ -116,22 +117,6 @@ def select_frames(n, fps):
     if fps != 25:
         idx = idx[uniform_temporal_subsample_idx(n, math.ceil(n / fps * 25))]
     return idx[uniform_temporal_subsample_idx(len(idx), 16)]
-
-
-class Checker:
-    def __init__(self):
-        self.failures = []
-
-    def check(self, cond, msg):
-        if not cond:
-            self.failures.append(msg)
-            print("FAIL:", msg)
-
-    def finish(self):
-        if self.failures:
-            print(f"{len(self.failures)} failure(s)")
-            sys.exit(1)
-        print("OK")
 
 
 def tmpdir():

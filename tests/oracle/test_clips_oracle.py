@@ -164,7 +164,7 @@ def check_mkv_tracks(c, path):
 
 
 def main():
-    c = mc.Checker()
+    c = mc.Checker("test_clips_oracle", quiet=True)  # messages say what failed
     videos = [p for p in mc.sample_files("video") if not p.endswith(".md")]
     found = {os.path.basename(p) for p in videos}
     c.check(set(ENCODER_FILES) <= found, f"sample_data lacks {sorted(set(ENCODER_FILES) - found)}")
@@ -184,8 +184,8 @@ def main():
         res = mc.run_probe("video", img, d)
         c.check(res.get("stage") == "open", f"png (image2) not refused: {res}")
         print("refused:", res.get("error"))
-    c.finish()
+    return c.finish()
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

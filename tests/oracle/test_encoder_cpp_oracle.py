@@ -17,6 +17,8 @@ import sys
 import tempfile
 import time
 
+import lssd_oracle_common as common
+
 # Shared CI machines: OpenMP spin-waiting makes 2-thread forwards several times slower when the
 # cores are busy with other processes; passive waiting costs little when they are not.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
@@ -24,15 +26,11 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-SRC = os.environ.get("LSSD_SOURCE_DIR", os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
-BUILD = os.environ.get("LSSD_BUILD_DIR", os.path.join(SRC, "build"))
-PROBE = next((p for p in (os.path.join(BUILD, "tests", "lssd_encoder_probe"), os.path.join(BUILD, "lssd_encoder_probe"))
-              if os.path.exists(p)), os.path.join(BUILD, "tests", "lssd_encoder_probe"))
-PY = sys.executable or "/usr/bin/python3"
+SRC = common.SOURCE_DIR
+PROBE = common.encoder_probe()
+PY = sys.executable or "/usr/bin/python3"  # the Python running this test
 TOL = 1e-5
 THREADS = 2
-
-failures = []
 
 
 def run(cmd, **kw):
@@ -57,15 +55,8 @@ def make_models(tmp):
     return hashlib.sha256(open(s_ck, "rb").read()).hexdigest()
 
 
-def inputs(modality, n, seed):
-    g = torch.Generator().manual_seed(seed)
-    if modality == "video":
-        return torch.rand((n, 3, 16, 224, 224), generator=g)
-    return torch.randn((n, 1, 96, 288), generator=g) * 20.0 - 30.0
-
-
-def check(name, model, modality, n, tmp, expect):
-    x = inputs(modality, n, seed=n)
+def check(c, name, model, modality, n, tmp, expect):
+    x = common.inputs(modality, n, seed=n)
     xin = os.path.join(tmp, f"{name}_in.npy")
     np.save(xin, x.numpy())
     m = torch.jit.load(model)
@@ -84,21 +75,17 @@ def check(name, model, modality, n, tmp, expect):
         diff = float(np.abs(y - ref).max())
         batch = n if split == 0 else 1
         times = ", ".join(f"{s:.2f}" for s in rep["forward_s"])
-        print(f"{name}: batch {batch}: max abs diff {diff:.3g} (C++ forwards {times} s; Python batch {n} {t_py:.2f} s)")
-        if not diff <= TOL:
-            failures.append(f"{name} batch {batch}: max abs diff {diff} > {TOL}")
-        if rep["file_sha256"] != sha:
-            failures.append(f"{name}: sha256 {rep['file_sha256']} != hashlib {sha}")
+        c.check(diff <= TOL, f"{name}: batch {batch}: max abs diff {diff:.3g} <= {TOL} (C++ forwards {times} s; "
+                f"Python batch {n} {t_py:.2f} s)")
+        c.check(rep["file_sha256"] == sha, f"{name}: the probe's sha256 {rep['file_sha256'][:16]}... is hashlib's")
         for k, v in expect.items():
-            if rep.get(k) != v:
-                failures.append(f"{name}: probe reports {k}={rep.get(k)!r}, expected {v!r}")
-        if not rep.get("random_weights"):
-            failures.append(f"{name}: random_weights not reported")
+            c.check(rep.get(k) == v, f"{name}: probe reports {k}={rep.get(k)!r}, expected {v!r}")
+        c.check(rep.get("random_weights"), f"{name}: random_weights reported")
 
 
-def check_bf16(model, tmp):
+def check_bf16(c, model, tmp):
     """CPU bf16 autocast (tiny audio): close to fp32, and to Python's torch.autocast("cpu")."""
-    x = inputs("audio", 3, seed=11)
+    x = common.inputs("audio", 3, seed=11)
     xin, out = os.path.join(tmp, "bf16_in.npy"), os.path.join(tmp, "bf16_out.npy")
     np.save(xin, x.numpy())
     m = torch.jit.load(model)
@@ -114,32 +101,27 @@ def check_bf16(model, tmp):
 
     print(f"tiny audio bf16: min cosine vs fp32 {cos(y, ref):.6f}, vs Python autocast {cos(y, ref16):.6f}, "
           f"max abs diff vs Python autocast {float(np.abs(y - ref16).max()):.3g}")
-    if not cos(y, ref) >= 0.999:
-        failures.append(f"bf16: min cosine vs fp32 {cos(y, ref)} < 0.999")
-    if not cos(y, ref16) >= 0.9999:
-        failures.append(f"bf16: min cosine vs Python autocast {cos(y, ref16)} < 0.9999")
-    if float(np.abs(y - ref).max()) == 0.0:
-        failures.append("bf16: output equals fp32: autocast had no effect")
+    c.check(cos(y, ref) >= 0.999, f"bf16: min cosine vs fp32 {cos(y, ref):.6f} >= 0.999")
+    c.check(cos(y, ref16) >= 0.9999, f"bf16: min cosine vs Python autocast {cos(y, ref16):.6f} >= 0.9999")
+    c.check(float(np.abs(y - ref).max()) != 0.0, "bf16: output differs from fp32 (autocast had an effect)")
 
 
 def main():
     if not os.path.exists(PROBE):
         raise SystemExit(f"FAIL: {PROBE} not built")
     torch.set_num_threads(THREADS)
+    c = common.Checker("test_encoder_cpp_oracle")
     with tempfile.TemporaryDirectory(prefix="lssd_enc_oracle_") as tmp:
         make_models(tmp)
-        check("tiny video", os.path.join(tmp, "tiny/video.pt"), "video", 3, tmp,
+        check(c, "tiny video", os.path.join(tmp, "tiny/video.pt"), "video", 3, tmp,
               {"modality": "video", "variant": "tiny"})
-        check("tiny audio", os.path.join(tmp, "tiny/audio.pt"), "audio", 3, tmp,
+        check(c, "tiny audio", os.path.join(tmp, "tiny/audio.pt"), "audio", 3, tmp,
               {"modality": "audio", "variant": "tiny"})
-        check_bf16(os.path.join(tmp, "tiny/audio.pt"), tmp)
-        check("S video", os.path.join(tmp, "s/video.pt"), "video", 2, tmp,
+        check_bf16(c, os.path.join(tmp, "tiny/audio.pt"), tmp)
+        check(c, "S video", os.path.join(tmp, "s/video.pt"), "video", 2, tmp,
               {"modality": "video", "size": "S", "variant": "full"})
-    if failures:
-        print("FAILURES:\n  " + "\n  ".join(failures))
-        sys.exit(1)
-    print("OK")
+    return c.finish()
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -20,14 +20,12 @@ import tempfile
 import time
 
 import numpy as np
-import torch
 
-SRC = os.environ.get("LSSD_SOURCE_DIR", os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
-BUILD = os.environ.get("LSSD_BUILD_DIR", os.path.join(SRC, "build"))
-PROBE = next((p for p in (os.path.join(BUILD, "tests", "lssd_encoder_probe"), os.path.join(BUILD, "lssd_encoder_probe"))
-              if os.path.exists(p)), os.path.join(BUILD, "tests", "lssd_encoder_probe"))
-PY = sys.executable or "/usr/bin/python3"
-failures = []
+import lssd_oracle_common as common
+
+SRC = common.SOURCE_DIR
+PROBE = common.encoder_probe()
+PY = sys.executable or "/usr/bin/python3"  # the Python running this test (tools/gpu/check.sh may pick it)
 QUICK = os.environ.get("LSSD_CUDA_TEST_QUICK") == "1"
 
 
@@ -45,33 +43,20 @@ def probe(model, xin, out, device, precision, extra=(), env=None):
     return json.loads(r.stdout.strip().splitlines()[-1]), np.load(out)
 
 
-def inputs(modality, n, seed):
-    g = torch.Generator().manual_seed(seed)
-    if modality == "video":
-        return torch.rand((n, 3, 16, 224, 224), generator=g)
-    return torch.randn((n, 1, 96, 288), generator=g) * 20.0 - 30.0
-
-
-def check(name, model, modality, n, tmp, bench_batch):
-    x = inputs(modality, n, seed=n).numpy()
+def check(c, name, model, modality, n, tmp, bench_batch):
+    x = common.inputs(modality, n, seed=n).numpy()
     xin = os.path.join(tmp, "in.npy")
     np.save(xin, x)
     _, ref = probe(model, xin, os.path.join(tmp, "cpu.npy"), "cpu", "fp32", ["--threads", "0"])
     rep, y32 = probe(model, xin, os.path.join(tmp, "g32.npy"), "cuda", "fp32")
     d = float(np.abs(y32 - ref).max())
-    print(f"{name}: cuda fp32 vs cpu fp32: max abs diff {d:.3g} ({rep['device']})")
-    if not d <= 1e-4:
-        failures.append(f"{name}: cuda fp32 max abs diff {d} > 1e-4")
+    c.check(d <= 1e-4, f"{name}: cuda fp32 vs cpu fp32: max abs diff {d:.3g} <= 1e-4 ({rep['device']})")
     rep, y16 = probe(model, xin, os.path.join(tmp, "g16.npy"), "cuda", "auto")
-    if rep["precision"] != "fp16":
-        failures.append(f"{name}: precision auto on CUDA resolved to {rep['precision']}, expected fp16")
+    c.check(rep["precision"] == "fp16", f"{name}: precision auto on CUDA resolved to {rep['precision']}, expected fp16")
     cos = (y16 * ref).sum(1) / (np.linalg.norm(y16, axis=1) * np.linalg.norm(ref, axis=1))
-    print(f"{name}: cuda fp16 autocast vs cpu fp32: min cosine {cos.min():.6f}, max abs diff "
-          f"{float(np.abs(y16 - ref).max()):.3g}")
-    if not cos.min() >= 0.999:
-        failures.append(f"{name}: fp16 autocast min cosine {cos.min()} < 0.999")
-    if float(np.abs(y16 - y32).max()) == 0.0:
-        failures.append(f"{name}: fp16 autocast output equals fp32: autocast had no effect")
+    c.check(cos.min() >= 0.999, f"{name}: cuda fp16 autocast vs cpu fp32: min cosine {cos.min():.6f} >= 0.999, "
+            f"max abs diff {float(np.abs(y16 - ref).max()):.3g}")
+    c.check(float(np.abs(y16 - y32).max()) != 0.0, f"{name}: fp16 autocast output differs from fp32 (autocast had an effect)")
 
     if QUICK:
         return
@@ -90,21 +75,22 @@ def check(name, model, modality, n, tmp, bench_batch):
 def main():
     if not os.path.exists(PROBE):
         raise SystemExit(f"FAIL: {PROBE} not built")
+    c = common.Checker("test_encoder_cuda")
     with tempfile.TemporaryDirectory(prefix="lssd_enc_cuda_") as tmp:
         ck = os.path.join(tmp, "tiny.pyth")
         run([PY, os.path.join(SRC, "tools/lssd_checkpoint.py"), "random", "--tiny", "--seed", "0", "-o", ck])
         run([PY, os.path.join(SRC, "tools/lssd_export.py"), "--checkpoint", ck, "--out-dir",
              os.path.join(tmp, "tiny"), "--no-verify"])
         # Does this build see CUDA at all?
-        np.save(os.path.join(tmp, "one.npy"), inputs("audio", 1, 0).numpy())
+        np.save(os.path.join(tmp, "one.npy"), common.inputs("audio", 1, 0).numpy())
         r = run([PROBE, os.path.join(tmp, "tiny/audio.pt"), os.path.join(tmp, "one.npy"), os.path.join(tmp, "o.npy"),
                  "--device", "cuda"], check=False)
         if r.returncode != 0:
             raise SystemExit("FAIL: the C++ encoder cannot use CUDA here (a CPU-only LibTorch, or no GPU):\n"
                              + r.stderr.strip())
         t = time.time()
-        check("tiny video", os.path.join(tmp, "tiny/video.pt"), "video", 3, tmp, 16)
-        check("tiny audio", os.path.join(tmp, "tiny/audio.pt"), "audio", 3, tmp, 64)
+        check(c, "tiny video", os.path.join(tmp, "tiny/video.pt"), "video", 3, tmp, 16)
+        check(c, "tiny audio", os.path.join(tmp, "tiny/audio.pt"), "audio", 3, tmp, 64)
         s_dir = os.environ.get("LSSD_CUDA_TEST_S_MODEL")
         if not s_dir:
             s_dir = os.path.join(tmp, "s")
@@ -112,13 +98,10 @@ def main():
             run([PY, os.path.join(SRC, "tools/lssd_checkpoint.py"), "random", "--size", "S", "--seed", "0", "-o", ck])
             run([PY, os.path.join(SRC, "tools/lssd_export.py"), "--checkpoint", ck, "--out-dir", s_dir,
                  "--modality", "video", "--no-verify"])
-        check("S video", os.path.join(s_dir, "video.pt"), "video", 2, tmp, 10)
+        check(c, "S video", os.path.join(s_dir, "video.pt"), "video", 2, tmp, 10)
         print(f"checks took {time.time() - t:.1f} s")
-    if failures:
-        print("FAILURES:\n  " + "\n  ".join(failures))
-        sys.exit(1)
-    print("OK")
+    return c.finish()
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

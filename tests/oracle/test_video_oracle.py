@@ -42,7 +42,7 @@ def reference_clip(path, a, b, fps):
 
 
 def main():
-    c = mc.Checker()
+    c = mc.Checker("test_video_oracle", quiet=True)  # messages say what failed
     t0 = time.time()
     worst = 0.0
     for path in mc.sample_files("video"):
@@ -77,8 +77,8 @@ def main():
                 print(f"{name} clip {k} [{float(a):.4f}, {float(b):.4f}]: {n} frames, shape {list(got.shape)}, "
                       f"max |diff| {diff:.3g}, mean |diff| {float(np.abs(got - want).mean()):.3g}")
     print(f"worst max |diff| {worst:.3g}; {time.time() - t0:.1f} s")
-    c.finish()
+    return c.finish()
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -103,7 +103,7 @@ int main(int argc, char** argv) {
     lssd::write_npy(pos[2], out);
     nlohmann::json j = {{"device", info.device},
                         {"precision", info.precision},
-                        {"modality", info.modality},
+                        {"modality", lssd::to_string(info.modality)},
                         {"size", info.size},
                         {"variant", info.variant},
                         {"random_weights", info.random_weights},

@@ -183,7 +183,7 @@ int main(int argc, char** argv) {
       j["decoded_frames"] = r.decoded_frames;
       j["decode_errors"] = r.decode_errors;
       j["decode_passes"] = r.decode_passes;
-      j["restart_from"] = r.restart_from;
+      j["restart_from"] = r.restart_from.value_or(-1);
       j["should_buffer"] = r.should_buffer;
       j["clips"] = clips;
     } else if (cmd == "audio") {
@@ -199,7 +199,8 @@ int main(int argc, char** argv) {
                     {static_cast<int64_t>(c.mono.size())}, c.mono.data(), c.mono.size() * sizeof(float));
         }
       };
-      const auto r = lssd::decode_audio_clips(file, stream, aopts, mopts, sink);
+      const auto r =
+          lssd::decode_audio_clips(file, stream >= 0 ? std::optional<int>(stream) : std::nullopt, aopts, mopts, sink);
       j["skipped"] = r.skipped_short;
       j["sample_rate"] = r.sample_rate;
       j["channels"] = r.channels;

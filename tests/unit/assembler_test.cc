@@ -1,4 +1,4 @@
-#include "lssd/pipeline/assembler.h"
+#include "pipeline/assembler.h"
 
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -16,7 +16,6 @@ namespace {
 // An assembler over a fresh OUTPUT_DIR, with its logs.
 struct Fixture {
   fs::path dir;
-  PipelineOptions o;
   Tally tally;
   std::atomic<int64_t> in_flight{0};
   std::unique_ptr<JsonlAppender> vman, aman, errors;
@@ -25,12 +24,16 @@ struct Fixture {
   explicit Fixture(const std::string& name) {
     dir = fs::temp_directory_path() / ("lssd_asm_" + name + "_" + std::to_string(::getpid()));
     fs::remove_all(dir);
-    o.output_dir = dir.string();
     vman = std::make_unique<JsonlAppender>((dir / "video" / "manifest.jsonl").string());
     aman = std::make_unique<JsonlAppender>((dir / "audio" / "manifest.jsonl").string());
     errors = std::make_unique<JsonlAppender>((dir / "errors.jsonl").string());
-    a = std::make_unique<Assembler>(o, &tally, &in_flight, vman.get(), aman.get(), errors.get(),
-                                    [](bool video) { return std::string(video ? "vid" : "aid"); });
+    a = std::make_unique<Assembler>(
+        AssemblerSinks{dir.string(),
+                       NpyDtype::Float32,
+                       {vman.get(), aman.get()},
+                       errors.get(),
+                       [](Modality m) { return std::string(m == Modality::Video ? "vid" : "aid"); }},
+        &tally, &in_flight);
   }
   ~Fixture() { fs::remove_all(dir); }
   std::vector<Record> records(const std::string& m) { return read_manifest_dir((dir / m).string()); }

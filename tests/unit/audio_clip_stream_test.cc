@@ -1,4 +1,4 @@
-#include "lssd/audio_clip_stream.h"
+#include "clips/audio_clip_stream.h"
 
 #include <gtest/gtest.h>
 

@@ -1,4 +1,4 @@
-#include "lssd/clip_frames.h"
+#include "clips/clip_frames.h"
 
 #include <gtest/gtest.h>
 

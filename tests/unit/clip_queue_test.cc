@@ -1,4 +1,4 @@
-#include "lssd/pipeline/clip_queue.h"
+#include "pipeline/clip_queue.h"
 
 #include <gtest/gtest.h>
 

@@ -1,4 +1,4 @@
-#include "lssd/clips.h"
+#include "clips/clips.h"
 
 #include <gtest/gtest.h>
 

@@ -152,7 +152,7 @@ TEST(Sha256, ChunkedEqualsWhole) {
 
 TEST_F(EncoderTest, ReadInfo) {
   const lssd::EncoderInfo info = lssd::read_encoder_info(model("ok.pt"));
-  EXPECT_EQ(info.modality, "audio");
+  EXPECT_EQ(info.modality, lssd::Modality::Audio);
   EXPECT_EQ(info.size, "S");
   EXPECT_EQ(info.variant, "tiny");
   EXPECT_FALSE(info.patch_overlap);

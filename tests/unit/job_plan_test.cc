@@ -1,4 +1,4 @@
-#include "lssd/pipeline/job_plan.h"
+#include "pipeline/job_plan.h"
 
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -43,7 +43,8 @@ struct OutDir {
   OutDir() { fs::remove_all(dir); }
   ~OutDir() { fs::remove_all(dir); }
   // An ok audio record with a real .npy, or another status.
-  void record(const InputFile& f, const std::string& status, const std::string& model, int track = -1, int total = 0) {
+  void record(const InputFile& f, const std::string& status, const std::string& model, int track = -1, int total = 0,
+              bool from_content = false) {
     Record r;
     r.modality = lssd::Modality::Audio;
     r.path = f.path;
@@ -55,6 +56,11 @@ struct OutDir {
     r.dtype = "float32";
     r.track_index = track;
     r.tracks_total = total;
+    if (status == "failed") {
+      r.error_stage = "open";
+      r.error_message = "cannot open";
+      r.error_from_content = from_content;
+    }
     if (status == "ok") {
       r.output = output_name(f.rel_path, track, "und");
       r.shape = {1, 4};
@@ -70,7 +76,7 @@ TEST(JobPlan, ResumeKeepsCompleteOutputsOfTheSameModelOnly) {
                                   file("d.wav", false, true), file("e.mkv", false, false, true)};
   out.record(files[0], "ok", "m1");
   out.record(files[1], "ok", "old");     // another model: recomputed, counted
-  out.record(files[2], "failed", "m1");  // failed earlier: retried
+  out.record(files[2], "failed", "m1");  // failed earlier, not on its content (I/O, deadline...): retried
   out.record(files[3], "skipped_short", "m1");
   out.record(files[4], "ok", "m1", 1, 2);  // one of two tracks: the container runs again
   DiscoverResult found;
@@ -79,29 +85,29 @@ TEST(JobPlan, ResumeKeepsCompleteOutputsOfTheSameModelOnly) {
   int calls = 0;
   const ResumePlan p = plan_resume(
       jobs, files, out.dir.string(),
-      [&](bool) {
+      [&](Modality) {
         ++calls;
         return std::string("m1");
       },
-      "float32", nullptr);
+      "float32", false, nullptr);
   ASSERT_EQ(p.todo.size(), 3u);
   EXPECT_EQ(p.todo[0].file, 1u);
   EXPECT_EQ(p.todo[1].file, 2u);
   EXPECT_EQ(p.todo[2].file, 4u);
   EXPECT_EQ(p.resumed, 2);
-  EXPECT_EQ(p.other_model[1], 1);
+  EXPECT_EQ(p.other_model.audio, 1);
   EXPECT_EQ(p.other_dtype, 0);
   EXPECT_GT(calls, 0);
   // The second track arrives: the container is complete now (2 outputs).
   out.record(files[4], "ok", "m1", 2, 2);
   EXPECT_EQ(plan_resume(
-                jobs, files, out.dir.string(), [](bool) { return std::string("m1"); }, "float32", nullptr)
+                jobs, files, out.dir.string(), [](Modality) { return std::string("m1"); }, "float32", false, nullptr)
                 .resumed,
             4);
   // A changed file (size) is recomputed.
   files[0].size = 101;
   EXPECT_EQ(plan_resume(
-                jobs, files, out.dir.string(), [](bool) { return std::string("m1"); }, "float32", nullptr)
+                jobs, files, out.dir.string(), [](Modality) { return std::string("m1"); }, "float32", false, nullptr)
                 .resumed,
             3);
 }
@@ -113,8 +119,72 @@ TEST(JobPlan, NoEarlierOutputsNoModelIdNeeded) {
   found.files = files;
   const ResumePlan p = plan_resume(
       make_jobs(found, DiscoverOptions{}), files, out.dir.string(),
-      [](bool) -> std::string { throw std::runtime_error("must not be asked"); }, "float32", nullptr);
+      [](Modality) -> std::string { throw std::runtime_error("must not be asked"); }, "float32", false, nullptr);
   EXPECT_EQ(p.todo.size(), 1u);
+}
+
+ResumePlan plan_m1(const std::vector<InputFile>& files, const OutDir& out, bool retry_failed) {
+  DiscoverResult found;
+  found.files = files;
+  return plan_resume(
+      make_jobs(found, DiscoverOptions{}), files, out.dir.string(), [](Modality) { return std::string("m1"); },
+      "float32", retry_failed, nullptr);
+}
+
+TEST(JobPlan, ContentFailuresOfUnchangedFilesAreNotRetried) {
+  OutDir out;
+  std::vector<InputFile> files = {file("a.wav", false, true), file("b.wav", false, true), file("c.wav", false, true),
+                                  file("d.wav", false, true)};
+  out.record(files[0], "failed", "m1", -1, 0, /*from_content=*/true);
+  out.record(files[1], "failed", "m1", -1, 0, /*from_content=*/false);  // I/O, deadline, encoder: retried
+  out.record(files[2], "failed", "old", -1, 0, /*from_content=*/true);  // another model (or reading rule)
+  out.record(files[3], "ok", "m1");
+  ResumePlan p = plan_m1(files, out, false);
+  ASSERT_EQ(p.todo.size(), 2u);
+  EXPECT_EQ(p.todo[0].file, 1u);
+  EXPECT_EQ(p.todo[1].file, 2u);
+  EXPECT_EQ(p.failed_earlier, 1);
+  EXPECT_EQ(p.resumed, 1);
+  // --retry-failed retries it.
+  p = plan_m1(files, out, true);
+  EXPECT_EQ(p.todo.size(), 3u);
+  EXPECT_EQ(p.failed_earlier, 0);
+  // The file changed (mtime): retried.
+  files[0].mtime_ns = 6;
+  p = plan_m1(files, out, false);
+  EXPECT_EQ(p.todo.size(), 3u);
+  EXPECT_EQ(p.failed_earlier, 0);
+}
+
+TEST(JobPlan, AContainerThatFailedBeforeItsTracksWereKnownIsNotRetriedUnlessItChanged) {
+  OutDir out;
+  std::vector<InputFile> files = {file("a.mkv", false, false, true)};
+  out.record(files[0], "failed", "m1", -1, 0, /*from_content=*/true);  // the probe failed: no track known
+  ResumePlan p = plan_m1(files, out, false);
+  EXPECT_TRUE(p.todo.empty());
+  EXPECT_EQ(p.failed_earlier, 1);
+  // Fixed: a new file with two tracks, recorded; the old whole-container record stays in the
+  // manifest but no longer stands, and the tracks keep the job done.
+  files[0].size = 200;
+  EXPECT_EQ(plan_m1(files, out, false).todo.size(), 1u);
+  InputFile fixed = files[0];
+  out.record(fixed, "ok", "m1", 1, 2);
+  out.record(fixed, "ok", "m1", 2, 2);
+  p = plan_m1(files, out, false);
+  EXPECT_TRUE(p.todo.empty());
+  EXPECT_EQ(p.resumed, 2);
+  EXPECT_EQ(p.failed_earlier, 0);
+}
+
+TEST(JobPlan, OneTrackFailedOnContentTheOtherOk) {
+  OutDir out;
+  std::vector<InputFile> files = {file("a.mkv", false, false, true)};
+  out.record(files[0], "ok", "m1", 1, 2);
+  out.record(files[0], "failed", "m1", 2, 2, /*from_content=*/true);
+  const ResumePlan p = plan_m1(files, out, false);
+  EXPECT_TRUE(p.todo.empty());
+  EXPECT_EQ(p.resumed, 1);
+  EXPECT_EQ(p.failed_earlier, 1);
 }
 
 }  // namespace

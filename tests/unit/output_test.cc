@@ -170,7 +170,8 @@ TEST(Output, RecordKeepsTheTimestampSource) {
 TEST(Output, PruneErrorLogKeepsOneEntryPerFailedInput) {
   fs::path d = temp_dir("prune");
   const std::string log = (d / "errors.jsonl").string();
-  EXPECT_EQ(lssd::prune_error_log(log, [](const std::string&) { return true; }), 0u);  // no file yet
+  EXPECT_EQ(lssd::prune_error_log(log, [](const std::string&, const std::string&) { return true; }),
+            0u);  // no file yet
   {
     std::ofstream f(log);
     f << lssd::error_to_json("in/a.mp4", "video", "open", "bad") << "\n"
@@ -179,7 +180,8 @@ TEST(Output, PruneErrorLogKeepsOneEntryPerFailedInput) {
       << lssd::error_to_json("elsewhere/c.mp4", "video", "open", "bad") << "\n";
   }
   const std::set<std::string> retried{"in/a.mp4", "in/b\xff.wav"};
-  EXPECT_EQ(lssd::prune_error_log(log, [&](const std::string& p) { return retried.count(p) > 0; }), 2u);
+  EXPECT_EQ(lssd::prune_error_log(log, [&](const std::string& p, const std::string&) { return retried.count(p) > 0; }),
+            2u);
   std::ifstream in(log);
   std::string all((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   EXPECT_EQ(all.find("a.mp4"), std::string::npos);

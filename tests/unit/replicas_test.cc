@@ -1,7 +1,7 @@
 // plan_replicas (DIST.NUM_GPUS with RUNTIME.DEVICE) for every visible-device count, and the
 // run summary's per-device line. The scheduling itself (several replicas sharing the decode
 // workers) runs in tests/e2e/test_replicas.py on CPU pseudo-devices.
-#include "lssd/pipeline/replicas.h"
+#include "pipeline/replicas.h"
 
 #include <gtest/gtest.h>
 
@@ -33,7 +33,7 @@ TEST(Replicas, AllVisibleDevicesByDefault) {
     EXPECT_TRUE(p.cuda);
     ASSERT_EQ(p.size(), static_cast<size_t>(visible));
     for (int d = 0; d < visible; ++d) {
-      EXPECT_EQ(p.device_index[d], d);
+      EXPECT_EQ(p.device_index[d], std::optional<int>(d));
       EXPECT_EQ(p.label[d], "cuda:" + std::to_string(d));
     }
     EXPECT_EQ(p.note, "");
@@ -53,7 +53,7 @@ TEST(Replicas, CountTakesTheFirstDevicesAndIsClampedToTheVisibleOnes) {
 
 TEST(Replicas, ListNamesExactlyThoseDevices) {
   ReplicaPlan p = plan_replicas(with("auto", "[3, 1]"), 4);
-  EXPECT_EQ(p.device_index, (std::vector<int>{3, 1}));
+  EXPECT_EQ(p.device_index, (std::vector<std::optional<int>>{3, 1}));
   EXPECT_EQ(labels(p), (V{"cuda:3", "cuda:1"}));
   try {
     plan_replicas(with("auto", "[0, 2]"), 2);
@@ -69,7 +69,7 @@ TEST(Replicas, CpuRunsOneReplicaOrPseudoDevices) {
     ReplicaPlan p = plan_replicas(with("auto", gpus), 0);  // no CUDA: auto runs on the CPU
     EXPECT_FALSE(p.cuda);
     EXPECT_EQ(labels(p), (V{"cpu"}));
-    EXPECT_EQ(p.device_index, (std::vector<int>{-1}));
+    EXPECT_EQ(p.device_index, (std::vector<std::optional<int>>{std::nullopt}));
     EXPECT_EQ(labels(plan_replicas(with("cpu", gpus), 4)), (V{"cpu"})) << "RUNTIME.DEVICE cpu with 4 GPUs";
   }
   ReplicaPlan p = plan_replicas(with("cpu", "all"), 0, 3);
@@ -80,7 +80,7 @@ TEST(Replicas, CpuRunsOneReplicaOrPseudoDevices) {
 TEST(Replicas, OneNamedDeviceWins) {
   ReplicaPlan p = plan_replicas(with("cuda:1", "all"), 4);
   EXPECT_EQ(labels(p), (V{"cuda:1"}));
-  EXPECT_EQ(p.device_index, (std::vector<int>{-1}));  // the Encoder resolves cuda:1 (and says when it is missing)
+  EXPECT_EQ(p.device_index, (std::vector<std::optional<int>>{std::nullopt}));  // the Encoder resolves cuda:1
   EXPECT_EQ(p.note, "");
   p = plan_replicas(with("cuda:1", "2"), 4);
   EXPECT_NE(p.note.find("DIST.NUM_GPUS 2 is not used"), std::string::npos) << p.note;

@@ -1,0 +1,34 @@
+#include "pipeline/test_hold.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdlib>
+#include <mutex>
+#include <string>
+#include <thread>
+
+namespace lssd {
+
+void test_hold(const char* stage, const std::atomic<bool>& stop) {
+  static std::once_flag once;
+  const char* env = std::getenv("LSSD_TEST_HOLD");
+  if (!env) return;
+  const std::string want(env), name(stage);
+  const bool stuck = want == name + ":stuck";
+  if (want != name && !stuck) return;
+  std::call_once(once, [&] {
+    spdlog::warn("test hook: holding in {} until a stop is requested{}", stage, stuck ? " (and after)" : "");
+    const auto until = std::chrono::steady_clock::now() + std::chrono::minutes(10);
+    while ((stuck || !stop.load()) && std::chrono::steady_clock::now() < until)
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  });
+}
+
+int test_cpu_replicas() {
+  const char* env = std::getenv("LSSD_TEST_CPU_REPLICAS");
+  return std::clamp(env ? std::atoi(env) : 1, 1, 16);
+}
+
+}  // namespace lssd
