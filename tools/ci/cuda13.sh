@@ -80,7 +80,8 @@ chroot_run "$root" "echo 'nvidia-cudnn nvidia-cudnn/question select I Decline' |
   apt-get install -y -q --no-install-recommends ${pkgs[*]} && apt-get clean" >"$root/cuda-setup.log" 2>&1 ||
   { tail -40 "$root/cuda-setup.log"; exit 1; }
 grep -E '^(Fetched|Need to get)|newly installed' "$root/cuda-setup.log" | sed 's/^/  /' || true
-echo "  removed (the CPU LibTorch and PyTorch): $(sed -nE 's/^Removing ([^ ]+) .*/\1/p' "$root/cuda-setup.log" | tr '\n' ' ')"
+removed=$(sed -nE 's/^Removing ([^ ]+) .*/\1/p' "$root/cuda-setup.log" | tr '\n' ' ')
+echo "  removed (the CPU LibTorch and PyTorch): ${removed:-none (a CUDA chroot already)}"
 chroot_run "$root" /lssd/tools/ci/cudnn_stub.sh | sed 's/^/  /'
 chroot_run "$root" 'dpkg-query -W -f="  \${Package} \${Version}\n" libtorch-cuda-dev python3-torch-cuda nvidia-cuda-toolkit \
     libcudart12 nvidia-cudnn g++ cmake; nvcc --version | tail -2 | sed "s/^/  /"'
