@@ -40,6 +40,16 @@ std::string ints(std::initializer_list<long long> v) {
   return lit(c);
 }
 
+// DIST.NUM_GPUS's literal: all, a count or a list of device indices.
+std::string gpus(const EncoderOptions& e) {
+  if (e.num_gpus == EncoderOptions::kAllGpus) return "all";
+  if (e.num_gpus > 0) return lit(e.num_gpus);
+  ConfigValue c;
+  c.type = ValueType::IntList;
+  c.il.assign(e.gpu_ids.begin(), e.gpu_ids.end());
+  return lit(c);
+}
+
 using T = ValueType;
 using U = KeyUse;
 constexpr bool kPath = true;  // KeySpec::is_path
@@ -54,8 +64,9 @@ void add_release_keys(std::vector<KeySpec>& keys) {
           {"TEST.CHECKPOINT_FILE_PATH", T::String, "\"\"", false,
            "release checkpoint (.pyth); tools/lssd_export.py turns it into the encoder files below", U::Used, kPath},
           {"TEST.CLIP_LEN", T::Float, lit(kReleaseClipLen), true, "clip length in seconds (video and audio)"},
-          {"DIST.NUM_GPUS", T::Int, lit(D.encoder.num_gpus), false,
-           "encoder replicas, one per CUDA device (CPU: always one)"},
+          {"DIST.NUM_GPUS", T::Devices, gpus(D.encoder), false,
+           "CUDA devices with an encoder replica: all (every visible one), a count N (the first N), or a list of "
+           "device indices; replicas share the decode workers (CPU: one replica)"},
           {"DIST.NUM_SHARDS", T::Int, lit(D.discover.num_shards), false,
            "split the sorted inputs into this many shards (default from SLURM_ARRAY_TASK_COUNT)"},
           {"DIST.SHARD_ID", T::Int, lit(D.discover.shard_id), false,

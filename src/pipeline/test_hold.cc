@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <mutex>
@@ -23,6 +24,11 @@ void test_hold(const char* stage, const std::atomic<bool>& stop) {
     while ((stuck || !stop.load()) && std::chrono::steady_clock::now() < until)
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
   });
+}
+
+int test_cpu_replicas() {
+  const char* env = std::getenv("LSSD_TEST_CPU_REPLICAS");
+  return std::clamp(env ? std::atoi(env) : 1, 1, 16);
 }
 
 }  // namespace lssd

@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # CI stage 2: lssd on the Debian 13 (trixie) stack, LibTorch 2.6 and FFmpeg 7.1, in a chroot.
-# Usage: tools/ci/debian13.sh [--fresh] [extra ctest args]
+# Usage: tools/ci/debian13.sh [--fresh] [extra ctest args]   (CI: .ci/run, then tools/ci/cuda13.sh)
 #
 # Stages (each timed; a summary closes the run):
 #   chroot    debootstrap --variant=minbase trixie from the Debian mirror that this machine's apt
 #             sources name. Kept in $LSSD_DEBIAN13_ROOT (default /var/tmp/lssd-chroot/debian13)
-#             between local runs; --fresh (CI) makes a new one and removes it at the end.
+#             between local runs; --fresh makes a new one and removes it at the end (.ci/run
+#             instead names a new $LSSD_DEBIAN13_ROOT, which tools/ci/cuda13.sh then reuses).
 #   packages  tools/setup.sh's package list, installed in the chroot, less what this stage does
-#             not use (clang and libclang-rt-dev: fuzzing; espeak-ng: sample data; git, ccache)
+#             not use (clang and libclang-rt-dev: fuzzing; espeak-ng: sample data; git); ccache
+#             (base_dir /lssd) keeps the objects for tools/ci/cuda13.sh's build
 #   build     lssd + tests in the chroot, -DLSSD_WERROR_DEPRECATED=ON (a deprecated LibTorch or
 #             FFmpeg API is an error), into /lssd/build-debian13 inside the chroot
 #   models    the tiny test encoders, exported on THIS machine (Debian 12, torch 1.13) into the
@@ -56,13 +58,13 @@ stage_end
 
 # The working tree (tracked and untracked, not ignored files) at /lssd; its build tree is kept.
 mkdir -p "$root/lssd"
-find "$root/lssd" -mindepth 1 -maxdepth 1 ! -name build-debian13 -exec rm -rf {} +
-git ls-files -co --exclude-standard -z | tar --null -T - -cf - | tar -C "$root/lssd" -xf -
+find "$root/lssd" -mindepth 1 -maxdepth 1 ! -name 'build-*' -exec rm -rf {} +
+lssd_copy_tree "$root/lssd"
 
 stage_start "debian13 packages"
-mapfile -t pkgs < <(bash -c 'eval "$(sed -n "/^packages=(/,/^)/p" tools/setup.sh)"; printf "%s\n" "${packages[@]}"' |
-  grep -vxE 'clang|libclang-rt-dev|espeak-ng|git|ccache')
-echo "  ${#pkgs[@]} packages of tools/setup.sh (less clang libclang-rt-dev espeak-ng git ccache)"
+mapfile -t pkgs < <(lssd_chroot_packages)
+echo "  ${#pkgs[@]} packages of tools/setup.sh (less clang libclang-rt-dev espeak-ng git)"
+echo "base_dir = /lssd" >"$root/etc/ccache.conf"
 chroot_run "$root" "apt-get update -q && apt-get install -y -q --no-install-recommends ${pkgs[*]}" \
   >"$root/setup.log" 2>&1 || { tail -40 "$root/setup.log"; exit 1; }
 chroot_run "$root" 'dpkg-query -W -f="  \${Package} \${Version}\n" libtorch-dev libavcodec-dev python3-torch g++ cmake'
