@@ -197,18 +197,22 @@ class Paths:
     """N1: the absolute paths to replace, longest first."""
 
     def __init__(self, **named):
-        pairs = []
+        pairs = {}
         for label, p in named.items():
             if not p:
                 continue
             for v in {os.path.abspath(p), os.path.realpath(p)}:
-                pairs.append((v.encode(), b"$" + label.encode()))
-        self.pairs = sorted(pairs, key=lambda kv: -len(kv[0]))
+                pairs[v.encode()] = b"$" + label.encode()
+        self.pairs = pairs
+        # One pass, longest path first, whole path names only: /lssd must not match the start of
+        # /lssd-read once /lssd/build has been replaced (CI's chroot has its tree at /lssd).
+        alts = b"|".join(re.escape(k) for k in sorted(pairs, key=len, reverse=True))
+        self.pattern = re.compile(rb"(?:" + alts + rb")(?![\w-]|\.\w)") if pairs else None
 
     def __call__(self, data):
-        for old, new in self.pairs:
-            data = data.replace(old, new)
-        return data
+        if self.pattern is None:
+            return data
+        return self.pattern.sub(lambda m: self.pairs[m.group(0)], data)
 
 
 def sorted_lines(data):

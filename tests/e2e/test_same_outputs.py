@@ -53,6 +53,10 @@ def check_normalisations(c, tmp):
     got = cso.norm_log(b"usage: /x/build/lssd-read ls\naudio index i: built in 0.0 s (nlist 1)\n", paths, infer=False)
     c.check(got == b"usage: $BUILD/lssd-read ls\naudio index i: built in # s (nlist 1)\n",
             f"(a) lssd-read output: the program path and index build time normalised, lines kept in order: {got!r}")
+    nested = cso.Paths(SRC="/x", BUILD="/x/build")
+    got = nested(b"Usage: /x/build/lssd-read; /x/tools/a.py, /x. /x-read /xy")
+    c.check(got == b"Usage: $BUILD/lssd-read; $SRC/tools/a.py, $SRC. /x-read /xy",
+            f"(a) paths: whole path names only, the longest first, replaced text not scanned again: {got!r}")
     man = (b'{"M":2,"path":"/tmp/w1/data/a.wav","rel_path":"a.wav","v":1,"wall_s":1e-05}\n'
            b'{"M":1,"path":"/tmp/w1/data/b.wav","rel_path":"b.wav","v":1,"wall_s":4.6}\n')
     got = cso.norm_file("out@run/audio/manifest.jsonl", man, paths)
@@ -87,7 +91,9 @@ def check_record_compare_diff(c, tmp):
             "infer/tracks/rc", "read/ls/stdout", "read/show-video/stdout", "tracks-read/tracks/stdout",
             "read/export-release/files/video/video.pt", "out@run/video/manifest.jsonl", "out@run/config.yaml", NPY,
             "out@tracks/audio/manifest.jsonl"}
-    c.check(want <= names, f"(b) the expected items are recorded ({len(names)}): missing {sorted(want - names)}")
+    # A .pt saved by LibTorch >= 2.x is recorded member by member ("video.pt!archive/data.pkl", N7).
+    missing = sorted(w for w in want if w not in names and not any(n.startswith(w + "!") for n in names))
+    c.check(not missing, f"(b) the expected items are recorded ({len(names)}): missing {missing}")
     c.check(not any(n.startswith("read/stats") for n in names), "(b) --only left the other commands out")
     leaks = [n for n, p in items.items() if not n.endswith(".npy") and b"lssd_same_" in open(p, "rb").read()]
     c.check(not leaks, f"(b) no item names the scratch dir: {leaks[:3]}")
