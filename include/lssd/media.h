@@ -57,6 +57,16 @@ struct ClipSink {
 // torchvision decides, read_video's frame choice). Part of the video model id: outputs read
 // under another rule are recomputed by a rerun.
 constexpr int kVideoReadRule = 2;
+// One 8-bit 4:2:0 frame as the decoder gave it (yuv420p or yuvj420p), rows packed. full_range
+// is the range swscale gives the pixel format (yuvj420p: full; yuv420p: limited, whatever the
+// stream's colour tags say), the range PyAV's to_rgb() converts with.
+struct YuvFrame420 {
+  int width = 0, height = 0;
+  bool full_range = false;
+  std::vector<uint8_t> y;     // height rows of width bytes
+  std::vector<uint8_t> u, v;  // (height + 1) / 2 rows of (width + 1) / 2 bytes each
+};
+
 struct VideoClipFrames {
   int index = 0;  // clip index within the file
   double start_s = 0, stop_s = 0;
@@ -65,6 +75,10 @@ struct VideoClipFrames {
   std::vector<int64_t> clip_pts;             // pts of all num_decoded frames of the clip, in order
   std::vector<int64_t> pts;                  // pts of the selected frames
   std::vector<std::vector<uint8_t>> frames;  // the selected frames, RGB24 packed, h*w*3 each
+  // With MediaOptions::yuv_planes: the selected frames' planes, when every one is 8-bit 4:2:0
+  // (yuv420p / yuvj420p) of even height (where swscale's to_rgb takes its unscaled
+  // converter); else empty.
+  std::vector<YuvFrame420> yuv;
 };
 
 struct VideoFileResult {

@@ -42,6 +42,9 @@ struct MediaOptions {
   // MEDIA.SKIP_FRAMES: decode only what the clips keep (frames that no clip keeps and nothing
   // references are not decoded); outputs are the same either way
   bool skip_unneeded_frames = true;
+  // Not a key (tests and the probe): also deliver the kept frames' 4:2:0 planes
+  // (VideoClipFrames::yuv) next to their RGB.
+  bool yuv_planes = false;
 };
 
 // Clip planning and video tensors (clips + video transform stages).

@@ -3,73 +3,40 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
-
-extern "C" {
-#include <libavutil/imgutils.h>
-}
+#include <optional>
 
 #include "clips/clip_frames.h"
+#include "media/rgb_convert.h"
 
 namespace lssd::media {
 namespace {
 
-// RGB24 conversion as PyAV 10's VideoFrame.to_rgb(): sws_getCachedContext(w, h, fmt -> w, h,
-// rgb24, SWS_BILINEAR), no colorspace change, into a 16-byte-aligned image; a frame that is
-// already rgb24 is copied as is.
-class RgbConverter {
- public:
-  std::vector<uint8_t> convert(const AVFrame* f, const std::string& path) {
-    const int w = f->width, h = f->height;
-    const auto fmt = static_cast<AVPixelFormat>(f->format);
-    std::vector<uint8_t> out(static_cast<size_t>(w) * h * 3);
-    if (fmt == AV_PIX_FMT_RGB24) {
-      for (int y = 0; y < h; ++y) {
-        std::memcpy(out.data() + static_cast<size_t>(y) * w * 3,
-                    f->data[0] + static_cast<ptrdiff_t>(y) * f->linesize[0], static_cast<size_t>(w) * 3);
-      }
-      return out;
-    }
-    SwsContext* s = sws_getCachedContext(sws_.release(), w, h, fmt, w, h, AV_PIX_FMT_RGB24, SWS_BILINEAR, nullptr,
-                                         nullptr, nullptr);
-    sws_.reset(s);
-    if (!s) throw ContentError("decode", "cannot convert frames to RGB", path);
-    // Rows of a multiple of 16 bytes in a 16-byte-aligned vector: the very layout of the aligned
-    // image below, so swscale writes the same bytes straight into the output.
-    const int row = w * 3;
-    if (row % 16 == 0 && reinterpret_cast<uintptr_t>(out.data()) % 16 == 0) {
-      uint8_t* direct[4] = {out.data(), nullptr, nullptr, nullptr};
-      const int stride[4] = {row, 0, 0, 0};
-      sws_scale(s, f->data, f->linesize, 0, h, direct, stride);
-      return out;
-    }
-    if (!buf_ || w != bw_ || h != bh_) {
-      uint8_t* data[4] = {nullptr};
-      const int r = av_image_alloc(data, linesize_, w, h, AV_PIX_FMT_RGB24, 16);
-      if (r < 0) throw Error("decode", "out of memory", path);
-      buf_.reset(data[0]);
-      bw_ = w;
-      bh_ = h;
-    }
-    uint8_t* dst[4] = {buf_.get(), nullptr, nullptr, nullptr};
-    sws_scale(s, f->data, f->linesize, 0, h, dst, linesize_);
-    for (int y = 0; y < h; ++y) {
-      std::memcpy(out.data() + static_cast<size_t>(y) * w * 3, buf_.get() + static_cast<ptrdiff_t>(y) * linesize_[0],
-                  static_cast<size_t>(w) * 3);
-    }
-    return out;
-  }
+// The planes of an 8-bit 4:2:0 frame of even height (the frames swscale's to_rgb converts with
+// its unscaled yuv420p converter), rows packed; nothing for any other frame.
+std::optional<YuvFrame420> yuv420_planes(const AVFrame* f) {
+  const auto fmt = static_cast<AVPixelFormat>(f->format);
+  if ((fmt != AV_PIX_FMT_YUV420P && fmt != AV_PIX_FMT_YUVJ420P) || f->height % 2 != 0) return std::nullopt;
+  YuvFrame420 out;
+  out.width = f->width;
+  out.height = f->height;
+  out.full_range = fmt == AV_PIX_FMT_YUVJ420P;
+  auto copy = [&](int plane, int w, int h, std::vector<uint8_t>* dst) {
+    dst->resize(static_cast<size_t>(w) * static_cast<size_t>(h));
+    for (int y = 0; y < h; ++y)
+      std::memcpy(dst->data() + static_cast<size_t>(y) * static_cast<size_t>(w),
+                  f->data[plane] + static_cast<ptrdiff_t>(y) * f->linesize[plane], static_cast<size_t>(w));
+  };
+  copy(0, f->width, f->height, &out.y);
+  copy(1, (f->width + 1) / 2, (f->height + 1) / 2, &out.u);
+  copy(2, (f->width + 1) / 2, (f->height + 1) / 2, &out.v);
+  return out;
+}
 
- private:
-  SwsPtr sws_;
-  AvBufferPtr buf_;
-  int linesize_[4] = {0, 0, 0, 0};
-  int bw_ = 0, bh_ = 0;
-};
-
-// Turns a clip's decoded frames into its VideoClipFrames: the kept frames in RGB24.
+// Turns a clip's decoded frames into its VideoClipFrames: the kept frames in RGB24 (and, when
+// asked, their 4:2:0 planes).
 class ClipMaker {
  public:
-  explicit ClipMaker(const std::string& path) : path_(path) {}
+  ClipMaker(const std::string& path, bool yuv) : path_(path), yuv_(yuv) {}
 
   // frames/pts: the clip's frames in the release's order; keep: the indices it keeps.
   VideoClipFrames make(int index, const std::vector<const AVFrame*>& frames, const std::vector<int64_t>& pts,
@@ -82,18 +49,26 @@ class ClipMaker {
     out.clip_pts = pts;
     out.width = frames[static_cast<size_t>(keep.front())]->width;
     out.height = frames[static_cast<size_t>(keep.front())]->height;
+    bool all_yuv = yuv_;
     for (const int64_t k : keep) {
       const AVFrame* f = frames[static_cast<size_t>(k)];
       if (f->width != out.width || f->height != out.height)
         throw ContentError("decode", "frame size changes within clip " + std::to_string(index), path_);
       out.pts.push_back(pts[static_cast<size_t>(k)]);
       out.frames.push_back(rgb_.convert(f, path_));
+      if (all_yuv) {
+        std::optional<YuvFrame420> planes = yuv420_planes(f);
+        all_yuv = planes.has_value();
+        if (all_yuv) out.yuv.push_back(std::move(*planes));
+      }
     }
+    if (!all_yuv) out.yuv.clear();
     return out;
   }
 
  private:
   const std::string& path_;
+  bool yuv_;
   RgbConverter rgb_;
 };
 
@@ -147,7 +122,7 @@ DecodePass decode_collecting(const DecodeContext& c, const std::vector<VideoClip
   Opened s = open_stream(c);
   ClipFrameCollector collector(std::vector<VideoClip>(clips.begin() + static_cast<ptrdiff_t>(first), clips.end()),
                                facts.should_buffer);
-  ClipMaker maker(c.path);
+  ClipMaker maker(c.path, c.media.yuv_planes);
   std::map<uint64_t, FramePtr> held;
   auto deliver = [&] {
     CollectedClip clip;
@@ -179,7 +154,7 @@ DecodePass decode_collecting(const DecodeContext& c, const std::vector<VideoClip
 DecodePass decode_selected(const DecodeContext& c, const SelectedFrames& sel, const std::set<int64_t>& frame_pts,
                            const std::function<void(VideoClipFrames&&)>& on_clip) {
   Opened s = open_stream(c);
-  ClipMaker maker(c.path);
+  ClipMaker maker(c.path, c.media.yuv_planes);
   std::map<int64_t, FramePtr> held;  // kept frames by pts
   size_t next = 0;                   // the next clip to deliver
   auto deliver = [&] {
