@@ -7,10 +7,15 @@
 //   lssd_probe audio FILE OUT_DIR [--stream N] [--clip-len T] [--threads N]
 //   --threads: FFmpeg decoder threads (default 1; 0: FFmpeg's choice); --decode-all: decode every
 //   frame (MEDIA.SKIP_FRAMES False); --hash: sha256 of each clip's RGB frames and tensor in
-//   result.json (frames_sha256, tensor_sha256)
+//   result.json (frames_sha256, tensor_sha256); --yuv: also the clip tensors from the frames' 4:2:0
+//   planes through the LibTorch conversion and transform (the GPU path's code, on the CPU):
+//   clip_yuv_<i>.npy, and per clip yuv_rgb_max_abs_diff (uint8, against swscale's RGB) and
+//   yuv_tensor_max_abs_diff (against clip_<i>.npy), or yuv: false when the frames have no planes
 //       OUT_DIR/result.json (ranges, sample rate, n), audio_<i>.npy float32 [samples].
 // On an lssd::Error prints {"error", "stage"} as JSON and exits 3.
+#include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <ctime>
@@ -60,9 +65,30 @@ struct Stopwatch {
   double cpu_s() const { return cpu_now() - c0; }
 };
 
+// The --yuv comparison of one clip: its planes through the LibTorch path against the RGB path's
+// frames and tensor t. False when the clip has no planes.
+bool compare_yuv(const lssd::VideoClipFrames& c, const lssd::FloatArray& t, const std::string& out_dir,
+                 const lssd::VideoOptions& vopts, nlohmann::json* rec) {
+  if (c.yuv.empty()) return false;
+  int rgb_diff = 0;
+  for (size_t i = 0; i < c.yuv.size(); ++i) {
+    const std::vector<uint8_t> rgb = lssd::yuv420_to_rgb24(c.yuv[i]);
+    for (size_t k = 0; k < rgb.size(); ++k) rgb_diff = std::max(rgb_diff, std::abs(int{rgb[k]} - int{c.frames[i][k]}));
+  }
+  const lssd::FloatArray y = lssd::yuv420_clip_tensor(c.yuv, vopts);
+  float tensor_diff = 0;
+  for (size_t k = 0; k < y.numel(); ++k) tensor_diff = std::max(tensor_diff, std::abs(y.data[k] - t.data[k]));
+  (*rec)["yuv_rgb_max_abs_diff"] = rgb_diff;
+  (*rec)["yuv_tensor_max_abs_diff"] = tensor_diff;
+  if (!out_dir.empty())
+    write_npy(out_dir + "/clip_yuv_" + std::to_string(c.index) + ".npy", "<f4", y.shape, y.ptr(),
+              y.numel() * sizeof(float));
+  return true;
+}
+
 int usage() {
   std::cerr << "usage: lssd_probe info FILE | video FILE OUT_DIR [--no-tensors|--no-write] [--frames] [--clip-len T] |"
-               " audio FILE OUT_DIR [--stream N] [--clip-len T]  (also --threads N, --decode-all)\n";
+               " audio FILE OUT_DIR [--stream N] [--clip-len T]  (also --threads N, --decode-all, --hash, --yuv)\n";
   return 2;
 }
 
@@ -79,6 +105,7 @@ int main(int argc, char** argv) {
   int threads = 1;    // FFmpeg decoder threads (0: FFmpeg's choice)
   bool skip = true;   // MEDIA.SKIP_FRAMES
   bool hash = false;  // sha256 of each clip's RGB frames and tensor in result.json
+  bool yuv = false;   // also the tensors from the 4:2:0 planes (yuv420_clip_tensor)
   for (int i = 4; i < argc; ++i) {
     const std::string a = argv[i];
     if (a == "--no-tensors")
@@ -89,6 +116,8 @@ int main(int argc, char** argv) {
       frames = true;
     else if (a == "--hash")
       hash = true;
+    else if (a == "--yuv")
+      yuv = true;
     else if (a == "--stream" && i + 1 < argc)
       stream = std::stoi(argv[++i]);
     else if (a == "--clip-len" && i + 1 < argc)
@@ -103,6 +132,7 @@ int main(int argc, char** argv) {
   lssd::MediaOptions mopts;
   mopts.decode_threads = threads;
   mopts.skip_unneeded_frames = skip;
+  mopts.yuv_planes = yuv;
   nlohmann::json j;
   try {
     if (cmd == "info") {
@@ -160,6 +190,7 @@ int main(int argc, char** argv) {
           if (write)
             write_npy(out_dir + "/clip_" + std::to_string(c.index) + ".npy", "<f4", t.shape, t.ptr(),
                       t.numel() * sizeof(float));
+          if (yuv) clips.back()["yuv"] = compare_yuv(c, t, write ? out_dir : "", vopts, &clips.back());
         }
       };
       sink.withdraw = [&](int first) {  // withdrawn clips: their files are rewritten by the second pass
