@@ -10,6 +10,7 @@
 #include <utility>
 #include <vector>
 
+#include "lssd/array.h"
 #include "lssd/options.h"
 
 namespace lssd {
@@ -36,6 +37,11 @@ struct MediaInfo {
 // Opens and probes a file. Throws lssd::Error("open", ...) when it cannot be opened, is not a
 // whitelisted container, or names a protocol other than a plain file.
 MediaInfo probe_media(const std::string& path, const MediaOptions& opts);
+
+// MEDIA.HWACCEL as the decoders take it: "none" or "cuda". "auto" gives "cuda" when a CUDA device
+// and FFmpeg's cuda hwaccel exist, else "none"; "cuda" where they do not throws ConfigError
+// saying why (CPU-only LibTorch, no device, FFmpeg cannot create its CUDA device).
+std::string resolve_hwaccel(const std::string& spec);
 
 // What the decoders report while they run (Clip: VideoClipFrames or AudioClipSamples).
 template <class Clip>
@@ -79,9 +85,19 @@ struct VideoClipFrames {
   // (yuv420p / yuvj420p) of even height (where swscale's to_rgb takes its unscaled
   // converter); else empty.
   std::vector<YuvFrame420> yuv;
+  // MEDIA.HWACCEL cuda (a file NVDEC decodes): the selected frames stay on the GPU instead, each
+  // its NV12 planes copied out of the decoder's surface pool (uint8 [H * 3 / 2, W]: Y, then UV
+  // interleaved), and `frames` is empty. nv12_full_range: the range swscale would give the
+  // frames' software pixel format (yuvj420p: full), as YuvFrame420::full_range.
+  std::vector<std::shared_ptr<const DeviceTensor>> nv12;
+  bool nv12_full_range = false;
 };
 
 struct VideoFileResult {
+  // Which decoder gave the frames: "cpu" (FFmpeg's software decoder) or "nvdec" (MEDIA.HWACCEL
+  // cuda); with cuda, why this file fell back to the CPU ("" when it did not).
+  std::string decoder = "cpu";
+  std::string fallback;
   bool skipped_short = false;  // fewer than 2 timestamps: no clips, not an error
   double avg_fps = 0;          // the stream's avg_frame_rate
   int stream_index = -1;

@@ -72,6 +72,12 @@ std::vector<uint8_t> yuv420_to_rgb24(const YuvFrame420& frame, const YuvToRgb& h
 FloatArray yuv420_clip_tensor(const std::vector<YuvFrame420>& frames, const VideoOptions& opts,
                               const YuvToRgb& how = {});
 
+// A clip NVDEC decoded (VideoClipFrames::nv12: NV12 on the GPU) -> [5, 3, T, crop_h, crop_w]
+// float32 on that GPU (FloatArray::device; data empty), through the same ops as
+// yuv420_clip_tensor. Throws lssd::Error("transform") when the clip has no device frames or
+// their sizes differ.
+FloatArray nv12_clip_tensor(const VideoClipFrames& clip, const VideoOptions& opts);
+
 // One-shot convenience wrapper.
 FloatArray video_clip_tensor(const std::vector<std::vector<uint8_t>>& frames, int width, int height,
                              const VideoOptions& opts);

@@ -3,9 +3,11 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
+#include <memory>
 #include <optional>
 
 #include "clips/clip_frames.h"
+#include "media/nvdec_cuda.h"
 #include "media/rgb_convert.h"
 
 namespace lssd::media {
@@ -32,14 +34,35 @@ std::optional<YuvFrame420> yuv420_planes(const AVFrame* f) {
   return out;
 }
 
+// A decoded frame a clip may take: a reference to FFmpeg's frame (CPU decoding), or (NVDEC) its
+// NV12 planes, copied out of the decoder's small surface pool as soon as it is decoded.
+struct KeptFrame {
+  FramePtr frame;
+  std::shared_ptr<const DeviceTensor> nv12;
+  int width = 0, height = 0;
+};
+
+KeptFrame keep_frame(const AVFrame* f, const std::string& path) {
+  KeptFrame k;
+  k.width = f->width;
+  k.height = f->height;
+  if (f->format == AV_PIX_FMT_CUDA)
+    k.nv12 = copy_cuda_nv12(f, path);
+  else
+    k.frame = ref_frame(f);
+  return k;
+}
+
 // Turns a clip's decoded frames into its VideoClipFrames: the kept frames in RGB24 (and, when
 // asked, their 4:2:0 planes).
 class ClipMaker {
  public:
-  ClipMaker(const std::string& path, bool yuv) : path_(path), yuv_(yuv) {}
+  // nvdec: the frames must be NVDEC's (else NvdecFallback); full_range: theirs (CudaDecode).
+  ClipMaker(const std::string& path, bool yuv, bool nvdec, const bool* full_range)
+      : path_(path), yuv_(yuv), nvdec_(nvdec), full_range_(full_range) {}
 
   // frames/pts: the clip's frames in the release's order; keep: the indices it keeps.
-  VideoClipFrames make(int index, const std::vector<const AVFrame*>& frames, const std::vector<int64_t>& pts,
+  VideoClipFrames make(int index, const std::vector<const KeptFrame*>& frames, const std::vector<int64_t>& pts,
                        const std::vector<int64_t>& keep) {
     if (frames.empty() || keep.empty())
       throw ContentError("decode", "clip " + std::to_string(index) + " has no frames", path_);
@@ -49,12 +72,20 @@ class ClipMaker {
     out.clip_pts = pts;
     out.width = frames[static_cast<size_t>(keep.front())]->width;
     out.height = frames[static_cast<size_t>(keep.front())]->height;
-    bool all_yuv = yuv_;
+    bool all_yuv = yuv_ && !nvdec_;
     for (const int64_t k : keep) {
-      const AVFrame* f = frames[static_cast<size_t>(k)];
-      if (f->width != out.width || f->height != out.height)
+      const KeptFrame* kf = frames[static_cast<size_t>(k)];
+      if (kf->width != out.width || kf->height != out.height)
         throw ContentError("decode", "frame size changes within clip " + std::to_string(index), path_);
       out.pts.push_back(pts[static_cast<size_t>(k)]);
+      if (nvdec_) {
+        if (!kf->nv12) throw NvdecFallback{"the hwaccel did not decode frame pts " + std::to_string(out.pts.back())};
+        out.nv12.push_back(kf->nv12);
+        out.nv12_full_range = *full_range_;
+        continue;
+      }
+      if (!kf->frame) throw Error("decode", "a GPU frame in a CPU decode", path_);
+      const AVFrame* f = kf->frame.get();
       out.frames.push_back(rgb_.convert(f, path_));
       if (all_yuv) {
         std::optional<YuvFrame420> planes = yuv420_planes(f);
@@ -68,12 +99,14 @@ class ClipMaker {
 
  private:
   const std::string& path_;
-  bool yuv_;
+  bool yuv_, nvdec_;
+  const bool* full_range_;
   RgbConverter rgb_;
 };
 
 // The stream's decoder, opened afresh for one pass.
 struct Opened {
+  std::unique_ptr<CudaDecode> cuda = std::make_unique<CudaDecode>();  // cc->opaque with nvdec
   FormatPtr ctx;
   CodecPtr cc;
 };
@@ -84,7 +117,10 @@ Opened open_stream(const DecodeContext& c) {
   o.ctx = open_input(c.path, c.deadline, /*genpts=*/true);
   if (first_video_stream(o.ctx.get()) != index) throw Error("open", "stream layout changed between opens", c.path);
   discard_all_but(o.ctx.get(), index);
-  o.cc = open_decoder(o.ctx->streams[index], c.media, c.path);
+  CudaDecode* cuda = o.cuda.get();
+  o.cc = c.nvdec ? open_decoder(o.ctx->streams[index], c.media, c.path,
+                                [cuda](AVCodecContext* cc) { attach_cuda_hwaccel(cc, cuda); })
+                 : open_decoder(o.ctx->streams[index], c.media, c.path);
   return o;
 }
 
@@ -122,13 +158,13 @@ DecodePass decode_collecting(const DecodeContext& c, const std::vector<VideoClip
   Opened s = open_stream(c);
   ClipFrameCollector collector(std::vector<VideoClip>(clips.begin() + static_cast<ptrdiff_t>(first), clips.end()),
                                facts.should_buffer);
-  ClipMaker maker(c.path, c.media.yuv_planes);
-  std::map<uint64_t, FramePtr> held;
+  ClipMaker maker(c.path, c.media.yuv_planes, c.nvdec, &s.cuda->full_range);
+  std::map<uint64_t, KeptFrame> held;
   auto deliver = [&] {
     CollectedClip clip;
     while (collector.pop_complete(&clip)) {
-      std::vector<const AVFrame*> frames;
-      for (const uint64_t id : clip.ids) frames.push_back(held.at(id).get());
+      std::vector<const KeptFrame*> frames;
+      for (const uint64_t id : clip.ids) frames.push_back(&held.at(id));
       const auto keep =
           select_clip_frames(static_cast<int64_t>(clip.ids.size()), facts.avg_fps, vopts.fps, vopts.n_frames);
       VideoClipFrames out = maker.make(clip.index, frames, clip.pts, keep);
@@ -142,7 +178,7 @@ DecodePass decode_collecting(const DecodeContext& c, const std::vector<VideoClip
     if (f->pts == AV_NOPTS_VALUE) return;  // PyAV gives pts None; the release's lists drop those
     pass.frames.add(f->pts);
     const uint64_t id = next_id++;
-    held[id] = ref_frame(f);
+    held[id] = keep_frame(f, c.path);
     collector.add(f->pts, id);
     deliver();
   });
@@ -154,16 +190,16 @@ DecodePass decode_collecting(const DecodeContext& c, const std::vector<VideoClip
 DecodePass decode_selected(const DecodeContext& c, const SelectedFrames& sel, const std::set<int64_t>& frame_pts,
                            const std::function<void(VideoClipFrames&&)>& on_clip) {
   Opened s = open_stream(c);
-  ClipMaker maker(c.path, c.media.yuv_planes);
-  std::map<int64_t, FramePtr> held;  // kept frames by pts
-  size_t next = 0;                   // the next clip to deliver
+  ClipMaker maker(c.path, c.media.yuv_planes, c.nvdec, &s.cuda->full_range);
+  std::map<int64_t, KeptFrame> held;  // kept frames by pts
+  size_t next = 0;                    // the next clip to deliver
   auto deliver = [&] {
     while (next < sel.kept.size() &&
            std::all_of(sel.kept[next].begin(), sel.kept[next].end(), [&](int64_t p) { return held.count(p) > 0; })) {
-      std::vector<const AVFrame*> frames;
+      std::vector<const KeptFrame*> frames;
       std::vector<int64_t> keep;
       for (size_t i = 0; i < sel.kept[next].size(); ++i) {
-        frames.push_back(held.at(sel.kept[next][i]).get());
+        frames.push_back(&held.at(sel.kept[next][i]));
         keep.push_back(static_cast<int64_t>(i));
       }
       VideoClipFrames out = maker.make(static_cast<int>(next), frames, sel.kept[next], keep);
@@ -189,7 +225,7 @@ DecodePass decode_selected(const DecodeContext& c, const SelectedFrames& sel, co
           if (f->pts <= last) throw Abandon{"frames out of pts order"};
           last = f->pts;
           pass.frames.add(f->pts);
-          if (sel.last_use.count(f->pts)) held[f->pts] = ref_frame(f);
+          if (sel.last_use.count(f->pts)) held[f->pts] = keep_frame(f, c.path);
           deliver();
         });
   } catch (const Abandon& a) {

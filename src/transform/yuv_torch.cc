@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "common/device_tensor.h"
 #include "lssd/error.h"
 
 namespace lssd::transform {
@@ -157,6 +158,25 @@ FloatArray yuv420_clip_tensor(const std::vector<YuvFrame420>& frames, const Vide
   FloatArray a(shape);
   std::copy(out.data_ptr<float>(), out.data_ptr<float>() + out.numel(), a.ptr());
   return a;
+}
+
+FloatArray nv12_clip_tensor(const VideoClipFrames& clip, const VideoOptions& opts) {
+  if (clip.nv12.empty()) throw Error("transform", "no device frames");
+  const int64_t h = clip.height, w = clip.width;
+  std::vector<at::Tensor> rgb;
+  for (const auto& f : clip.nv12) {
+    if (!f || f->tensor.dim() != 2 || f->tensor.size(0) != h + h / 2 || f->tensor.size(1) != w)
+      throw Error("transform", "a device frame does not match the clip's size");
+    const at::Tensor& t = f->tensor;
+    rgb.push_back(transform::nv12_to_rgb(t.slice(0, 0, h), t.slice(0, h, h + h / 2).view({h / 2, w / 2, 2}),
+                                         clip.nv12_full_range));
+  }
+  FloatArray out;
+  auto d = std::make_shared<DeviceTensor>();
+  d->tensor = transform::five_crop_clip(at::stack(rgb, 0), opts).contiguous();
+  out.shape.assign(d->tensor.sizes().begin(), d->tensor.sizes().end());
+  out.device = std::move(d);
+  return out;
 }
 
 }  // namespace lssd
