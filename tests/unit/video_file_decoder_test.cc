@@ -57,5 +57,49 @@ TEST(VideoFileDecoder, ABrokenFileIsAContentError) {
   }
 }
 
+// MEDIA.HWACCEL cuda on a stream NVDEC does not take (MPEG-4 Part 2): the file decodes on the CPU,
+// with the same clips, and the result says so (no GPU needed: the refusal comes first).
+TEST(VideoFileDecoder, WithCudaAStreamNvdecDoesNotTakeDecodesOnTheCpu) {
+  const std::string path =
+      std::string(LSSD_SOURCE_DIR) + "/sample_data/video/encoders/mpeg4_asp_bframes_320x240_25fps_5.0s.avi";
+  VideoOptions video;
+  MediaOptions media;
+  Delivered plain, cuda;
+  const VideoFileResult a = decode("encoders/mpeg4_asp_bframes_320x240_25fps_5.0s.avi", true, &plain);
+  media.hwaccel = "cuda";
+  ClipSink<VideoClipFrames> sink;
+  sink.clip = [&](VideoClipFrames&& c) {
+    EXPECT_TRUE(c.nv12.empty());
+    EXPECT_FALSE(c.frames.empty());
+    cuda.clips.push_back(c.index);
+  };
+  sink.withdraw = [&](int first) { cuda.withdrawn.push_back(first); };
+  const VideoFileResult b = media::VideoFileDecoder(path, video, media, sink).run();
+  EXPECT_EQ(a.decoder, "cpu");
+  EXPECT_EQ(a.fallback, "");
+  EXPECT_EQ(b.decoder, "cpu");
+  EXPECT_NE(b.fallback.find("codec mpeg4"), std::string::npos) << b.fallback;
+  EXPECT_EQ(cuda.clips, plain.clips);
+}
+
+// MEDIA.HWACCEL resolves to none or cuda; where no CUDA device is, cuda is a config error naming
+// the cause and auto is none.
+TEST(VideoFileDecoder, HwaccelResolvesOrSaysWhy) {
+  EXPECT_EQ(resolve_hwaccel("none"), "none");
+  EXPECT_THROW(resolve_hwaccel("vaapi"), ConfigError);
+  const std::string a = resolve_hwaccel("auto");
+  if (a == "none") {
+    try {
+      resolve_hwaccel("cuda");
+      ADD_FAILURE() << "cuda accepted without a device";
+    } catch (const ConfigError& e) {
+      EXPECT_NE(std::string(e.what()).find("MEDIA.HWACCEL cuda: "), std::string::npos) << e.what();
+    }
+  } else {
+    EXPECT_EQ(a, "cuda");
+    EXPECT_EQ(resolve_hwaccel("cuda"), "cuda");
+  }
+}
+
 }  // namespace
 }  // namespace lssd

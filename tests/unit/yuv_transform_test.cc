@@ -9,9 +9,13 @@
 #include <algorithm>
 #include <cstdlib>
 #include <filesystem>
+#include <random>
 #include <string>
 #include <vector>
 
+#include <torch/torch.h>
+
+#include "common/device_tensor.h"
 #include "lssd/video_transform.h"
 #include "media/ffmpeg.h"
 #include "media/rgb_convert.h"
@@ -182,6 +186,50 @@ TEST(YuvTransform, PlanesThatDoNotFitTheSizeAreRefused) {
   f.u.assign(2, 128);
   const std::vector<YuvFrame420> mixed{f, YuvFrame420{}};
   EXPECT_THROW(yuv420_clip_tensor(mixed, VideoOptions{}), Error);
+}
+
+// The NVDEC path's layout (one NV12 tensor per frame: Y rows, then UV interleaved), here with CPU
+// tensors: the same tensor as from the planes.
+TEST(YuvTransform, Nv12ClipTensorsAreThePlanesClipTensors) {
+  std::mt19937 rng(7);
+  std::uniform_int_distribution<int> byte(0, 255);
+  const int w = 48, h = 36, t = 3;
+  VideoClipFrames clip;
+  clip.width = w;
+  clip.height = h;
+  clip.nv12_full_range = true;
+  std::vector<YuvFrame420> planes;
+  for (int k = 0; k < t; ++k) {
+    YuvFrame420 f;
+    f.width = w;
+    f.height = h;
+    f.full_range = true;
+    for (int i = 0; i < w * h; ++i) f.y.push_back(static_cast<uint8_t>(byte(rng)));
+    for (int i = 0; i < w * h / 4; ++i) f.u.push_back(static_cast<uint8_t>(byte(rng)));
+    for (int i = 0; i < w * h / 4; ++i) f.v.push_back(static_cast<uint8_t>(byte(rng)));
+    auto d = std::make_shared<DeviceTensor>();
+    d->tensor = torch::empty({h + h / 2, w}, torch::kUInt8);
+    std::copy(f.y.begin(), f.y.end(), d->tensor.data_ptr<uint8_t>());
+    uint8_t* uv = d->tensor.data_ptr<uint8_t>() + w * h;
+    for (int i = 0; i < w * h / 4; ++i) {
+      uv[2 * i] = f.u[static_cast<size_t>(i)];
+      uv[2 * i + 1] = f.v[static_cast<size_t>(i)];
+    }
+    clip.nv12.push_back(d);
+    planes.push_back(std::move(f));
+  }
+  VideoOptions vopts;
+  vopts.short_side = 32;
+  vopts.crop_h = vopts.crop_w = 24;
+  const FloatArray want = yuv420_clip_tensor(planes, vopts);
+  const FloatArray got = nv12_clip_tensor(clip, vopts);
+  ASSERT_TRUE(got.device);
+  EXPECT_TRUE(got.data.empty());
+  ASSERT_EQ(got.shape, want.shape);
+  const at::Tensor g = got.device->tensor.contiguous();
+  EXPECT_TRUE(std::equal(want.data.begin(), want.data.end(), g.data_ptr<float>()));
+  clip.nv12.clear();
+  EXPECT_THROW(nv12_clip_tensor(clip, vopts), Error);
 }
 
 }  // namespace
