@@ -216,7 +216,7 @@ void add_lssd_keys(std::vector<KeySpec>& keys) {
            "decode only the frames clips keep (and those they reference); the same outputs either way"},
           {"MEDIA.HWACCEL", T::String, lit(D.media.hwaccel), false,
            "video decoding: none (FFmpeg on the CPU) | cuda (NVDEC through FFmpeg's cuda hwaccel for H.264, "
-           "HEVC, VP9, AV1 in 8-bit 4:2:0; pixels converted and transformed on the GPU; a file it cannot "
+           "HEVC, VP9 in 8-bit 4:2:0; pixels converted and transformed on the GPU; a file it cannot "
            "decode falls back to the CPU) | auto (cuda when a CUDA device and the hwaccel exist, else none)"},
           {"MEDIA.DEADLINE_S", T::Float, lit(D.media.deadline_s), false,
            "wall-clock limit to decode one file (0: none)"},

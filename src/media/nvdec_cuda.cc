@@ -56,15 +56,18 @@ const SharedDevice& shared_device() {
 
 AVPixelFormat choose_format(AVCodecContext* cc, const AVPixelFormat* formats) {
   auto* state = static_cast<CudaDecode*>(cc->opaque);
+  // Called again without AV_PIX_FMT_CUDA when the hwaccel failed to start: the software format.
+  bool cuda = false;
   AVPixelFormat software = AV_PIX_FMT_NONE;
   for (const AVPixelFormat* p = formats; *p != AV_PIX_FMT_NONE; ++p) {
     if (*p == AV_PIX_FMT_CUDA)
-      state->offered = true;
+      cuda = true;
     else if (software == AV_PIX_FMT_NONE)
       software = *p;
   }
+  state->offered = cuda;
   state->full_range = software == AV_PIX_FMT_YUVJ420P;
-  return state->offered ? AV_PIX_FMT_CUDA : software;
+  return cuda ? AV_PIX_FMT_CUDA : software;
 }
 
 }  // namespace
@@ -79,9 +82,8 @@ std::string nvdec_refuses(const AVCodecParameters* par) {
   switch (par->codec_id) {
     case AV_CODEC_ID_H264:
     case AV_CODEC_ID_HEVC:
-    case AV_CODEC_ID_VP9:
-    case AV_CODEC_ID_AV1: break;
-    default: return std::string("codec ") + avcodec_get_name(par->codec_id) + " is not one NVDEC decodes bit-exactly";
+    case AV_CODEC_ID_VP9: break;
+    default: return std::string("codec ") + avcodec_get_name(par->codec_id) + ": NVDEC takes only H.264, HEVC and VP9";
   }
   const auto fmt = static_cast<AVPixelFormat>(par->format);
   if (fmt != AV_PIX_FMT_YUV420P && fmt != AV_PIX_FMT_YUVJ420P) {

@@ -20,7 +20,7 @@ namespace lssd::media {
 // primary context. Checked once per process; `why` gets the reason when not.
 bool cuda_hwaccel_available(std::string* why);
 
-// Why NVDEC does not take this stream, "" when it does: H.264, HEVC, VP9 and AV1 only (their
+// Why NVDEC does not take this stream, "" when it does: H.264, HEVC and VP9 only (their
 // decoding is bit-exact by the standards, so NVDEC's frames are libavcodec's; MPEG-2/MPEG-4 Part
 // 2's IDCT is not), in 8-bit 4:2:0 (yuv420p / yuvj420p: NV12 surfaces) of even width and height.
 std::string nvdec_refuses(const AVCodecParameters* par);
@@ -28,7 +28,7 @@ std::string nvdec_refuses(const AVCodecParameters* par);
 // The state of one decoder context on the hwaccel (cc->opaque points at it while it lives).
 struct CudaDecode {
   bool full_range = false;  // the software format the decoder offered was yuvj420p
-  bool offered = false;     // get_format offered AV_PIX_FMT_CUDA (the hwaccel could start)
+  bool offered = false;     // get_format's last call offered AV_PIX_FMT_CUDA (the hwaccel started)
 };
 
 // Sets up cc (allocated, not yet opened) for the cuda hwaccel: the shared CUDA device, one
