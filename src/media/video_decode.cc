@@ -118,8 +118,16 @@ Opened open_stream(const DecodeContext& c) {
   if (first_video_stream(o.ctx.get()) != index) throw Error("open", "stream layout changed between opens", c.path);
   discard_all_but(o.ctx.get(), index);
   CudaDecode* cuda = o.cuda.get();
-  o.cc = c.nvdec ? open_decoder(o.ctx->streams[index], c.media, c.path,
-                                [cuda](AVCodecContext* cc) { attach_cuda_hwaccel(cc, cuda); })
+  // With nvdec, a decoder the hwaccel cannot be attached to falls back to the CPU like a frame
+  // the hwaccel did not decode.
+  auto attach = [cuda](AVCodecContext* cc) {
+    try {
+      attach_cuda_hwaccel(cc, cuda);
+    } catch (const Error& e) {
+      throw NvdecFallback{e.message()};
+    }
+  };
+  o.cc = c.nvdec ? open_decoder(o.ctx->streams[index], c.media, c.path, attach)
                  : open_decoder(o.ctx->streams[index], c.media, c.path);
   return o;
 }

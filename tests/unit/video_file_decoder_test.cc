@@ -82,6 +82,41 @@ TEST(VideoFileDecoder, WithCudaAStreamNvdecDoesNotTakeDecodesOnTheCpu) {
   EXPECT_EQ(cuda.clips, plain.clips);
 }
 
+// MEDIA.HWACCEL cuda on H.264 where NVDEC cannot start (this machine has no GPU; on a GPU the same
+// path follows a frame the hwaccel did not decode): the clips delivered so far are withdrawn and
+// the file decodes on the CPU with the same plan and the same frames.
+TEST(VideoFileDecoder, WithCudaAFileNvdecCannotDecodeIsDecodedOnTheCpuWithTheSameClips) {
+  if (resolve_hwaccel("auto") == "cuda") GTEST_SKIP() << "NVDEC is available here";
+  const std::string rel = "ucf/testsrc2_640x360_25fps_7.6s.mp4";
+  Delivered plain, cuda;
+  std::vector<std::vector<uint8_t>> plain_frames, cuda_frames;
+  {
+    const std::string path = std::string(LSSD_SOURCE_DIR) + "/sample_data/video/" + rel;
+    VideoOptions video;
+    MediaOptions media;
+    ClipSink<VideoClipFrames> sink;
+    sink.clip = [&](VideoClipFrames&& c) {
+      plain.clips.push_back(c.index);
+      for (auto& f : c.frames) plain_frames.push_back(std::move(f));
+    };
+    sink.withdraw = [&](int first) { plain.withdrawn.push_back(first); };
+    media::VideoFileDecoder(path, video, media, sink).run();
+    media.hwaccel = "cuda";
+    sink.clip = [&](VideoClipFrames&& c) {
+      cuda.clips.push_back(c.index);
+      for (auto& f : c.frames) cuda_frames.push_back(std::move(f));
+    };
+    sink.withdraw = [&](int first) { cuda.withdrawn.push_back(first); };
+    const VideoFileResult r = media::VideoFileDecoder(path, video, media, sink).run();
+    EXPECT_EQ(r.decoder, "cpu");
+    EXPECT_EQ(r.fallback.rfind("NVDEC unavailable: ", 0), 0u) << r.fallback;
+    EXPECT_EQ(r.num_clips, 3);
+  }
+  EXPECT_EQ(cuda.withdrawn, std::vector<int>{0});
+  EXPECT_EQ(cuda.clips, plain.clips);
+  EXPECT_TRUE(cuda_frames == plain_frames);
+}
+
 // MEDIA.HWACCEL resolves to none or cuda; where no CUDA device is, cuda is a config error naming
 // the cause and auto is none.
 TEST(VideoFileDecoder, HwaccelResolvesOrSaysWhy) {
