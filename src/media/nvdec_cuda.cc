@@ -105,8 +105,14 @@ void attach_cuda_hwaccel(AVCodecContext* cc, CudaDecode* state) {
   cc->thread_count = 1;
 }
 
+bool is_cuda_nv12(const AVFrame* f) {
+  if (f->format != AV_PIX_FMT_CUDA || !f->hw_frames_ctx || f->crop_top || f->crop_left) return false;
+  const auto* frames = reinterpret_cast<const AVHWFramesContext*>(f->hw_frames_ctx->data);
+  return frames->sw_format == AV_PIX_FMT_NV12 && f->width % 2 == 0 && f->height % 2 == 0;
+}
+
 std::shared_ptr<const DeviceTensor> copy_cuda_nv12(const AVFrame* f, const std::string& path) {
-  if (f->format != AV_PIX_FMT_CUDA) throw Error("decode", "a frame is not on the GPU", path);
+  if (!is_cuda_nv12(f)) throw Error("decode", "a frame is not an NV12 surface on the GPU", path);
   const int64_t h = f->height, w = f->width;
   const auto opts = torch::TensorOptions().dtype(torch::kUInt8).device(torch::kCUDA, kCudaDevice);
   auto out = std::make_shared<DeviceTensor>();

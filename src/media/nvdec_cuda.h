@@ -37,6 +37,10 @@ struct CudaDecode {
 // cc. Throws Error("decode") when the device is unavailable.
 void attach_cuda_hwaccel(AVCodecContext* cc, CudaDecode* state);
 
+// Whether a frame in AV_PIX_FMT_CUDA is one copy_cuda_nv12 takes: NV12 surfaces (8-bit 4:2:0; a
+// stream that turns 10-bit or 4:4:4 midway gives P010/YUV444 ones), no crop at the top or left.
+bool is_cuda_nv12(const AVFrame* f);
+
 // A frame in AV_PIX_FMT_CUDA (NV12 surface) copied to a new LibTorch CUDA tensor, uint8
 // [H * 3 / 2, W] (Y rows, then the interleaved UV rows), on LibTorch's current stream (FFmpeg's
 // copies run on the legacy default stream, with which that stream is ordered). Throws

@@ -46,10 +46,11 @@ KeptFrame keep_frame(const AVFrame* f, const std::string& path) {
   KeptFrame k;
   k.width = f->width;
   k.height = f->height;
-  if (f->format == AV_PIX_FMT_CUDA)
-    k.nv12 = copy_cuda_nv12(f, path);
-  else
+  if (f->format != AV_PIX_FMT_CUDA)
     k.frame = ref_frame(f);
+  else if (is_cuda_nv12(f))
+    k.nv12 = copy_cuda_nv12(f, path);
+  // else: a GPU frame copy_cuda_nv12 does not take; a clip that keeps it falls back to the CPU
   return k;
 }
 
@@ -79,7 +80,10 @@ class ClipMaker {
         throw ContentError("decode", "frame size changes within clip " + std::to_string(index), path_);
       out.pts.push_back(pts[static_cast<size_t>(k)]);
       if (nvdec_) {
-        if (!kf->nv12) throw NvdecFallback{"the hwaccel did not decode frame pts " + std::to_string(out.pts.back())};
+        if (!kf->nv12)
+          throw NvdecFallback{"frame pts " + std::to_string(out.pts.back()) +
+                              (kf->frame ? " was decoded on the CPU (the hwaccel refused the stream)"
+                                         : " is not an NV12 surface (10-bit, 4:4:4 or cropped)")};
         out.nv12.push_back(kf->nv12);
         out.nv12_full_range = *full_range_;
         continue;
