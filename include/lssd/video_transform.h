@@ -78,6 +78,10 @@ FloatArray yuv420_clip_tensor(const std::vector<YuvFrame420>& frames, const Vide
 // their sizes differ.
 FloatArray nv12_clip_tensor(const VideoClipFrames& clip, const VideoOptions& opts);
 
+// a with its values on the host: a itself, or a copy from the device when FloatArray::device is
+// set (tests and probes; the pipeline feeds device tensors to the encoder as they are).
+FloatArray to_host(const FloatArray& a);
+
 // One-shot convenience wrapper.
 FloatArray video_clip_tensor(const std::vector<std::vector<uint8_t>>& frames, int width, int height,
                              const VideoOptions& opts);

@@ -179,4 +179,14 @@ FloatArray nv12_clip_tensor(const VideoClipFrames& clip, const VideoOptions& opt
   return out;
 }
 
+FloatArray to_host(const FloatArray& a) {
+  if (!a.device) return a;
+  const at::Tensor t = a.device->tensor.to(at::kCPU, at::kFloat).contiguous();
+  FloatArray out(a.shape);
+  if (static_cast<size_t>(t.numel()) != out.numel())
+    throw Error("transform", "a device tensor does not hold its shape");
+  std::copy(t.data_ptr<float>(), t.data_ptr<float>() + t.numel(), out.ptr());
+  return out;
+}
+
 }  // namespace lssd
