@@ -2,6 +2,7 @@
 // that LibTorch types stay inside the encoder/transform implementation files.
 #pragma once
 #include <cstdint>
+#include <memory>
 #include <numeric>
 #include <string>
 #include <vector>
@@ -15,9 +16,15 @@ inline std::string shape_str(const std::vector<int64_t>& shape) {
   return r + "]";
 }
 
+// A tensor on a device (a CUDA clip tensor of MEDIA.HWACCEL cuda), opaque outside the modules
+// that make and read it (its LibTorch definition: src/common/device_tensor.h).
+struct DeviceTensor;
+
 struct FloatArray {
   std::vector<int64_t> shape;
   std::vector<float> data;
+  // When set, the values live on a device instead (data is empty; shape still holds).
+  std::shared_ptr<const DeviceTensor> device;
 
   FloatArray() = default;
   explicit FloatArray(std::vector<int64_t> s) : shape(std::move(s)), data(numel_of(shape), 0.0f) {}

@@ -54,6 +54,8 @@ class Encoder {
   // EncoderOptions::cpu_lanes at a time on threads of their own (default: as many as intra-op
   // threads, one thread each; an input alone in its batch still runs on one lane's threads, so
   // its embedding is the same bits whatever batch it lands in). Runs under c10::InferenceMode.
+  // Items whose values live on a device (FloatArray::device: MEDIA.HWACCEL cuda's clip tensors)
+  // are batched there, with any host items, in one forward on the encoder's device (no host copy).
   // Returns [sum k, embed_dim] float32 on CPU (no items: [0, embed_dim]). Any thread may call
   // it; one forward at a time per Encoder is the tested use.
   FloatArray forward(const std::vector<const FloatArray*>& items);

@@ -10,6 +10,7 @@
 #include <utility>
 #include <vector>
 
+#include "lssd/array.h"
 #include "lssd/options.h"
 
 namespace lssd {
@@ -37,6 +38,11 @@ struct MediaInfo {
 // whitelisted container, or names a protocol other than a plain file.
 MediaInfo probe_media(const std::string& path, const MediaOptions& opts);
 
+// MEDIA.HWACCEL as the decoders take it: "none" or "cuda". "auto" gives "cuda" when a CUDA device
+// and FFmpeg's cuda hwaccel exist, else "none"; "cuda" where they do not throws ConfigError
+// saying why (CPU-only LibTorch, no device, FFmpeg cannot create its CUDA device).
+std::string resolve_hwaccel(const std::string& spec);
+
 // What the decoders report while they run (Clip: VideoClipFrames or AudioClipSamples).
 template <class Clip>
 struct ClipSink {
@@ -57,6 +63,16 @@ struct ClipSink {
 // torchvision decides, read_video's frame choice). Part of the video model id: outputs read
 // under another rule are recomputed by a rerun.
 constexpr int kVideoReadRule = 2;
+// One 8-bit 4:2:0 frame as the decoder gave it (yuv420p or yuvj420p), rows packed. full_range
+// is the range swscale gives the pixel format (yuvj420p: full; yuv420p: limited, whatever the
+// stream's colour tags say), the range PyAV's to_rgb() converts with.
+struct YuvFrame420 {
+  int width = 0, height = 0;
+  bool full_range = false;
+  std::vector<uint8_t> y;     // height rows of width bytes
+  std::vector<uint8_t> u, v;  // (height + 1) / 2 rows of (width + 1) / 2 bytes each
+};
+
 struct VideoClipFrames {
   int index = 0;  // clip index within the file
   double start_s = 0, stop_s = 0;
@@ -65,9 +81,23 @@ struct VideoClipFrames {
   std::vector<int64_t> clip_pts;             // pts of all num_decoded frames of the clip, in order
   std::vector<int64_t> pts;                  // pts of the selected frames
   std::vector<std::vector<uint8_t>> frames;  // the selected frames, RGB24 packed, h*w*3 each
+  // With MediaOptions::yuv_planes: the selected frames' planes, when every one is 8-bit 4:2:0
+  // (yuv420p / yuvj420p) of even height (where swscale's to_rgb takes its unscaled
+  // converter); else empty.
+  std::vector<YuvFrame420> yuv;
+  // MEDIA.HWACCEL cuda (a file NVDEC decodes): the selected frames stay on the GPU instead, each
+  // its NV12 planes copied out of the decoder's surface pool (uint8 [H * 3 / 2, W]: Y, then UV
+  // interleaved), and `frames` is empty. nv12_full_range: the range swscale would give the
+  // frames' software pixel format (yuvj420p: full), as YuvFrame420::full_range.
+  std::vector<std::shared_ptr<const DeviceTensor>> nv12;
+  bool nv12_full_range = false;
 };
 
 struct VideoFileResult {
+  // Which decoder gave the frames: "cpu" (FFmpeg's software decoder) or "nvdec" (MEDIA.HWACCEL
+  // cuda); with cuda, why this file fell back to the CPU ("" when it did not).
+  std::string decoder = "cpu";
+  std::string fallback;
   bool skipped_short = false;  // fewer than 2 timestamps: no clips, not an error
   double avg_fps = 0;          // the stream's avg_frame_rate
   int stream_index = -1;

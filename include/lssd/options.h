@@ -42,6 +42,12 @@ struct MediaOptions {
   // MEDIA.SKIP_FRAMES: decode only what the clips keep (frames that no clip keeps and nothing
   // references are not decoded); outputs are the same either way
   bool skip_unneeded_frames = true;
+  // MEDIA.HWACCEL: none | cuda | auto (README "Decoding on the GPU"); lssd-infer resolves auto
+  // (resolve_hwaccel, lssd/media.h) before decoding starts, so decoders see none or cuda
+  std::string hwaccel = "none";
+  // Not a key (tests and the probe): also deliver the kept frames' 4:2:0 planes
+  // (VideoClipFrames::yuv) next to their RGB.
+  bool yuv_planes = false;
 };
 
 // Clip planning and video tensors (clips + video transform stages).

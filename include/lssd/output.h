@@ -50,8 +50,11 @@ struct Record {
   std::vector<ClipRange> ranges;
   double fps = 0;          // video: the stream's average frame rate
   std::string timestamps;  // video: where the clip plan's timestamps came from, "packets" | "frames"
-  int sample_rate = 0;     // audio: native rate
-  int track_index = -1;    // audio tracks of video containers: the stream index
+  // video, with MEDIA.HWACCEL other than none: which decoder gave the frames, "nvdec" | "cpu"
+  // ("" and not written otherwise: records of a default run are unchanged)
+  std::string decoder;
+  int sample_rate = 0;   // audio: native rate
+  int track_index = -1;  // audio tracks of video containers: the stream index
   std::string track_language;
   int tracks_total = 0;  // audio tracks of video containers: how many tracks the input has
   std::string model_id;

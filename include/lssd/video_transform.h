@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "lssd/array.h"
+#include "lssd/media.h"
 #include "lssd/options.h"
 
 namespace lssd {
@@ -48,6 +49,38 @@ class VideoTransform {
   std::vector<float> rows_;                 // horizontal pass: [src_rows_][xs_] for one channel
   std::vector<float> resized_;              // [ys_][xs_] for one channel
 };
+
+// ---- from YUV planes (LibTorch ops, src/transform/yuv_torch.h: the same code runs on a GPU) ----
+
+// The colour matrix and chroma upsampling of a YUV -> RGB conversion. The defaults are what the
+// release's PyAV to_rgb() does (swscale's BT.601, each chroma sample replicated over its 2x2
+// block); the others exist to show that a mismatch is caught (tests).
+enum class YuvMatrix { kBt601, kBt709 };
+enum class ChromaUpsampling { kReplicate, kBilinear };
+struct YuvToRgb {
+  YuvMatrix matrix = YuvMatrix::kBt601;
+  ChromaUpsampling chroma = ChromaUpsampling::kReplicate;
+};
+
+// One frame's planes -> RGB24 packed (height*width*3), on the CPU. Within 1 (of 255) of
+// swscale's to_rgb() for the frames MediaOptions::yuv_planes delivers. Throws lssd::Error
+// ("transform") when the planes do not fit the frame size.
+std::vector<uint8_t> yuv420_to_rgb24(const YuvFrame420& frame, const YuvToRgb& how = {});
+
+// A clip's planes (one size) -> [5, 3, T, crop_h, crop_w] as VideoTransform gives from RGB, on
+// the CPU. Throws lssd::Error("transform") on mixed sizes or planes that do not fit.
+FloatArray yuv420_clip_tensor(const std::vector<YuvFrame420>& frames, const VideoOptions& opts,
+                              const YuvToRgb& how = {});
+
+// A clip NVDEC decoded (VideoClipFrames::nv12: NV12 on the GPU) -> [5, 3, T, crop_h, crop_w]
+// float32 on that GPU (FloatArray::device; data empty), through the same ops as
+// yuv420_clip_tensor. Throws lssd::Error("transform") when the clip has no device frames or
+// their sizes differ.
+FloatArray nv12_clip_tensor(const VideoClipFrames& clip, const VideoOptions& opts);
+
+// a with its values on the host: a itself, or a copy from the device when FloatArray::device is
+// set (tests and probes; the pipeline feeds device tensors to the encoder as they are).
+FloatArray to_host(const FloatArray& a);
 
 // One-shot convenience wrapper.
 FloatArray video_clip_tensor(const std::vector<std::vector<uint8_t>>& frames, int width, int height,

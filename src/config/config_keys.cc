@@ -214,6 +214,10 @@ void add_lssd_keys(std::vector<KeySpec>& keys) {
            "file decodes on every core); DIST.NUM_WORKERS files decode at once"},
           {"MEDIA.SKIP_FRAMES", T::Bool, lit(D.media.skip_unneeded_frames), false,
            "decode only the frames clips keep (and those they reference); the same outputs either way"},
+          {"MEDIA.HWACCEL", T::String, lit(D.media.hwaccel), false,
+           "video decoding: none (FFmpeg on the CPU) | cuda (NVDEC through FFmpeg's cuda hwaccel for H.264, "
+           "HEVC, VP9 in 8-bit 4:2:0; pixels converted and transformed on the GPU; a file it cannot "
+           "decode falls back to the CPU) | auto (cuda when a CUDA device and the hwaccel exist, else none)"},
           {"MEDIA.DEADLINE_S", T::Float, lit(D.media.deadline_s), false,
            "wall-clock limit to decode one file (0: none)"},
           {"OUTPUT.DTYPE", T::String, lit(std::string(D.float16_output ? "float16" : "float32")), true,

@@ -39,6 +39,9 @@ MediaOptions Config::media_options() const {
   o.decode_threads = static_cast<int>(get_int("MEDIA.DECODE_THREADS"));
   require(o.decode_threads >= 0, "MEDIA.DECODE_THREADS must be >= 0");
   o.skip_unneeded_frames = get_bool("MEDIA.SKIP_FRAMES");
+  o.hwaccel = get_string("MEDIA.HWACCEL");
+  require(o.hwaccel == "none" || o.hwaccel == "cuda" || o.hwaccel == "auto",
+          "MEDIA.HWACCEL must be none, cuda or auto");
   o.audio_from_video = get_bool("DATA.AUDIO_FROM_VIDEO");
   o.video_container_exts = get_string_list("DATA.VIDEO_CONTAINER_EXTENSIONS");
   return o;

@@ -19,6 +19,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "common/device_tensor.h"
 #include "encoder/encoder_meta.h"
 #include "encoder/encoder_runtime.h"
 #include "lssd/cpu_features.h"
@@ -139,6 +140,7 @@ FloatArray Encoder::Impl::run(const std::vector<const FloatArray*>& items) {
   const std::vector<int64_t>& in = info.input_shape;
   const size_t rank = in.size();
   int64_t total = 0;
+  bool any_device = false;  // inputs already on a device (MEDIA.HWACCEL cuda's clip tensors)
   for (const FloatArray* a : items) {
     if (!a) throw Error("encoder", "null input", info.path);
     const auto& s = a->shape;
@@ -155,7 +157,11 @@ FloatArray Encoder::Impl::run(const std::vector<const FloatArray*>& items) {
                   "input shape " + shape_str(s) + " does not match the model's " + shape_str(in) + " (or [k," +
                       shape_str(in).substr(1) + ")",
                   info.path);
-    if (a->data.size() != FloatArray::numel_of(s))
+    if (a->device) {
+      any_device = true;
+      if (!a->device->tensor.defined() || a->device->tensor.numel() != static_cast<int64_t>(FloatArray::numel_of(s)))
+        throw Error("encoder", "device input " + shape_str(s) + " does not hold its shape's values", info.path);
+    } else if (a->data.size() != FloatArray::numel_of(s))
       throw Error("encoder",
                   "input " + shape_str(s) + " holds " + std::to_string(a->data.size()) + " values, expected " +
                       std::to_string(FloatArray::numel_of(s)),
@@ -177,7 +183,19 @@ FloatArray Encoder::Impl::run(const std::vector<const FloatArray*>& items) {
     // cpu_micro_batch 0, the items are copied (one memcpy each) into one batch (pinned host
     // memory and a non-blocking copy on CUDA) and run in one forward.
     std::vector<torch::Tensor> inputs;
-    if (!cuda && cpu_micro_batch > 0) {
+    if (any_device) {
+      // Device inputs (and any host ones beside them) go into one batch on the encoder's device:
+      // no host copy of a device tensor.
+      std::vector<torch::Tensor> parts;
+      for (const FloatArray* a : items) {
+        std::vector<int64_t> ishape = a->shape;
+        if (ishape.size() == rank) ishape.insert(ishape.begin(), 1);
+        torch::Tensor t = a->device ? a->device->tensor.reshape(ishape)
+                                    : torch::from_blob(const_cast<float*>(a->data.data()), ishape, torch::kFloat32);
+        parts.push_back(t.to(device, torch::kFloat32));
+      }
+      inputs.push_back(torch::cat(parts, 0));
+    } else if (!cuda && cpu_micro_batch > 0) {
       for (const FloatArray* a : items) {
         std::vector<int64_t> ishape = a->shape;
         if (ishape.size() == rank) ishape.insert(ishape.begin(), 1);

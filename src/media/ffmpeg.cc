@@ -218,7 +218,8 @@ void discard_all_but(AVFormatContext* ctx, int index) {
   }
 }
 
-CodecPtr open_decoder(const AVStream* st, const MediaOptions& mopts, const std::string& path) {
+CodecPtr open_decoder(const AVStream* st, const MediaOptions& mopts, const std::string& path,
+                      const std::function<void(AVCodecContext*)>& configure) {
   const AVCodec* codec = avcodec_find_decoder(st->codecpar->codec_id);
   if (!codec) {
     throw ContentError("decode", std::string("no decoder for codec ") + avcodec_get_name(st->codecpar->codec_id), path);
@@ -229,6 +230,7 @@ CodecPtr open_decoder(const AVStream* st, const MediaOptions& mopts, const std::
   if (r < 0) throw_av_error(r, "decode", "codec parameters: " + av_error_string(r), path);
   cc->pkt_timebase = st->time_base;
   cc->thread_count = std::max(0, mopts.decode_threads);
+  if (configure) configure(cc.get());
   r = avcodec_open2(cc.get(), codec, nullptr);
   if (r < 0) throw_av_error(r, "decode", "cannot open decoder: " + av_error_string(r), path);
   return cc;

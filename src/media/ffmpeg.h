@@ -5,6 +5,7 @@
 #pragma once
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <utility>
@@ -132,8 +133,10 @@ double stream_seconds(const AVFormatContext* ctx, const AVStream* st);
 void discard_all_but(AVFormatContext* ctx, int index);
 // The index of the first video stream, -1 if none.
 int first_video_stream(const AVFormatContext* ctx);
-// A decoder for the stream (MEDIA.DECODE_THREADS threads). Throws lssd::Error("decode").
-CodecPtr open_decoder(const AVStream* st, const MediaOptions& mopts, const std::string& path);
+// A decoder for the stream (MEDIA.DECODE_THREADS threads); configure (when given) adjusts the
+// context before it opens (e.g. the cuda hwaccel). Throws lssd::Error("decode").
+CodecPtr open_decoder(const AVStream* st, const MediaOptions& mopts, const std::string& path,
+                      const std::function<void(AVCodecContext*)>& configure = {});
 
 // Reads the packets of one stream (the others are discarded) until the end or a read error,
 // calling on_packet for each; the deadline is checked between packets. Returns the read

@@ -4,6 +4,7 @@
 #include "media/video_file_decoder.h"
 
 #include <algorithm>
+#include <atomic>
 #include <set>
 #include <vector>
 
@@ -12,6 +13,7 @@
 #include "clips/clip_frames.h"
 #include "clips/clips.h"
 #include "lssd/media.h"
+#include "media/nvdec_cuda.h"
 
 namespace lssd::media {
 
@@ -122,6 +124,10 @@ VideoFileDecoder::VideoFileDecoder(const std::string& path, const VideoOptions& 
 void VideoFileDecoder::demux() {
   FormatPtr ctx = open_input(path_, &deadline_, /*genpts=*/true);
   facts_ = video_stream_facts(ctx.get(), path_);
+  if (media_.hwaccel == "cuda") {
+    fallback_ = nvdec_refuses(ctx->streams[facts_.index]->codecpar);
+    nvdec_ = fallback_.empty();
+  }
   packets_ = demux_packet_pts(ctx.get(), facts_.index, deadline_, path_);
 }
 
@@ -192,8 +198,36 @@ bool VideoFileDecoder::decode_kept() {
   return true;
 }
 
+// With MEDIA.HWACCEL cuda: this file decodes on the CPU. Said once per process as a warning (the
+// manifest records every input's decoder), then at debug level.
+void VideoFileDecoder::fall_back(const std::string& why) {
+  static std::atomic<bool> warned{false};
+  nvdec_ = false;
+  fallback_ = why;
+  if (!warned.exchange(true))
+    spdlog::warn("{}: MEDIA.HWACCEL cuda: decoding on the CPU: {} (other such files: the manifest's \"decoder\")",
+                 path_, why);
+  else
+    spdlog::debug("{}: MEDIA.HWACCEL cuda: decoding on the CPU: {}", path_, why);
+}
+
 VideoFileResult VideoFileDecoder::run() {
   demux();
+  if (media_.hwaccel == "cuda" && !nvdec_) fall_back(fallback_);
+  VideoFileResult r;
+  try {
+    r = run_passes();
+  } catch (const NvdecFallback& f) {
+    sink_.withdraw(0);
+    fall_back(f.why);
+    r = run_passes();
+  }
+  r.decoder = nvdec_ ? "nvdec" : "cpu";
+  r.fallback = fallback_;
+  return r;
+}
+
+VideoFileResult VideoFileDecoder::run_passes() {
   result_ = fresh_result();
   const bool select = can_select(facts_, media_, packets_);
   const PtsStats first = select && !facts_.lavc ? stats_of(packets_.frames) : packets_.all;

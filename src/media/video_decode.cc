@@ -3,76 +3,67 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
-
-extern "C" {
-#include <libavutil/imgutils.h>
-}
+#include <memory>
+#include <optional>
 
 #include "clips/clip_frames.h"
+#include "media/nvdec_cuda.h"
+#include "media/rgb_convert.h"
 
 namespace lssd::media {
 namespace {
 
-// RGB24 conversion as PyAV 10's VideoFrame.to_rgb(): sws_getCachedContext(w, h, fmt -> w, h,
-// rgb24, SWS_BILINEAR), no colorspace change, into a 16-byte-aligned image; a frame that is
-// already rgb24 is copied as is.
-class RgbConverter {
- public:
-  std::vector<uint8_t> convert(const AVFrame* f, const std::string& path) {
-    const int w = f->width, h = f->height;
-    const auto fmt = static_cast<AVPixelFormat>(f->format);
-    std::vector<uint8_t> out(static_cast<size_t>(w) * h * 3);
-    if (fmt == AV_PIX_FMT_RGB24) {
-      for (int y = 0; y < h; ++y) {
-        std::memcpy(out.data() + static_cast<size_t>(y) * w * 3,
-                    f->data[0] + static_cast<ptrdiff_t>(y) * f->linesize[0], static_cast<size_t>(w) * 3);
-      }
-      return out;
-    }
-    SwsContext* s = sws_getCachedContext(sws_.release(), w, h, fmt, w, h, AV_PIX_FMT_RGB24, SWS_BILINEAR, nullptr,
-                                         nullptr, nullptr);
-    sws_.reset(s);
-    if (!s) throw ContentError("decode", "cannot convert frames to RGB", path);
-    // Rows of a multiple of 16 bytes in a 16-byte-aligned vector: the very layout of the aligned
-    // image below, so swscale writes the same bytes straight into the output.
-    const int row = w * 3;
-    if (row % 16 == 0 && reinterpret_cast<uintptr_t>(out.data()) % 16 == 0) {
-      uint8_t* direct[4] = {out.data(), nullptr, nullptr, nullptr};
-      const int stride[4] = {row, 0, 0, 0};
-      sws_scale(s, f->data, f->linesize, 0, h, direct, stride);
-      return out;
-    }
-    if (!buf_ || w != bw_ || h != bh_) {
-      uint8_t* data[4] = {nullptr};
-      const int r = av_image_alloc(data, linesize_, w, h, AV_PIX_FMT_RGB24, 16);
-      if (r < 0) throw Error("decode", "out of memory", path);
-      buf_.reset(data[0]);
-      bw_ = w;
-      bh_ = h;
-    }
-    uint8_t* dst[4] = {buf_.get(), nullptr, nullptr, nullptr};
-    sws_scale(s, f->data, f->linesize, 0, h, dst, linesize_);
-    for (int y = 0; y < h; ++y) {
-      std::memcpy(out.data() + static_cast<size_t>(y) * w * 3, buf_.get() + static_cast<ptrdiff_t>(y) * linesize_[0],
-                  static_cast<size_t>(w) * 3);
-    }
-    return out;
-  }
+// The planes of an 8-bit 4:2:0 frame of even height (the frames swscale's to_rgb converts with
+// its unscaled yuv420p converter), rows packed; nothing for any other frame.
+std::optional<YuvFrame420> yuv420_planes(const AVFrame* f) {
+  const auto fmt = static_cast<AVPixelFormat>(f->format);
+  if ((fmt != AV_PIX_FMT_YUV420P && fmt != AV_PIX_FMT_YUVJ420P) || f->height % 2 != 0) return std::nullopt;
+  YuvFrame420 out;
+  out.width = f->width;
+  out.height = f->height;
+  out.full_range = fmt == AV_PIX_FMT_YUVJ420P;
+  auto copy = [&](int plane, int w, int h, std::vector<uint8_t>* dst) {
+    dst->resize(static_cast<size_t>(w) * static_cast<size_t>(h));
+    for (int y = 0; y < h; ++y)
+      std::memcpy(dst->data() + static_cast<size_t>(y) * static_cast<size_t>(w),
+                  f->data[plane] + static_cast<ptrdiff_t>(y) * f->linesize[plane], static_cast<size_t>(w));
+  };
+  copy(0, f->width, f->height, &out.y);
+  copy(1, (f->width + 1) / 2, (f->height + 1) / 2, &out.u);
+  copy(2, (f->width + 1) / 2, (f->height + 1) / 2, &out.v);
+  return out;
+}
 
- private:
-  SwsPtr sws_;
-  AvBufferPtr buf_;
-  int linesize_[4] = {0, 0, 0, 0};
-  int bw_ = 0, bh_ = 0;
+// A decoded frame a clip may take: a reference to FFmpeg's frame (CPU decoding), or (NVDEC) its
+// NV12 planes, copied out of the decoder's small surface pool as soon as it is decoded.
+struct KeptFrame {
+  FramePtr frame;
+  std::shared_ptr<const DeviceTensor> nv12;
+  int width = 0, height = 0;
 };
 
-// Turns a clip's decoded frames into its VideoClipFrames: the kept frames in RGB24.
+KeptFrame keep_frame(const AVFrame* f, const std::string& path) {
+  KeptFrame k;
+  k.width = f->width;
+  k.height = f->height;
+  if (f->format != AV_PIX_FMT_CUDA)
+    k.frame = ref_frame(f);
+  else if (is_cuda_nv12(f))
+    k.nv12 = copy_cuda_nv12(f, path);
+  // else: a GPU frame copy_cuda_nv12 does not take; a clip that keeps it falls back to the CPU
+  return k;
+}
+
+// Turns a clip's decoded frames into its VideoClipFrames: the kept frames in RGB24 (and, when
+// asked, their 4:2:0 planes).
 class ClipMaker {
  public:
-  explicit ClipMaker(const std::string& path) : path_(path) {}
+  // nvdec: the frames must be NVDEC's (else NvdecFallback); full_range: theirs (CudaDecode).
+  ClipMaker(const std::string& path, bool yuv, bool nvdec, const bool* full_range)
+      : path_(path), yuv_(yuv), nvdec_(nvdec), full_range_(full_range) {}
 
   // frames/pts: the clip's frames in the release's order; keep: the indices it keeps.
-  VideoClipFrames make(int index, const std::vector<const AVFrame*>& frames, const std::vector<int64_t>& pts,
+  VideoClipFrames make(int index, const std::vector<const KeptFrame*>& frames, const std::vector<int64_t>& pts,
                        const std::vector<int64_t>& keep) {
     if (frames.empty() || keep.empty())
       throw ContentError("decode", "clip " + std::to_string(index) + " has no frames", path_);
@@ -82,23 +73,44 @@ class ClipMaker {
     out.clip_pts = pts;
     out.width = frames[static_cast<size_t>(keep.front())]->width;
     out.height = frames[static_cast<size_t>(keep.front())]->height;
+    bool all_yuv = yuv_ && !nvdec_;
     for (const int64_t k : keep) {
-      const AVFrame* f = frames[static_cast<size_t>(k)];
-      if (f->width != out.width || f->height != out.height)
+      const KeptFrame* kf = frames[static_cast<size_t>(k)];
+      if (kf->width != out.width || kf->height != out.height)
         throw ContentError("decode", "frame size changes within clip " + std::to_string(index), path_);
       out.pts.push_back(pts[static_cast<size_t>(k)]);
+      if (nvdec_) {
+        if (!kf->nv12)
+          throw NvdecFallback{"frame pts " + std::to_string(out.pts.back()) +
+                              (kf->frame ? " was decoded on the CPU (the hwaccel refused the stream)"
+                                         : " is not an NV12 surface (10-bit, 4:4:4 or cropped)")};
+        out.nv12.push_back(kf->nv12);
+        out.nv12_full_range = *full_range_;
+        continue;
+      }
+      if (!kf->frame) throw Error("decode", "a GPU frame in a CPU decode", path_);
+      const AVFrame* f = kf->frame.get();
       out.frames.push_back(rgb_.convert(f, path_));
+      if (all_yuv) {
+        std::optional<YuvFrame420> planes = yuv420_planes(f);
+        all_yuv = planes.has_value();
+        if (all_yuv) out.yuv.push_back(std::move(*planes));
+      }
     }
+    if (!all_yuv) out.yuv.clear();
     return out;
   }
 
  private:
   const std::string& path_;
+  bool yuv_, nvdec_;
+  const bool* full_range_;
   RgbConverter rgb_;
 };
 
 // The stream's decoder, opened afresh for one pass.
 struct Opened {
+  std::unique_ptr<CudaDecode> cuda = std::make_unique<CudaDecode>();  // cc->opaque with nvdec
   FormatPtr ctx;
   CodecPtr cc;
 };
@@ -109,7 +121,18 @@ Opened open_stream(const DecodeContext& c) {
   o.ctx = open_input(c.path, c.deadline, /*genpts=*/true);
   if (first_video_stream(o.ctx.get()) != index) throw Error("open", "stream layout changed between opens", c.path);
   discard_all_but(o.ctx.get(), index);
-  o.cc = open_decoder(o.ctx->streams[index], c.media, c.path);
+  CudaDecode* cuda = o.cuda.get();
+  // With nvdec, a decoder the hwaccel cannot be attached to falls back to the CPU like a frame
+  // the hwaccel did not decode.
+  auto attach = [cuda](AVCodecContext* cc) {
+    try {
+      attach_cuda_hwaccel(cc, cuda);
+    } catch (const Error& e) {
+      throw NvdecFallback{e.message()};
+    }
+  };
+  o.cc = c.nvdec ? open_decoder(o.ctx->streams[index], c.media, c.path, attach)
+                 : open_decoder(o.ctx->streams[index], c.media, c.path);
   return o;
 }
 
@@ -147,13 +170,13 @@ DecodePass decode_collecting(const DecodeContext& c, const std::vector<VideoClip
   Opened s = open_stream(c);
   ClipFrameCollector collector(std::vector<VideoClip>(clips.begin() + static_cast<ptrdiff_t>(first), clips.end()),
                                facts.should_buffer);
-  ClipMaker maker(c.path);
-  std::map<uint64_t, FramePtr> held;
+  ClipMaker maker(c.path, c.media.yuv_planes, c.nvdec, &s.cuda->full_range);
+  std::map<uint64_t, KeptFrame> held;
   auto deliver = [&] {
     CollectedClip clip;
     while (collector.pop_complete(&clip)) {
-      std::vector<const AVFrame*> frames;
-      for (const uint64_t id : clip.ids) frames.push_back(held.at(id).get());
+      std::vector<const KeptFrame*> frames;
+      for (const uint64_t id : clip.ids) frames.push_back(&held.at(id));
       const auto keep =
           select_clip_frames(static_cast<int64_t>(clip.ids.size()), facts.avg_fps, vopts.fps, vopts.n_frames);
       VideoClipFrames out = maker.make(clip.index, frames, clip.pts, keep);
@@ -167,7 +190,7 @@ DecodePass decode_collecting(const DecodeContext& c, const std::vector<VideoClip
     if (f->pts == AV_NOPTS_VALUE) return;  // PyAV gives pts None; the release's lists drop those
     pass.frames.add(f->pts);
     const uint64_t id = next_id++;
-    held[id] = ref_frame(f);
+    held[id] = keep_frame(f, c.path);
     collector.add(f->pts, id);
     deliver();
   });
@@ -179,16 +202,16 @@ DecodePass decode_collecting(const DecodeContext& c, const std::vector<VideoClip
 DecodePass decode_selected(const DecodeContext& c, const SelectedFrames& sel, const std::set<int64_t>& frame_pts,
                            const std::function<void(VideoClipFrames&&)>& on_clip) {
   Opened s = open_stream(c);
-  ClipMaker maker(c.path);
-  std::map<int64_t, FramePtr> held;  // kept frames by pts
-  size_t next = 0;                   // the next clip to deliver
+  ClipMaker maker(c.path, c.media.yuv_planes, c.nvdec, &s.cuda->full_range);
+  std::map<int64_t, KeptFrame> held;  // kept frames by pts
+  size_t next = 0;                    // the next clip to deliver
   auto deliver = [&] {
     while (next < sel.kept.size() &&
            std::all_of(sel.kept[next].begin(), sel.kept[next].end(), [&](int64_t p) { return held.count(p) > 0; })) {
-      std::vector<const AVFrame*> frames;
+      std::vector<const KeptFrame*> frames;
       std::vector<int64_t> keep;
       for (size_t i = 0; i < sel.kept[next].size(); ++i) {
-        frames.push_back(held.at(sel.kept[next][i]).get());
+        frames.push_back(&held.at(sel.kept[next][i]));
         keep.push_back(static_cast<int64_t>(i));
       }
       VideoClipFrames out = maker.make(static_cast<int>(next), frames, sel.kept[next], keep);
@@ -214,7 +237,7 @@ DecodePass decode_selected(const DecodeContext& c, const SelectedFrames& sel, co
           if (f->pts <= last) throw Abandon{"frames out of pts order"};
           last = f->pts;
           pass.frames.add(f->pts);
-          if (sel.last_use.count(f->pts)) held[f->pts] = ref_frame(f);
+          if (sel.last_use.count(f->pts)) held[f->pts] = keep_frame(f, c.path);
           deliver();
         });
   } catch (const Abandon& a) {

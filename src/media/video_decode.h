@@ -62,6 +62,13 @@ struct DecodeContext {
   const MediaOptions& media;
   Deadline* deadline;
   const VideoStreamFacts& facts;
+  bool nvdec = false;  // decode through the cuda hwaccel (media/nvdec_cuda.h): clips carry NV12 on the GPU
+};
+
+// Thrown by a pass with nvdec set when the hwaccel did not decode a kept frame (FFmpeg fell back
+// to its software decoder: an unsupported profile or size): the file is decoded on the CPU.
+struct NvdecFallback {
+  std::string why;
 };
 
 // Decodes the file once, in order, and delivers the clips of `clips` from index `first` on:

@@ -31,14 +31,19 @@ class VideoFileDecoder {
   // Demuxes the file (packet timestamps, a first plan: sink.planned), then decodes it: only the
   // kept frames where the container allows (MEDIA.SKIP_FRAMES), else every frame, once more from
   // the first clip whose plan the decoded frames change. Clips go to sink.clip as they complete;
-  // sink.withdraw takes back clips of a plan that changed. Call once. Throws lssd::Error
+  // sink.withdraw takes back clips of a plan that changed. With MEDIA.HWACCEL cuda the frames come
+  // from NVDEC where it takes the stream; where it does not, or when it fails to decode a kept
+  // frame (its clips are withdrawn), the file is decoded on the CPU (result.decoder, .fallback;
+  // the first such file of a process is a warning). Call once. Throws lssd::Error
   // (ContentError for what the file's content causes) as decode_video_clips says.
   VideoFileResult run();
 
  private:
   void demux();
   VideoFileResult fresh_result() const;
-  DecodeContext context() { return {path_, video_, media_, &deadline_, facts_}; }
+  DecodeContext context() { return {path_, video_, media_, &deadline_, facts_, nvdec_}; }
+  VideoFileResult run_passes();
+  void fall_back(const std::string& why);
   DecodePass decode_from(const std::vector<VideoClip>& clips, size_t first);
   void decode_all();
   bool decode_kept();
@@ -51,6 +56,8 @@ class VideoFileDecoder {
   Deadline deadline_;
   VideoStreamFacts facts_;
   DemuxedPts packets_;
+  bool nvdec_ = false;    // MEDIA.HWACCEL cuda and NVDEC takes the stream (media/nvdec_cuda.h)
+  std::string fallback_;  // with MEDIA.HWACCEL cuda: why the file decodes on the CPU
   VideoFileResult result_;
 };
 

@@ -98,6 +98,7 @@ std::string record_to_json(const Record& r) {
   if (r.modality == Modality::Video) {
     j["fps"] = r.fps;
     if (!r.timestamps.empty()) j["timestamps"] = r.timestamps;
+    if (!r.decoder.empty()) j["decoder"] = r.decoder;
   } else {
     j["sample_rate"] = r.sample_rate;
   }
@@ -150,6 +151,7 @@ Record record_from_json(const std::string& line, const std::string& source) {
     }
     if (j.contains("fps")) r.fps = j["fps"].get<double>();
     r.timestamps = j.value("timestamps", "");
+    r.decoder = j.value("decoder", "");
     if (j.contains("sample_rate")) r.sample_rate = j["sample_rate"].get<int>();
     if (j.contains("track")) {
       r.track_index = j["track"].at("index").get<int>();

@@ -416,18 +416,22 @@ void Run::process_video(size_t k, const Record& base) {
         if (res.decode_errors > 0)
           spdlog::warn("{}: {} packet(s) could not be decoded (the release would skip this file)", base.path,
                        res.decode_errors);
+        const std::string decoder = media_.hwaccel == "none" ? "" : res.decoder;
         Record r = base;
         r.fps = res.avg_fps;
         r.timestamps = res.timestamp_source;
+        r.decoder = decoder;
         if (res.skipped_short) return assembler_->skipped_short(unit, r);
         assembler_->update(unit, [&](Record& rec) {
           rec.fps = res.avg_fps;
           rec.timestamps = res.timestamp_source;
+          rec.decoder = decoder;
           for (const auto& [a, b] : res.ranges) rec.ranges.push_back({a, b});
         });
         assembler_->end(unit, queued);
       },
       [&](const VideoClipFrames& c) {
+        if (!c.nv12.empty()) return nv12_clip_tensor(c, options_.video);  // NVDEC: on the GPU
         if (!transform) transform.emplace(options_.video);
         return (*transform)(c.frames, c.width, c.height);
       });
@@ -599,6 +603,8 @@ void Run::fill_summary() {
 }
 
 RunSummary Run::go() {
+  media_.hwaccel = resolve_hwaccel(media_.hwaccel);  // none or cuda from here on
+  if (media_.hwaccel == "cuda") spdlog::info("video decodes on NVDEC (MEDIA.HWACCEL {})", options_.media.hwaccel);
   plan_jobs();
   resume_check();
   summary_.outputs =

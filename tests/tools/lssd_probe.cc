@@ -7,10 +7,17 @@
 //   lssd_probe audio FILE OUT_DIR [--stream N] [--clip-len T] [--threads N]
 //   --threads: FFmpeg decoder threads (default 1; 0: FFmpeg's choice); --decode-all: decode every
 //   frame (MEDIA.SKIP_FRAMES False); --hash: sha256 of each clip's RGB frames and tensor in
-//   result.json (frames_sha256, tensor_sha256)
+//   result.json (frames_sha256, tensor_sha256); --yuv: also the clip tensors from the frames' 4:2:0
+//   planes through the LibTorch conversion and transform (the GPU path's code, on the CPU):
+//   clip_yuv_<i>.npy, and per clip yuv_rgb_max_abs_diff (uint8, against swscale's RGB) and
+//   yuv_tensor_max_abs_diff (against clip_<i>.npy), or yuv: false when the frames have no planes;
+//   --hwaccel none|cuda|auto: MEDIA.HWACCEL (NVDEC's clip tensors are copied to the host to be
+//   written); result.json's "decoder" and "fallback" say which decoder gave the frames
 //       OUT_DIR/result.json (ranges, sample rate, n), audio_<i>.npy float32 [samples].
 // On an lssd::Error prints {"error", "stage"} as JSON and exits 3.
+#include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <ctime>
@@ -60,9 +67,31 @@ struct Stopwatch {
   double cpu_s() const { return cpu_now() - c0; }
 };
 
+// The --yuv comparison of one clip: its planes through the LibTorch path against the RGB path's
+// frames and tensor t. False when the clip has no planes.
+bool compare_yuv(const lssd::VideoClipFrames& c, const lssd::FloatArray& t, const std::string& out_dir,
+                 const lssd::VideoOptions& vopts, nlohmann::json* rec) {
+  if (c.yuv.empty()) return false;
+  int rgb_diff = 0;
+  for (size_t i = 0; i < c.yuv.size(); ++i) {
+    const std::vector<uint8_t> rgb = lssd::yuv420_to_rgb24(c.yuv[i]);
+    for (size_t k = 0; k < rgb.size(); ++k) rgb_diff = std::max(rgb_diff, std::abs(int{rgb[k]} - int{c.frames[i][k]}));
+  }
+  const lssd::FloatArray y = lssd::yuv420_clip_tensor(c.yuv, vopts);
+  float tensor_diff = 0;
+  for (size_t k = 0; k < y.numel(); ++k) tensor_diff = std::max(tensor_diff, std::abs(y.data[k] - t.data[k]));
+  (*rec)["yuv_rgb_max_abs_diff"] = rgb_diff;
+  (*rec)["yuv_tensor_max_abs_diff"] = tensor_diff;
+  if (!out_dir.empty())
+    write_npy(out_dir + "/clip_yuv_" + std::to_string(c.index) + ".npy", "<f4", y.shape, y.ptr(),
+              y.numel() * sizeof(float));
+  return true;
+}
+
 int usage() {
   std::cerr << "usage: lssd_probe info FILE | video FILE OUT_DIR [--no-tensors|--no-write] [--frames] [--clip-len T] |"
-               " audio FILE OUT_DIR [--stream N] [--clip-len T]  (also --threads N, --decode-all)\n";
+               " audio FILE OUT_DIR [--stream N] [--clip-len T]  (also --threads N, --decode-all, --hash, --yuv, "
+               "--hwaccel H)\n";
   return 2;
 }
 
@@ -76,9 +105,11 @@ int main(int argc, char** argv) {
   bool tensors = true, frames = false, write = true;
   int stream = -1;
   double clip_len = 3.0;
-  int threads = 1;    // FFmpeg decoder threads (0: FFmpeg's choice)
-  bool skip = true;   // MEDIA.SKIP_FRAMES
-  bool hash = false;  // sha256 of each clip's RGB frames and tensor in result.json
+  int threads = 1;               // FFmpeg decoder threads (0: FFmpeg's choice)
+  bool skip = true;              // MEDIA.SKIP_FRAMES
+  bool hash = false;             // sha256 of each clip's RGB frames and tensor in result.json
+  bool yuv = false;              // also the tensors from the 4:2:0 planes (yuv420_clip_tensor)
+  std::string hwaccel = "none";  // MEDIA.HWACCEL
   for (int i = 4; i < argc; ++i) {
     const std::string a = argv[i];
     if (a == "--no-tensors")
@@ -89,6 +120,10 @@ int main(int argc, char** argv) {
       frames = true;
     else if (a == "--hash")
       hash = true;
+    else if (a == "--yuv")
+      yuv = true;
+    else if (a == "--hwaccel" && i + 1 < argc)
+      hwaccel = argv[++i];
     else if (a == "--stream" && i + 1 < argc)
       stream = std::stoi(argv[++i]);
     else if (a == "--clip-len" && i + 1 < argc)
@@ -103,7 +138,14 @@ int main(int argc, char** argv) {
   lssd::MediaOptions mopts;
   mopts.decode_threads = threads;
   mopts.skip_unneeded_frames = skip;
+  mopts.yuv_planes = yuv;
   nlohmann::json j;
+  try {
+    mopts.hwaccel = lssd::resolve_hwaccel(hwaccel);
+  } catch (const lssd::Error& e) {
+    std::cout << nlohmann::json{{"error", e.what()}, {"stage", e.stage()}}.dump() << "\n";
+    return 2;
+  }
   try {
     if (cmd == "info") {
       const auto info = lssd::probe_media(file, mopts);
@@ -144,14 +186,15 @@ int main(int argc, char** argv) {
           for (const auto& f : c.frames) h.update(f.data(), f.size());
           clips.back()["frames_sha256"] = h.hex_digest();
         }
-        if (frames) {
+        if (frames && !c.frames.empty()) {  // NVDEC: the RGB frames stay on the GPU
           std::vector<uint8_t> all;
           for (const auto& f : c.frames) all.insert(all.end(), f.begin(), f.end());
           write_npy(out_dir + "/frames_" + std::to_string(c.index) + ".npy", "|u1",
                     {static_cast<int64_t>(c.frames.size()), c.height, c.width, 3}, all.data(), all.size());
         }
         if (tensors) {
-          const lssd::FloatArray t = transform(c.frames, c.width, c.height);
+          const lssd::FloatArray t =
+              c.nv12.empty() ? transform(c.frames, c.width, c.height) : lssd::to_host(lssd::nv12_clip_tensor(c, vopts));
           if (hash) {
             lssd::Sha256 h;
             h.update(t.ptr(), t.numel() * sizeof(float));
@@ -160,6 +203,7 @@ int main(int argc, char** argv) {
           if (write)
             write_npy(out_dir + "/clip_" + std::to_string(c.index) + ".npy", "<f4", t.shape, t.ptr(),
                       t.numel() * sizeof(float));
+          if (yuv) clips.back()["yuv"] = compare_yuv(c, t, write ? out_dir : "", vopts, &clips.back());
         }
       };
       sink.withdraw = [&](int first) {  // withdrawn clips: their files are rewritten by the second pass
@@ -185,6 +229,8 @@ int main(int argc, char** argv) {
       j["decode_passes"] = r.decode_passes;
       j["restart_from"] = r.restart_from.value_or(-1);
       j["should_buffer"] = r.should_buffer;
+      j["decoder"] = r.decoder;
+      j["fallback"] = r.fallback;
       j["clips"] = clips;
     } else if (cmd == "audio") {
       lssd::AudioOptions aopts;

@@ -13,6 +13,9 @@
 #include <random>
 #include <thread>
 
+#include <torch/torch.h>
+
+#include "common/device_tensor.h"
 #include "lssd/error.h"
 #include "lssd/sha256.h"
 
@@ -358,4 +361,27 @@ TEST_F(EncoderTest, ForwardFromAnotherThread) {
   std::thread t([&] { b = enc.forward({&x}); });
   t.join();
   EXPECT_EQ(a.data, b.data);
+}
+
+// Inputs whose values live in a tensor (FloatArray::device: MEDIA.HWACCEL cuda's clip tensors,
+// here a CPU tensor) go through the batch as they are, beside host inputs: the same rows.
+TEST_F(EncoderTest, DeviceInputsGiveTheRowsOfHostInputs) {
+  lssd::Encoder enc(model("ok.pt"), cpu_opts());
+  const lssd::FloatArray x3 = inputs(3);
+  const lssd::FloatArray want = enc.forward({&x3});
+  lssd::FloatArray dev;
+  dev.shape = {2, 1, 4, 6};
+  auto t = std::make_shared<lssd::DeviceTensor>();
+  t->tensor = torch::from_blob(const_cast<float*>(x3.data.data()), {2, 1, 4, 6}, torch::kFloat32).clone();
+  dev.device = t;
+  const lssd::FloatArray host = item(x3, 2);
+  const lssd::FloatArray got = enc.forward({&dev, &host});
+  ASSERT_EQ(got.shape, want.shape);
+  float max_d = 0;
+  for (size_t i = 0; i < got.data.size(); ++i) max_d = std::max(max_d, std::abs(got.data[i] - want.data[i]));
+  EXPECT_LE(max_d, 1e-6f);
+  lssd::FloatArray wrong;
+  wrong.shape = {3, 1, 4, 6};
+  wrong.device = t;  // holds 2 inputs' values
+  EXPECT_TRUE(contains(error_of([&] { enc.forward({&wrong}); }), "device input"));
 }

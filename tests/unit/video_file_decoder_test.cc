@@ -57,5 +57,84 @@ TEST(VideoFileDecoder, ABrokenFileIsAContentError) {
   }
 }
 
+// MEDIA.HWACCEL cuda on a stream NVDEC does not take (MPEG-4 Part 2): the file decodes on the CPU,
+// with the same clips, and the result says so (no GPU needed: the refusal comes first).
+TEST(VideoFileDecoder, WithCudaAStreamNvdecDoesNotTakeDecodesOnTheCpu) {
+  const std::string path =
+      std::string(LSSD_SOURCE_DIR) + "/sample_data/video/encoders/mpeg4_asp_bframes_320x240_25fps_5.0s.avi";
+  VideoOptions video;
+  MediaOptions media;
+  Delivered plain, cuda;
+  const VideoFileResult a = decode("encoders/mpeg4_asp_bframes_320x240_25fps_5.0s.avi", true, &plain);
+  media.hwaccel = "cuda";
+  ClipSink<VideoClipFrames> sink;
+  sink.clip = [&](VideoClipFrames&& c) {
+    EXPECT_TRUE(c.nv12.empty());
+    EXPECT_FALSE(c.frames.empty());
+    cuda.clips.push_back(c.index);
+  };
+  sink.withdraw = [&](int first) { cuda.withdrawn.push_back(first); };
+  const VideoFileResult b = media::VideoFileDecoder(path, video, media, sink).run();
+  EXPECT_EQ(a.decoder, "cpu");
+  EXPECT_EQ(a.fallback, "");
+  EXPECT_EQ(b.decoder, "cpu");
+  EXPECT_EQ(b.fallback.rfind("codec mpeg4:", 0), 0u) << b.fallback;
+  EXPECT_EQ(cuda.clips, plain.clips);
+}
+
+// MEDIA.HWACCEL cuda on H.264 where NVDEC cannot start (this machine has no GPU; on a GPU the same
+// path follows a frame the hwaccel did not decode): the clips delivered so far are withdrawn and
+// the file decodes on the CPU with the same plan and the same frames.
+TEST(VideoFileDecoder, WithCudaAFileNvdecCannotDecodeIsDecodedOnTheCpuWithTheSameClips) {
+  if (resolve_hwaccel("auto") == "cuda") GTEST_SKIP() << "NVDEC is available here";
+  const std::string rel = "ucf/testsrc2_640x360_25fps_7.6s.mp4";
+  Delivered plain, cuda;
+  std::vector<std::vector<uint8_t>> plain_frames, cuda_frames;
+  {
+    const std::string path = std::string(LSSD_SOURCE_DIR) + "/sample_data/video/" + rel;
+    VideoOptions video;
+    MediaOptions media;
+    ClipSink<VideoClipFrames> sink;
+    sink.clip = [&](VideoClipFrames&& c) {
+      plain.clips.push_back(c.index);
+      for (auto& f : c.frames) plain_frames.push_back(std::move(f));
+    };
+    sink.withdraw = [&](int first) { plain.withdrawn.push_back(first); };
+    media::VideoFileDecoder(path, video, media, sink).run();
+    media.hwaccel = "cuda";
+    sink.clip = [&](VideoClipFrames&& c) {
+      cuda.clips.push_back(c.index);
+      for (auto& f : c.frames) cuda_frames.push_back(std::move(f));
+    };
+    sink.withdraw = [&](int first) { cuda.withdrawn.push_back(first); };
+    const VideoFileResult r = media::VideoFileDecoder(path, video, media, sink).run();
+    EXPECT_EQ(r.decoder, "cpu");
+    EXPECT_EQ(r.fallback.rfind("NVDEC unavailable: ", 0), 0u) << r.fallback;
+    EXPECT_EQ(r.num_clips, 3);
+  }
+  EXPECT_EQ(cuda.withdrawn, std::vector<int>{0});
+  EXPECT_EQ(cuda.clips, plain.clips);
+  EXPECT_TRUE(cuda_frames == plain_frames);
+}
+
+// MEDIA.HWACCEL resolves to none or cuda; where no CUDA device is, cuda is a config error naming
+// the cause and auto is none.
+TEST(VideoFileDecoder, HwaccelResolvesOrSaysWhy) {
+  EXPECT_EQ(resolve_hwaccel("none"), "none");
+  EXPECT_THROW(resolve_hwaccel("vaapi"), ConfigError);
+  const std::string a = resolve_hwaccel("auto");
+  if (a == "none") {
+    try {
+      resolve_hwaccel("cuda");
+      ADD_FAILURE() << "cuda accepted without a device";
+    } catch (const ConfigError& e) {
+      EXPECT_NE(std::string(e.what()).find("MEDIA.HWACCEL cuda: "), std::string::npos) << e.what();
+    }
+  } else {
+    EXPECT_EQ(a, "cuda");
+    EXPECT_EQ(resolve_hwaccel("cuda"), "cuda");
+  }
+}
+
 }  // namespace
 }  // namespace lssd

@@ -10,7 +10,9 @@
 #   ffmpeg/       a minimal static FFmpeg (libavformat, libavcodec, libswscale, libswresample,
 #                 libavutil) built from Debian's ffmpeg source package: the file protocol, the
 #                 demuxers lssd allows (src/media/ffmpeg.cc) and common video/audio decoders, x86 asm,
-#                 PIC, no external libraries, no debug info; with a CMake package (LssdFFmpeg,
+#                 PIC, no external libraries, no debug info; the nvdec hwaccel for H.264, HEVC and
+#                 VP9 (MEDIA.HWACCEL cuda), from Debian's ffnvcodec headers (libffmpeg-nvenc-dev):
+#                 FFmpeg loads the driver's libcuda and libnvcuvid at run time, nothing is linked; with a CMake package (LssdFFmpeg,
 #                 used by -DLSSD_FFMPEG_PACKAGE=ON). C only: no C++ ABI concerns.
 #   bin/lssd-corpus-ffmpeg  a static ffmpeg program that only generates test media (lavfi
 #                 sources, libx264, FLAC, PCM, AAC and Opus encoders, mp4/wav/flac/ogg muxers);
@@ -49,7 +51,7 @@ log() { echo "[bundle $(($(date +%s) - t0))s] $*" >&2; }
 
 # ---------------------------------------------------------------- build dependencies
 need=(build-essential dpkg-dev nasm pkg-config cmake libspdlog-dev libfmt-dev libcli11-dev nlohmann-json3-dev
-  googletest libx264-dev libssl-dev xz-utils)
+  googletest libx264-dev libssl-dev xz-utils libffmpeg-nvenc-dev)
 missing=()
 for p in "${need[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -118,9 +120,10 @@ ff_common=(--disable-everything --disable-autodetect --disable-doc --disable-deb
   --disable-lzma --enable-x86asm)
 ff_lib_cfg=(--disable-programs --disable-avdevice --disable-avfilter --disable-postproc
   --enable-protocol=file --enable-demuxer=$demuxers --enable-decoder=$vdec,$adec --enable-parser=$parsers
-  --enable-bsf=h264_mp4toannexb,hevc_mp4toannexb,aac_adtstoasc,vp9_superframe_split,null)
-ff_build=$cache/ffmpeg-lib-$ff_tag
-ff_prefix=$cache/ffmpeg-lib-$ff_tag.install
+  --enable-bsf=h264_mp4toannexb,hevc_mp4toannexb,aac_adtstoasc,vp9_superframe_split,null
+  --enable-ffnvcodec --enable-cuda --enable-nvdec --enable-hwaccel=h264_nvdec,hevc_nvdec,vp9_nvdec)
+ff_build=$cache/ffmpeg-lib-$ff_tag-nvdec
+ff_prefix=$cache/ffmpeg-lib-$ff_tag-nvdec.install
 if [[ ! -f "$ff_prefix/.done" ]]; then
   log "configuring the FFmpeg libraries (minimal, static)"
   rm -rf "$ff_build" "$ff_prefix" && mkdir -p "$ff_build"

@@ -4,7 +4,8 @@
 # the LibTorch of the machine's PyTorch and the bundle made by tools/gpu/bundle.sh, while the S
 # towers are exported and the GPU corpus is generated beside the build; then prints the table
 # (tools/gpu/check_table.py: one row per part of the corpus, each as soon as it is measured, also
-# in OUTDIR/table.md), then runs the CUDA test (ctest -L cuda, quick: its parity checks).
+# in OUTDIR/table.md; the video rows again with MEDIA.HWACCEL cuda: NVDEC's windows/s and the
+# lowest cosine of its embeddings against CPU-decoded ones), then runs the CUDA test (ctest -L cuda, quick: its parity checks).
 # Usage: tools/gpu/check.sh BUNDLE [--out OUTDIR] [--jobs N] [--scale F] [--build DIR] [--files K]
 #   BUNDLE   the folder tools/gpu/bundle.sh made (copied beside the repository)
 #   --out    OUTDIR (default BUILD/check-out): table.md, check.log, build logs

@@ -18,7 +18,11 @@ Per row, with the same S towers (seeded random weights), TEST.BATCH_SIZE B:
   a/b  a's windows/s over b's: the share of the model-only rate reached end to end
   cosine  lssd-infer again at RUNTIME.PRECISION fp32 (TF32 off) on the same files: the lowest
      per-window cosine between the fp16 and the fp32 embeddings (video: the worst of the 5 crops)
-Without a CUDA device (the rehearsal) a and b run on the CPU and the cosine is not measured.
+NVDEC rows (hd_nvdec, sd_nvdec: after their row): a with MEDIA.HWACCEL cuda (README "Decoding on
+the GPU"), b and a/b against the row's b, files the manifest says NVDEC decoded; the last column:
+the lowest per-window cosine of NVDEC-decoded against CPU-decoded embeddings, both fp32.
+Without a CUDA device (the rehearsal) a and b run on the CPU, the cosines are not measured and
+the NVDEC rows say so.
 numpy is not needed (tools/bench/npyio.py).
 """
 import argparse
@@ -38,9 +42,10 @@ sys.path.insert(0, os.path.join(ROOT, "tools", "bench"))
 import npyio  # noqa: E402
 import run as bench  # noqa: E402
 
-ROWS = {"hd": ("1080p H.264", "video/hd"), "sd": ("SD H.264", "video/sd"), "audio": ("audio", "audio")}
+ROWS = {"hd": ("1080p H.264", "video/hd"), "sd": ("SD H.264", "video/sd"), "audio": ("audio", "audio"),
+        "hd_nvdec": ("1080p H.264, NVDEC", "video/hd"), "sd_nvdec": ("SD H.264, NVDEC", "video/sd")}
 HEADER = ("| row | files | windows | a windows/s | b windows/s | a/b | busy decode | busy encoder | GPU MiB a/b "
-          "| fp16 vs fp32 lowest cosine | a s |")
+          "| fp16 vs fp32 lowest cosine | a s | NVDEC vs CPU lowest cosine |")
 
 
 def say(*a):
@@ -65,9 +70,9 @@ def link_subset(corpus, files, dst):
             shutil.copy2(os.path.join(corpus, rel), os.path.join(dst, rel))
 
 
-def infer(args, data, out, precision):
+def infer(args, data, out, precision, extra=()):
     cmd = bench.infer_cmd(args, args.model, data, out, ["RUNTIME.PRECISION", precision, "DIST.NUM_WORKERS",
-                                                        str(args.threads)])
+                                                        str(args.threads), *extra])
     wall, _, _, err, rc = bench.timed(cmd, bench.env_passive(args.threads), rss=False, check=False,
                                       gpu=args.device == "cuda")
     if rc not in (0, 3):
@@ -137,6 +142,36 @@ def lowest_cosine(out16, out32):
     return low
 
 
+def decoders(out):
+    """How many video records of an lssd-infer output each decoder gave ({"nvdec": n, "cpu": m})."""
+    n = {}
+    path = os.path.join(out, "video", "manifest.jsonl")
+    if os.path.exists(path):
+        with open(path) as f:
+            for line in f:
+                d = json.loads(line).get("decoder", "none")
+                n[d] = n.get(d, 0) + 1
+    return n
+
+
+def nvdec_row(args, key, name, files, data, work, base_b, emit):
+    """An NVDEC row: a with MEDIA.HWACCEL cuda, and the NVDEC-vs-CPU cosine at fp32."""
+    if args.device != "cuda":
+        emit(f"| {name} | {len(files)} | - | no GPU | | | | | | | | |")
+        return
+    base = key.split("_")[0]
+    a = infer(args, data, os.path.join(work, f"out_{key}_auto"), "auto", ["MEDIA.HWACCEL", "cuda"])
+    infer(args, data, os.path.join(work, f"out_{key}_fp32"), "fp32", ["MEDIA.HWACCEL", "cuda"])
+    low = lowest_cosine(os.path.join(work, f"out_{key}_fp32"), os.path.join(work, f"out_{base}_fp32"))
+    dec = decoders(os.path.join(work, f"out_{key}_auto"))
+    a_rate = a["clips"] / a["pipeline_s"] if a["pipeline_s"] else None
+    enc = "/".join(f"{p}%" for _, _, p in a["devices"]) or "-"
+    emit(f"| {name} ({a['precision']}; nvdec {dec.get('nvdec', 0)}/{len(files)} files) | {len(files)} | {a['clips']} | "
+         f"{cell(a_rate)} | {cell(base_b)} | {cell(a_rate / base_b if a_rate and base_b else None, '{:.2f}')} | "
+         f"{cell(a['decode_busy'], '{}%')} | {enc} | {cell(a['gpu_mib'], '{:.0f}')}/- | - | "
+         f"{cell(a['pipeline_s'], '{:.1f}')} | {cell(low, '{:.6f}')} |")
+
+
 def cell(x, fmt=None):
     """A table cell: '-' for None; numbers with 3 significant digits unless fmt says otherwise."""
     if x is None:
@@ -157,7 +192,8 @@ def main():
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--b-repeat", type=int, default=0, help="timed forwards of b (default 3 on CUDA, 1 on the CPU)")
     ap.add_argument("--files-per-row", type=int, default=0, help="the first K files of each row (0: all)")
-    ap.add_argument("--rows", default="hd,sd,audio")
+    ap.add_argument("--rows", default="hd,hd_nvdec,sd,sd_nvdec,audio",
+                    help="an NVDEC row after its row (it reuses the row's b and fp32 output)")
     args = ap.parse_args()
     args.build, args.model = os.path.abspath(args.build), os.path.abspath(args.model)
     args.b_repeat = args.b_repeat or (3 if args.device == "cuda" else 1)
@@ -176,14 +212,22 @@ def main():
 
     emit(HEADER)
     emit("|" + "---|" * HEADER.count(" | ") + "---|")
+    b_of = {}  # a row's model-only rate, for its NVDEC row
     for key in args.rows.split(","):
         name, sub = ROWS[key]
         t0 = time.monotonic()
         files = row_files(args.corpus, sub, args.files_per_row)
         if not files:
-            emit(f"| {name} | 0 | - | no files under {sub} | | | | | | | |")
+            emit(f"| {name} | 0 | - | no files under {sub} | | | | | | | | |")
             continue
-        data = os.path.join(work, f"data_{key}")
+        data = os.path.join(work, f"data_{key.split('_')[0]}")
+        if key.endswith("_nvdec"):
+            try:
+                nvdec_row(args, key, name, files, data, work, b_of.get(key.split("_")[0]), emit)
+            except (RuntimeError, SystemExit, ValueError, OSError) as e:
+                emit(f"| {name} | {len(files)} | FAILED: {str(e).strip().splitlines()[-1][:200]} | | | | | | | | | |")
+            say(f"{name}: {time.monotonic() - t0:.1f} s")
+            continue
         link_subset(args.corpus, files, data)
         modality = "audio" if key == "audio" else "video"
         try:
@@ -194,15 +238,16 @@ def main():
                 infer(args, data, os.path.join(work, f"out_{key}_fp32"), "fp32")
                 low = lowest_cosine(os.path.join(work, f"out_{key}_auto"), os.path.join(work, f"out_{key}_fp32"))
         except (RuntimeError, SystemExit, ValueError, OSError) as e:
-            emit(f"| {name} | {len(files)} | FAILED: {str(e).strip().splitlines()[-1][:200]} | | | | | | | | |")
+            emit(f"| {name} | {len(files)} | FAILED: {str(e).strip().splitlines()[-1][:200]} | | | | | | | | | |")
             continue
+        b_of[key] = b_rate
         a_rate = a["clips"] / a["pipeline_s"] if a["pipeline_s"] else None
         enc = "/".join(f"{p}%" for _, _, p in a["devices"]) or "-"
         mib = f"{cell(a['gpu_mib'], '{:.0f}')}/{cell(b_mib, '{:.0f}')}"
         cos = cell(low, "{:.6f}") if args.device == "cuda" else "no GPU"
         emit(f"| {name} ({a['precision']}) | {len(files)} | {a['clips']} | {cell(a_rate)} | {cell(b_rate)} | "
              f"{cell(a_rate / b_rate if a_rate and b_rate else None, '{:.2f}')} | {cell(a['decode_busy'], '{}%')} | "
-             f"{enc} | {mib} | {cos} | {cell(a['pipeline_s'], '{:.1f}')} |")
+             f"{enc} | {mib} | {cos} | {cell(a['pipeline_s'], '{:.1f}')} | - |")
         say(f"{name}: {time.monotonic() - t0:.1f} s (a process wall {a['wall_s']:.1f} s; devices {a['devices']})")
 
 
