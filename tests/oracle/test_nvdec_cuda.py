@@ -5,7 +5,7 @@ MPEG-4 ASP, MJPEG), tests/lssd_probe with --hwaccel none and --hwaccel cuda:
 - H.264, HEVC and VP9 are decoded by NVDEC ("decoder": "nvdec"), the others on the CPU with the
   reason ("fallback"), and their tensors are then bit-identical;
 - both give the same clips (count, pts of every clip and of its kept frames);
-- the clip tensors agree within 1e-5 (one RGB level is 1/255 = 3.9e-3: a pixel NVDEC decodes or
+- the clip tensors agree within 1e-4 (one RGB level is 1/255/std, ~0.017 normalised: a pixel NVDEC decodes or
   converts otherwise fails this), and the tiny video tower's embeddings of each clip have cosine
   >= 0.9999 for all 5 crops. Prints the largest difference and the lowest cosine.
 Usage: test_nvdec_cuda.py [--tmp DIR]
@@ -85,7 +85,7 @@ def main():
                 if gpu["decoder"] == "nvdec":
                     nvdec_clips += 1
                     worst = max(worst, diff)
-                    c.check(diff <= 1e-5, f"{name} clip {k}: NVDEC tensor max |diff| {diff:.3g} > 1e-5")
+                    c.check(diff <= 1e-4, f"{name} clip {k}: NVDEC tensor max |diff| {diff:.3g} > 1e-4")
                     with torch.no_grad():
                         cos = torch.nn.functional.cosine_similarity(model(torch.from_numpy(a)),
                                                                     model(torch.from_numpy(b)), dim=1).min().item()

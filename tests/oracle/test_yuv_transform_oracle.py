@@ -5,7 +5,7 @@ and on files of other encoders written here (full range x264 and MJPEG, BT.709-t
 XviD-like MPEG-4 ASP at an odd chroma width).
 
 Checks, per clip: the planes were delivered; the kept frames' RGB is within 1 (of 255) of
-swscale's; the tensors within 1e-5; the embeddings of both tensors (seeded random tiny video tower,
+swscale's; the tensors within 1e-4 (float rounding; one RGB level is ~0.017 normalised); the embeddings of both tensors (seeded random tiny video tower,
 tools/lssd_checkpoint.py; --size S for the full-size S tower) have cosine >= 0.9999 for each of
 the 5 crops. Prints the max differences and the lowest per-clip cosine.
 Usage: test_yuv_transform_oracle.py [--tmp DIR] [--size tiny|S]
@@ -78,7 +78,7 @@ def main():
                 worst_rgb = max(worst_rgb, rec["yuv_rgb_max_abs_diff"])
                 worst_tensor = max(worst_tensor, rec["yuv_tensor_max_abs_diff"])
                 c.check(rec["yuv_rgb_max_abs_diff"] <= 1, f"{name} clip {k}: RGB max |diff| {rec['yuv_rgb_max_abs_diff']}")
-                c.check(rec["yuv_tensor_max_abs_diff"] <= 1e-5,
+                c.check(rec["yuv_tensor_max_abs_diff"] <= 1e-4,
                         f"{name} clip {k}: tensor max |diff| {rec['yuv_tensor_max_abs_diff']:.3g}")
                 a = torch.from_numpy(np.load(os.path.join(out, f"clip_{k}.npy")))
                 b = torch.from_numpy(np.load(os.path.join(out, f"clip_yuv_{k}.npy")))

@@ -153,8 +153,9 @@ TEST(YuvTransform, EveryFrameOfEveryVideoIsWithinOneOfSwscaleAndAMismatchIsNot) 
       EXPECT_GT(d.bt709, 1) << path << ": a BT.709 conversion would pass unnoticed";
       EXPECT_GT(d.bilinear, 1) << path << ": interpolated chroma would pass unnoticed";
     }
-    // The same RGB: torch's interpolate against VideoTransform's (float rounding only).
-    EXPECT_LE(d.tensor, 1e-5f) << path;
+    // The same RGB: torch's interpolate against VideoTransform's (float rounding only: 1.5e-5 and
+    // 3e-5 with LibTorch 2.6's kernels; one RGB level is 1/255/std, about 0.017 after normalising).
+    EXPECT_LE(d.tensor, 1e-4f) << path;
   }
   std::printf("%d frames, worst max |diff| %d of 255, worst clip tensor max |diff| %.3g\n", frames, worst,
               worst_tensor);

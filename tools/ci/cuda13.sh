@@ -133,7 +133,7 @@ stage_end
 stage_start "cuda13 tests"
 chroot_run "$root" "cd /lssd/$build && tests/lssd_unit_tests --gtest_brief=1 2>&1" || rc=$?
 chroot_run "$root" "cd /lssd/$build && ctest --output-on-failure --timeout 1800 -j 1 -L 'unit|e2e' \
-  -E '^[A-Z][A-Za-z0-9]*\\.|e2e.test_(fuzz_smoke|infer_parity|bench_smoke)$' $*" || rc=$?
+  -E '^[A-Z][A-Za-z0-9]*\\.|e2e.test_(fuzz_smoke|infer_parity|bench_smoke)$' $(printf '%q ' "$@")" || rc=$?
 stage_end
 
 echo "== cuda13 stage times:"

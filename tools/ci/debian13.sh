@@ -89,7 +89,7 @@ stage_end
 stage_start "debian13 tests"
 rc=0
 chroot_run "$root" "cd /lssd/build-debian13 && ctest --output-on-failure --timeout 1800 -j 1 -L 'unit|e2e' \
-  -E 'e2e.test_(fuzz_smoke|infer_parity|bench_smoke)$' $*" || rc=$?
+  -E 'e2e.test_(fuzz_smoke|infer_parity|bench_smoke)$' $(printf '%q ' "$@")" || rc=$?
 stage_end
 
 stage_start "debian13 exporter (Debian 13 torch)"
