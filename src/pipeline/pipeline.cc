@@ -24,15 +24,18 @@
 #include <thread>
 
 #include "lssd/audio_transform.h"
+#include "lssd/claims.h"
 #include "lssd/discover.h"
 #include "lssd/encoder.h"
 #include "lssd/error.h"
 #include "lssd/media.h"
 #include "lssd/npy.h"
 #include "lssd/output.h"
+#include "lssd/shards.h"
 #include "lssd/video_transform.h"
 #include "pipeline/assembler.h"
 #include "pipeline/clip_queue.h"
+#include "pipeline/heartbeat.h"
 #include "pipeline/job_plan.h"
 #include "pipeline/progress.h"
 #include "pipeline/run_sizing.h"
@@ -135,6 +138,9 @@ class Run {
   void say_what_was_found() const;
   void resume_check();
   void open_outputs();
+  void enter_registry();
+  void sweep_temporaries(const std::string& root);
+  void sweep_unnamed_parts(Modality m);
   void prune_error_log_of_retried(const std::string& errors_path) const;
   void start_encoders();
   void wait_for_towers();
@@ -160,10 +166,15 @@ class Run {
 
   DiscoverResult found_;
   std::vector<Job> jobs_, todo_;
-  PerModality<std::optional<EncoderInfo>> encoder_info_;  // of the modalities that have jobs
+  std::optional<PerModality<std::set<std::string>>> parts_named_;  // from the resume check
+  PerModality<std::optional<EncoderInfo>> encoder_info_;           // of the modalities that have jobs
   PerModality<std::once_flag> model_id_once_;
   PerModality<std::string> model_id_;
 
+  WriterIdentity writer_;
+  std::unique_ptr<WriterRegistry> registry_;
+  std::unique_ptr<Heartbeat> heartbeat_;
+  SequenceClock seq_;
   PerModality<std::unique_ptr<JsonlAppender>> manifests_;
   std::unique_ptr<JsonlAppender> errors_;
   std::unique_ptr<Assembler> assembler_;
@@ -236,6 +247,8 @@ void Run::resume_check() {
       jobs_, found_.files, options_.output_dir, [this](Modality m) { return model_id(m); }, dtype,
       options_.retry_failed, &warnings);
   for (const auto& w : warnings) spdlog::warn("{}", w);
+  seq_.observe(plan.max_seq);
+  parts_named_ = std::move(plan.parts_named);
   todo_ = std::move(plan.todo);
   summary_.resumed = plan.resumed;
   summary_.failed_earlier = plan.failed_earlier;
@@ -254,19 +267,62 @@ void Run::resume_check() {
             (encoder_info_.audio ? model_id(Modality::Audio) : std::string("-")));
 }
 
+// This writer's entry in OUTPUT_DIR/writers/, renewed until the run ends, so that another
+// process's start-up sweep leaves this one's temporaries alone.
+void Run::enter_registry() {
+  writer_ = this_writer(options_.writer_id);
+  registry_ = std::make_unique<WriterRegistry>(options_.output_dir, writer_, options_.claim_timeout_s);
+  registry_->enter();
+  const double interval = std::clamp(options_.claim_timeout_s / 5, 0.05, 60.0);
+  heartbeat_ = std::make_unique<Heartbeat>(
+      interval, [this] { registry_->renew(); },
+      [](const std::exception& e) { spdlog::warn("cannot renew this writer's entry: {}", e.what()); });
+  spdlog::debug("writer id {} (host {}, pid {})", writer_.id, writer_.host, writer_.pid);
+}
+
+// Temporaries of writers that are gone (a killed run's): removed; a live writer's: kept.
+void Run::sweep_temporaries(const std::string& root) {
+  const bool sole = options_.discover.num_shards <= 1 && options_.dist_mode == "hash";
+  if (size_t n = remove_stale_temporaries(root, sole, [this](const std::string& w) { return registry_->gone(w); }))
+    spdlog::info("removed {} leftover temporary file(s) of an interrupted run under {}", n, root);
+}
+
+// Shards layout: a part that no record names (a run killed after the part's rename and before
+// its records; or every input of it recomputed since) is removed once its writer is gone.
+void Run::sweep_unnamed_parts(Modality m) {
+  if (!parts_named_) return;  // --overwrite: the manifests were not read
+  const fs::path dir = fs::path(options_.output_dir) / to_string(m) / "parts";
+  std::error_code ec;
+  size_t removed = 0;
+  for (auto it = fs::directory_iterator(dir, ec); !ec && it != fs::directory_iterator(); it.increment(ec)) {
+    std::string writer;
+    const std::string rel = "parts/" + it->path().filename().string();
+    if (!is_part_name(rel, &writer) || (*parts_named_)[m].count(rel) || !registry_->gone(writer)) continue;
+    std::error_code e2;
+    if (fs::remove(it->path(), e2)) ++removed;
+  }
+  if (removed > 0)
+    spdlog::info(
+        "removed {} shard part(s) under {} that no manifest record names (a run killed while sealing, or "
+        "all of their inputs recomputed since)",
+        removed, dir.string());
+}
+
 void Run::open_outputs() {
   std::error_code ec;
   fs::create_directories(options_.output_dir, ec);
   if (ec) throw Error("output", "cannot create the output directory: " + ec.message(), options_.output_dir);
-  write_file_atomic((fs::path(options_.output_dir) / "config.yaml").string(), options_.config_yaml);
+  enter_registry();
+  write_file_atomic((fs::path(options_.output_dir) / "config.yaml").string(), options_.config_yaml, writer_.id);
   const int shard = options_.discover.shard_id, shards = options_.discover.num_shards;
   for (const Modality m : kModalities) {
     const fs::path root = fs::path(options_.output_dir) / to_string(m);
     fs::create_directories(root, ec);
-    if (size_t n = remove_stale_temporaries(root.string(), shards <= 1))
-      spdlog::info("removed {} leftover temporary file(s) of an interrupted run under {}", n, root.string());
+    sweep_temporaries(root.string());
+    sweep_unnamed_parts(m);
     manifests_[m] = std::make_unique<JsonlAppender>((root / manifest_name(shard, shards)).string());
   }
+  registry_->remove_gone();
   const std::string errors_path = (fs::path(options_.output_dir) / errors_name(shard, shards)).string();
   prune_error_log_of_retried(errors_path);
   errors_ = std::make_unique<JsonlAppender>(errors_path);
@@ -528,11 +584,16 @@ void Run::start_eta_and_assembler() {
     inputs.push_back({f.size, j.modality, file_kind(f.rel_path, j.container_tracks)});
   }
   eta_ = std::make_unique<EtaEstimator>(std::move(inputs));
-  AssemblerSinks sinks{options_.output_dir,
-                       options_.float16_output ? NpyDtype::Float16 : NpyDtype::Float32,
-                       {manifests_.video.get(), manifests_.audio.get()},
-                       errors_.get(),
-                       [this](Modality m) { return model_id(m); }};
+  AssemblerSinks sinks;
+  sinks.output_dir = options_.output_dir;
+  sinks.dtype = options_.float16_output ? NpyDtype::Float16 : NpyDtype::Float32;
+  sinks.manifests = {manifests_.video.get(), manifests_.audio.get()};
+  sinks.errors = errors_.get();
+  sinks.model_id = [this](Modality m) { return model_id(m); };
+  if (options_.layout == "shards")
+    sinks.shards = ShardLimits{options_.shard_inputs, static_cast<int64_t>(options_.shard_mb) << 20};
+  sinks.writer = writer_.id;
+  sinks.seq = &seq_;
   assembler_ = std::make_unique<Assembler>(std::move(sinks), &tally_, &control_->in_flight);
 }
 
@@ -581,7 +642,10 @@ RunSummary Run::go() {
   for (auto& t : workers) t.join();
   queue_->producers_finished();
   for (auto& t : encoders) t.join();
+  assembler_->finish();  // shards layout: seals the open parts
   reporter.stop();
+  heartbeat_->stop();
+  registry_->leave();
   if (load_error_) std::rethrow_exception(load_error_);
   if (encoder_failed_) throw Error("encode", "the encoder failed: " + fatal_message_);
   if (assembler_->fatal())
