@@ -19,7 +19,7 @@ struct RunControl {
 
 // What a run did, in outputs: one per input file and modality (each audio track of a
 // container counts once found). The counts add up: outputs = written + resumed + skipped_short
-// + no_audio + failed + failed_earlier + not_started.
+// + no_audio + failed + failed_earlier + by_others + not_started.
 struct RunSummary {
   int64_t outputs = 0;            // outputs this run was responsible for (after sharding)
   int64_t written = 0;            // embedded and written by this run
@@ -28,6 +28,7 @@ struct RunSummary {
   int64_t no_audio = 0;           // containers without an audio track (DATA.AUDIO_FROM_VIDEO)
   int64_t failed = 0;             // failed in this run (recorded in errors.jsonl)
   int64_t failed_earlier = 0;     // failed in an earlier run on the unchanged file's content: not retried
+  int64_t by_others = 0;          // DIST.MODE claim: computed by other writers during this run
   int64_t not_started = 0;        // left for a rerun (the run was stopped)
   int64_t discover_problems = 0;  // unreadable paths, symlink loops... (errors.jsonl; not outputs)
   int64_t clips = 0;              // clips encoded this run
@@ -41,8 +42,8 @@ struct RunSummary {
   // "done: N outputs = W written + R already done + ..." (the counts that are not zero after
   // the first three), clips, time and rate.
   std::string line() const;
-  // One line saying what each count of line() means.
-  static std::string legend();
+  // One line saying what each count of line() means (claim: also "done by other writers").
+  static std::string legend(bool claim = false);
 };
 
 // Runs the whole job. `control` (may be null): its stop flag is polled; once set, no new input

@@ -80,7 +80,8 @@ class Assembler {
   void skipped_short(uint64_t id, Record r);
   // A container without an audio track (DATA.AUDIO_FROM_VIDEO): nothing to embed, not an error.
   void no_audio(Record r);
-  // Shards layout: seals the open parts (the run ends). Errors are handled as write errors are.
+  // Shards layout: seals the open parts (the run ends, or DIST.MODE claim waits for other
+  // writers); later outputs open new parts. Errors are handled as write errors are.
   void finish();
 
   // A manifest or error log could not be appended to, or the output file system is full or

@@ -35,6 +35,11 @@ void EtaEstimator::ended(size_t i) {
   if (i < inputs_.size()) inputs_[i].ended = true;
 }
 
+void EtaEstimator::skip(size_t i) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (i < inputs_.size()) inputs_[i].skipped = true;
+}
+
 void EtaEstimator::clips_done(size_t i, int64_t n) {
   std::lock_guard<std::mutex> lock(mu_);
   if (i < inputs_.size()) inputs_[i].done += n;
@@ -53,7 +58,7 @@ struct EtaEstimator::Rates {
 
   explicit Rates(const std::vector<State>& inputs) {
     for (const State& s : inputs) {
-      if (!s.planned || s.in.bytes == 0) continue;
+      if (!s.planned || s.in.bytes == 0 || s.skipped) continue;
       auto& k = by_kind[{s.in.modality, s.in.kind}];
       k.first += static_cast<double>(*s.planned);
       k.second += static_cast<double>(s.in.bytes);
@@ -102,9 +107,10 @@ EtaEstimator::Snapshot EtaEstimator::snapshot(double elapsed_s) const {
   const Rates rates(inputs_);
   const PerModality<double> w{weight(Modality::Video), weight(Modality::Audio)};
   Snapshot out;
-  out.inputs = inputs_.size();
   double work_done = 0, work_expected = 0, unfinished_bytes = 0, guessed_bytes = 0;
   for (const State& s : inputs_) {
+    if (s.skipped) continue;
+    ++out.inputs;
     bool measured = true;
     const double expected = expected_clips(s, rates, &measured);
     out.inputs_finished += s.finished() ? 1 : 0;
@@ -115,7 +121,7 @@ EtaEstimator::Snapshot EtaEstimator::snapshot(double elapsed_s) const {
     if (!s.finished()) unfinished_bytes += static_cast<double>(s.in.bytes);
     if (!measured) guessed_bytes += static_cast<double>(s.in.bytes);
   }
-  out.fraction = work_expected > 0 ? std::min(1.0, work_done / work_expected) : (inputs_.empty() ? 1.0 : 0.0);
+  out.fraction = work_expected > 0 ? std::min(1.0, work_done / work_expected) : (out.inputs == 0 ? 1.0 : 0.0);
   out.estimating = work_done <= 0 || guessed_bytes > 0.25 * unfinished_bytes;
   if (out.inputs_finished == out.inputs) {
     out.eta_s = 0.0;

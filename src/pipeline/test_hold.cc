@@ -10,19 +10,29 @@
 
 namespace lssd {
 
+namespace {
+void hold(const char* stage, const std::atomic<bool>& stop, bool stuck, const char* why) {
+  spdlog::warn("test hook: holding in {}{} until a stop is requested{}", stage, why, stuck ? " (and after)" : "");
+  const auto until = std::chrono::steady_clock::now() + std::chrono::minutes(10);
+  while ((stuck || !stop.load()) && std::chrono::steady_clock::now() < until)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+}
+}  // namespace
+
 void test_hold(const char* stage, const std::atomic<bool>& stop) {
   static std::once_flag once;
+  static std::atomic<long> calls{0};
   const char* env = std::getenv("LSSD_TEST_HOLD");
   if (!env) return;
   const std::string want(env), name(stage);
+  if (want.rfind(name + "@", 0) == 0) {  // <stage>@N: from the N-th call on, every caller holds
+    const long n = std::atol(want.c_str() + name.size() + 1);
+    if (++calls >= n) hold(stage, stop, false, (" (call " + std::to_string(n) + " on)").c_str());
+    return;
+  }
   const bool stuck = want == name + ":stuck";
   if (want != name && !stuck) return;
-  std::call_once(once, [&] {
-    spdlog::warn("test hook: holding in {} until a stop is requested{}", stage, stuck ? " (and after)" : "");
-    const auto until = std::chrono::steady_clock::now() + std::chrono::minutes(10);
-    while ((stuck || !stop.load()) && std::chrono::steady_clock::now() < until)
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  });
+  std::call_once(once, [&] { hold(stage, stop, stuck, ""); });
 }
 
 }  // namespace lssd

@@ -1,7 +1,9 @@
 // A test hook: with LSSD_TEST_HOLD=<stage> (towers | decode | encode) a run stops at that stage
 // once, says so on stderr, and waits there until a stop is requested; with <stage>:stuck it goes
-// on waiting after that too (so that a second signal finds it busy). At most 10 minutes either
-// way. Lets tests interrupt a run in a known stage without relying on timing.
+// on waiting after that too (so that a second signal finds it busy); with <stage>@N it lets N-1
+// calls pass and holds from the N-th call on, every caller (so that a run has done some work,
+// e.g. recorded some inputs, and then does nothing more but renew its claims). At most 10
+// minutes either way. Lets tests interrupt a run in a known stage without relying on timing.
 #pragma once
 #include <atomic>
 
