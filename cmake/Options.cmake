@@ -5,6 +5,7 @@ endif()
 
 option(LSSD_SANITIZE "Build with AddressSanitizer and UndefinedBehaviorSanitizer" OFF)
 option(LSSD_BUILD_TESTS "Build the test suite" ON)
+option(LSSD_BUILD_UNIT_TESTS "Build the GoogleTest unit tests (with LSSD_BUILD_TESTS; the GPU check leaves them out)" ON)
 option(LSSD_BUILD_READ "Build lssd-read (the GPU check leaves it out)" ON)
 option(LSSD_WERROR_DEPRECATED "Make a use of a deprecated API (LibTorch, FFmpeg, ...) an error (CI builds)" OFF)
 

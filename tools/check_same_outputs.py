@@ -102,7 +102,7 @@ RUNS = ("infer/run", "infer/rerun", "infer/tracks")  # the runs every other comm
 def read_cmds_before_tracks():
     """(name, lssd-read arguments) on WORK/out after the first run; names are item prefixes."""
     cmds = [("read/help", ["--help"]), ("read/version", ["--version"])]
-    for sub in ("ls", "show", "stats", "verify", "compare", "export", "search", "dedup", "tracks"):
+    for sub in ("ls", "show", "stats", "verify", "compare", "export", "search", "dedup", "tracks", "report"):
         cmds.append((f"read/help-{sub}", [sub, "--help"]))
     cmds += [
         ("read/error-no-command", []),
@@ -460,6 +460,15 @@ class Run:
             self.files("tracks-read/export-release/files", "rel_tracks")
 
 
+def git_describe(source):
+    """`git describe` of the build's source tree, or None where git or the repository is missing (CI chroots)."""
+    try:
+        git = subprocess.run(["git", "-C", source, "describe", "--always", "--dirty"], capture_output=True, text=True)
+    except OSError:
+        return None
+    return git.stdout.strip() if git.returncode == 0 else None
+
+
 def record(ref_dir, build, towers, model_dir, data_dir, quick, only=None, keep_work=None):
     """Records into ref_dir (which must not hold items yet); returns the item count."""
     build = os.path.abspath(build)
@@ -487,9 +496,8 @@ def record(ref_dir, build, towers, model_dir, data_dir, quick, only=None, keep_w
             shutil.rmtree(work, ignore_errors=True)
     dt = time.time() - t0
     rel_models = os.path.relpath(model_dir, os.path.abspath(ref_dir))
-    git = subprocess.run(["git", "-C", source, "describe", "--always", "--dirty"], capture_output=True, text=True)
     meta = {"format": FORMAT, "recorded_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "build": build,
-            "source": source, "git": git.stdout.strip() if git.returncode == 0 else None, "towers": towers,
+            "source": source, "git": git_describe(source), "towers": towers,
             "model_dir": model_dir if rel_models.startswith("..") else rel_models,  # relative: inside REF_DIR
             "data": os.path.abspath(data_dir), "quick": quick, "only": only, "items": r.n, "seconds": round(dt, 1),
             "slowest": sorted(r.times.items(), key=lambda kv: -kv[1])[:5]}

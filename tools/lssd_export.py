@@ -18,17 +18,23 @@
       and takes oneDNN only when it is at least 1.25x faster (it is 4x where OpenBLAS runs its
       generic kernels on a CPU it does not know; with kernels for the CPU the BLAS is as fast).
       The metadata's "kernels" and "fast_gemm" record the choice (with the timing).
+      A fast export also holds the towers' bf16 forward as the method forward_bf16 (what lssd-infer
+      runs for RUNTIME.PRECISION bf16 on CPU; lssd_mvit.py "Precision"; metadata "bf16_method"),
+      with its bf16 weight copies saved empty (lssd-infer, lssd_mvit.prepare_bf16 fill them).
       Each module is traced at batch 2 in eval mode and verified at batch 1 and 3 (the traced
       module run as lssd-infer runs it, without the graph executor's optimisations) against the
       eager model with the same kernels (max abs diff <= 1e-5) and, for "fast", against the eager
-      reference formulation (<= 1e-4); the JSON metadata is embedded as the TorchScript extra
-      file "lssd_meta.json".
+      reference formulation (<= 1e-4), and forward_bf16 against the eager bf16 forward (<= 1e-5)
+      with its lowest cosine to the float32 reference reported (batch_B_bf16_min_cos_vs_fp32; a
+      warning below 0.999); the JSON metadata is embedded as the TorchScript extra file
+      "lssd_meta.json".
   lssd_export.py --check --out-dir DIR [--checkpoint CKPT] [--config CONFIG.yaml] [--modality ...]
       Re-checks exported modules: metadata present and well-formed, output shape [B,768] at
       batch 1 and 3, batch-independence (row 0 of batch 3 equals batch 1), and, when a checkpoint
       is given, its sha256 and the max abs diff against the eager model (with the module's kernels,
-      <= 1e-5; for "fast" also against the reference formulation, <= 1e-4); with --config, that the
-      modules' size and patch overlap are the config's.
+      <= 1e-5; for "fast" also against the reference formulation, <= 1e-4, and forward_bf16 against
+      the eager bf16 forward, <= 1e-5); with --config, that the modules' size and patch overlap are
+      the config's.
 
 Prints one JSON report on stdout. Exit status: 0 success; 1 bad checkpoint / failed
 verification / failed check; 2 usage error or --size/--patch-overlap disagreeing with the
@@ -55,13 +61,18 @@ import lssd_release_config  # noqa: E402
 
 FORMAT = "lssd-encoder"
 FORMAT_VERSION = 1
-EXPORTER_VERSION = "1.1.0"
+EXPORTER_VERSION = "1.2.0"
 META_NAME = "lssd_meta.json"
 TRACE_BATCH = 2
 VERIFY_BATCHES = (1, 3)
 TOLERANCE = 1e-5
 # Fast kernels against the reference formulation (summation order only; measured ~4e-6).
 FAST_TOLERANCE = 1e-4
+# The bf16 method (fast exports): what lssd-infer runs for RUNTIME.PRECISION bf16 on CPU.
+BF16_METHOD = "forward_bf16"
+# Reported, not enforced: the lowest cosine of the bf16 method's outputs against the float32
+# reference (seeded-random towers: >= 0.9999); below it the export prints a warning.
+BF16_MIN_COS = 0.999
 # The default: faster on CPU (tools/bench/kernels.py); on CUDA a "fast" module runs the reference ops.
 DEFAULT_KERNELS = "fast"
 # --fast-gemm auto takes oneDNN's GEMMs when they are at least this much faster than the BLAS's.
@@ -72,7 +83,9 @@ KERNELS_NOTE = {
     "reference": "the reference formulation on every device",
     "fast": "CPU float32 inputs: depthwise pooling as per-tap depthwise conv2d, skip max-pooling "
             "per frame, linears and attention products through {gemm}; any other device or dtype "
-            "(CUDA; fp16/bf16 inputs): the reference ops",
+            "(CUDA; fp16 inputs): the reference ops; method forward_bf16 (RUNTIME.PRECISION bf16 on CPU): "
+            "the fast kernels with linears, attention products, pooling and the video patch embedding in "
+            "bf16 (oneDNN), layer norms, softmax and residual adds float32",
 }
 GEMM_NAMES = {"blas": "the BLAS (as the reference)", "onednn": "oneDNN"}
 
@@ -116,9 +129,39 @@ def example_input(modality: str, batch: int, seed: int = 0) -> torch.Tensor:
 
 
 def trace(model: lssd_mvit.LSSDTower, modality: str):
-    """The exported TorchScript module: `model` traced at batch TRACE_BATCH (no grad)."""
+    """The exported TorchScript module: `model` traced at batch TRACE_BATCH (no grad); with fast
+    kernels also its bf16 forward as the method BF16_METHOD (the model's bf16 weight copies are
+    filled first; the traced module shares them, and save() leaves them out of the file)."""
+    x = example_input(modality, TRACE_BATCH)
     with torch.no_grad():
-        return torch.jit.trace(model, example_input(modality, TRACE_BATCH), check_trace=False)
+        if model.kernels != "fast":
+            return torch.jit.trace(model, x, check_trace=False)
+        lssd_mvit.prepare_bf16(model)
+        return torch.jit.trace_module(model, {"forward": x, BF16_METHOD: x}, check_trace=False)
+
+
+def has_bf16(module) -> bool:
+    """Whether an exported (or traced) module has the bf16 method."""
+    return hasattr(module, BF16_METHOD)
+
+
+def save(module, path: str, meta: Dict) -> None:
+    """torch.jit.save with the metadata embedded, through a temporary name; the bf16 weight copies
+    are saved empty (lssd-infer and prepare_bf16 make them at load) and restored after."""
+    kept = {}
+    for name, mod in module.named_modules():
+        for attr in lssd_mvit.BF16_COPIES:
+            attr += lssd_mvit.BF16_SUFFIX
+            if hasattr(mod, attr):
+                kept[(name, attr)] = (mod, getattr(mod, attr))
+                setattr(mod, attr, torch.empty(0, dtype=torch.bfloat16))
+    tmp = path + ".tmp"
+    try:
+        torch.jit.save(module, tmp, _extra_files={META_NAME: json.dumps(meta, indent=1, sort_keys=True)})
+        os.replace(tmp, path)
+    finally:
+        for (_, attr), (mod, t) in kept.items():
+            setattr(mod, attr, t)
 
 
 def make_meta(model: lssd_mvit.LSSDTower, ckpt: Dict, sha256: str) -> Dict:
@@ -142,6 +185,8 @@ def make_meta(model: lssd_mvit.LSSDTower, ckpt: Dict, sha256: str) -> Dict:
         "kernels": model.kernels,
         "fast_gemm": model.gemm if model.kernels == "fast" else None,
         "kernels_note": KERNELS_NOTE[model.kernels].format(gemm=GEMM_NAMES[model.gemm]),
+        # The method lssd-infer runs for RUNTIME.PRECISION bf16 on CPU (None: CPU autocast of forward).
+        "bf16_method": BF16_METHOD if model.kernels == "fast" else None,
         "torch_version": torch.__version__,
         "random_weights": rnd is not None,
         "random_seed": rnd.get("seed") if isinstance(rnd, dict) else None,
@@ -209,10 +254,30 @@ def measure_gemm(reps: int = 3) -> Dict:
             "rule": f"onednn if >= {GEMM_MARGIN}x the BLAS (one thread, S linear shapes)"}
 
 
+def min_cosine(a: torch.Tensor, b: torch.Tensor) -> float:
+    """The lowest cosine similarity between corresponding rows."""
+    return float(torch.nn.functional.cosine_similarity(a.double(), b.double(), dim=1).min())
+
+
+def eager_bf16(eager: lssd_mvit.LSSDTower, x: torch.Tensor, gemm: str) -> torch.Tensor:
+    """The eager tower's bf16 forward (fast kernels; its own setting restored after)."""
+    before = (eager.kernels, eager.gemm)
+    try:
+        eager.set_kernels("fast", gemm)
+        lssd_mvit.prepare_bf16(eager)
+        with torch.no_grad():
+            return eager.forward_bf16(x)
+    finally:
+        eager.set_kernels(*before)
+
+
 def verify(traced, eager: lssd_mvit.LSSDTower, modality: str, kernels: str, gemm: str = "blas") -> Dict[str, float]:
     """Max abs diffs of the traced module against the eager tower at batch 1 and 3: with the same
     kernels ("batch_B_max_abs_diff", limit TOLERANCE) and, for fast kernels, with the reference
-    formulation ("batch_B_max_abs_diff_vs_reference", limit FAST_TOLERANCE)."""
+    formulation ("batch_B_max_abs_diff_vs_reference", limit FAST_TOLERANCE); for fast kernels also
+    the traced bf16 method against the eager bf16 forward ("batch_B_bf16_max_abs_diff", limit
+    TOLERANCE) and its lowest cosine to the float32 reference ("batch_B_bf16_min_cos_vs_fp32",
+    reported)."""
     diffs = {}
     with torch.no_grad():
         for b in VERIFY_BATCHES:
@@ -222,14 +287,24 @@ def verify(traced, eager: lssd_mvit.LSSDTower, modality: str, kernels: str, gemm
                 raise RuntimeError(f"{modality}: traced output shape {list(y_t.shape)} at batch {b}")
             diffs[f"batch_{b}_max_abs_diff"] = max_abs_diff(eager_outputs(eager, x, kernels, gemm), y_t)
             if kernels != "reference":
-                diffs[f"batch_{b}_max_abs_diff_vs_reference"] = max_abs_diff(eager_outputs(eager, x, "reference"), y_t)
+                y_ref = eager_outputs(eager, x, "reference")
+                diffs[f"batch_{b}_max_abs_diff_vs_reference"] = max_abs_diff(y_ref, y_t)
+            if has_bf16(traced):
+                y16 = getattr(traced, BF16_METHOD)(x)
+                diffs[f"batch_{b}_bf16_max_abs_diff"] = max_abs_diff(eager_bf16(eager, x, gemm), y16)
+                diffs[f"batch_{b}_bf16_min_cos_vs_fp32"] = min_cosine(y_ref, y16)
     return diffs
 
 
 def verify_failures(diffs: Dict[str, float]) -> Dict[str, float]:
-    """The diffs over their limits."""
-    return {k: v for k, v in diffs.items()
-            if not v <= (FAST_TOLERANCE if k.endswith("_vs_reference") else TOLERANCE)}
+    """The diffs over their limits (the bf16 cosines are reported, not limits)."""
+    return {k: v for k, v in diffs.items() if not k.endswith("_min_cos_vs_fp32")
+            and not v <= (FAST_TOLERANCE if k.endswith("_vs_reference") else TOLERANCE)}
+
+
+def bf16_warnings(diffs: Dict[str, float]) -> Dict[str, float]:
+    """The bf16 cosines below BF16_MIN_COS."""
+    return {k: v for k, v in diffs.items() if k.endswith("_min_cos_vs_fp32") and not v >= BF16_MIN_COS}
 
 
 def export(args) -> Dict:
@@ -280,16 +355,18 @@ def export(args) -> Dict:
         if args.verify:
             diffs = verify(traced, model, m, args.kernels, gemm)
             entry.update(diffs)
+            low = bf16_warnings(diffs)
+            if low:
+                print(f"lssd_export: warning: {m}: the bf16 method's outputs have cosine {low} to float32 (< "
+                      f"{BF16_MIN_COS}); RUNTIME.PRECISION bf16 on CPU will move embeddings that much",
+                      file=sys.stderr)
             bad = verify_failures(diffs)
             if bad:
                 failed.append(f"{m}: traced vs eager {bad} exceeds {TOLERANCE} (same kernels) / "
                               f"{FAST_TOLERANCE} (vs reference); not written")
                 report["modules"][m] = entry
                 continue
-        path = entry["path"]
-        tmp = path + ".tmp"
-        torch.jit.save(traced, tmp, _extra_files={META_NAME: json.dumps(meta, indent=1, sort_keys=True)})
-        os.replace(tmp, path)
+        save(traced, entry["path"], meta)
         entry["seconds"] = round(time.time() - t1, 2)
         report["modules"][m] = entry
     report["random_weights"] = ck.RANDOM_MARKER in ckpt
@@ -359,12 +436,29 @@ def check(args) -> Dict:
             problems.append(f"{path}: metadata kernels={kernels!r} fast_gemm={gemm!r}, expected one of "
                             f"{lssd_mvit.KERNELS} / {lssd_mvit.GEMMS}")
             kernels, gemm = "reference", "blas"
+        bf16 = has_bf16(module)
+        if bool(meta.get("bf16_method")) != bf16:
+            problems.append(f"{path}: metadata bf16_method={meta.get('bf16_method')!r}, but the module "
+                            f"{'has' if bf16 else 'has no'} method {BF16_METHOD}")
+        if bf16:
+            lssd_mvit.prepare_bf16(module)
         with torch.no_grad():
             outs = {}
             for b in VERIFY_BATCHES:
                 x = example_input(m, b)
                 y = module(x)
                 outs[b] = (x, y)
+                if bf16:
+                    y16 = getattr(module, BF16_METHOD)(x)
+                    if tuple(y16.shape) != (b, lssd_mvit.EMBED_OUT_DIM) or not bool(torch.isfinite(y16).all()):
+                        problems.append(f"{path}: batch {b}: {BF16_METHOD} output shape {list(y16.shape)} or "
+                                        "non-finite values")
+                    elif eager[m] is not None:
+                        d = max_abs_diff(eager_bf16(eager[m], x, gemm), y16)
+                        entry[f"batch_{b}_bf16_max_abs_diff"] = d
+                        if not d <= TOLERANCE:
+                            problems.append(f"{path}: batch {b}: {BF16_METHOD} differs from the eager bf16 forward by {d}")
+                        entry[f"batch_{b}_bf16_min_cos_vs_fp32"] = min_cosine(eager_outputs(eager[m], x, "reference"), y16)
                 if tuple(y.shape) != (b, lssd_mvit.EMBED_OUT_DIM) or not bool(torch.isfinite(y).all()):
                     problems.append(f"{path}: batch {b}: output shape {list(y.shape)} or non-finite values")
                     continue

@@ -34,9 +34,28 @@ size is valid at any batch size.
   Each fast op decides at run time,
   on its input: CPU float32 takes the fast kernel, anything else (CUDA, or fp16/bf16 tensors)
   the reference op, so one exported file serves both devices and a CUDA run computes exactly the
-  reference formulation. (Under CPU bf16 autocast the linears' inputs are still float32, from
-  the float32 layer norms, so they take the fast float32 kernels.) Outputs differ from the reference by summation
-  order only (max abs diff 1-4e-6 on the towers' outputs; tests/oracle/test_mvit_fast_kernels.py).
+  reference formulation (the pooling kernels also take CPU bfloat16, for the bf16 forward). Under
+  CPU bf16 autocast of ``forward``, oneDNN's ``mkldnn_linear`` (gemm "onednn") sees the float32
+  output of the float32 layer norms and stays float32 (no faster than float32), and the skip
+  max-pooling's bf16 input takes the reference op; hence the bf16 forward below.
+  Outputs differ from the reference by summation order only (max abs diff 1-4e-6 on the towers'
+  outputs; tests/oracle/test_mvit_fast_kernels.py).
+
+Precision: with the fast kernels, ``forward_bf16`` is the same tower with its matrix work in
+bfloat16, what lssd-infer runs for RUNTIME.PRECISION bf16 on CPU (the exporter traces it as a
+second method of the same file). The linears (qkv, proj, the MLP, the stage projections), the
+attention products q @ k^T and attn @ v, the depthwise pooling convolutions and the video patch
+embedding take bfloat16 inputs and weights (oneDNN's bf16 GEMMs and convolutions, float32
+accumulation inside; bfloat16 outputs; the GELU runs on fc1's bfloat16 output, as under
+autocast). As the release's autocast, the layer norms and softmax run in float32; the residual
+stream stays float32 (every residual add is float32; the pooling taps are summed in float32).
+The weights it multiplies with are bfloat16 copies in non-persistent buffers (``weight_bf16``,
+``bias_bf16`` beside the linears' and the video patch embedding's weight and bias), empty in an
+exported file and filled by ``prepare_bf16`` (lssd-infer: src/encoder/) before a bf16 run, so
+a file is no larger and a float32 run holds no second copy. Measured in lssd's C++ encoder (one
+thread, MViT-S, AVX512-BF16, tools/bench/README.md "CPU bf16"): video 1.67x, audio 1.65x faster
+than the float32 fast forward with the BLAS's GEMMs (1.83x, 2.11x than with oneDNN's); lowest
+cosine to float32 0.99994-0.99998 (seeded-random towers).
 """
 
 import math
@@ -171,10 +190,18 @@ def _resize_rel_pos(rel_pos: torch.Tensor, table_len: int, length: int) -> torch
 
 KERNELS = ("reference", "fast")
 GEMMS = ("blas", "onednn")
+# The bf16 forward's weight copies: buffer NAME + BF16_SUFFIX beside each NAME (prepare_bf16).
+BF16_COPIES = ("weight", "bias")
+BF16_SUFFIX = "_bf16"
 
 
 def _use_fast(x: torch.Tensor) -> bool:
     return x.device.type == "cpu" and x.dtype == torch.float32
+
+
+def _use_fast_pool(x: torch.Tensor) -> bool:
+    """The pooling kernels also take CPU bfloat16 (the bf16 forward's q, k, v)."""
+    return x.device.type == "cpu" and (x.dtype == torch.float32 or x.dtype == torch.bfloat16)
 
 
 def _fast_linear(x: torch.Tensor, weight: torch.Tensor, bias: Optional[torch.Tensor]) -> torch.Tensor:
@@ -210,24 +237,26 @@ def _fast_dwconv3d(x: torch.Tensor, weight: torch.Tensor, thw: List[int], stride
     """Depthwise Conv3d (weight [C,1,kt,kh,kw], no bias) over token-major input
     x [N, T*H*W, C] (grid thw); returns [N, To*Ho*Wo, C].
 
-    CPU float32 with temporal stride 1 and padding kt//2: out[t] = sum_d conv2d_d(x[t+d-kt//2]),
+    CPU float32 or bfloat16 (bf16 forward: a float32 result) with temporal stride 1 and padding
+    kt//2: out[t] = sum_d conv2d_d(x[t+d-kt//2]),
     one depthwise conv2d per temporal tap over every frame at once, channels-last (the token-major
     memory is already NHWC, so no transpose), the taps summed into time-shifted slices (zero
     outside the clip, as the Conv3d's temporal padding). Otherwise the reference's Conv3d."""
     t, h, w = thw[0], thw[1], thw[2]
     c = weight.shape[0]
     kt = weight.shape[2]
-    if not (_use_fast(x) and weight.dtype == torch.float32 and stride[0] == 1 and kt % 2 == 1
-            and padding[0] == kt // 2):
+    if not (_use_fast_pool(x) and stride[0] == 1 and kt % 2 == 1 and padding[0] == kt // 2):
         y = F.conv3d(x.reshape(-1, t, h, w, c).permute(0, 4, 1, 2, 3).contiguous(), weight, None,
                      stride, padding, [1, 1, 1], c)
         return y.flatten(2).transpose(1, 2)
     frames = x.reshape(-1, h, w, c).permute(0, 3, 1, 2)
+    weight = weight.to(x.dtype)
     sp_stride, sp_pad = stride[1:], padding[1:]
     p = kt // 2
     z = F.conv2d(frames, weight[:, :, p], None, sp_stride, sp_pad, [1, 1], c)
     n_sp = z.shape[2] * z.shape[3]
-    out = z.permute(0, 2, 3, 1).reshape(-1, t, n_sp, c)
+    # The taps are summed in float32 (a bfloat16 input's per-tap products come out bfloat16).
+    out = z.permute(0, 2, 3, 1).reshape(-1, t, n_sp, c).to(torch.float32)
     for d in range(kt):
         off = d - p
         if off == 0 or off >= t or -off >= t:
@@ -255,6 +284,13 @@ def _fast_maxpool3d(x: torch.Tensor, thw: List[int], kernel: List[int], stride: 
     return y.permute(0, 2, 3, 1).reshape(-1, t * y.shape[2] * y.shape[3], c)
 
 
+def linear_bf16(x: torch.Tensor, lin: nn.Module) -> torch.Tensor:
+    """lin(x) in bfloat16 (the bf16 forward): input, weight and bias bfloat16 (the weight and bias
+    from lin's weight_bf16 / bias_bf16 buffers, filled by prepare_bf16), float32 accumulation
+    inside oneDNN's GEMM, bfloat16 output. Traced as plain ATen ops."""
+    return F.linear(x.to(torch.bfloat16), lin.weight_bf16, lin.bias_bf16)
+
+
 fast_linear = torch.jit.script(_fast_linear)
 fast_matmul_nt = torch.jit.script(_fast_matmul_nt)
 fast_dwconv3d = torch.jit.script(_fast_dwconv3d)
@@ -272,8 +308,14 @@ class PatchEmbed(nn.Module):
         else:
             self.norm = nn.BatchNorm2d(in_chans, affine=False)
             self.proj = nn.Conv2d(in_chans, embed_dim, kernel, stride=stride, padding=padding)
+        self.precision = "fp32"
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.precision == "bf16" and isinstance(self.proj, nn.Conv3d):
+            # The video patch embedding in bfloat16 (2x faster; the audio Conv2d is not).
+            p = self.proj
+            x = F.conv3d(self.norm(x).to(torch.bfloat16), p.weight_bf16, p.bias_bf16, p.stride, p.padding)
+            return x.flatten(2).transpose(1, 2).to(torch.float32)
         x = self.proj(self.norm(x))
         return x.flatten(2).transpose(1, 2)
 
@@ -286,8 +328,11 @@ class Mlp(nn.Module):
         self.fc2 = nn.Linear(hidden, dim)
         self.kernels = "reference"
         self.gemm = "blas"
+        self.precision = "fp32"
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.precision == "bf16":
+            return linear_bf16(self.act(linear_bf16(x, self.fc1)), self.fc2)
         if self.kernels == "fast" and self.gemm == "onednn":
             h = self.act(fast_linear(x, self.fc1.weight, self.fc1.bias))
             return fast_linear(h, self.fc2.weight, self.fc2.bias)
@@ -314,6 +359,7 @@ class MultiScaleAttention(nn.Module):
         self.has_cls = has_cls
         self.kernels = "reference"
         self.gemm = "blas"
+        self.precision = "fp32"
         self.rel_pos_spatial = rel_pos_spatial
         self.rel_pos_temporal = rel_pos_temporal
         self.thw_in = tuple(thw_in)
@@ -398,6 +444,8 @@ class MultiScaleAttention(nn.Module):
         x = fast_dwconv3d(x, pool.weight, list(self.thw_in), list(pool.stride), list(pool.padding))
         x = x.reshape(-1, self.num_heads, math.prod(out_thw), self.head_dim)
         if self.has_cls:
+            if self.precision == "bf16":
+                cls_tok = cls_tok.to(torch.float32)
             x = torch.cat((cls_tok, x), dim=2)
         return norm(x)
 
@@ -426,6 +474,8 @@ class MultiScaleAttention(nn.Module):
         return rel
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.precision == "bf16":
+            return self._forward_bf16(x)
         fast = self.kernels == "fast"
         onednn = fast and self.gemm == "onednn"
         qkv = fast_linear(x, self.qkv.weight, self.qkv.bias) if onednn else self.qkv(x)
@@ -455,6 +505,31 @@ class MultiScaleAttention(nn.Module):
         x = x.transpose(1, 2).reshape(-1, self.n_q, self.dim_out)
         return fast_linear(x, self.proj.weight, self.proj.bias) if onednn else self.proj(x)
 
+    def _forward_bf16(self, x: torch.Tensor) -> torch.Tensor:
+        """forward() with the products in bfloat16 (fast kernels only): qkv, the depthwise
+        pooling, q @ k^T, attn @ v and proj take bfloat16 inputs; the pooled q, k, v come out of
+        the pooling in float32 for their layer norms, the logits are softmaxed in float32 and the
+        residual pooling adds in float32. Returns proj's bfloat16 output."""
+        qkv = linear_bf16(x, self.qkv)
+        qkv = qkv.reshape(-1, self.n_in, 3, self.num_heads, self.head_dim).permute(2, 0, 3, 1, 4)
+        q, k, v = qkv[0], qkv[1], qkv[2]
+        q = self._pool_fast(q, self.pool_q, self.norm_q, self.q_thw)
+        k = self._pool_fast(k, self.pool_k, self.norm_k, self.kv_thw)
+        v = self._pool_fast(v, self.pool_v, self.norm_v, self.kv_thw)
+        q_scaled = q * self.scale
+        if self.rel_pos_spatial or self.rel_pos_temporal:
+            q_scaled = torch.cat((q_scaled, self._rel_terms(q)), dim=-1)
+            k = torch.cat((k, self.rel_key_onehot.expand(k.shape[0], self.num_heads, -1, -1)), dim=-1)
+        attn = torch.matmul(q_scaled.to(torch.bfloat16), k.to(torch.bfloat16).transpose(-2, -1))
+        attn = attn.to(torch.float32).softmax(dim=-1)
+        x = torch.matmul(attn.to(torch.bfloat16), v.to(torch.bfloat16))
+        if self.has_cls:
+            x = x + F.pad(q[:, :, 1:, :], (0, 0, 1, 0))
+        else:
+            x = x + q
+        x = x.transpose(1, 2).reshape(-1, self.n_q, self.dim_out)
+        return linear_bf16(x, self.proj)
+
 
 class MultiScaleBlock(nn.Module):
     def __init__(self, setting: Dict, thw_in, table_thw, has_cls: bool):
@@ -464,6 +539,7 @@ class MultiScaleBlock(nn.Module):
         self.has_cls = has_cls
         self.kernels = "reference"
         self.gemm = "blas"
+        self.precision = "fp32"
         self.thw_in = tuple(thw_in)
         self.norm1 = nn.LayerNorm(dim, eps=LN_EPS)
         self.attn = MultiScaleAttention(
@@ -510,7 +586,9 @@ class MultiScaleBlock(nn.Module):
         x_attn = self.attn(x_norm)
         fast = self.kernels == "fast"
         if self.dim != self.dim_out:
-            if fast and self.gemm == "onednn":
+            if self.precision == "bf16":
+                x = linear_bf16(x_norm, self.proj).to(torch.float32)
+            elif fast and self.gemm == "onednn":
                 x = fast_linear(x_norm, self.proj.weight, self.proj.bias)
             else:
                 x = self.proj(x_norm)
@@ -551,6 +629,12 @@ class LSSDTower(nn.Module):
             table_thw = [n // q for n, q in zip(table_thw, s["stride_q"])]
         self.blocks = nn.ModuleList(blocks)
         self.norm = nn.LayerNorm(settings[-1]["dim_out"], eps=LN_EPS)
+        # bfloat16 copies of the weights that the bf16 forward multiplies with (linears, the video
+        # patch embedding): non-persistent, empty until prepare_bf16() fills them.
+        for mod in self.modules():
+            if isinstance(mod, nn.Linear) or (mod is self.patch_embed.proj and isinstance(mod, nn.Conv3d)):
+                for name in BF16_COPIES:
+                    mod.register_buffer(name + BF16_SUFFIX, torch.empty(0, dtype=torch.bfloat16), persistent=False)
         self.kernels, self.gemm = "reference", "blas"
         self.set_kernels(kernels)
 
@@ -568,6 +652,22 @@ class LSSDTower(nn.Module):
                 mod.kernels, mod.gemm = self.kernels, self.gemm
         return self
 
+    def _set_precision(self, precision: str) -> None:
+        for mod in self.modules():
+            if isinstance(mod, (PatchEmbed, MultiScaleBlock, MultiScaleAttention, Mlp)):
+                mod.precision = precision
+
+    def forward_bf16(self, x: torch.Tensor) -> torch.Tensor:
+        """forward() with the matrix work in bfloat16 (fast kernels only; module docstring,
+        "Precision"). Needs prepare_bf16(self) first. Output float32."""
+        if self.kernels != "fast":
+            raise ValueError("forward_bf16 needs the fast kernels (set_kernels('fast'))")
+        self._set_precision("bf16")
+        try:
+            return self.forward(x)
+        finally:
+            self._set_precision("fp32")
+
     @property
     def variant(self) -> str:
         return "tiny" if self.size == "tiny" else "full"
@@ -583,6 +683,31 @@ class LSSDTower(nn.Module):
             x = blk(x)
         x = self.norm(x)
         return x[:, 0] if self.has_cls else x.mean(dim=1)
+
+
+def prepare_bf16(module) -> int:
+    """Fills every bfloat16 weight copy (buffer NAME_bf16 of a module that has a NAME: weight,
+    bias) of a tower, eager or exported (TorchScript), with NAME cast to bfloat16; an empty
+    buffer again where NAME is None. Returns the number of buffers filled. The exported files
+    hold them empty (src/encoder/encoder_runtime.cc fills them the same way before a CPU bf16 run)."""
+    n = 0
+    for mod in module.modules():
+        for name in BF16_COPIES:
+            if not hasattr(mod, name + BF16_SUFFIX):
+                continue
+            src = getattr(mod, name)
+            setattr(mod, name + BF16_SUFFIX,
+                    src.detach().to(torch.bfloat16) if src is not None else torch.empty(0, dtype=torch.bfloat16))
+            n += 1
+    return n
+
+
+def clear_bf16(module) -> None:
+    """Empties the bfloat16 weight copies (as an exported file holds them)."""
+    for mod in module.modules():
+        for name in BF16_COPIES:
+            if hasattr(mod, name + BF16_SUFFIX):
+                setattr(mod, name + BF16_SUFFIX, torch.empty(0, dtype=torch.bfloat16))
 
 
 def build_tower(modality: str, size: str, patch_overlap: bool, kernels: str = "reference") -> LSSDTower:

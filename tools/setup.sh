@@ -17,6 +17,8 @@ packages=(
   # tools, sample data, Python oracles
   ffmpeg espeak-ng
   python3 python3-torch python3-torchvision python3-torchaudio python3-av python3-numpy python3-yaml
+  # headless rendering of lssd-read report's page in its e2e test (tests/e2e/test_report.py)
+  chromium
   # sanitizer and libFuzzer runtimes (tools/test.sh --sanitize, tools/fuzz.sh, the fuzz smoke test)
   clang libclang-rt-dev
 )

@@ -13,5 +13,7 @@ size_t utf8_sequence_length(const std::string& s, size_t i);
 std::string escape_non_utf8(const std::string& bytes, bool* was_valid = nullptr);
 // Lowercase hex of the bytes.
 std::string hex_bytes(const std::string& bytes);
+// Standard base64 (RFC 4648, with padding) of `n` bytes, as in a data: URI (OpenSSL's encoder).
+std::string base64_encode(const void* data, size_t n);
 
 }  // namespace lssd

@@ -9,7 +9,10 @@ namespace lssd {
 // List: a list of numbers, strings, None or lists, nested to any depth ([[1, 2.0], [3, 2.0]]).
 // NoneOr: a key whose release default is yacs's None; takes None or any value, as yacs does.
 // Both keep their value as a canonical literal (ConfigValue::s).
-enum class ValueType { Bool, Int, Float, String, IntList, FloatList, StringList, List, NoneOr };
+// Devices: DIST.NUM_GPUS, an int in the release: also takes a list of ints (device indices) or
+// the word `all`; ConfigValue::s holds its canonical literal, i the int (-1 for `all`, 0 for a
+// list) and il the list.
+enum class ValueType { Bool, Int, Float, String, IntList, FloatList, StringList, List, NoneOr, Devices };
 const char* to_string(ValueType t);
 
 // What lssd does with a key.
@@ -40,7 +43,7 @@ struct ConfigValue {
   std::string s;
   std::vector<long long> il;
   std::vector<double> fl;
-  std::vector<std::string> sl;     // (List and NoneOr keep their canonical literal in s)
+  std::vector<std::string> sl;     // (List, NoneOr and Devices keep their canonical literal in s)
   std::string to_literal() const;  // yacs/YAML literal: True, 8, 3.0, S, [224, 224], None
 };
 

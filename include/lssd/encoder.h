@@ -10,9 +10,12 @@
 // Device: "auto" (cuda:0, or device_index, when LibTorch sees CUDA; else cpu), "cpu", "cuda"
 // (= cuda:0), "cuda:N"; a device_index overrides the index for CUDA specs (replicas).
 // Precision: "auto" = fp16 autocast on CUDA (the release's torch.cuda.amp.autocast()), fp32 on
-// CPU; "fp32" (on CUDA with TF32 off); "fp16" (CUDA autocast only); "bf16" (CUDA or CPU autocast;
-// on CPU it runs the graph through the optimising executor, whose JIT autocast pass does the
-// casts, and is ~10x slower than fp32 without native bf16 hardware).
+// CPU (bit-identical to "fp32"); "fp32" (on CUDA with TF32 off); "fp16" (CUDA autocast only);
+// "bf16": on CUDA autocast; on CPU the module's bf16 method when it has one (fast exports of
+// tools/lssd_export.py >= 1.2.0: matrix work in bf16 on bf16 weight copies that the constructor
+// makes, no autocast), else CPU autocast through the optimising executor, whose JIT autocast pass
+// does the casts. Where the CPU has no native bf16 (lssd/cpu_features.h) the constructor warns
+// once: bf16 is then slower than fp32, not faster.
 // Autocast is enabled on the calling thread for the forward only and its weight-cast cache is
 // cleared after (as torch.autocast's exit does).
 //

@@ -132,4 +132,33 @@ struct AudioFileResult {
 AudioFileResult decode_audio_clips(const std::string& path, std::optional<int> audio_stream, const AudioOptions& aopts,
                                    const MediaOptions& mopts, const ClipSink<AudioClipSamples>& sink);
 
+// ---- stills (lssd-read report's thumbnails) -------------------------------------------------
+struct RgbImage {
+  int width = 0, height = 0;
+  std::vector<uint8_t> rgb;  // RGB24 packed: height rows of width * 3 bytes
+};
+
+struct VideoStill {
+  RgbImage image;
+  double pts_s = 0;  // the decoded frame's time (pts x time base)
+};
+
+// The frame of the container's first video stream that shows at `t_s` seconds on the stream's
+// clock (pts x time base: the clock of the manifests' video clip ranges): the last frame whose
+// pts is <= t_s, the first frame when t_s is before it, the last when t_s is past the end. The
+// file is opened as every input is (file protocol, demuxer whitelist, opts.deadline_s,
+// opts.decode_threads; AVFMT_FLAG_GENPTS), seeked to the keyframe at or before t_s and decoded
+// forward from there. The frame is converted to RGB24 with swscale: at its own size exactly as
+// the clips' frames are (decode_video_clips: PyAV's to_rgb()); scaled down (area averaging) to
+// fit max_width x max_height when it is larger, keeping its display aspect ratio (the sample
+// aspect ratio applied; 0: no limit; never scaled up). Throws lssd::Error("open"|"decode")
+// naming the file: it cannot be opened, has no video stream, no decodable frame; a non-finite t_s.
+VideoStill decode_video_still(const std::string& path, double t_s, const MediaOptions& opts, int max_width = 0,
+                              int max_height = 0);
+
+// `image` as a baseline JPEG file (FFmpeg's MJPEG encoder; 4:2:0 full-range YCbCr, BT.601).
+// qscale: FFmpeg's -q:v, 2 (best) to 31. Throws lssd::Error("encode") for an empty image, a
+// qscale out of range, or an FFmpeg without the encoder.
+std::vector<uint8_t> encode_jpeg(const RgbImage& image, int qscale = 5);
+
 }  // namespace lssd

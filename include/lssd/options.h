@@ -75,7 +75,13 @@ struct EncoderOptions {
   int cpu_micro_batch = 1;         // RUNTIME.CPU_MICRO_BATCH: inputs per forward on CPU (0 = whole batch)
   int cpu_lanes = 0;               // RUNTIME.CPU_LANES: CPU forwards run at once (0 = one per thread)
   int batch_size = 8;              // TEST.BATCH_SIZE (clips of one modality per forward)
-  int num_gpus = 2;                // DIST.NUM_GPUS: encoder replicas on CUDA
+  // DIST.NUM_GPUS: the CUDA devices that get an encoder replica each (src/pipeline/replicas.cc).
+  // kAllGpus (`all`, the default; the release's default is 2): every visible device; N >= 1: the
+  // first N visible devices (all of them where fewer are visible); gpu_ids (num_gpus 0): exactly
+  // those device indices.
+  static constexpr int kAllGpus = -1;
+  int num_gpus = kAllGpus;
+  std::vector<int> gpu_ids;
   // The exported tower of a modality (MODEL.VIDEO_ENCODER_FILE / MODEL.AUDIO_ENCODER_FILE).
   const std::string& model(Modality m) const { return m == Modality::Video ? video_model : audio_model; }
 };

@@ -5,6 +5,7 @@
 #include <atomic>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "lssd/modality.h"
 #include "lssd/options.h"
@@ -15,6 +16,13 @@ namespace lssd {
 struct RunControl {
   std::atomic<bool> stop{false};      // set by the caller: no new input starts; those in flight finish
   std::atomic<int64_t> in_flight{0};  // kept by the run: outputs started and not yet recorded
+};
+
+// What one encoder replica (one device) did in a run.
+struct DeviceSummary {
+  std::string device;  // "cuda:0", "cpu", "cpu#1" (CPU pseudo-devices)
+  int64_t clips = 0;   // clips this replica encoded
+  double busy_s = 0;   // wall time inside its encoder forwards
 };
 
 // What a run did, in outputs: one per input file and modality (each audio track of a
@@ -33,9 +41,12 @@ struct RunSummary {
   int64_t discover_problems = 0;  // unreadable paths, symlink loops... (errors.jsonl; not outputs)
   int64_t clips = 0;              // clips encoded this run
   double wall_s = 0;
-  PerModality<double> encode_s;  // wall time inside encoder forwards (all replicas)
-  double models_ready_s = 0;     // from the start until every encoder tower was loaded
-  bool stopped = false;          // RunControl::stop was set during the run
+  PerModality<double> encode_s;        // wall time inside encoder forwards (all replicas)
+  double models_ready_s = 0;           // from the start until every encoder tower was loaded
+  std::vector<DeviceSummary> devices;  // one per encoder replica, in replica order
+  int decode_workers = 0;              // decode worker threads of the run
+  double decode_busy_s = 0;            // their wall time decoding and transforming (not blocked on a full clip queue)
+  bool stopped = false;                // RunControl::stop was set during the run
   // 3 when an input failed in this run or a path could not be read, else 0 (inputs that failed
   // earlier and were not retried do not count; a signal's code is the app's).
   int exit_code() const { return failed > 0 || discover_problems > 0 ? 3 : 0; }
@@ -44,6 +55,11 @@ struct RunSummary {
   std::string line() const;
   // One line saying what each count of line() means (claim: also "done by other writers").
   static std::string legend(bool claim = false);
+  // "devices: cuda:0 1204 clips, busy 93%; cuda:1 1190 clips, busy 92%": per replica its clips
+  // and its busy share (time in its forwards / wall_s). Empty without replicas.
+  std::string devices_line() const;
+  // "decode workers: 8, busy 41%": their busy time / (workers x wall_s). Empty without workers.
+  std::string workers_line() const;
 };
 
 // Runs the whole job. `control` (may be null): its stop flag is polled; once set, no new input

@@ -86,6 +86,10 @@ int report(const lssd::RunSummary& s, const lssd::PipelineOptions& opts, int sig
   if (s.clips > 0)
     spdlog::info("time: encoder forwards {:.1f} s (video {:.1f} s, audio {:.1f} s); encoders loaded after {:.1f} s",
                  s.encode_s.video + s.encode_s.audio, s.encode_s.video, s.encode_s.audio, s.models_ready_s);
+  if (s.clips > 0) {
+    spdlog::info("{}", s.devices_line());
+    spdlog::info("{} (decoding and transforming; blocked on a full clip queue is not busy)", s.workers_line());
+  }
   if (s.failed > 0 || s.failed_earlier > 0 || s.discover_problems > 0)
     spdlog::warn("failures are listed in {}/errors*.jsonl", opts.output_dir);
   if (signal == 0) return s.exit_code();

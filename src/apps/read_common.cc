@@ -15,14 +15,26 @@ using nlohmann::json;
 
 namespace lssd::read {
 
-std::vector<std::string> modalities(const OutputReader& rd, const std::string& mtype) {
-  if (mtype.empty()) return rd.modalities();
-  if (!rd.has(mtype)) throw Error("read", "no " + mtype + " embeddings here", rd.root());
-  return {mtype};
+std::vector<Modality> modalities(const OutputReader& rd, std::optional<Modality> only) {
+  if (!only) return rd.present();
+  if (!rd.has(*only)) throw Error("read", std::string("no ") + to_string(*only) + " embeddings here", rd.root());
+  return {*only};
 }
 
-void add_mtype_option(CLI::App* s, std::string& mtype, const std::string& help) {
-  s->add_option("--mtype", mtype, help)->check(CLI::IsMember({"video", "audio"}));
+void add_mtype_option(CLI::App* s, std::optional<Modality>& mtype, const std::string& help) {
+  std::vector<std::string> names;
+  for (Modality m : kModalities) names.push_back(to_string(m));
+  std::optional<Modality>* out = &mtype;
+  s->add_option_function<std::string>(
+       "--mtype",
+       [out](const std::string& name) {
+         Modality m = Modality::Video;
+         // IsMember has checked the name already; a usage error (exit 2) all the same.
+         if (!parse_modality(name, &m)) throw CLI::ValidationError("--mtype", "not video or audio: " + name);
+         *out = m;
+       },
+       help)
+      ->check(CLI::IsMember(names));
 }
 
 void add_json_flag(CLI::App* s, bool& as_json) { s->add_flag("--json", as_json, "machine-readable JSON on stdout"); }
@@ -78,7 +90,7 @@ json record_json(const ModalityReader& mr, const Record& r) {
   std::string npy = mr.npy_path(r);
   if (!npy.empty()) put_bytes(j, "npy", npy);
   // The manifest writes fps or sample_rate by the record's modality; a reader's mtype decides here.
-  if (mr.video()) {
+  if (mr.modality() == Modality::Video) {
     j.erase("sample_rate");
     j["fps"] = r.fps;
   } else {

@@ -4,11 +4,13 @@
 // read_search.cc, read_dedup.cc, read_tracks.cc) and lssd_read.cc only wires them up.
 #pragma once
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
+#include "lssd/modality.h"
 #include "lssd/reader.h"
 
 namespace CLI {
@@ -26,12 +28,14 @@ struct Command {
   std::function<int()> run;
 };
 
-// The modalities to work on: `mtype` if given (an lssd::Error, exit 1, when OUT has none), else
-// every modality present ("video" first).
-std::vector<std::string> modalities(const OutputReader& rd, const std::string& mtype);
+// The modalities to work on: `only` if given (an lssd::Error, exit 1, when OUT has none), else
+// every modality present (video first).
+std::vector<Modality> modalities(const OutputReader& rd, std::optional<Modality> only);
 
-// Options most commands take: --mtype video|audio and --json.
-void add_mtype_option(CLI::App* s, std::string& mtype, const std::string& help = "only this modality");
+// Options most commands take: --mtype video|audio (parsed here: the names are checked by CLI11,
+// a usage error for any other text; `mtype` stays empty when the option is not given) and --json.
+// `mtype` must outlive the parse.
+void add_mtype_option(CLI::App* s, std::optional<Modality>& mtype, const std::string& help = "only this modality");
 void add_json_flag(CLI::App* s, bool& as_json);
 
 // Printable form of a path (invalid UTF-8 bytes as \xNN).

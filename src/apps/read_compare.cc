@@ -8,6 +8,7 @@
 #include <limits>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 
 #include "lssd/error.h"
@@ -21,7 +22,8 @@ namespace lssd::read {
 namespace {
 
 struct CompareArgs {
-  std::string dir_a, dir_b, mtype;
+  std::string dir_a, dir_b;
+  std::optional<Modality> mtype;
   double atol = -1, min_cos = 0.999;
   bool as_json = false;
 };
@@ -33,7 +35,7 @@ struct ClipCmp {
 // One line of the comparison, in the order found: a file on one side only, or a pair.
 struct Entry {
   enum Kind { OnlyA, OnlyB, Status, LoadError, Shape, Values } kind = Values;
-  std::string mtype;
+  Modality modality = Modality::Video;
   Record a, b;        // b unused for OnlyA/OnlyB (a is the record that exists)
   bool ok = true;     // the entry passes (OnlyA/OnlyB: does not fail the comparison)
   std::string error;  // LoadError
@@ -86,19 +88,18 @@ class Comparer {
 
   // A record on one side only. It fails the comparison unless it has no embedding and the other
   // side is the release's layout (which lists only embedded files).
-  void only_one(const std::string& m, const Record& r, bool in_a, bool other_is_release) {
+  void only_one(Modality m, const Record& r, bool in_a, bool other_is_release) {
     Entry e;
     e.kind = in_a ? Entry::OnlyA : Entry::OnlyB;
-    e.mtype = m;
+    e.modality = m;
     e.a = r;
     e.ok = !(r.status == RecordStatus::Ok || !other_is_release);
     add(std::move(e));
   }
 
-  void pair(const std::string& m, const ModalityReader& ma, const ModalityReader& mb, const Record& r,
-            const Record& b) {
+  void pair(Modality m, const ModalityReader& ma, const ModalityReader& mb, const Record& r, const Record& b) {
     Entry e;
-    e.mtype = m;
+    e.modality = m;
     e.a = r;
     e.b = b;
     if (r.status != RecordStatus::Ok || b.status != RecordStatus::Ok) {
@@ -126,7 +127,7 @@ class Comparer {
     values(std::move(e), x, y);
   }
 
-  void modality(const std::string& m, const ModalityReader& ma, const ModalityReader& mb) {
+  void modality(Modality m, const ModalityReader& ma, const ModalityReader& mb) {
     const bool by_path = ma.layout() == OutputLayout::Release || mb.layout() == OutputLayout::Release;
     auto key = [&](const Record& r) {
       return (by_path ? r.path : r.rel_path) + "\x1f" + std::to_string(r.track_index);
@@ -177,13 +178,13 @@ class Comparer {
 
 Comparison compare_dirs(const CompareArgs& a) {
   OutputReader ra(a.dir_a), rb(a.dir_b);
-  std::vector<std::string> mods;
-  for (const char* m : {"video", "audio"})
-    if ((a.mtype.empty() || a.mtype == m) && (ra.has(m) || rb.has(m))) mods.push_back(m);
+  std::vector<Modality> mods;
+  for (const Modality m : kModalities)
+    if ((!a.mtype || *a.mtype == m) && (ra.has(m) || rb.has(m))) mods.push_back(m);
   if (mods.empty())
-    throw Error("read", "no " + (a.mtype.empty() ? std::string("embeddings") : a.mtype) + " on either side", a.dir_a);
+    throw Error("read", "no " + std::string(a.mtype ? to_string(*a.mtype) : "embeddings") + " on either side", a.dir_a);
   Comparer cmp(a);
-  for (const auto& m : mods) {
+  for (const Modality m : mods) {
     if (ra.has(m) && rb.has(m)) {
       cmp.modality(m, ra.modality(m), rb.modality(m));
       continue;
@@ -208,7 +209,7 @@ std::string verdict(const Entry& e) {
 }
 
 std::string entry_text(const Entry& e) {
-  const std::string who = e.mtype + " " + display_name(e.a);
+  const std::string who = std::string(to_string(e.modality)) + " " + display_name(e.a);
   switch (e.kind) {
     case Entry::OnlyA:
     case Entry::OnlyB:
@@ -227,11 +228,14 @@ std::string entry_text(const Entry& e) {
 
 json entry_json(const Entry& e) {
   if (e.kind == Entry::OnlyA || e.kind == Entry::OnlyB) {
-    json j = {{"mtype", e.mtype}, {"status", to_string(e.a.status)}, {"fails", !e.ok}};
+    json j = {{"mtype", to_string(e.modality)}, {"status", to_string(e.a.status)}, {"fails", !e.ok}};
     put_bytes(j, "file", e.a.rel_path);
     return j;
   }
-  json j = {{"mtype", e.mtype}, {"status_a", to_string(e.a.status)}, {"status_b", to_string(e.b.status)}, {"ok", e.ok}};
+  json j = {{"mtype", to_string(e.modality)},
+            {"status_a", to_string(e.a.status)},
+            {"status_b", to_string(e.b.status)},
+            {"ok", e.ok}};
   put_bytes(j, "file", e.a.rel_path);
   if (e.a.track_index >= 0) j["track"] = e.a.track_index;
   if (e.kind != Entry::Values) j["verdict"] = verdict(e);

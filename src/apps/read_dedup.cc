@@ -2,6 +2,7 @@
 #include <CLI/CLI.hpp>
 
 #include <iostream>
+#include <optional>
 
 #include "lssd/error.h"
 #include "lssd/search/dedup.h"
@@ -13,7 +14,8 @@ namespace lssd::read {
 namespace {
 
 struct DedupArgs {
-  std::string dir, mtype;
+  std::string dir;
+  std::optional<Modality> mtype;
   search::DedupOptions opts;
   bool as_json = false;
   CatalogArgs cat;
@@ -43,9 +45,9 @@ json pair_json(const search::Catalog& cat, const search::DuplicatePair& p) {
           {"runs", p.runs}};
 }
 
-void print_text(const std::string& m, const search::Catalog& cat, const json& mj, const search::DedupOptions& o) {
+void print_text(const search::Catalog& cat, const json& mj, const search::DedupOptions& o) {
   const auto& pairs = mj["pairs"];
-  std::cout << m << ": " << pairs.size() << " duplicate pair(s) among " << cat.files().size() << " files ("
+  std::cout << cat.mtype() << ": " << pairs.size() << " duplicate pair(s) among " << cat.files().size() << " files ("
             << mj["index"]["method"].get<std::string>() << " search of " << mj["queries"].get<int64_t>() << " clips, "
             << mj["matches"].get<int64_t>() << " clip matches >= " << o.threshold << ", runs of >= " << o.min_clips
             << ")\n";
@@ -59,8 +61,8 @@ void print_text(const std::string& m, const search::Catalog& cat, const json& mj
               << fixed(p["mean_score"], 4) << ", min " << fixed(p["min_score"], 4) << "\n";
   }
   if (mj["saturated"].get<int64_t>() > 0)
-    std::cerr << "warning: " << m << ": " << mj["saturated"].get<int64_t>() << " clips had all " << o.neighbors
-              << " neighbours above the threshold; pairs may be missing (raise --neighbors)\n";
+    std::cerr << "warning: " << cat.mtype() << ": " << mj["saturated"].get<int64_t>() << " clips had all "
+              << o.neighbors << " neighbours above the threshold; pairs may be missing (raise --neighbors)\n";
 }
 
 int run_dedup(const DedupArgs& a) {
@@ -70,7 +72,7 @@ int run_dedup(const DedupArgs& a) {
               {"min_clips", a.opts.min_clips},
               {"neighbors", a.opts.neighbors},
               {"modalities", json::object()}};
-  for (const auto& m : modalities(rd, a.mtype)) {
+  for (const Modality m : modalities(rd, a.mtype)) {
     const ModalityReader& mr = rd.modality(m);
     search::Catalog cat(mr, a.cat.options());
     OpenedIndex ix = open_index(mr, cat, a.index, /*need_matrix=*/true);
@@ -82,8 +84,8 @@ int run_dedup(const DedupArgs& a) {
     ix.info["left_out"] = ix.left_out;
     json mj = {{"index", ix.info},      {"files", cat.files().size()}, {"queries", st.queries},
                {"matches", st.matches}, {"saturated", st.saturated},   {"pairs", pj}};
-    if (!a.as_json) print_text(m, cat, mj, a.opts);
-    out["modalities"][m] = mj;
+    if (!a.as_json) print_text(cat, mj, a.opts);
+    out["modalities"][mr.mtype()] = mj;
   }
   if (a.as_json) std::cout << out.dump(1) << "\n";
   return 0;
@@ -104,8 +106,7 @@ Command add_dedup(CLI::App& app) {
       "length are placeholders until measured with the released weights: give them explicitly.\n"
       "Exit 0 whether or not pairs are found.\n");
   s->add_option("DIR", a->dir, "output directory")->required()->check(CLI::ExistingDirectory);
-  s->add_option("--mtype", a->mtype, "only this modality (default: each present, separately)")
-      ->check(CLI::IsMember({"video", "audio"}));
+  add_mtype_option(s, a->mtype, "only this modality (default: each present, separately)");
   s->add_option("--threshold", a->opts.threshold, "clip match: cosine >= this")
       ->capture_default_str()
       ->check(CLI::Range(-1.0, 1.0));

@@ -7,6 +7,7 @@
 #include <fstream>
 #include <iostream>
 #include <memory>
+#include <optional>
 
 #include "lssd/error.h"
 #include "lssd/output.h"
@@ -20,7 +21,9 @@ namespace lssd::read {
 namespace {
 
 struct ExportArgs {
-  std::string dir, mtype, release, csv, jsonl;
+  std::string dir;
+  std::optional<Modality> mtype;
+  std::string release, csv, jsonl;
 };
 
 std::string csv_field(const std::string& s) {
@@ -32,7 +35,7 @@ std::string csv_field(const std::string& s) {
 
 // One exported row: crop k (video; -1 for audio) of clip c of record r.
 struct Row {
-  const std::string& mtype;
+  Modality modality;
   const Record& r;
   int64_t clip, crop;
   const float* v;
@@ -47,7 +50,7 @@ void write_csv_header(std::ostream& out) {
 
 void write_csv_row(std::ostream& out, const Row& w) {
   const auto& cr = w.r.ranges.at(static_cast<size_t>(w.clip));
-  out << w.mtype << "," << csv_field(printable(w.r.path)) << ","
+  out << to_string(w.modality) << "," << csv_field(printable(w.r.path)) << ","
       << (w.r.track_index >= 0 ? std::to_string(w.r.track_index) : "") << "," << w.clip << ","
       << (w.crop >= 0 ? std::to_string(w.crop) : "") << "," << dstr(cr.start_s, 17) << "," << dstr(cr.stop_s, 17);
   for (size_t i = 0; i < w.dim; ++i) out << "," << fstr(w.v[i]);
@@ -56,7 +59,7 @@ void write_csv_row(std::ostream& out, const Row& w) {
 
 void write_jsonl_row(std::ostream& out, const Row& w) {
   const auto& cr = w.r.ranges.at(static_cast<size_t>(w.clip));
-  std::string line = "{\"mtype\": \"" + w.mtype + "\", ";
+  std::string line = std::string("{\"mtype\": \"") + to_string(w.modality) + "\", ";
   json fj;
   put_bytes(fj, "file", w.r.path);
   std::string fd = fj.dump();
@@ -79,16 +82,17 @@ void write_jsonl_row(std::ostream& out, const Row& w) {
 // Every row of the ok records of the selected modalities; returns the row count.
 size_t write_rows(const OutputReader& rd, const ExportArgs& a, std::ostream& out, bool as_csv) {
   size_t rows = 0;
-  for (const auto& m : modalities(rd, a.mtype)) {
+  for (const Modality m : modalities(rd, a.mtype)) {
     const ModalityReader& mr = rd.modality(m);
     for (const auto& r : mr.records()) {
       if (r.status != RecordStatus::Ok) continue;
       FloatArray x = mr.load(r);
-      const int64_t crops = mr.video() ? x.shape[1] : 1;
+      const int64_t crops = m == Modality::Video ? x.shape[1] : 1;  // video [M,5,D]: a row per crop
       const size_t dim = static_cast<size_t>(x.shape.back());
       for (int64_t c = 0; c < x.shape[0]; ++c) {
         for (int64_t k = 0; k < crops; ++k, ++rows) {
-          const Row w{m, r, c, mr.video() ? k : -1, x.data.data() + static_cast<size_t>(c * crops + k) * dim, dim};
+          const int64_t crop = m == Modality::Video ? k : -1;
+          const Row w{m, r, c, crop, x.data.data() + static_cast<size_t>(c * crops + k) * dim, dim};
           if (as_csv)
             write_csv_row(out, w);
           else
@@ -102,10 +106,11 @@ size_t write_rows(const OutputReader& rd, const ExportArgs& a, std::ostream& out
 
 int export_release(const ExportArgs& a) {
   OutputReader rd(a.dir);
-  for (const auto& m : modalities(rd, a.mtype)) {
+  for (const Modality m : modalities(rd, a.mtype)) {
+    const std::string name = to_string(m);
     size_t n = lssd::export_release(rd.modality(m), a.release);
-    std::cerr << m << ": " << n << " files -> " << (fs::path(a.release) / m).string() << "/{metadata.json," << m
-              << ".pt}\n";
+    std::cerr << name << ": " << n << " files -> " << (fs::path(a.release) / name).string() << "/{metadata.json,"
+              << name << ".pt}\n";
   }
   return kOk;
 }

@@ -10,6 +10,7 @@
 #include <limits>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <sstream>
 
@@ -89,7 +90,8 @@ struct ValueStats {
 // ---- ls ----
 
 struct LsArgs {
-  std::string dir, mtype;
+  std::string dir;
+  std::optional<Modality> mtype;
   bool as_json = false;
 };
 
@@ -116,14 +118,14 @@ int run_ls(const LsArgs& a) {
   OutputReader rd(a.dir);
   json out = {{"dir", a.dir}, {"layout", json::object()}, {"records", json::array()}};
   std::vector<std::vector<std::string>> rows = {{"MTYPE", "M", "SHAPE", "STATUS", "FILE"}};
-  for (const auto& m : modalities(rd, a.mtype)) {
+  for (const Modality m : modalities(rd, a.mtype)) {
     const ModalityReader& mr = rd.modality(m);
-    out["layout"][m] = to_string(mr.layout());
+    out["layout"][mr.mtype()] = to_string(mr.layout());
     for (const auto& w : mr.warnings()) std::cerr << "warning: " << w << "\n";
     for (const auto& r : mr.records()) {
       out["records"].push_back(record_json(mr, r));
-      rows.push_back({m, std::to_string(r.num_clips), r.shape.empty() ? "-" : shape_str(r.shape), to_string(r.status),
-                      display_name(r)});
+      rows.push_back({mr.mtype(), std::to_string(r.num_clips), r.shape.empty() ? "-" : shape_str(r.shape),
+                      to_string(r.status), display_name(r)});
     }
   }
   if (a.as_json)
@@ -136,7 +138,8 @@ int run_ls(const LsArgs& a) {
 // ---- show ----
 
 struct ShowArgs {
-  std::string dir, file, mtype;
+  std::string dir, file;
+  std::optional<Modality> mtype;
   bool as_json = false, values = false;
 };
 
@@ -154,10 +157,10 @@ bool matches(const ModalityReader& mr, const Record& r, const std::string& q) {
 
 // A bare file name: the rel_path of the one input with that basename. Throws when several
 // inputs have it (naming them); returns `q` unchanged when none does.
-std::string by_basename(const OutputReader& rd, const std::vector<std::string>& mtypes, const std::string& q,
+std::string by_basename(const OutputReader& rd, const std::vector<Modality>& mods, const std::string& q,
                         const std::string& dir) {
   std::set<std::string> hits;
-  for (const auto& m : mtypes)
+  for (const Modality m : mods)
     for (const auto& r : rd.modality(m).records())
       if (fs::path(r.rel_path).filename().string() == q) hits.insert(r.rel_path);
   if (hits.empty()) return q;
@@ -170,15 +173,15 @@ std::string by_basename(const OutputReader& rd, const std::vector<std::string>& 
 }
 
 // The record names `query` exactly (path, rel_path, .npy), else the unique input with that basename.
-std::string resolve_query(const OutputReader& rd, const std::vector<std::string>& mtypes, const ShowArgs& a) {
-  for (const auto& m : mtypes)
+std::string resolve_query(const OutputReader& rd, const std::vector<Modality>& mods, const ShowArgs& a) {
+  for (const Modality m : mods)
     for (const auto& r : rd.modality(m).records())
       if (matches(rd.modality(m), r, a.file)) return a.file;
-  return by_basename(rd, mtypes, a.file, a.dir);
+  return by_basename(rd, mods, a.file, a.dir);
 }
 
-void print_no_embedding(const std::string& m, const Record& r) {
-  std::cout << m << " " << display_name(r) << ": status " << to_string(r.status);
+void print_no_embedding(const ModalityReader& mr, const Record& r) {
+  std::cout << mr.mtype() << " " << display_name(r) << ": status " << to_string(r.status);
   if (!r.error_message.empty()) std::cout << " ([" << r.error_stage << "] " << printable(r.error_message) << ")";
   std::cout << ", no embedding\n";
 }
@@ -197,7 +200,8 @@ void print_embedding(const ModalityReader& mr, const Record& r, const FloatArray
     std::cout << (i ? ", " : "") << "[" << dstr(c.start_s) << ", " << dstr(c.stop_s) << "]";
     if (c.start_sample >= 0) std::cout << " (samples " << c.start_sample << ".." << c.stop_sample << ")";
   }
-  std::cout << (mr.video() ? "  fps " + dstr(r.fps) : "  rate " + std::to_string(r.sample_rate)) << "\n";
+  std::cout << (mr.modality() == Modality::Video ? "  fps " + dstr(r.fps) : "  rate " + std::to_string(r.sample_rate))
+            << "\n";
   std::cout << "stats:  " << st.text() << "\n";
   std::cout << tensor_text << "\n";
 }
@@ -206,7 +210,7 @@ void print_embedding(const ModalityReader& mr, const Record& r, const FloatArray
 json show_record(const ModalityReader& mr, const Record& r, const ShowArgs& a) {
   json j = record_json(mr, r);
   if (r.status != RecordStatus::Ok) {
-    if (!a.as_json) print_no_embedding(mr.mtype(), r);
+    if (!a.as_json) print_no_embedding(mr, r);
     return j;
   }
   std::string dtype;
@@ -228,11 +232,11 @@ json show_record(const ModalityReader& mr, const Record& r, const ShowArgs& a) {
 
 int run_show(const ShowArgs& a) {
   OutputReader rd(a.dir);
-  const std::vector<std::string> mtypes = modalities(rd, a.mtype);
-  const std::string file = resolve_query(rd, mtypes, a);
+  const std::vector<Modality> mods = modalities(rd, a.mtype);
+  const std::string file = resolve_query(rd, mods, a);
   json out = json::array();
   bool failed = false;  // a failed record matched: nothing to show for it (exit 1)
-  for (const auto& m : mtypes) {
+  for (const Modality m : mods) {
     const ModalityReader& mr = rd.modality(m);
     for (const auto& r : mr.records())
       if (matches(mr, r, file)) {
@@ -252,7 +256,8 @@ int run_show(const ShowArgs& a) {
 // ---- stats ----
 
 struct StatsArgs {
-  std::string dir, mtype;
+  std::string dir;
+  std::optional<Modality> mtype;
   bool as_json = false;
 };
 
@@ -318,19 +323,19 @@ int run_stats(const StatsArgs& a) {
   const size_t error_lines = count_error_lines(a.dir);
   json out = {{"dir", a.dir}, {"modalities", json::object()}, {"error_lines", error_lines}};
   int rc = kOk;
-  for (const auto& m : modalities(rd, a.mtype)) {
+  for (const Modality m : modalities(rd, a.mtype)) {
     const ModalityReader& mr = rd.modality(m);
     const ModalityStats s = modality_stats(mr);
     if (!s.load_errors.empty()) rc = kFail;
-    out["modalities"][m] = {{"layout", to_string(mr.layout())},
-                            {"records", mr.records().size()},
-                            {"status", s.status},
-                            {"clips", s.clips},
-                            {"dtypes", s.dtypes},
-                            {"model_ids", s.models},
-                            {"values", s.values.to_json()},
-                            {"load_errors", s.load_errors},
-                            {"warnings", mr.warnings()}};
+    out["modalities"][mr.mtype()] = {{"layout", to_string(mr.layout())},
+                                     {"records", mr.records().size()},
+                                     {"status", s.status},
+                                     {"clips", s.clips},
+                                     {"dtypes", s.dtypes},
+                                     {"model_ids", s.models},
+                                     {"values", s.values.to_json()},
+                                     {"load_errors", s.load_errors},
+                                     {"warnings", mr.warnings()}};
     if (!a.as_json) print_stats(mr, s);
   }
   if (a.as_json)

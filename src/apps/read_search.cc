@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <iostream>
+#include <optional>
 
 #include "lssd/error.h"
 #include "lssd/npy.h"
@@ -18,7 +19,9 @@ using nlohmann::json;
 
 namespace lssd::read {
 
-std::vector<Command> add_search_commands(CLI::App& app) { return {add_search(app), add_dedup(app), add_tracks(app)}; }
+std::vector<Command> add_search_commands(CLI::App& app) {
+  return {add_search(app), add_dedup(app), add_tracks(app), add_report(app)};
+}
 
 // ---- shared helpers ----
 
@@ -106,7 +109,9 @@ OpenedIndex open_index(const ModalityReader& mr, const search::Catalog& cat, con
 namespace {
 
 struct SearchArgs {
-  std::string dir, mtype, vector;
+  std::string dir;
+  std::optional<Modality> mtype;
+  std::string vector;
   std::vector<std::string> files;
   int64_t clip = -1;
   int track = -2;
@@ -178,14 +183,14 @@ std::vector<Query> vector_queries(const std::string& path) {
 }
 
 // Modalities to search: --mtype, or those holding a --file; --vector needs one modality.
-std::vector<std::string> search_modalities(const OutputReader& rd, const SearchArgs& a) {
-  if (!a.mtype.empty()) return modalities(rd, a.mtype);
+std::vector<Modality> search_modalities(const OutputReader& rd, const SearchArgs& a) {
+  if (a.mtype) return modalities(rd, a.mtype);
   if (!a.vector.empty()) {
-    if (rd.modalities().size() > 1) throw ConfigError("--vector: give --mtype video or --mtype audio (both are here)");
-    return rd.modalities();
+    if (rd.present().size() > 1) throw ConfigError("--vector: give --mtype video or --mtype audio (both are here)");
+    return rd.present();
   }
-  std::vector<std::string> out;
-  for (const auto& m : rd.modalities()) {
+  std::vector<Modality> out;
+  for (const Modality m : rd.present()) {
     const auto& recs = rd.modality(m).records();
     if (std::any_of(recs.begin(), recs.end(), [&](const Record& r) {
           return std::any_of(a.files.begin(), a.files.end(),
@@ -221,7 +226,7 @@ int run_search(const SearchArgs& a) {
   OutputReader rd(a.dir);
   json out = {{"dir", a.dir}, {"k", a.k}, {"modalities", json::object()}, {"queries", json::array()}};
   std::vector<bool> matched(a.files.size(), false);
-  for (const auto& m : search_modalities(rd, a)) {
+  for (const Modality m : search_modalities(rd, a)) {
     const ModalityReader& mr = rd.modality(m);
     search::Catalog cat(mr, a.cat.options());
     std::vector<Query> qs = a.vector.empty() ? file_queries(mr, cat, a, matched) : vector_queries(a.vector);
@@ -229,8 +234,8 @@ int run_search(const SearchArgs& a) {
     OpenedIndex ix = open_index(mr, cat, a.index, false);
     if (static_cast<int64_t>(qs[0].v.size()) != ix.index->dim())
       throw Error("search",
-                  "query vectors have " + std::to_string(qs[0].v.size()) + " dimensions, the " + m + " clips " +
-                      std::to_string(ix.index->dim()),
+                  "query vectors have " + std::to_string(qs[0].v.size()) + " dimensions, the " + mr.mtype() +
+                      " clips " + std::to_string(ix.index->dim()),
                   a.vector);
     std::vector<float> flat;
     int64_t own_rows = 0;  // --exclude-self: ask for as many more hits as the query's file can take
@@ -250,19 +255,20 @@ int run_search(const SearchArgs& a) {
         c["score"] = static_cast<double>(h.score);
         hj.push_back(c);
       }
-      queries.push_back({{"mtype", m}, {"query", qs[i].what}, {"hits", hj}});
+      queries.push_back({{"mtype", mr.mtype()}, {"query", qs[i].what}, {"hits", hj}});
     }
     ix.info["left_out"] = ix.left_out;
     ix.info["model_id"] = cat.model_id();
-    out["modalities"][m] = ix.info;
+    out["modalities"][mr.mtype()] = ix.info;
     for (auto& q : queries) out["queries"].push_back(q);
     if (!a.as_json) print_text(cat, ix.info, queries);
   }
   for (size_t n = 0; n < a.files.size(); ++n)
     if (!matched[n])
       throw Error("read",
-                  "no embedded " + (a.mtype.empty() ? std::string() : a.mtype + " ") + "record matches " +
-                      describe(a.files[n], a.track) + " (give its rel_path or input path; see `lssd-read ls`)",
+                  "no embedded " + (a.mtype ? to_string(*a.mtype) + std::string(" ") : std::string()) +
+                      "record matches " + describe(a.files[n], a.track) +
+                      " (give its rel_path or input path; see `lssd-read ls`)",
                   a.dir);
   if (a.as_json) std::cout << out.dump(1) << "\n";
   return 0;
@@ -286,8 +292,7 @@ Command add_search(CLI::App& app) {
   s->add_option("--track", a->track, "only this audio track (stream index) of each --file (default: every track)")
       ->needs(of)
       ->check(CLI::NonNegativeNumber);
-  s->add_option("--mtype", a->mtype, "modality (default: those holding --file)")
-      ->check(CLI::IsMember({"video", "audio"}));
+  add_mtype_option(s, a->mtype, "modality (default: those holding --file)");
   s->add_option("-k", a->k, "hits per query")->capture_default_str()->check(CLI::PositiveNumber);
   s->add_flag("--exclude-self", a->exclude_self, "no hits from the query's own file (any of its tracks)")->needs(of);
   s->add_flag("--json", a->as_json, "machine-readable JSON on stdout");

@@ -1,5 +1,6 @@
-// lssd-read's similarity commands: search (k most similar clips), dedup (near-duplicate files)
-// and tracks (dub consistency of a container's audio tracks). Built on the lssd_search library
+// lssd-read's similarity commands: search (k most similar clips), dedup (near-duplicate files),
+// tracks (dub consistency of a container's audio tracks) and report (an HTML page of the run,
+// the tracks, the duplicates and a projection). Built on the lssd_search library
 // (include/lssd/search/); FAISS is linked into lssd-read only.
 #pragma once
 #include <functional>
@@ -20,15 +21,16 @@ class App;
 
 namespace lssd::read {
 
-// Adds search, dedup and tracks to lssd-read's app.
+// Adds search, dedup, tracks and report to lssd-read's app.
 std::vector<Command> add_search_commands(CLI::App& app);
 
-// ---- shared by the three commands (read_search.cc) ----
+// ---- shared by the four commands (read_search.cc) ----
 Command add_search(CLI::App& app);
 Command add_dedup(CLI::App& app);
 Command add_tracks(CLI::App& app);
+Command add_report(CLI::App& app);  // read_report.cc
 
-// Options every command of the three takes.
+// Options every command of the four takes.
 struct CatalogArgs {
   std::string model_id, dtype;
   search::CatalogOptions options() const { return {model_id, dtype}; }

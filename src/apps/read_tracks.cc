@@ -89,8 +89,8 @@ void print_text(const search::Catalog& cat, const search::TracksReport& rep) {
 
 int run_tracks(const TracksArgs& a) {
   OutputReader rd(a.dir);
-  if (!rd.has("audio")) throw Error("read", "no audio embeddings here", a.dir);
-  const ModalityReader& mr = rd.modality("audio");
+  if (!rd.has(Modality::Audio)) throw Error("read", "no audio embeddings here", a.dir);
+  const ModalityReader& mr = rd.modality(Modality::Audio);
   search::Catalog cat(mr, a.cat.options());
   search::TracksReport rep = search::track_consistency(mr, cat, a.threshold, a.file);
   warn_left_out(rep.problems);

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <iostream>
 #include <memory>
+#include <optional>
 #include <set>
 
 #include "lssd/error.h"
@@ -20,15 +21,17 @@ namespace lssd::read {
 namespace {
 
 struct VerifyArgs {
-  std::string dir, mtype;
+  std::string dir;
+  std::optional<Modality> mtype;
   bool as_json = false;
 };
 
 struct Findings {
   json problems = json::array(), warnings = json::array();
   size_t checked = 0;
-  void problem(const std::string& kind, const std::string& m, const std::string& file, const std::string& msg) {
-    json j = {{"kind", kind}, {"mtype", m}, {"message", msg}};
+  // `mtype`: the modality's name ("" for none).
+  void problem(const std::string& kind, const std::string& mtype, const std::string& file, const std::string& msg) {
+    json j = {{"kind", kind}, {"mtype", mtype}, {"message", msg}};
     put_bytes(j, "file", file);
     problems.push_back(j);
   }
@@ -67,7 +70,7 @@ void verify_record(const ModalityReader& mr, const Record& r, Findings& f, std::
 }
 
 // .npy files under OUT/<m> that no ok record references; leftover temporary files are warnings.
-void find_orphans(const fs::path& mdir, const std::string& m, const std::set<std::string>& expected, Findings& f) {
+void find_orphans(const fs::path& mdir, Modality m, const std::set<std::string>& expected, Findings& f) {
   std::error_code ec;
   for (auto it = fs::recursive_directory_iterator(mdir, ec); !ec && it != fs::recursive_directory_iterator();
        it.increment(ec)) {
@@ -79,25 +82,25 @@ void find_orphans(const fs::path& mdir, const std::string& m, const std::set<std
       continue;
     }
     if (name.size() > 4 && name.substr(name.size() - 4) == ".npy" && !expected.count(p))
-      f.problem("orphan", m, p, "not referenced by any ok manifest record");
+      f.problem("orphan", to_string(m), p, "not referenced by any ok manifest record");
   }
 }
 
 // One modality of OUT; false when it holds no embeddings (no manifest or metadata.json).
-bool verify_modality(const std::string& dir, const std::string& m, Findings& f) {
+bool verify_modality(const std::string& dir, Modality m, Findings& f) {
   const OutputLayout layout = detect_layout(dir, m);
-  const fs::path mdir = fs::path(dir) / m;
+  const fs::path mdir = fs::path(dir) / to_string(m);
   std::error_code ec;
   if (layout == OutputLayout::None) {
     if (fs::exists(mdir, ec))
-      f.problem("manifest", m, mdir.string(), "directory has no manifest*.jsonl or metadata.json");
+      f.problem("manifest", to_string(m), mdir.string(), "directory has no manifest*.jsonl or metadata.json");
     return false;
   }
   std::unique_ptr<ModalityReader> mr;
   try {
     mr = std::make_unique<ModalityReader>(dir, m);
   } catch (const Error& e) {
-    f.problem("manifest", m, e.file(), e.what());
+    f.problem("manifest", to_string(m), e.file(), e.what());
     return true;
   }
   for (const auto& w : mr->warnings()) f.warnings.push_back(w);
@@ -113,10 +116,11 @@ int run_verify(const VerifyArgs& a) {
   if (!fs::is_directory(a.dir, ec)) throw Error("read", "not a directory", a.dir);
   Findings f;
   size_t present = 0;
-  for (const char* m : {"video", "audio"})
-    if (a.mtype.empty() || a.mtype == m) present += verify_modality(a.dir, m, f);
+  for (const Modality m : kModalities)
+    if (!a.mtype || *a.mtype == m) present += verify_modality(a.dir, m, f);
   if (!present)
-    f.problem("manifest", a.mtype, a.dir, "no video/ or audio/ embeddings (manifest*.jsonl or metadata.json)");
+    f.problem("manifest", a.mtype ? to_string(*a.mtype) : "", a.dir,
+              "no video/ or audio/ embeddings (manifest*.jsonl or metadata.json)");
   const bool ok = f.problems.empty();
   if (a.as_json) {
     std::cout

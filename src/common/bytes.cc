@@ -1,6 +1,11 @@
 #include "lssd/bytes.h"
 
+#include <openssl/evp.h>
+
+#include <algorithm>
 #include <cstdint>
+
+#include "lssd/error.h"
 
 namespace lssd {
 
@@ -62,6 +67,23 @@ std::string escape_non_utf8(const std::string& bytes, bool* was_valid) {
   }
   if (was_valid) *was_valid = valid;
   return text;
+}
+
+std::string base64_encode(const void* data, size_t n) {
+  // EVP_EncodeBlock takes an int length: encode in chunks of a multiple of 3 bytes.
+  constexpr size_t kChunk = size_t{3} << 20;
+  std::string out;
+  out.reserve((n + 2) / 3 * 4);
+  const auto* p = static_cast<const unsigned char*>(data);
+  std::string buf;
+  for (size_t off = 0; off < n; off += kChunk) {
+    const size_t len = std::min(kChunk, n - off);
+    buf.resize((len + 2) / 3 * 4 + 1);
+    const int w = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(&buf[0]), p + off, static_cast<int>(len));
+    if (w < 0) throw Error("encode", "base64 encoding failed");
+    out.append(buf, 0, static_cast<size_t>(w));
+  }
+  return out;
 }
 
 }  // namespace lssd

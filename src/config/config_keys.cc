@@ -40,6 +40,16 @@ std::string ints(std::initializer_list<long long> v) {
   return lit(c);
 }
 
+// DIST.NUM_GPUS's literal: all, a count or a list of device indices.
+std::string gpus(const EncoderOptions& e) {
+  if (e.num_gpus == EncoderOptions::kAllGpus) return "all";
+  if (e.num_gpus > 0) return lit(e.num_gpus);
+  ConfigValue c;
+  c.type = ValueType::IntList;
+  c.il.assign(e.gpu_ids.begin(), e.gpu_ids.end());
+  return lit(c);
+}
+
 using T = ValueType;
 using U = KeyUse;
 constexpr bool kPath = true;  // KeySpec::is_path
@@ -54,8 +64,9 @@ void add_release_keys(std::vector<KeySpec>& keys) {
           {"TEST.CHECKPOINT_FILE_PATH", T::String, "\"\"", false,
            "release checkpoint (.pyth); tools/lssd_export.py turns it into the encoder files below", U::Used, kPath},
           {"TEST.CLIP_LEN", T::Float, lit(kReleaseClipLen), true, "clip length in seconds (video and audio)"},
-          {"DIST.NUM_GPUS", T::Int, lit(D.encoder.num_gpus), false,
-           "encoder replicas, one per CUDA device (CPU: always one)"},
+          {"DIST.NUM_GPUS", T::Devices, gpus(D.encoder), false,
+           "CUDA devices with an encoder replica: all (every visible one), a count N (the first N), or a list of "
+           "device indices; replicas share the decode workers (CPU: one replica)"},
           {"DIST.NUM_SHARDS", T::Int, lit(D.discover.num_shards), false,
            "split the sorted inputs into this many shards (default from SLURM_ARRAY_TASK_COUNT)"},
           {"DIST.SHARD_ID", T::Int, lit(D.discover.shard_id), false,
@@ -178,7 +189,8 @@ void add_lssd_keys(std::vector<KeySpec>& keys) {
           {"RUNTIME.DEVICE", T::String, lit(D.encoder.device), false,
            "auto | cpu | cuda | cuda:N (auto: CUDA when available)"},
           {"RUNTIME.PRECISION", T::String, lit(D.encoder.precision), true,
-           "auto | fp32 | fp16 | bf16 (auto: the release's fp16 autocast on CUDA, fp32 on CPU)"},
+           "auto | fp32 | fp16 | bf16 (auto: the release's fp16 autocast on CUDA, fp32 on CPU; bf16 on CPU: the "
+           "fast export's bf16 kernels, faster only where the CPU has native bf16: AVX512-BF16, AMX)"},
           {"RUNTIME.CPU_MICRO_BATCH", T::Int, lit(D.encoder.cpu_micro_batch), false,
            "CPU only: inputs (crops) per encoder forward; 0 runs the whole TEST.BATCH_SIZE batch at once"},
           {"RUNTIME.NUM_THREADS", T::Int, lit(D.encoder.threads), false, "CPU threads for the encoder (0: all cores)"},

@@ -95,8 +95,16 @@ EncoderOptions Config::encoder_options() const {
   require(o.cpu_micro_batch >= 0, "RUNTIME.CPU_MICRO_BATCH must be >= 0");
   o.batch_size = static_cast<int>(get_int("TEST.BATCH_SIZE"));
   require(o.batch_size >= 1, "TEST.BATCH_SIZE must be >= 1");
-  o.num_gpus = static_cast<int>(get_int("DIST.NUM_GPUS"));
-  require(o.num_gpus >= 0, "DIST.NUM_GPUS must be >= 0");
+  const ConfigValue& gpus = at("DIST.NUM_GPUS");  // ValueType::Devices: all, a count (i) or a list (il)
+  for (long long d : gpus.il) {
+    require(d >= 0 && d < (1 << 16) && std::count(gpus.il.begin(), gpus.il.end(), d) == 1,
+            "DIST.NUM_GPUS must list distinct CUDA device indices >= 0");
+    o.gpu_ids.push_back(static_cast<int>(d));
+  }
+  o.num_gpus = gpus.s == "all" ? EncoderOptions::kAllGpus : o.gpu_ids.empty() ? static_cast<int>(gpus.i) : 0;
+  require(gpus.s == "all" || o.num_gpus >= 1 || !o.gpu_ids.empty(),
+          "DIST.NUM_GPUS must be all, a count >= 1 or a list of CUDA device indices (RUNTIME.DEVICE cpu runs on the "
+          "CPU)");
   for (const char* k : {"MODEL.VIDEO", "MODEL.AUDIO"})
     require(get_string(k) == "MViT", std::string(k) + " must be MViT (the only LSSD encoder)");
   require(get_string("MVIT.SIZE") == "S" || get_string("MVIT.SIZE") == "B", "MVIT.SIZE must be S or B");

@@ -200,6 +200,7 @@ const char* to_string(ValueType t) {
     case ValueType::StringList: return "list of str";
     case ValueType::List: return "list";
     case ValueType::NoneOr: return "None or any value";
+    case ValueType::Devices: return "all, an int or a list of int";
   }
   return "?";
 }
@@ -226,7 +227,8 @@ std::string ConfigValue::to_literal() const {
       return r + "]";
     }
     case ValueType::List:
-    case ValueType::NoneOr: return s;
+    case ValueType::NoneOr:
+    case ValueType::Devices: return s;
   }
   return "";
 }
@@ -273,6 +275,26 @@ ConfigValue convert(const KeySpec& spec, const std::string& literal) {
     case ValueType::NoneOr:
       if (!canonical_literal(literal, &v.s)) throw mismatch("a malformed value");
       return v;
+    case ValueType::Devices: {
+      if (!is_list) {
+        Scalar s = parse_scalar(literal);
+        if (s.kind == Scalar::Str && s.s == "all") {
+          v.i = -1;
+        } else if (s.kind == Scalar::Int) {
+          v.i = s.i;
+        } else {
+          throw mismatch(kind_name(s.kind));
+        }
+      } else {
+        for (const auto& item : items) {
+          Scalar s = parse_scalar(item);
+          if (s.kind != Scalar::Int) throw mismatch("a list with a " + kind_name(s.kind) + " element");
+          v.il.push_back(s.i);
+        }
+      }
+      canonical_literal(literal, &v.s);
+      return v;
+    }
     case ValueType::IntList:
     case ValueType::FloatList:
     case ValueType::StringList: {

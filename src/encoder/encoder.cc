@@ -6,6 +6,7 @@
 
 #include <ATen/Context.h>
 #include <ATen/Parallel.h>
+#include <c10/core/DeviceGuard.h>
 #include <spdlog/spdlog.h>
 #include <torch/csrc/jit/python/update_graph_executor_opt.h>
 #include <torch/csrc/jit/runtime/graph_executor.h>
@@ -20,6 +21,7 @@
 
 #include "encoder/encoder_meta.h"
 #include "encoder/encoder_runtime.h"
+#include "lssd/cpu_features.h"
 #include "lssd/error.h"
 
 namespace lssd {
@@ -32,10 +34,12 @@ struct Encoder::Impl {
   torch::Device device{torch::kCPU};
   bool cuda = false;
   Prec prec = Prec::FP32;
-  bool optimize = false;    // graph executor optimisation for this Encoder's forwards
-  int cpu_micro_batch = 1;  // CPU: inputs per module forward (0: the whole batch at once)
-  int lanes = 1;            // CPU: micro-batch forwards run at once (threads of their own)
-  int lane_threads = 1;     // CPU: intra-op threads of each lane (lanes > 1)
+  Prec autocast = Prec::FP32;      // autocast of a forward (FP32: none)
+  std::string method = "forward";  // the module's method that forwards run
+  bool optimize = false;           // graph executor optimisation for this Encoder's forwards
+  int cpu_micro_batch = 1;         // CPU: inputs per module forward (0: the whole batch at once)
+  int lanes = 1;                   // CPU: micro-batch forwards run at once (threads of their own)
+  int lane_threads = 1;            // CPU: intra-op threads of each lane (lanes > 1)
 
   torch::Tensor forward_one(const torch::Tensor& x);
   std::vector<torch::Tensor> forward_lanes(const std::vector<torch::Tensor>& inputs);
@@ -75,11 +79,28 @@ Encoder::Encoder(const std::string& path, const EncoderOptions& opts, std::optio
                 path);
   parse_meta(meta, path, m.info);
   m.module.eval();
-  // CPU bf16: LibTorch 1.13's dispatcher-level CPU autocast covers neither the traced graph's
-  // aten::_convolution nor layer_norm (bf16 activations would meet fp32 weights), so this
-  // Encoder's graphs run optimised, where the JIT autocast pass inserts the casts (as Python's
-  // executor does). CUDA autocast covers both at dispatch (the release's eager behaviour).
-  m.optimize = g_optimize.load() || (!m.cuda && m.prec == Prec::BF16);
+  m.autocast = m.prec;
+  if (!m.cuda && m.prec == Prec::BF16) {
+    warn_without_native_bf16();
+    if (m.module.find_method(kBf16Method)) {
+      // The export's bf16 method (fast exports, tools/lssd_mvit.py): its matrix work in bf16 on
+      // bf16 weight copies made here, layer norms and softmax in fp32; no autocast.
+      const int n = fill_bf16_copies(m.module);
+      m.method = kBf16Method;
+      m.autocast = Prec::FP32;
+      spdlog::debug("encoder {}: CPU bf16 through the module's {} ({} bf16 weight copies)", path, kBf16Method, n);
+    } else {
+      spdlog::info(
+          "encoder {}: no {} method (a --kernels reference export, or one older than exporter 1.2.0): bf16 "
+          "by CPU autocast, no faster than fp32 here; export with --kernels fast for native bf16",
+          path, kBf16Method);
+    }
+  }
+  // CPU bf16 autocast: LibTorch 1.13's dispatcher-level CPU autocast covers neither the traced
+  // graph's aten::_convolution nor layer_norm (bf16 activations would meet fp32 weights), so
+  // this Encoder's graphs run optimised, where the JIT autocast pass inserts the casts (as
+  // Python's executor does). CUDA autocast covers both at dispatch (the release's eager behaviour).
+  m.optimize = g_optimize.load() || (!m.cuda && m.autocast == Prec::BF16);
   if (m.cuda && m.prec == Prec::FP32) {
     // fp32 means fp32: no TF32 convolutions (LibTorch allows them in cuDNN by default; matmuls
     // already default to full fp32). Process-global; irrelevant to fp16/bf16 autocast.
@@ -145,6 +166,10 @@ FloatArray Encoder::Impl::run(const std::vector<const FloatArray*>& items) {
 
   try {
     c10::InferenceMode guard;
+    // The replica's CUDA device is the thread's current device for the whole call: whatever
+    // consults the current device (allocations, handles) meets this replica's, not cuda:0.
+    c10::OptionalDeviceGuard device_guard;
+    if (cuda) device_guard.reset_device(device);
     // On CPU a forward of many inputs is slower per input than one input at a time (measured
     // with Debian's LibTorch: 3.1 s vs 0.7 s per MViT-S crop at 40 vs 1), so there the batch runs
     // as micro-batches of at most cpu_micro_batch inputs, each a view of its item's own memory
@@ -210,8 +235,8 @@ FloatArray Encoder::Impl::run(const std::vector<const FloatArray*>& items) {
 torch::Tensor Encoder::Impl::forward_one(const torch::Tensor& x) {
   c10::InferenceMode guard;
   torch::jit::GraphOptimizerEnabledGuard opt(optimize);
-  AutocastScope ac(cuda, prec);
-  torch::jit::IValue result = module.forward({x});
+  AutocastScope ac(cuda, autocast);
+  torch::jit::IValue result = module.get_method(method)({x});
   if (!result.isTensor())
     throw Error("encoder", "the module returned " + result.tagKind() + ", expected a tensor", info.path);
   return result.toTensor();

@@ -25,6 +25,7 @@
 
 #include "encoder/encoder_meta.h"
 #include "encoder/encoder_runtime.h"
+#include "lssd/cpu_features.h"
 #include "lssd/encoder_info.h"
 #include "lssd/error.h"
 
@@ -90,6 +91,33 @@ void configure_executor() {
     if (mode != "profiling") torch::jit::getProfilingMode() = false;
     g_optimize = mode != "simple";
     spdlog::debug("encoder: graph executor {}", mode);
+  });
+}
+
+int fill_bf16_copies(torch::jit::Module& module) {
+  int n = 0;
+  for (torch::jit::Module sub : module.modules()) {
+    for (const char* name : {"weight", "bias"}) {
+      const std::string copy = std::string(name) + "_bf16";
+      if (!sub.hasattr(copy) || !sub.hasattr(name)) continue;
+      const c10::IValue src = sub.attr(name);
+      if (!src.isTensor()) continue;
+      sub.setattr(copy, src.toTensor().to(torch::kBFloat16).contiguous());
+      ++n;
+    }
+  }
+  return n;
+}
+
+void warn_without_native_bf16() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    const CpuBf16& c = cpu_bf16();
+    const std::string warning = bf16_cost_warning(c);
+    if (warning.empty())
+      spdlog::debug("encoder: CPU bf16 native ({})", c.describe());
+    else
+      spdlog::warn("RUNTIME.PRECISION bf16: {}", warning);
   });
 }
 

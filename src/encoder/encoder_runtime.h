@@ -58,6 +58,16 @@ class AutocastScope {
   AutocastState prev_;
 };
 
+// The method of a fast export that computes the tower in bf16 (tools/lssd_export.py BF16_METHOD).
+inline constexpr const char* kBf16Method = "forward_bf16";
+// Fills the module's bf16 weight copies, which an export holds empty: every attribute NAME_bf16
+// of a (sub)module that has a tensor attribute NAME (weight, bias) becomes NAME cast to bf16
+// (tools/lssd_mvit.py prepare_bf16). Returns how many it filled.
+int fill_bf16_copies(torch::jit::Module& module);
+// Once per process: a warning, with the measured cost, when the CPU has no native bf16
+// (lssd::cpu_bf16()); the run goes on.
+void warn_without_native_bf16();
+
 // The device of RUNTIME.DEVICE `spec` (a device_index overrides a CUDA index). Throws
 // lssd::Error("encoder", ..., path) for a malformed spec, CUDA where there is none, or an index
 // beyond the visible devices.

@@ -1,7 +1,8 @@
 // The pipeline's wiring: plan the jobs, check what earlier runs left, open the outputs, start
 // the encoder replicas and the decode workers, and collect the summary. The units it wires are
 // in this folder: the job plan and resume check (job_plan.h), the clip queue (clip_queue.h), the
-// per-output assembler (assembler.h), the ETA (progress.h), the run's sizing (run_sizing.h).
+// per-output assembler (assembler.h), the ETA (progress.h), the run's sizing (run_sizing.h), the
+// devices that get an encoder replica (replicas.h).
 #include "lssd/pipeline.h"
 
 #include <spdlog/spdlog.h>
@@ -39,6 +40,7 @@
 #include "pipeline/heartbeat.h"
 #include "pipeline/job_plan.h"
 #include "pipeline/progress.h"
+#include "pipeline/replicas.h"
 #include "pipeline/run_sizing.h"
 #include "pipeline/test_hold.h"
 
@@ -77,6 +79,27 @@ std::string RunSummary::legend(bool claim) {
          std::string(claim ? "; done by other writers = computed during this run by another process sharing "
                              "OUTPUT_DIR (DIST.MODE claim)"
                            : "");
+}
+
+std::string RunSummary::devices_line() const {
+  if (devices.empty()) return "";
+  std::string s = "devices:";
+  for (size_t i = 0; i < devices.size(); ++i) {
+    const DeviceSummary& d = devices[i];
+    char buf[160];
+    std::snprintf(buf, sizeof buf, "%s %s %lld clips, busy %.0f%%", i ? ";" : "", d.device.c_str(),
+                  static_cast<long long>(d.clips), wall_s > 0 ? 100.0 * d.busy_s / wall_s : 0.0);
+    s += buf;
+  }
+  return s;
+}
+
+std::string RunSummary::workers_line() const {
+  if (decode_workers <= 0) return "";
+  char buf[96];
+  std::snprintf(buf, sizeof buf, "decode workers: %d, busy %.0f%%", decode_workers,
+                wall_s > 0 ? 100.0 * decode_busy_s / (decode_workers * wall_s) : 0.0);
+  return buf;
 }
 
 namespace {
@@ -135,6 +158,7 @@ class Run {
   using EncoderFuture = std::shared_future<std::shared_ptr<Encoder>>;
   struct Replica {
     PerModality<EncoderFuture> towers;
+    DeviceSummary done;  // its clips and forward time (under fatal_mutex_)
   };
 
   bool stopping() const { return control_->stop.load(); }
@@ -200,10 +224,15 @@ class Run {
   std::unique_ptr<EtaEstimator> eta_;
   std::unique_ptr<ClipQueue> queue_;
 
+  ReplicaPlan replica_plan_;
   std::vector<Replica> replicas_;
   bool cuda_ = false;
   size_t batch_size_ = 1;
   std::atomic<size_t> next_job_{0};
+  static thread_local double worker_wait_s_;  // this decode worker's time blocked in ClipQueue::push
+  std::mutex workers_mutex_;
+  double workers_busy_s_ = 0;  // decode workers' wall time in their jobs, less the time blocked in push
+  size_t decode_workers_ = 0;
   std::atomic<bool> encoder_failed_{false};
   std::mutex fatal_mutex_;
   std::string fatal_message_;
@@ -233,6 +262,9 @@ void Run::plan_jobs() {
   for (const auto& j : jobs_) needed[j.modality] = true;
   for (const Modality m : kModalities)
     if (needed[m]) encoder_info_[m] = checked_encoder_info(m, options_);
+  if (!jobs_.empty())  // a DIST.NUM_GPUS index that is not visible stops the run here (exit 2)
+    replica_plan_ = plan_replicas(options_.encoder, options_.encoder.device == "cpu" ? 0 : cuda_device_count(),
+                                  test_cpu_replicas());
 }
 
 void Run::say_what_was_found() const {
@@ -498,15 +530,13 @@ void Run::fail_encoder(const std::string& why) {
   queue_->abort();
 }
 
-// Encoders: one replica per CUDA device in use (CPU: one). Each tower loads in a thread of its
-// own, started after the decode workers: loading overlaps the first decodes and the other
-// tower's load, and an encoder loop waits only for the tower its first batch needs.
+// Encoders: one replica per device of the plan (plan_replicas: DIST.NUM_GPUS's CUDA devices, or
+// the CPU). Each tower loads in a thread of its own, started after the decode workers: loading
+// overlaps the first decodes and the other tower's load, and an encoder loop waits only for the
+// tower its first batch needs.
 void Run::start_encoders() {
   const EncoderOptions& e = options_.encoder;
-  int n_replicas = 1;
-  if (cuda_ && (e.device == "auto" || e.device == "cuda"))
-    n_replicas = std::max(1, std::min(e.num_gpus, cuda_device_count()));
-  if (!cuda_) spdlog::info("running on CPU: one encoder replica (DIST.NUM_GPUS applies to CUDA devices)");
+  if (!replica_plan_.note.empty()) spdlog::info("{}", replica_plan_.note);
   PerModality<bool> needed{false, false};
   for (const auto& j : todo_) needed[j.modality] = true;
   auto load = [this](const std::string& path, std::optional<int> device) {
@@ -517,10 +547,11 @@ void Run::start_encoders() {
                       })
         .share();
   };
-  for (int r = 0; r < n_replicas; ++r) {
+  for (size_t r = 0; r < replica_plan_.size(); ++r) {
     Replica replica;
+    replica.done.device = replica_plan_.label[r];
     for (const Modality m : kModalities)
-      if (needed[m]) replica.towers[m] = load(e.model(m), n_replicas > 1 ? std::optional<int>(r) : std::nullopt);
+      if (needed[m]) replica.towers[m] = load(e.model(m), replica_plan_.device_index[r]);
     replicas_.push_back(std::move(replica));
   }
 }
@@ -552,7 +583,11 @@ bool Run::embed(size_t k, Modality m, uint64_t* unit, Decode&& decode, Transform
   sink.clip = [&](Clip&& clip) {
     test_hold("decode", control_->stop);
     ClipItem item{*unit, k, clip.index, generation, transform(clip)};
-    if (assembler_->fatal() || !queue_->push(m, std::move(item))) throw RunAborted{};
+    if (assembler_->fatal()) throw RunAborted{};
+    const auto waited_from = Clock::now();
+    const bool pushed = queue_->push(m, std::move(item));
+    worker_wait_s_ += seconds_since(waited_from);  // blocked on a full queue: not busy
+    if (!pushed) throw RunAborted{};
     ++queued;
     eta_->delivered(k, 1);
   };
@@ -660,6 +695,8 @@ void Run::process(size_t k) {
   eta_->ended(k);
 }
 
+thread_local double Run::worker_wait_s_ = 0;
+
 void Run::worker() {
   // On CPU runs the decode workers share the cores with the encoder's lanes, the bottleneck of
   // such a run once a few clips are queued. Workers therefore run at a lower priority
@@ -667,14 +704,20 @@ void Run::worker() {
   // from it inherit it): the encoder preempts them, and they still get every cycle it leaves
   // idle, so a decode-bound run loses nothing.
   if (!cuda_) lower_thread_priority(options_.worker_nice);
+  worker_wait_s_ = 0;
+  double in_jobs = 0;
   for (;;) {
-    if (stopping() || encoder_failed_ || assembler_->fatal()) return;
+    if (stopping() || encoder_failed_ || assembler_->fatal()) break;
     const std::optional<size_t> k = next_job();
-    if (!k) return;
+    if (!k) break;
+    const auto t = Clock::now();
     job_hold(*k);
     process(*k);
     job_release(*k);
+    in_jobs += seconds_since(t);
   }
+  std::lock_guard<std::mutex> lock(workers_mutex_);
+  workers_busy_s_ += std::max(0.0, in_jobs - worker_wait_s_);
 }
 
 void Run::encode_loop(size_t replica) {
@@ -696,9 +739,10 @@ void Run::encode_loop(size_t replica) {
       const auto t = Clock::now();
       out = encoder->forward(inputs);
       const double seconds = seconds_since(t);
-      eta_->encoded(m, static_cast<int64_t>(items.size()), seconds);
+      eta_->encoded(m, static_cast<int64_t>(items.size()), seconds, seconds_since(start_));
       std::lock_guard<std::mutex> lock(fatal_mutex_);
       summary_.encode_s[m] += seconds;
+      replicas_[replica].done.busy_s += seconds;
     } catch (const Error& e) {  // this batch's inputs (a shape the model refuses, ...)
       for (const auto& it : items) assembler_->fail(it.unit, e.stage(), e.message());
       continue;
@@ -715,6 +759,8 @@ void Run::encode_loop(size_t replica) {
         eta_->clips_done(items[i].job, 1);
       }
       tally_.clips += static_cast<int64_t>(items.size());
+      std::lock_guard<std::mutex> lock(fatal_mutex_);
+      replicas_[replica].done.clips += static_cast<int64_t>(items.size());
     } catch (const std::exception& e) {
       return fail_encoder(std::string("while assembling outputs: ") + e.what());
     }
@@ -762,6 +808,9 @@ void Run::fill_summary() {
                      summary_.failed + summary_.failed_earlier + summary_.by_others + summary_.not_started;
   summary_.stopped = stopping();
   summary_.wall_s = seconds_since(start_);
+  for (const auto& r : replicas_) summary_.devices.push_back(r.done);
+  summary_.decode_workers = static_cast<int>(decode_workers_);
+  summary_.decode_busy_s = workers_busy_s_;
 }
 
 RunSummary Run::go() {
@@ -773,19 +822,20 @@ RunSummary Run::go() {
   if (!claim_mode()) spdlog::info("{} outputs to compute, {} already done", todo_.size(), summary_.resumed);
   start_eta_and_assembler();
   if (claim_mode()) start_claim_work();
-  cuda_ = !todo_.empty() && options_.encoder.device != "cpu" && cuda_device_count() > 0;
+  cuda_ = !todo_.empty() && replica_plan_.cuda;
   if (!todo_.empty()) start_encoders();
 
   const RunSizing sizing = size_run(options_, {todo_.size(), cuda_, replicas_.size(), available_cpus()});
   batch_size_ = static_cast<size_t>(options_.encoder.batch_size);
   queue_ = std::make_unique<ClipQueue>(sizing.queue_capacity.video, sizing.queue_capacity.audio, sizing.greedy_queue);
   media_.decode_threads = sizing.decode_threads;
-  ProgressReporter reporter(eta_.get(), options_.progress_interval_s, options_.status_line,
-                            [this] { return tally_.failed.load(); });
+  ProgressReporter reporter(
+      eta_.get(), options_.progress_interval_s, options_.status_line, [this] { return tally_.failed.load(); }, start_);
 
   std::vector<std::thread> workers, encoders;
   if (!todo_.empty())
     for (size_t i = 0; i < sizing.decode_workers; ++i) workers.emplace_back([this] { worker(); });
+  decode_workers_ = workers.size();
   for (size_t r = 0; r < replicas_.size(); ++r) encoders.emplace_back([this, r] { encode_loop(r); });
   wait_for_towers();
   if (!load_error_ && !replicas_.empty()) {
@@ -793,6 +843,12 @@ RunSummary Run::go() {
     const EncoderInfo& first = towers.video.valid() ? towers.video.get()->info() : towers.audio.get()->info();
     spdlog::info("encoders on {} ({}), batch {}, {} decode worker(s) of {} decoder thread(s)", first.device,
                  first.precision, options_.encoder.batch_size, sizing.decode_workers, media_.decode_threads);
+    if (replicas_.size() > 1) {
+      std::string names;
+      for (const auto& r : replicas_) names += (names.empty() ? "" : ", ") + r.done.device;
+      spdlog::info("{} encoder replicas ({}) share the {} decode worker(s)", replicas_.size(), names,
+                   sizing.decode_workers);
+    }
   }
   for (auto& t : workers) t.join();
   queue_->producers_finished();

@@ -45,10 +45,11 @@ void EtaEstimator::clips_done(size_t i, int64_t n) {
   if (i < inputs_.size()) inputs_[i].done += n;
 }
 
-void EtaEstimator::encoded(Modality m, int64_t clips, double seconds) {
+void EtaEstimator::encoded(Modality m, int64_t clips, double seconds, double at_s) {
   std::lock_guard<std::mutex> lock(mu_);
   encode_s_[m] += seconds;
   encoded_clips_[m] += clips;
+  if (!encoder_began_s_) encoder_began_s_ = std::max(0.0, at_s - seconds);
 }
 
 // Clips per byte of the planned inputs, by modality and kind, and by modality alone.
@@ -108,6 +109,7 @@ EtaEstimator::Snapshot EtaEstimator::snapshot(double elapsed_s) const {
   const PerModality<double> w{weight(Modality::Video), weight(Modality::Audio)};
   Snapshot out;
   double work_done = 0, work_expected = 0, unfinished_bytes = 0, guessed_bytes = 0;
+  PerModality<bool> work_left{false, false};  // clips expected that are not embedded yet
   for (const State& s : inputs_) {
     if (s.skipped) continue;
     ++out.inputs;
@@ -120,21 +122,27 @@ EtaEstimator::Snapshot EtaEstimator::snapshot(double elapsed_s) const {
     work_expected += w[s.in.modality] * expected;
     if (!s.finished()) unfinished_bytes += static_cast<double>(s.in.bytes);
     if (!measured) guessed_bytes += static_cast<double>(s.in.bytes);
+    if (expected > static_cast<double>(s.done)) work_left[s.in.modality] = true;
   }
   out.fraction = work_expected > 0 ? std::min(1.0, work_done / work_expected) : (out.inputs == 0 ? 1.0 : 0.0);
-  out.estimating = work_done <= 0 || guessed_bytes > 0.25 * unfinished_bytes;
+  // A clip's cost is unknown until the encoder has run one of its modality (a video clip costs
+  // 5-60 audio clips, depending on the towers).
+  bool unmeasured = false;
+  for (const Modality m : kModalities) unmeasured = unmeasured || (work_left[m] && encoded_clips_[m] == 0);
+  out.estimating = work_done <= 0 || unmeasured || guessed_bytes > 0.25 * unfinished_bytes;
   if (out.inputs_finished == out.inputs) {
     out.eta_s = 0.0;
     out.estimating = false;
-  } else if (!out.estimating && elapsed_s > 0) {
-    out.eta_s = (work_expected - work_done) / (work_done / elapsed_s);
+  } else if (!out.estimating) {
+    const double working_s = elapsed_s - encoder_began_s_.value_or(0.0);
+    if (working_s > 0) out.eta_s = (work_expected - work_done) / (work_done / working_s);
   }
   return out;
 }
 
 ProgressReporter::ProgressReporter(const EtaEstimator* eta, double interval_s, std::optional<bool> status_line,
-                                   std::function<int64_t()> failed)
-    : eta_(eta), interval_s_(interval_s), failed_(std::move(failed)), start_(std::chrono::steady_clock::now()) {
+                                   std::function<int64_t()> failed, std::chrono::steady_clock::time_point start)
+    : eta_(eta), interval_s_(interval_s), failed_(std::move(failed)), start_(start) {
   tty_ = status_line.value_or(::isatty(STDERR_FILENO) != 0);
   thread_ = std::thread([this] { loop(); });
 }

@@ -43,8 +43,11 @@ class EtaEstimator {
   void skip(size_t i);
   // `n` clips of input `i` were embedded.
   void clips_done(size_t i, int64_t n);
-  // The encoder spent `seconds` on `clips` clips of one modality (weighs the modalities' clips).
-  void encoded(Modality m, int64_t clips, double seconds);
+  // The encoder spent `seconds` on `clips` clips of one modality (weighs the modalities' clips),
+  // finishing `at_s` seconds after the run's start (the first call marks when the encoder began
+  // working: the rate of the ETA is counted from there, not from the start of the run, which
+  // loads the towers and fills the pipeline first).
+  void encoded(Modality m, int64_t clips, double seconds, double at_s);
 
   struct Snapshot {
     size_t inputs = 0, inputs_finished = 0;
@@ -52,10 +55,12 @@ class EtaEstimator {
     double clips_expected = 0;    // planned + estimated for inputs not planned yet
     double fraction = 0;          // weighted work done / expected, 0..1
     std::optional<double> eta_s;  // unknown while estimating or until some work is done
-    // No basis for an ETA yet: no clip embedded, or more than a quarter of the unfinished bytes
-    // are in inputs of a modality that no planned input has measured.
+    // No basis for an ETA yet: no clip embedded, no clip of a modality with work left encoded
+    // (its cost is unknown), or more than a quarter of the unfinished bytes are in inputs of a
+    // modality that no planned input has measured.
     bool estimating = true;
   };
+  // elapsed_s: seconds since the run's start.
   Snapshot snapshot(double elapsed_s) const;
 
  private:
@@ -76,6 +81,7 @@ class EtaEstimator {
   std::vector<State> inputs_;
   PerModality<double> encode_s_;
   PerModality<int64_t> encoded_clips_;
+  std::optional<double> encoder_began_s_;  // since the run's start
 };
 
 // Shows an EtaEstimator's progress: a status line on a terminal (redrawn every 0.5 s), or a log
@@ -84,8 +90,9 @@ class ProgressReporter {
  public:
   // status_line: a status line (true) or log lines (false); none: a status line when stderr is a
   // terminal.
+  // start: the run's start (the EtaEstimator's time origin).
   ProgressReporter(const EtaEstimator* eta, double interval_s, std::optional<bool> status_line,
-                   std::function<int64_t()> failed);
+                   std::function<int64_t()> failed, std::chrono::steady_clock::time_point start);
   ~ProgressReporter();
   void stop();
   // The text of the status line / log line for a snapshot (public for tests).

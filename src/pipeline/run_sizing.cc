@@ -17,7 +17,7 @@ RunSizing size_run(const PipelineOptions& o, const RunShape& shape) {
   const size_t replicas = std::max<size_t>(shape.replicas, 1);
   const int threads = e.threads > 0 ? e.threads : cpus;
   const auto lanes = static_cast<size_t>(std::max(1, e.cpu_lanes > 0 ? std::min(e.cpu_lanes, threads) : threads));
-  s.queue_capacity.video = s.greedy_queue ? 2 * ((lanes + 4) / 5) : std::max<size_t>(batch * replicas, 2);
+  s.queue_capacity.video = s.greedy_queue ? 2 * ((lanes + 4) / 5) * replicas : std::max<size_t>(batch * replicas, 2);
   s.queue_capacity.audio = std::max<size_t>(4 * batch * replicas, 8);
   return s;
 }

@@ -30,7 +30,8 @@ struct RunShape {
 //   lone long file (fewer files than cores) decodes with FFmpeg's frame threads on every core.
 // - Queues (a video clip tensor is 48 MB): CPU micro-batch runs take clips as they come and keep
 //   enough video clips for two rounds of the encoder's lanes (5 crops a clip; 2 clips on up to 5
-//   lanes); whole-batch runs (CUDA) keep a batch per replica of video and four of audio.
+//   lanes) per replica (several only as pseudo-devices); whole-batch runs (CUDA) keep a batch per
+//   replica of video and four of audio.
 RunSizing size_run(const PipelineOptions& o, const RunShape& shape);
 
 }  // namespace lssd

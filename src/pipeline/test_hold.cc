@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <mutex>
@@ -33,6 +34,11 @@ void test_hold(const char* stage, const std::atomic<bool>& stop) {
   const bool stuck = want == name + ":stuck";
   if (want != name && !stuck) return;
   std::call_once(once, [&] { hold(stage, stop, stuck, ""); });
+}
+
+int test_cpu_replicas() {
+  const char* env = std::getenv("LSSD_TEST_CPU_REPLICAS");
+  return std::clamp(env ? std::atoi(env) : 1, 1, 16);
 }
 
 }  // namespace lssd

@@ -241,7 +241,7 @@ ModalityReader::ModalityReader(std::string output_dir, Modality modality)
       r.dtype = "float32";
       r.num_clips = static_cast<int64_t>(m.range[i].size());
       r.shape = output_shape(modality_, r.num_clips);
-      if (video()) {
+      if (modality_ == Modality::Video) {
         r.fps = m.sample_rate[i];
         for (auto& c : m.range[i]) r.ranges.push_back({c.first, c.second, -1, -1});
       } else {
@@ -369,6 +369,7 @@ std::vector<std::pair<std::string, FloatArray>> postprocess(const std::string& o
 
 size_t export_release(const ModalityReader& mr, const std::string& out_dir) {
   const std::string& mtype = mr.mtype();
+  const bool audio = mr.modality() == Modality::Audio;  // the release writes audio ranges and rates as integers
   ReleaseMetadata m;
   std::vector<FloatArray> parts;
   int64_t rows = 0;
@@ -377,7 +378,7 @@ size_t export_release(const ModalityReader& mr, const std::string& out_dir) {
     FloatArray a = mr.load(r);
     std::vector<std::pair<double, double>> clips;
     for (const auto& c : r.ranges) {
-      if (!mr.video()) {
+      if (audio) {
         if (c.start_sample < 0) throw Error("export", "audio record without sample indices", r.path);
         clips.emplace_back(static_cast<double>(c.start_sample), static_cast<double>(c.stop_sample));
       } else {
@@ -390,7 +391,7 @@ size_t export_release(const ModalityReader& mr, const std::string& out_dir) {
                   r.path);
     m.range.push_back(std::move(clips));
     m.filepath.push_back(r.path);
-    m.sample_rate.push_back(mr.video() ? r.fps : static_cast<double>(r.sample_rate));
+    m.sample_rate.push_back(audio ? static_cast<double>(r.sample_rate) : r.fps);
     rows += a.shape[0];
     parts.push_back(std::move(a));
   }
@@ -406,7 +407,7 @@ size_t export_release(const ModalityReader& mr, const std::string& out_dir) {
   if (ec) throw Error("export", "cannot create directory: " + ec.message(), dir.string());
   release_io::save_pt_tensor((dir / (mtype + ".pt")).string(), all);
   write_file_atomic((dir / "metadata.json").string(),
-                    release_metadata_json(m, /*integer_ranges=*/!mr.video(), /*integer_rates=*/!mr.video()));
+                    release_metadata_json(m, /*integer_ranges=*/audio, /*integer_rates=*/audio));
   return m.filepath.size();
 }
 

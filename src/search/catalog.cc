@@ -48,7 +48,7 @@ void add_field(Sha256& h, const std::string& s) {
 
 }  // namespace
 
-Catalog::Catalog(const ModalityReader& mr, const CatalogOptions& opts) : mtype_(mr.mtype()) {
+Catalog::Catalog(const ModalityReader& mr, const CatalogOptions& opts) : modality_(mr.modality()), mtype_(mr.mtype()) {
   std::set<std::string> models, dtypes, all_models, all_dtypes;
   const auto& recs = mr.records();
   for (size_t i = 0; i < recs.size(); ++i) {

@@ -93,15 +93,15 @@ void build_and_save(StoredIndex& st, const Catalog& cat, int64_t nlist,
 
 }  // namespace
 
-std::string ivf_index_path(const std::string& output_dir, const std::string& index_dir, const std::string& mtype) {
+std::string ivf_index_path(const std::string& output_dir, const std::string& index_dir, Modality modality) {
   fs::path dir = index_dir.empty() ? fs::path(output_dir) / "index" : fs::path(index_dir);
-  return (dir / (mtype + ".ivf.faiss")).string();
+  return (dir / (std::string(to_string(modality)) + ".ivf.faiss")).string();
 }
 
 StoredIndex open_ivf_index(const ModalityReader& mr, const Catalog& cat, const std::string& index_dir, int64_t nlist,
                            const std::function<const ClipMatrix&()>& load_matrix) {
   StoredIndex st;
-  st.path = ivf_index_path(output_dir_of(mr), index_dir, cat.mtype());
+  st.path = ivf_index_path(output_dir_of(mr), index_dir, cat.modality());
   const json side = read_sidecar(sidecar_path(st.path));
   std::string why = stale_reason(side, cat, nlist);
   if (why.empty()) {

@@ -73,7 +73,7 @@ def tiny_model_dir(kernels=None):
             finally:
                 if os.path.exists(tmp):
                     shutil.rmtree(tmp, ignore_errors=True)
-            print(f"made the tiny test model in {d} ({time.time() - t0:.1f} s)", flush=True)
+            print(f"made the tiny test model in {d} ({time.time() - t0:.1f} s)", file=sys.stderr, flush=True)
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)
     return d

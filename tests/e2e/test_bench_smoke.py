@@ -2,8 +2,9 @@
 """The benchmark harness runs: tools/bench/run.py on 3 sample files with the tiny model, every
 leg (a, b, c, d) and two interleaved rounds, prints the table and writes a JSON whose numbers
 are consistent (both rounds kept, the table's run is the median one, lssd-infer and the
-reference embedded the same clips; a and b ran the fast kernels, c the reference formulation).
-No timing is asserted: speed targets live in the benchmark itself (tools/bench/README.md), not
+reference embedded the same clips; a and b ran the fast kernels, c the reference formulation);
+then --precision fp32,bf16 (legs a and b): one row per precision, the comparison line, and the
+lowest per-clip cosine between the two outputs (>= 0.999 with the tiny random towers). No timing is asserted: speed targets live in the benchmark itself (tools/bench/README.md), not
 in tests."""
 import json
 import os
@@ -48,6 +49,23 @@ def main():
         c.check(run.get("kernels") == "fast" and run.get("reference_kernels") == "reference",
                 f"a and b ran the fast kernels ({run.get('kernels')}), c the reference ({run.get('reference_kernels')})")
         c.check(res["b_split"] == 1, "leg b splits batches as lssd-infer does on CPU (1 input per forward)")
+
+        out_json = os.path.join(tmp, "p.json")
+        cmd = [PYTHON, os.path.join(SOURCE_DIR, "tools", "bench", "run.py"), "--corpus", "sample", "--max-files", "3",
+               "--model", "tiny", "--threads", "2", "--legs", "a,b", "--precision", "fp32,bf16", "--build", BUILD_DIR,
+               "--cache", tmp, "--json", out_json]
+        r = subprocess.run(cmd, capture_output=True, text=True, timeout=1200)
+        print(r.stdout[-3000:])
+        if not c.check(r.returncode == 0, f"run.py --precision exits 0 (got {r.returncode}): {r.stderr[-2000:]}"):
+            return c.finish()
+        res = json.load(open(out_json))
+        c.check([x.get("precision") for x in res["runs"]] == ["fp32", "bf16"], "one row per precision")
+        c.check(all(x["a"]["precision"] == p for x, p in zip(res["runs"], ("fp32", "bf16"))),
+                f"lssd-infer ran each precision ({[x['a']['precision'] for x in res['runs']]})")
+        pairs = res.get("precision_compare", [{}])[0].get("pairs", [])
+        cos = pairs[0].get("min_cosine") if pairs else None
+        c.check(cos is not None and 0.999 <= cos < 1.0, f"lowest per-clip cosine bf16 vs fp32 {cos}")
+        c.check("precision [tiny] fp32/bf16" in r.stdout, "the comparison line is printed")
     return c.finish()
 
 

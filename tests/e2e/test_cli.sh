@@ -20,6 +20,12 @@ rc=$?
 check "a run with nothing to embed: exit 0, writes OUTPUT_DIR/config.yaml" \
   '[[ $rc == 0 && -f "$tmp/y/config.yaml" ]] && grep -q "BATCH_SIZE: 4" "$tmp/y/config.yaml"'
 
+# A list value is one token, with or without spaces (CLI11 once split "[224,224]" into two).
+out=$("$infer" --cfg configs/B3.yaml DATA.PATH_TO_DATA_DIR "$tmp/empty" OUTPUT_DIR "$tmp/l" VIDEO.CROP_SIZE "[200,210]" \
+  AUDIO.CROP_SIZE "[96, 280]" -v 2>/dev/null)
+check "list overrides: VIDEO.CROP_SIZE [200,210] and AUDIO.CROP_SIZE [96, 280]" \
+  '[[ "$out" == *"CROP_SIZE: [200, 210]  #"* && "$out" == *"CROP_SIZE: [96, 280]  #"* ]]'
+
 err=$("$infer" --cfg configs/B3.yaml DATA.PATH_TO_DATA_DIR x OUTPUT_DIR "$tmp/z" TEST.BATCH_SZE 4 2>&1)
 rc=$?
 check "misspelt key: exit 2" '[[ $rc == 2 ]]'

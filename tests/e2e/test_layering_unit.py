@@ -24,7 +24,7 @@ STAGES = ["common", "clips", "media", "transform", "discover", "encoder", "outpu
 PUBLIC = {
     "error.h": "common", "modality.h": "common", "array.h": "common", "options.h": "common",
     "logging.h": "common", "process.h": "common", "sha256.h": "common", "bytes.h": "common",
-    "version.h": "common", "media.h": "media", "video_transform.h": "transform",
+    "version.h": "common", "cpu_features.h": "common", "media.h": "media", "video_transform.h": "transform",
     "audio_transform.h": "transform", "discover.h": "discover", "encoder.h": "encoder",
     "encoder_info.h": "encoder", "npy.h": "output", "output.h": "output", "shards.h": "output",
     "claims.h": "output", "reader.h": "reader",

@@ -38,8 +38,11 @@ SKIP_DIRS = {".git", "models", "checkpoints", "tmp", "__pycache__"}
 def tracked_files(root):
     """Repository-relative paths of the tracked files (or of every file, without git)."""
     if os.path.isdir(os.path.join(root, ".git")) or os.path.isfile(os.path.join(root, ".git")):
-        r = subprocess.run(["git", "-C", root, "ls-files", "-z"], capture_output=True)
-        if r.returncode == 0:
+        try:
+            r = subprocess.run(["git", "-C", root, "ls-files", "-z"], capture_output=True)
+        except OSError:  # no git on this machine (a CI chroot): walk the tree instead
+            r = None
+        if r is not None and r.returncode == 0:
             return [p for p in r.stdout.decode("utf-8", "surrogateescape").split("\0") if p]
     files = []
     for dirpath, dirs, names in os.walk(root):

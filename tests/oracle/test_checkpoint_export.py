@@ -11,7 +11,10 @@
   and (fast) vs the eager reference formulation <= 1e-4 (measured here on the saved files,
   independently of the exporter's own check); metadata lssd_meta.json present and correct,
   "kernels" and "fast_gemm" included (read back with torch.jit.load(_extra_files=...)); random_weights true;
-  --check passes.
+  --check passes;
+* fast exports carry the bf16 method (metadata "bf16_method"), saved with its bf16 weight copies
+  empty: after prepare_bf16 it equals the eager bf16 forward (<= 1e-5) and is within cosine 0.999
+  of the float32 reference; reference exports have none.
 """
 
 import contextlib
@@ -51,6 +54,25 @@ def run_inproc(cmd):
         except SystemExit as e:  # argparse errors
             rc = e.code
     return rc, out.getvalue(), err.getvalue()
+
+
+def check_bf16(c, tag, m, module, meta, eager, kernels, gemm) -> None:
+    has = lssd_export.has_bf16(module)
+    c.check(has == (kernels == "fast") and meta.get("bf16_method") == (lssd_export.BF16_METHOD if has else None),
+            f"{tag}/{m}: bf16 method {'present' if has else 'absent'}, metadata bf16_method {meta.get('bf16_method')!r}")
+    if not has:
+        return
+    empty = [n for n, b in module.named_buffers() if n.endswith(lssd_mvit.BF16_SUFFIX) and b.numel()]
+    c.check(not empty, f"{tag}/{m}: bf16 weight copies saved empty" + (f" (not: {empty[:3]})" if empty else ""))
+    n = lssd_mvit.prepare_bf16(module)
+    with torch.no_grad():
+        x = lssd_export.example_input(m, 2, seed=12)
+        y16 = getattr(module, lssd_export.BF16_METHOD)(x)
+        d = float((y16 - lssd_export.eager_bf16(eager, x, gemm or "blas")).abs().max())
+        cos = lssd_export.min_cosine(lssd_export.eager_outputs(eager, x, "reference"), y16)
+    c.check(d <= TOL and cos >= 0.999,
+            f"{tag}/{m}: {lssd_export.BF16_METHOD} ({n} copies filled) vs eager bf16 max abs diff {d:.2e}, "
+            f"min cosine vs float32 reference {cos:.6f}")
 
 
 def main() -> int:
@@ -200,6 +222,7 @@ def main() -> int:
                             c.check(d <= lssd_export.FAST_TOLERANCE,
                                     f"{tag}/{m}: TorchScript vs eager reference formulation at batch {bsz}: "
                                     f"max abs diff {d:.2e} (tol {lssd_export.FAST_TOLERANCE})")
+                check_bf16(c, tag, m, module, meta, eager[m], kernels, gemm)
             if name == "tiny":
                 rc, out, err = run_inproc([EXPORT_TOOL, "--check", "--out-dir", out_dir, "--checkpoint", paths[name]])
                 c.check(rc == 0, f"--check {tag}: rc {rc} {err.strip()[-200:]}")

@@ -5,8 +5,10 @@ run by Python torch 1.13, on the same saved inputs.
 Models: the tiny variant (video and audio towers) and the full-size S video tower, with seeded
 random weights from tools/lssd_checkpoint.py, exported by tools/lssd_export.py.
 Checks: max abs diff <= 1e-5 at batch 1 (--batch-split 1) and at batch 3 (S video: 2), the
-metadata the C++ side reads, the file sha256 against hashlib, and CPU bf16 autocast (tiny audio)
-against fp32 and against Python's torch.autocast("cpu", bfloat16).
+metadata the C++ side reads, the file sha256 against hashlib; CPU bf16 on the tiny towers (the
+export's bf16 method): lowest cosine to fp32 >= 0.999, equal to Python's bf16 method (1e-5),
+RUNTIME.PRECISION auto bit-identical to fp32; and CPU bf16 autocast of a --kernels reference
+export (tiny audio, no bf16 method) against fp32 and Python's torch.autocast("cpu", bfloat16).
 Env: LSSD_BUILD_DIR (the probe), LSSD_SOURCE_DIR (tools/). Prints every diff and timing.
 """
 import hashlib
@@ -49,6 +51,10 @@ def make_models(tmp):
     _, t = run([PY, os.path.join(SRC, "tools/lssd_export.py"), "--checkpoint", tiny_ck, "--out-dir",
                 os.path.join(tmp, "tiny"), "--no-verify", "--threads", str(THREADS)])
     print(f"export tiny: {t:.1f} s")
+    _, t = run([PY, os.path.join(SRC, "tools/lssd_export.py"), "--checkpoint", tiny_ck, "--out-dir",
+                os.path.join(tmp, "tiny_ref"), "--modality", "audio", "--kernels", "reference", "--no-verify",
+                "--threads", str(THREADS)])
+    print(f"export tiny audio (reference kernels): {t:.1f} s")
     _, t = run([PY, os.path.join(SRC, "tools/lssd_export.py"), "--checkpoint", s_ck, "--out-dir",
                 os.path.join(tmp, "s"), "--modality", "video", "--no-verify", "--threads", str(THREADS)])
     print(f"export S video: {t:.1f} s")
@@ -83,8 +89,43 @@ def check(c, name, model, modality, n, tmp, expect):
         c.check(rep.get("random_weights"), f"{name}: random_weights reported")
 
 
+def min_cos(a, b):
+    return float(((a * b).sum(1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1))).min())
+
+
+def check_bf16_method(c, name, model, modality, tmp):
+    """CPU bf16 through the export's bf16 method: near fp32, Python's bf16 method, auto = fp32."""
+    sys.path.insert(0, os.path.join(SRC, "tools"))
+    import lssd_export
+    import lssd_mvit
+    x = common.inputs(modality, 3, seed=13)
+    xin = os.path.join(tmp, f"{name}_bf16_in.npy")
+    np.save(xin, x.numpy())
+    out = {}
+    for prec in ("fp32", "auto", "bf16"):
+        path = os.path.join(tmp, f"{name}_{prec}.npy")
+        run([PROBE, model, xin, path, "--device", "cpu", "--precision", prec, "--threads", str(THREADS),
+             "--batch-split", "1"])
+        out[prec] = np.load(path)
+    m = torch.jit.load(model)
+    lssd_mvit.prepare_bf16(m)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # as each lane of the probe: one input per forward on one thread
+    with torch.no_grad(), torch.jit.optimized_execution(False):
+        py16 = np.concatenate([getattr(m, lssd_export.BF16_METHOD)(x[i:i + 1]).numpy() for i in range(len(x))])
+    torch.set_num_threads(threads)
+    cos, d_py = min_cos(out["bf16"], out["fp32"]), float(np.abs(out["bf16"] - py16).max())
+    print(f"{name} bf16: max abs diff vs fp32 {float(np.abs(out['bf16'] - out['fp32']).max()):.3g}")
+    c.check(cos >= 0.999, f"{name} bf16: lowest cosine vs fp32 {cos:.6f} >= 0.999")
+    c.check(d_py <= TOL, f"{name} bf16: max abs diff vs Python's bf16 method {d_py:.3g} <= {TOL}")
+    c.check(not np.array_equal(out["bf16"], out["fp32"]),
+            f"{name} bf16: output differs from fp32 (the bf16 method ran)")
+    c.check(np.array_equal(out["auto"], out["fp32"]), f"{name}: RUNTIME.PRECISION auto on CPU is bit-identical to fp32")
+
+
 def check_bf16(c, model, tmp):
-    """CPU bf16 autocast (tiny audio): close to fp32, and to Python's torch.autocast("cpu")."""
+    """CPU bf16 autocast of an export without the bf16 method (tiny audio, reference kernels):
+    close to fp32, and to Python's torch.autocast("cpu")."""
     x = common.inputs("audio", 3, seed=11)
     xin, out = os.path.join(tmp, "bf16_in.npy"), os.path.join(tmp, "bf16_out.npy")
     np.save(xin, x.numpy())
@@ -96,10 +137,9 @@ def check_bf16(c, model, tmp):
     run([PROBE, model, xin, out, "--device", "cpu", "--precision", "bf16", "--threads", str(THREADS)])
     y = np.load(out)
 
-    def cos(a, b):
-        return float(((a * b).sum(1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1))).min())
-
-    print(f"tiny audio bf16: min cosine vs fp32 {cos(y, ref):.6f}, vs Python autocast {cos(y, ref16):.6f}, "
+    cos = min_cos
+    print(f"tiny audio (reference kernels) bf16 autocast: min cosine vs fp32 {cos(y, ref):.6f}, "
+          f"vs Python autocast {cos(y, ref16):.6f}, "
           f"max abs diff vs Python autocast {float(np.abs(y - ref16).max()):.3g}")
     c.check(cos(y, ref) >= 0.999, f"bf16: min cosine vs fp32 {cos(y, ref):.6f} >= 0.999")
     c.check(cos(y, ref16) >= 0.9999, f"bf16: min cosine vs Python autocast {cos(y, ref16):.6f} >= 0.9999")
@@ -117,7 +157,9 @@ def main():
               {"modality": "video", "variant": "tiny"})
         check(c, "tiny audio", os.path.join(tmp, "tiny/audio.pt"), "audio", 3, tmp,
               {"modality": "audio", "variant": "tiny"})
-        check_bf16(c, os.path.join(tmp, "tiny/audio.pt"), tmp)
+        check_bf16_method(c, "tiny video", os.path.join(tmp, "tiny/video.pt"), "video", tmp)
+        check_bf16_method(c, "tiny audio", os.path.join(tmp, "tiny/audio.pt"), "audio", tmp)
+        check_bf16(c, os.path.join(tmp, "tiny_ref/audio.pt"), tmp)
         check(c, "S video", os.path.join(tmp, "s/video.pt"), "video", 2, tmp,
               {"modality": "video", "size": "S", "variant": "full"})
     return c.finish()

@@ -8,7 +8,9 @@ On the tiny variant (video and audio towers, seeded random weights) and the S vi
     for every row
 and prints throughput (inputs/s) for fp32 and fp16 under the default graph executor ("simple")
 and under LSSD_JIT_EXECUTOR=profiling.
-Env: LSSD_BUILD_DIR (the probe), LSSD_SOURCE_DIR (tools/).
+Env: LSSD_BUILD_DIR (the probe), LSSD_SOURCE_DIR (tools/); tools/gpu/check.sh sets
+LSSD_CUDA_TEST_QUICK=1 (the parity checks only, no throughput: the check has its own table) and
+LSSD_CUDA_TEST_S_MODEL=DIR (an S export to use instead of exporting one).
 """
 import json
 import os
@@ -24,6 +26,7 @@ import lssd_oracle_common as common
 SRC = common.SOURCE_DIR
 PROBE = common.encoder_probe()
 PY = sys.executable or "/usr/bin/python3"  # the Python running this test (tools/gpu/check.sh may pick it)
+QUICK = os.environ.get("LSSD_CUDA_TEST_QUICK") == "1"
 
 
 def run(cmd, env=None, check=True):
@@ -55,6 +58,8 @@ def check(c, name, model, modality, n, tmp, bench_batch):
             f"max abs diff {float(np.abs(y16 - ref).max()):.3g}")
     c.check(float(np.abs(y16 - y32).max()) != 0.0, f"{name}: fp16 autocast output differs from fp32 (autocast had an effect)")
 
+    if QUICK:
+        return
     # Throughput: bench_batch inputs per forward, 5 timed forwards after a warmup.
     xb = np.concatenate([x] * (bench_batch // n + 1))[:bench_batch]
     np.save(xin, xb)
@@ -86,11 +91,14 @@ def main():
         t = time.time()
         check(c, "tiny video", os.path.join(tmp, "tiny/video.pt"), "video", 3, tmp, 16)
         check(c, "tiny audio", os.path.join(tmp, "tiny/audio.pt"), "audio", 3, tmp, 64)
-        ck = os.path.join(tmp, "s.pyth")
-        run([PY, os.path.join(SRC, "tools/lssd_checkpoint.py"), "random", "--size", "S", "--seed", "0", "-o", ck])
-        run([PY, os.path.join(SRC, "tools/lssd_export.py"), "--checkpoint", ck, "--out-dir",
-             os.path.join(tmp, "s"), "--modality", "video", "--no-verify"])
-        check(c, "S video", os.path.join(tmp, "s/video.pt"), "video", 2, tmp, 10)
+        s_dir = os.environ.get("LSSD_CUDA_TEST_S_MODEL")
+        if not s_dir:
+            s_dir = os.path.join(tmp, "s")
+            ck = os.path.join(tmp, "s.pyth")
+            run([PY, os.path.join(SRC, "tools/lssd_checkpoint.py"), "random", "--size", "S", "--seed", "0", "-o", ck])
+            run([PY, os.path.join(SRC, "tools/lssd_export.py"), "--checkpoint", ck, "--out-dir", s_dir,
+                 "--modality", "video", "--no-verify"])
+        check(c, "S video", os.path.join(s_dir, "video.pt"), "video", 2, tmp, 10)
         print(f"checks took {time.time() - t:.1f} s")
     return c.finish()
 

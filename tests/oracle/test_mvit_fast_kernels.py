@@ -8,7 +8,11 @@ both towers, with seeded random weights loaded strictly into one eager tower:
     <= 1e-4, output shape [B,768];
   * the traced fast graphs really hold the fast kernels (conv2d, for video max_pool2d, and with
     oneDNN GEMMs mkldnn_linear; with BLAS GEMMs none of those) and the traced reference graph none;
-  * state_dict() is the same object set for both formulations (same keys, same tensors).
+  * state_dict() is the same object set for both formulations (same keys, same tensors);
+  * the bf16 method of the fast modules (lssd-infer's CPU bf16) against the eager bf16 forward
+    (max abs diff <= 1e-5) and against the float32 reference at batch 1 and 3 (lowest cosine
+    >= 0.999; seeded-random towers), its graph with bfloat16 products (aten::linear and
+    aten::matmul on bfloat16 casts), the forward's graph without any bfloat16.
 For S (no overlap), both towers: inputs that are not CPU float32 take the reference ops (what a
 CUDA run does): the fast module in float64 equals the reference module in float64 to 1e-12.
 Traced modules run with graph optimisation off (lssd-infer's default executor, "simple").
@@ -56,6 +60,13 @@ def check_config(c: common.Checker, name: str, modality: str) -> None:
         c.check(not missing and not leaked and not extra,
                 f"{tag}: fast/{g} graph holds {', '.join(want)}; reference graph none"
                 + (f" (missing {missing}, unexpected {extra}, in reference {leaked})" if missing or leaked or extra else ""))
+        # (Graphs read before any run: running a traced method can rewrite its graph.)
+        bf16 = str(getattr(mod, lssd_export.BF16_METHOD).inlined_graph)
+        found = {"bf16 in forward": "BFloat16" in g_fast, "linear": "aten::linear" in bf16,
+                 "matmul": "aten::matmul" in bf16, "bf16": "BFloat16" in bf16}
+        c.check(found == {"bf16 in forward": False, "linear": True, "matmul": True, "bf16": True},
+                f"{tag}: fast/{g}: {lssd_export.BF16_METHOD} graph has bfloat16 linears and matmuls, forward none "
+                f"({found})")
     with torch.no_grad():
         for b in (1, 3):
             x = lssd_export.example_input(modality, b, seed=21)
@@ -71,7 +82,21 @@ def check_config(c: common.Checker, name: str, modality: str) -> None:
                 c.check(tuple(y_fast.shape) == (b, 768) and d <= TOL,
                         f"{tag} batch {b}: fast/{g} (traced) vs reference (eager) max abs diff {d:.2e} (tol {TOL}); "
                         f"|y| max {float(y_ref.abs().max()):.2f}; reference {t_ref:.2f}s fast {t_fast:.2f}s")
+            check_bf16(c, tag, b, tower, fast["blas"], x, y_ref)
     return fast["onednn"]
+
+
+def check_bf16(c: common.Checker, tag: str, b: int, tower, traced, x, y_ref) -> None:
+    with torch.no_grad(), torch.jit.optimized_execution(False):
+        t0 = time.time()
+        y16 = getattr(traced, lssd_export.BF16_METHOD)(x)
+        t16 = time.time() - t0
+        d = float((y16 - lssd_export.eager_bf16(tower, x, "blas")).abs().max())
+    tower.set_kernels("reference")
+    cos = lssd_export.min_cosine(y_ref, y16)
+    c.check(d <= 1e-5 and cos >= 0.999,
+            f"{tag} batch {b}: bf16 (traced) vs eager bf16 max abs diff {d:.2e} (tol 1e-5); lowest cosine vs "
+            f"reference {cos:.6f} (>= 0.999); bf16 {t16:.2f}s")
 
 
 def check_fallback(c: common.Checker, modality: str, fast) -> None:

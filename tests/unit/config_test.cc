@@ -36,7 +36,8 @@ TEST(Config, ReleaseDefaults) {
   EXPECT_EQ(c.get_int("TEST.BATCH_SIZE"), 8);
   EXPECT_EQ(c.get_string("TEST.CHECKPOINT_FILE_PATH"), "");
   EXPECT_DOUBLE_EQ(c.get_float("TEST.CLIP_LEN"), 3.0);
-  EXPECT_EQ(c.get_int("DIST.NUM_GPUS"), 2);
+  // A departure from the release's defaults: every visible GPU (the release: 2).
+  EXPECT_EQ(c.at("DIST.NUM_GPUS").to_literal(), "all");
   EXPECT_EQ(c.get_int("DIST.NUM_SHARDS"), 1);
   EXPECT_EQ(c.get_int("DIST.SHARD_ID"), 0);
   EXPECT_EQ(c.get_int("DIST.NUM_WORKERS"), 8);
@@ -439,6 +440,7 @@ TEST(Config, DefaultsAreTheOptionsStructsDefaults) {
   const lssd::PipelineOptions o = c.pipeline_options();
   EXPECT_EQ(o.encoder.batch_size, d.encoder.batch_size);
   EXPECT_EQ(o.encoder.num_gpus, d.encoder.num_gpus);
+  EXPECT_EQ(o.encoder.gpu_ids, d.encoder.gpu_ids);
   EXPECT_EQ(o.encoder.device, d.encoder.device);
   EXPECT_EQ(o.encoder.precision, d.encoder.precision);
   EXPECT_EQ(o.encoder.threads, d.encoder.threads);

@@ -29,6 +29,16 @@ class M(torch.nn.Module):
         self.lin = torch.nn.Linear(24, 768)
     def forward(self, x):
         return self.lin(torch.tanh(x).reshape(x.shape[0], -1))
+class Bf16(M):
+    # As a fast export: a bf16 method on bf16 weight copies that the export leaves empty.
+    def __init__(self):
+        super().__init__()
+        for name in ("weight", "bias"):
+            self.lin.register_buffer(name + "_bf16", torch.empty(0, dtype=torch.bfloat16), persistent=False)
+    @torch.jit.export
+    def forward_bf16(self, x):
+        h = torch.tanh(x).reshape(x.shape[0], -1).to(torch.bfloat16)
+        return torch.nn.functional.linear(h, self.lin.weight_bf16, self.lin.bias_bf16).float()
 class Pair(torch.nn.Module):
     def forward(self, x):
         return x, x
@@ -45,12 +55,20 @@ torch.jit.save(m, out + "/badformat.pt", _extra_files={"lssd_meta.json": json.du
 bad = dict(meta); del bad["input_shape"]
 torch.jit.save(m, out + "/noshape.pt", _extra_files={"lssd_meta.json": json.dumps(bad)})
 torch.jit.save(m, out + "/notjson.pt", _extra_files={"lssd_meta.json": "{not json"})
+torch.manual_seed(0)
+b = torch.jit.script(Bf16().eval())
+torch.jit.save(b, out + "/bf16.pt", _extra_files={"lssd_meta.json": json.dumps(meta)})
 p = torch.jit.script(Pair())
 torch.jit.save(p, out + "/pair.pt", _extra_files={"lssd_meta.json": json.dumps(meta)})
 x = torch.linspace(-2, 2, 24 * 3).reshape(3, 1, 4, 6)
 with torch.no_grad():
     y = m(x)
 open(out + "/ref.bin", "wb").write(y.contiguous().numpy().tobytes())
+b.lin.weight_bf16 = b.lin.weight.detach().to(torch.bfloat16)
+b.lin.bias_bf16 = b.lin.bias.detach().to(torch.bfloat16)
+with torch.no_grad():
+    y16 = b.forward_bf16(x)
+open(out + "/ref_bf16.bin", "wb").write(y16.contiguous().numpy().tobytes())
 )PY";
 
 class EncoderTest : public ::testing::Test {
@@ -295,6 +313,34 @@ TEST_F(EncoderTest, CpuBf16Autocast) {
   // The fp32 encoder is unaffected afterwards (autocast state restored).
   const lssd::FloatArray a2 = fp.forward({&x});
   EXPECT_EQ(a.data, a2.data);
+}
+
+// A module with the fast exports' bf16 method: CPU bf16 runs it on the weight copies that the
+// encoder fills (Python's result on the same copies), fp32 and auto run forward, bit for bit alike.
+TEST_F(EncoderTest, CpuBf16Method) {
+  std::vector<float> ref(3 * 768), ref16(3 * 768);
+  std::ifstream((*dir_ / "ref.bin").string(), std::ios::binary)
+      .read(reinterpret_cast<char*>(ref.data()), ref.size() * 4);
+  std::ifstream((*dir_ / "ref_bf16.bin").string(), std::ios::binary)
+      .read(reinterpret_cast<char*>(ref16.data()), ref16.size() * 4);
+  lssd::EncoderOptions o = cpu_opts();
+  const lssd::FloatArray x = inputs(3);
+  o.precision = "bf16";
+  const lssd::FloatArray b = lssd::Encoder(model("bf16.pt"), o).forward({&x});
+  o.precision = "fp32";
+  const lssd::FloatArray a = lssd::Encoder(model("bf16.pt"), o).forward({&x});
+  o.precision = "auto";
+  const lssd::FloatArray a2 = lssd::Encoder(model("bf16.pt"), o).forward({&x});
+  EXPECT_EQ(a.data, a2.data);
+  float max16 = 0, max32 = 0, maxd = 0;
+  for (size_t i = 0; i < ref.size(); ++i) {
+    max16 = std::max(max16, std::abs(b.data[i] - ref16[i]));
+    max32 = std::max(max32, std::abs(a.data[i] - ref[i]));
+    maxd = std::max(maxd, std::abs(a.data[i] - b.data[i]));
+  }
+  EXPECT_LE(max16, 1e-6f);
+  EXPECT_LE(max32, 1e-6f);
+  EXPECT_GT(maxd, 0.0f) << "bf16 ran the float32 forward";
 }
 
 TEST_F(EncoderTest, BadModuleOutput) {

@@ -18,6 +18,7 @@ TEST(Progress, EtaOfFilesOfVeryDifferentLengthsCountsClips) {
   for (size_t i = 0; i < 9; ++i) {
     eta.delivered(i, 1);
     eta.clips_done(i, 1);
+    eta.encoded(Modality::Video, 1, 1.0, static_cast<double>(i + 1));
     eta.ended(i);
   }
   const auto s = eta.snapshot(9.0);
@@ -94,10 +95,34 @@ TEST(Progress, LineShowsClipsAndEta) {
   EXPECT_NE(ProgressReporter::line(s, 0, 20.0).find("ETA ?"), std::string::npos);
 }
 
+// Audio clips done, video clips planned but none encoded: what a video clip costs is unknown (5
+// to 60 audio clips, by the towers), so no ETA until one is.
+TEST(Progress, NoEtaBeforeEachModalityWithWorkLeftHasAnEncodedClip) {
+  EtaEstimator eta({{1'000'000, Modality::Audio, ".wav"}, {1'000'000, Modality::Video, ".mp4"}});
+  eta.planned(0, 2);
+  eta.planned(1, 4);
+  eta.delivered(0, 2);
+  eta.clips_done(0, 2);
+  eta.encoded(Modality::Audio, 2, 0.2, 1.0);  // the encoder began at 0.8 s
+  eta.ended(0);
+  auto s = eta.snapshot(1.0);
+  EXPECT_TRUE(s.estimating);
+  EXPECT_FALSE(s.eta_s.has_value());
+  eta.delivered(1, 1);
+  eta.clips_done(1, 1);
+  eta.encoded(Modality::Video, 1, 6.0, 7.0);  // a video clip costs 60 audio clips here
+  s = eta.snapshot(7.0);
+  EXPECT_FALSE(s.estimating);
+  ASSERT_TRUE(s.eta_s.has_value());
+  // 3 video clips left at the rate since the encoder began (6.2 s for 2 + 60 audio clips' worth).
+  EXPECT_NEAR(*s.eta_s, 6.2 * (3 * 60.0) / (2 + 60.0), 1e-9);
+}
+
 // A run over a mixed set, simulated: audio files first (as sorted paths often come), WAV at
 // 32 kB/s and MP3 at 16 kB/s, then videos of three containers at different bitrates, 3 s to
-// 10 min long; a video clip costs the encoder 20x an audio clip. The first ETA the estimator
-// gives (it says "estimating" before) must be within 2x of the real remaining time.
+// 10 min long; a video clip costs the encoder 20x an audio clip; the encoder starts 5 s into the
+// run. The first ETA the estimator gives (it says "estimating" before) must put the end within 2x
+// of the real end.
 struct SimFile {
   const char* kind;
   Modality modality;
@@ -122,7 +147,8 @@ TEST(Progress, FirstEstimateOfAMixedSetIsWithinTwiceTheTruth) {
     total += static_cast<double>(clips.back()) * cost[f.modality];
   }
   EtaEstimator eta(inputs);
-  double t = 0;
+  double t = 5;  // the towers load and the first clip decodes before the encoder starts
+  total += t;
   std::optional<double> first;  // predicted total time at the first ETA
   bool estimated_before = false;
   for (size_t i = 0; i < files.size() && !first; ++i) {
@@ -130,7 +156,7 @@ TEST(Progress, FirstEstimateOfAMixedSetIsWithinTwiceTheTruth) {
     for (int64_t c = 0; c < clips[i] && !first; ++c) {
       eta.delivered(i, 1);
       t += cost[files[i].modality];
-      eta.encoded(files[i].modality, 1, cost[files[i].modality]);
+      eta.encoded(files[i].modality, 1, cost[files[i].modality], t);
       eta.clips_done(i, 1);
       const auto s = eta.snapshot(t);
       if (s.estimating) estimated_before = true;

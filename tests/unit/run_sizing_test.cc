@@ -20,6 +20,8 @@ TEST(RunSizing, CpuRunsCapWorkersAtTheCpusAndShareThemAsDecoderThreads) {
   EXPECT_EQ(s.queue_capacity.video, 8u);  // 2 * ceil(16 / 5)
   o.media.decode_threads = 3;
   EXPECT_EQ(size_run(o, {1, false, 1, 16}).decode_threads, 3);
+  // CPU pseudo-devices (a test hook): each replica gets the allowance.
+  EXPECT_EQ(size_run(o, {100, false, 3, 2}).queue_capacity.video, 6u);
 }
 
 TEST(RunSizing, CudaRunsKeepTheWorkersAndWholeBatchesPerReplica) {

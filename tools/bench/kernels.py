@@ -1,10 +1,15 @@
 #!/usr/bin/python3
 """Reference vs fast kernels of the exported towers (tools/lssd_mvit.py, lssd_export.py --kernels,
---fast-gemm): three formulations, "reference", "fast/blas" and "fast/onednn".
+--fast-gemm): three formulations, "reference", "fast/blas" and "fast/onednn"; with --bf16 also
+three bf16 ones: "reference@autocast" (a --kernels reference export under CPU bf16 autocast),
+"fast/blas@autocast" (a fast export without the bf16 method under autocast: what
+RUNTIME.PRECISION bf16 ran before the bf16 method) and "fast@bf16" (the bf16 method,
+lssd_mvit.LSSDTower.forward_bf16: what RUNTIME.PRECISION bf16 runs on CPU now).
 
   tools/bench/kernels.py [--towers video,audio] [--size S] [--overlap false|true|both]
-                         [--threads 1] [--rounds 7] [--batch 1] [--profile] [--profile-runs 3]
-                         [--top 15] [--cpp [BUILD]] [--cpp-crops 5] [--json PATH]
+                         [--threads 1] [--rounds 7] [--batch 1] [--bf16] [--forms A,B,...]
+                         [--profile] [--profile-runs 3] [--top 15] [--cpp [BUILD]] [--cpp-crops 5]
+                         [--json PATH]
   tools/bench/kernels.py --ops [--towers ...] [--size S] [--overlap ...] [--ops-runs 5]
 
 For every tower: seeded-random weights (lssd_checkpoint, seed 0), traced as the exporter traces
@@ -12,7 +17,8 @@ For every tower: seeded-random weights (lssd_checkpoint, seed 0), traced as the 
 `--batch` (per crop: batch 1), the order rotating every round, after two warm-up forwards each,
 graph optimisation off (lssd-infer's default executor). Reports medians of wall and thread CPU time per forward (CPU time is
 the better figure on a shared machine: it leaves out the time this thread waited for a core), the
-ratios reference/fast, the max abs diff of each fast output against the reference, OpenBLAS's
+ratios reference/fast (with --bf16 also fast fp32/bf16), the max abs diff and the lowest cosine
+of each output against the reference, OpenBLAS's
 kernel family (openblas_get_corename: "Prescott" means generic kernels for a CPU it does not
 know; OPENBLAS_CORETYPE overrides it) and the 1-minute load average before and after. --profile adds torch.profiler tables (--profile-runs more forwards each, every op's
 minimum self CPU time over them): the top ops, reference and fast side by side.
@@ -91,43 +97,87 @@ def profile_table(fn, x, runs: int):
     return rows, total
 
 
-# Formulations timed: label -> (kernels, gemm).
-FORMS = {"reference": ("reference", "blas"), "fast/blas": ("fast", "blas"), "fast/onednn": ("fast", "onednn")}
+# Formulations timed: label -> (kernels, gemm, precision). precision: "fp32" (forward),
+# "autocast" (forward under CPU bf16 autocast, from a module without the bf16 method), "bf16" (the
+# bf16 method).
+FORMS = {"reference": ("reference", "blas", "fp32"), "fast/blas": ("fast", "blas", "fp32"),
+         "fast/onednn": ("fast", "onednn", "fp32")}
+BF16_FORMS = {"reference@autocast": ("reference", "blas", "autocast"),
+              "fast/blas@autocast": ("fast", "blas", "autocast"),
+              "fast/onednn@autocast": ("fast", "onednn", "autocast"), "fast@bf16": ("fast", "blas", "bf16")}
 
 
-def rotate(r: int):
-    """Round r's order of FORMS (rotating, so no formulation always runs first)."""
-    names = list(FORMS)
+def rotate(names, r: int):
+    """Round r's order of the formulations (rotating, so no formulation always runs first)."""
+    names = list(names)
     k = r % len(names)
     return names[k:] + names[:k]
+
+
+def trace_form(eager, modality: str, form) -> torch.jit.ScriptModule:
+    """The module a formulation runs: as the exporter traces it, except that "@autocast" forms are
+    traced without the bf16 method (so that the C++ encoder autocasts them)."""
+    kernels, gemm, precision = form
+    eager.set_kernels(kernels, gemm)
+    if precision == "autocast":
+        with torch.no_grad():
+            return torch.jit.trace(eager, lssd_export.example_input(modality, lssd_export.TRACE_BATCH),
+                                   check_trace=False)
+    return lssd_export.trace(eager, modality)
+
+
+def runner(module, precision: str):
+    """One forward of a formulation in Python, as lssd-infer runs it: graph optimisation off,
+    except under autocast (where the JIT autocast pass does the casts, as in src/encoder/encoder.cc)."""
+    if precision == "bf16":
+        lssd_mvit.prepare_bf16(module)
+        method = getattr(module, lssd_export.BF16_METHOD)
+
+        def run(x):
+            with torch.jit.optimized_execution(False):
+                return method(x)
+    elif precision == "autocast":
+        def run(x):
+            with torch.autocast("cpu", dtype=torch.bfloat16), torch.jit.optimized_execution(True):
+                return module(x).float()
+    else:
+        def run(x):
+            with torch.jit.optimized_execution(False):
+                return module(x)
+    return run
 
 
 def bench_tower(modality: str, size: str, overlap: bool, args) -> dict:
     sd = ck.random_tower_state_dict(modality, size, overlap, 0)
     eager = ck.load_tower(sd, modality, size, overlap)
-    traced = {name: lssd_export.trace(eager.set_kernels(*f), modality) for name, f in FORMS.items()}
+    forms = args.forms
+    traced = {name: trace_form(eager, modality, f) for name, f in forms.items()}
+    run = {name: runner(traced[name], f[2]) for name, f in forms.items()}
     eager.set_kernels("reference")
     x = lssd_export.example_input(modality, args.batch, seed=5)
     out = {}
-    with torch.no_grad(), torch.jit.optimized_execution(False):
-        for k in FORMS:
-            for _ in range(2):
-                out[k] = traced[k](x)
-        diffs = {k: float((out[k] - out["reference"]).abs().max()) for k in FORMS if k != "reference"}
-        wall = {k: [] for k in FORMS}
-        cpu = {k: [] for k in FORMS}
+    with torch.no_grad():
+        for k in forms:
+            for _ in range(3):  # the profiling executor (autocast forms) optimises on the third run
+                out[k] = run[k](x)
+        with torch.jit.optimized_execution(False):
+            y_ref = out["reference"] if "reference" in out else traced_reference(eager, modality)(x)
+        diffs = {k: float((out[k] - y_ref).abs().max()) for k in forms if k != "reference"}
+        cosines = {k: lssd_export.min_cosine(y_ref, out[k]) for k in forms if k != "reference"}
+        wall = {k: [] for k in forms}
+        cpu = {k: [] for k in forms}
         loads = [load1()]
         for r in range(args.rounds):
-            for k in rotate(r):
-                _, w, c = timed(traced[k], x)
+            for k in rotate(forms, r):
+                _, w, c = timed(run[k], x)
                 wall[k].append(w)
                 cpu[k].append(c)
             loads.append(load1())
         res = {
             "tower": f"{size}{'_overlap' if overlap else ''} {modality}", "batch": args.batch,
-            "threads": torch.get_num_threads(), "rounds": args.rounds,
-            "max_abs_diff": diffs, "load1_min": min(loads), "load1_max": max(loads),
-            "wall_s": wall, "cpu_s": cpu, "blas_core": blas_core(),
+            "threads": torch.get_num_threads(), "rounds": args.rounds, "forms": list(forms),
+            "max_abs_diff": diffs, "min_cos": cosines, "load1_min": min(loads), "load1_max": max(loads),
+            "wall_s": wall, "cpu_s": cpu, "blas_core": blas_core(), "cpu_bf16": cpu_bf16_flags(),
         }
         for what, d in (("wall", wall), ("cpu", cpu)):
             res[f"{what}_median_s"] = {k: statistics.median(v) for k, v in d.items()}
@@ -136,10 +186,28 @@ def bench_tower(modality: str, size: str, overlap: bool, args) -> dict:
         if args.profile:
             res["profile"] = {}
             res["profile_runs"] = args.profile_runs
-            for k in FORMS:
-                rows, total = profile_table(traced[k], x, args.profile_runs)
+            for k in forms:
+                rows, total = profile_table(run[k], x, args.profile_runs)
                 res["profile"][k] = {"total_ms": total, "ops": rows}
     return res
+
+
+def traced_reference(eager, modality: str):
+    """The reference formulation's forward (for diffs when it is not among the timed forms)."""
+    return runner(trace_form(eager, modality, FORMS["reference"]), "fp32")
+
+
+def cpu_bf16_flags() -> str:
+    """This CPU's native bf16 flags from /proc/cpuinfo ("none" if none)."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    got = [w for w in line.split() if w in ("avx512_bf16", "amx_bf16")]
+                    return ", ".join(got) or "none"
+    except OSError:
+        pass
+    return "unknown"
 
 
 def blas_core():
@@ -157,21 +225,24 @@ def bench_cpp(modality: str, traced: dict, eager, args) -> dict:
     """The formulations in the C++ encoder (lssd_encoder_probe), interleaved rounds."""
     import numpy as np
     probe = os.path.join(args.cpp, "tests", "lssd_encoder_probe")
-    per = {k: {"cpu": [], "wall": []} for k in FORMS}
+    forms = args.forms
+    per = {k: {"cpu": [], "wall": []} for k in forms}
     with tempfile.TemporaryDirectory(prefix="lssd_kernels_") as tmp:
         paths = {}
         for k, mod in traced.items():
-            meta = lssd_export.make_meta(eager.set_kernels(*FORMS[k]), {}, "none")
-            paths[k] = os.path.join(tmp, f"{modality}_{k.replace('/', '_')}.pt")
-            torch.jit.save(mod, paths[k], _extra_files={lssd_export.META_NAME: json.dumps(meta)})
+            kernels, gemm, _ = forms[k]
+            meta = lssd_export.make_meta(eager.set_kernels(kernels, gemm), {}, "none")
+            paths[k] = os.path.join(tmp, f"{modality}_{k.replace('/', '_').replace('@', '_')}.pt")
+            lssd_export.save(mod, paths[k], meta)
         eager.set_kernels("reference")
         xin = os.path.join(tmp, "in.npy")
         np.save(xin, lssd_export.example_input(modality, args.cpp_crops, seed=9).numpy())
         loads = [load1()]
         for r in range(args.rounds):
-            for k in rotate(r):
+            for k in rotate(forms, r):
+                prec = "fp32" if forms[k][2] == "fp32" else "bf16"
                 out = subprocess.run([probe, paths[k], xin, os.path.join(tmp, "out.npy"), "--device", "cpu",
-                                      "--precision", "fp32", "--threads", str(args.threads), "--batch-split", "1",
+                                      "--precision", prec, "--threads", str(args.threads), "--batch-split", "1",
                                       "--warmup", "1"], capture_output=True, text=True, check=True).stdout
                 rep = json.loads(out.strip().splitlines()[-1])
                 per[k]["cpu"].append(rep["forward_cpu_s"][0] / args.cpp_crops)
@@ -185,17 +256,22 @@ def bench_cpp(modality: str, traced: dict, eager, args) -> dict:
 def print_result(r: dict, top: int) -> None:
     per = f"per {'crop' if r['batch'] == 1 else 'forward of ' + str(r['batch'])}"
     print(f"\n## {r['tower']}: {per}, {r['threads']} thread(s), {r['rounds']} interleaved rounds, "
-          f"load1 {r['load1_min']:.2f}-{r['load1_max']:.2f}, OpenBLAS core {r.get('blas_core')}")
-    names = list(FORMS)
-    print("| s (median) | " + " | ".join(names) + " | " + " | ".join(f"ref/{n}" for n in names[1:]) + " |")
-    print("|---" * (2 * len(names)) + "|")
+          f"load1 {r['load1_min']:.2f}-{r['load1_max']:.2f}, OpenBLAS core {r.get('blas_core')}, "
+          f"CPU bf16 {r.get('cpu_bf16')}")
+    names = r["forms"]
+    # Speedups: the reference over each other form; each fp32 fast form over the bf16 method.
+    ratios = [("reference", n) for n in names if n != "reference" and "reference" in names]
+    ratios += [(n, "fast@bf16") for n in names if n.startswith("fast/") and "@" not in n and "fast@bf16" in names]
+    print("| s (median) | " + " | ".join(names) + " | " + " | ".join(f"{a} / {b}" for a, b in ratios) + " |")
+    print("|---" * (1 + len(names) + len(ratios)) + "|")
     rows = [(f"Python {w}", r[f"{w}_median_s"]) for w in ("cpu", "wall")]
     if "cpp" in r:
         rows += [(f"C++ encoder {w}", {k: v[w] for k, v in r["cpp"]["median_s"].items()}) for w in ("cpu", "wall")]
     for label, m in rows:
         print(f"| {label} | " + " | ".join(f"{m[n]:.3f}" for n in names) + " | "
-              + " | ".join(f"{m['reference'] / m[n]:.2f}x" for n in names[1:]) + " |")
-    print("max abs diff vs reference: " + ", ".join(f"{k} {v:.2e}" for k, v in r["max_abs_diff"].items()))
+              + " | ".join(f"{m[a] / m[b]:.2f}x" for a, b in ratios) + " |")
+    print("vs reference: max abs diff " + ", ".join(f"{k} {v:.2e}" for k, v in r["max_abs_diff"].items())
+          + "; lowest cosine " + ", ".join(f"{k} {v:.6f}" for k, v in r["min_cos"].items()))
     if "cpp" in r:
         c = r["cpp"]
         print(f"C++ encoder: lssd_encoder_probe, {c['crops_per_call']} inputs per call, --batch-split 1, "
@@ -321,6 +397,9 @@ def main(argv=None) -> int:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--rounds", type=int, default=7)
     ap.add_argument("--batch", type=int, default=1)
+    ap.add_argument("--bf16", action="store_true",
+                    help="also the bf16 formulations (reference@autocast, fast/blas@autocast, fast@bf16)")
+    ap.add_argument("--forms", help="comma-separated subset of the formulations to time (default: all)")
     ap.add_argument("--profile", action="store_true")
     ap.add_argument("--top", type=int, default=15)
     ap.add_argument("--profile-runs", type=int, default=3,
@@ -333,6 +412,12 @@ def main(argv=None) -> int:
     ap.add_argument("--ops-runs", type=int, default=5, help="--ops: timed calls per round (default 5)")
     ap.add_argument("--json", help="write every measurement here")
     args = ap.parse_args(argv)
+    all_forms = dict(FORMS, **(BF16_FORMS if args.bf16 or args.forms else {}))
+    names = args.forms.split(",") if args.forms else list(all_forms)
+    unknown = [n for n in names if n not in all_forms]
+    if unknown:
+        ap.error(f"unknown formulation(s) {unknown}; known: {', '.join(all_forms)}")
+    args.forms = {n: all_forms[n] for n in names}
     torch.set_num_threads(args.threads)
     overlaps = {"false": (False,), "true": (True,), "both": (False, True)}[args.overlap]
     results = []

@@ -3,7 +3,7 @@
 
     tools/bench/run.py [--corpus sample|large|gpu|DIR] [--model tiny|S|DIR[,..]] [--threads N]
                        [--device cpu|cuda] [--max-files N] [--legs a,b,c,d,e] [--repeat N]
-                       [--kernels fast|reference]
+                       [--kernels fast|reference] [--precision fp32,bf16]
                        [--json FILE] [--cache DIR]
 
 Legs (see tools/bench/README.md):
@@ -22,6 +22,11 @@ numpy is not needed (tools/bench/npyio.py).
 Every timed process gets OMP_WAIT_POLICY=PASSIVE. The load average is recorded around each leg.
 With --repeat N, legs a, b and c run N rounds, interleaved (a b c a b c ...), and the table shows
 each leg's median run (every run is in the JSON; the per-round a/b and c/a are printed).
+--precision P1,P2,...: legs a and b once per precision (RUNTIME.PRECISION, the probe's
+--precision) on the same files, interleaved within each round (the order rotating per round),
+one table row each; then the speed ratios P1/Pk of a and b, b's seconds per video crop and per
+audio clip, and the lowest per-clip cosine between P1's and Pk's outputs of a's last round
+(lssd-read compare; video: a clip's worst crop).
 """
 import argparse
 import datetime
@@ -198,18 +203,30 @@ def prepare_corpus(args):
     return src, files
 
 
-def export_kernels(pt):
-    """The "kernels" of an exported encoder's metadata ("reference" for exports made before the
-    option existed; None when the file has no LSSD metadata)."""
+def export_meta(pt):
+    """An exported encoder's metadata (None when the file has no LSSD metadata)."""
     import zipfile
     with zipfile.ZipFile(pt) as z:
         name = next((n for n in z.namelist() if n.endswith("/extra/lssd_meta.json")), None)
-        return json.loads(z.read(name)).get("kernels", "reference") if name else None
+        return json.loads(z.read(name)) if name else None
+
+
+def export_kernels(pt):
+    """The "kernels" of an exported encoder's metadata ("reference" for exports made before the
+    option existed; None when the file has no LSSD metadata)."""
+    meta = export_meta(pt)
+    return meta.get("kernels", "reference") if meta is not None else None
 
 
 def _model_ready(d, kernels):
+    """Whether d holds both towers exported with these kernels (fast ones with the bf16 method,
+    which exports older than exporter 1.2.0 lack)."""
     pts = [os.path.join(d, f"{m}.pt") for m in ("video", "audio")]
-    return all(os.path.exists(p) for p in pts) and all(export_kernels(p) == kernels for p in pts)
+    if not all(os.path.exists(p) for p in pts):
+        return False
+    metas = [export_meta(p) or {} for p in pts]
+    return all(m.get("kernels", "reference") == kernels and (kernels != "fast" or m.get("bf16_method"))
+               for m in metas)
 
 
 def _export_model(name, args, kernels):
@@ -280,11 +297,16 @@ def manifest_clips(out):
     return clips, files
 
 
-def leg_a(args, model_dir, data, work):
-    out = os.path.join(work, "infer_out")
+def precision_override(precision):
+    return ["RUNTIME.PRECISION", precision] if precision else []
+
+
+def leg_a(args, model_dir, data, work, precision=None):
+    out = os.path.join(work, "infer_out" + (f"-{precision}" if precision else ""))
     shutil.rmtree(out, ignore_errors=True)
     la0 = loadavg()
-    wall, rss, _, err, rc = timed(infer_cmd(args, model_dir, data, out, args.infer_override),
+    wall, rss, _, err, rc = timed(infer_cmd(args, model_dir, data, out,
+                                            args.infer_override + precision_override(precision)),
                                   env_passive(args.threads), gpu=args.device == "cuda")
     gpu_mib = timed.gpu_mib
     clips, files = manifest_clips(out)
@@ -292,8 +314,10 @@ def leg_a(args, model_dir, data, work):
     t = re.search(r"time: encoder forwards ([\d.]+) s \(video ([\d.]+) s, audio ([\d.]+) s\).*"
                   r"encoders loaded after ([\d.]+) s", err)
     w = re.search(r"encoders on (\S+) \((\w+)\), batch \d+, (\d+) decode worker", err)
+    cpu = [re.search(rf"{k} time \(seconds\): ([\d.]+)", err) for k in ("User", "System")]
     n = clips["video"] + clips["audio"]
-    return {"wall_s": wall, "pipeline_wall_s": float(m.group(2)) if m else None,
+    return {"wall_s": wall, "cpu_s": sum(float(c.group(1)) for c in cpu) if all(cpu) else None,
+            "pipeline_wall_s": float(m.group(2)) if m else None,
             "encode_s": float(t.group(1)) if t else None, "models_ready_s": float(t.group(4)) if t else None,
             "encode_video_s": float(t.group(2)) if t else None, "encode_audio_s": float(t.group(3)) if t else None,
             "device": w.group(1) if w else None, "precision": w.group(2) if w else None,
@@ -360,7 +384,7 @@ def dump_tensors(args, data, files, modality, want, work):
 _DUMPS = {}  # (corpus, modality, count) -> dumped clip tensors, shared by the rounds
 
 
-def leg_b(args, model_dir, data, files, clips, work):
+def leg_b(args, model_dir, data, files, clips, work, precision=None):
     """Forward time of the batches lssd-infer would run with no partial batches: per modality
     floor(N/B) full batches and one of N%B (tests/lssd_encoder_probe, real clip tensors)."""
     probe = os.path.join(args.build, "tests", "lssd_encoder_probe")
@@ -396,9 +420,10 @@ def leg_b(args, model_dir, data, files, clips, work):
             inp = os.path.join(work, f"b_{mt}_{bs}.npy")
             npyio.save(inp, x.first(bs * per))
             if args.device == "cuda":  # lssd-infer's CUDA path: the release's fp16 autocast, one forward per batch
-                dev = ["--device", "cuda", "--precision", "auto", "--warmup", str(bs * per)]
+                dev = ["--device", "cuda", "--precision", precision or "auto", "--warmup", str(bs * per)]
             else:
-                dev = ["--warmup", "1"] + (["--batch-split", str(args.b_split)] if args.b_split else [])
+                dev = ["--warmup", "1", "--precision", precision or "auto"] + \
+                    (["--batch-split", str(args.b_split)] if args.b_split else [])
             _, _, out, err, rc = timed([probe, model, inp, os.path.join(work, "b_out.npy"), "--threads",
                                         str(args.threads), "--repeat", str(reps_run), *dev],
                                        env_passive(args.threads), rss=False, gpu=args.device == "cuda", check=False)
@@ -415,6 +440,7 @@ def leg_b(args, model_dir, data, files, clips, work):
             total += mean * reps
         res["by_modality"][mt] = {"clips": n, "runs": timing,
                                   "total_s": sum(t["total_s"] for t in timing)}
+        res["by_modality"][mt]["s_per_input"] = res["by_modality"][mt]["total_s"] / (n * per)
     res["forward_total_s"] = total
     res["gpu_peak_mib"] = gpu_peak
     res["load_after"] = loadavg()
@@ -617,7 +643,8 @@ def report_cuda(results):
         limit = max(stages, key=stages.get) if stages else "-"
         limit = {"workers": "decode workers", "encoder": "encoder"}.get(limit, limit)
         mem = lambda x: "-" if not x or x.get("gpu_peak_mib") is None else f"{x['gpu_peak_mib']:.0f}"  # noqa: E731
-        rows.append([os.path.basename(r["model"].rstrip("/")), r["corpus"], str(r["files"]),
+        rows.append([os.path.basename(r["model"].rstrip("/")) + (f" {r['precision']}" if r.get("precision") else ""),
+                     r["corpus"], str(r["files"]),
                      f"{clips.get('video', 0)}/{clips.get('audio', 0)}",
                      fmt(a and a["wall_s"], 1), fmt(a and a["clips_per_s"]), fmt(b and b["forward_total_s"], 1),
                      fmt(b and b["clips_per_s"]), fmt(r["ratios"].get("a_over_b")), f"{mem(a)}/{mem(b)}",
@@ -646,6 +673,11 @@ def report_cuda(results):
     return "\n".join(lines)
 
 
+def label(run):
+    """A table row's model name, with its precision when --precision gave one."""
+    return run["model"] + (f" {run['precision']}" if run.get("precision") else "")
+
+
 def report(results):
     if not results["runs"]:
         return ""
@@ -661,7 +693,9 @@ def report(results):
         loads = [x for x in (a, b, c, d) if x]
         lmin = min(l["load_before"][0] for l in loads) if loads else None
         lmax = max(max(l["load_before"][0], l["load_after"][0]) for l in loads) if loads else None
-        rows.append([r["model"] + (f" ({r['kernels']})" if r.get("kernels") else ""), r["corpus"], str(r["files"]), f"{clips.get('video', 0)}/{clips.get('audio', 0)}",
+        rows.append([r["model"] + (f" ({r['kernels']})" if r.get("kernels") else "")
+                     + (f" {r['precision']}" if r.get("precision") else ""), r["corpus"], str(r["files"]),
+                     f"{clips.get('video', 0)}/{clips.get('audio', 0)}",
                      fmt(a and a["wall_s"], 1), fmt(a and a["clips_per_s"]),
                      fmt(a and a["peak_rss_kb"] and a["peak_rss_kb"] / 1024, 0),
                      fmt(b and b["forward_total_s"], 1), fmt(b and b["clips_per_s"]),
@@ -685,9 +719,11 @@ def report(results):
                 if "a" in x and "c" in x:
                     p.append(f"c/a {x['c'] / x['a']:.2f}")
                 parts.append(f"{i + 1}: " + ", ".join(p))
-            lines.append(f"rounds [{r['model']}] (s; the table shows each leg's median): " + "; ".join(parts))
+            lines.append(f"rounds [{label(r)}] (s; the table shows each leg's median): " + "; ".join(parts))
+    seen = set()
     for r in results["runs"]:
-        if r.get("kernels"):
+        if r.get("kernels") and r["model"] not in seen:
+            seen.add(r["model"])
             lines.append(f"kernels [{r['model']}]: a, b {r['kernels']} ({r['model_dir']}); "
                          f"c {r.get('reference_kernels')} ({r.get('reference_model_dir')})")
     e = results.get("e")
@@ -699,6 +735,139 @@ def report(results):
             lines.append(f"e: peak RSS ratio {e['runs'][-1]['minutes']:g} min / {e['runs'][0]['minutes']:g} min = "
                          f"{e['ratio_long_short']:.3f} (target <= 1.2)")
     lines.append("targets: a/b <= 1.10 (S); c/a >= 1.3x (S; stretch 1.5x); a:c clips/s >= 10x (tiny); RSS <= 1.2")
+    return "\n".join(lines)
+
+
+def run_round(args, legs, tag, model_dir, ref_dir, data, files, work, precision, with_c):
+    """Legs a, b (and c when with_c) of one round at one precision."""
+    rnd = {}
+    if "a" in legs:
+        log(f"{tag} a: lssd-infer, load {loadavg()}")
+        rnd["a"] = leg_a(args, model_dir, data, work, precision)
+        log(f"{tag} a: {rnd['a']['wall_s']:.1f} s, clips {rnd['a']['clips']}")
+    if "b" in legs:
+        clips = rnd["a"]["clips"] if "a" in rnd else None
+        if clips is None:  # count clips with the reference's plan (same as lssd-infer's)
+            log("b without a: running a first to count clips is required; add a to --legs")
+        else:
+            log(f"{tag} b: encoder forward only, load {loadavg()}")
+            rnd["b"] = leg_b(args, model_dir, data, files, clips, work, precision)
+            log(f"{tag} b: {rnd['b']['forward_total_s']:.1f} s")
+    if "c" in legs and with_c:
+        log(f"{tag} c: Python reference, load {loadavg()}")
+        rnd["c"] = leg_c(args, ref_dir, data, work)
+        log(f"{tag} c: {rnd['c']['wall_s']:.1f} s, clips {rnd['c']['clips']}")
+    return rnd
+
+
+def summarise(run, rounds, args, legs, data, files, work, d_run):
+    """Fills one table row (`run`) from its rounds: each leg's median run, the rounds, d, f, ratios."""
+    model = run["model"]
+    for leg, key in (("a", "wall_s"), ("b", "forward_total_s"), ("c", "wall_s")):
+        runs_of_leg = [r[leg] for r in rounds if leg in r]
+        if runs_of_leg:
+            run[leg] = median_run(runs_of_leg, key)
+            if len(runs_of_leg) > 1:
+                run[leg + "_all"] = runs_of_leg
+    run["rounds"] = [{leg: (r[leg]["wall_s"] if leg != "b" else r[leg]["forward_total_s"])
+                      for leg in ("a", "b", "c") if leg in r} for r in rounds]
+    for x, r in zip(run["rounds"], rounds):
+        if r.get("a", {}).get("encode_s") is not None:
+            x["a_fwd"] = r["a"]["encode_s"]
+    if d_run is not None:
+        run["d"] = d_run
+    if "f" in legs:
+        log(f"[{model}] f: front-end alone (decode, transforms), load {loadavg()}")
+        run["f"] = leg_frontend(args, data, files, work)
+        log(f"[{model}] f: {run['f']['wall_s']:.1f} s")
+    if "a" in run:
+        run["busy"] = busy_shares(run["a"], run.get("b"), run.get("f"), run["a"]["clips"])
+    a, b, c = run.get("a"), run.get("b"), run.get("c")
+    ratios = {}
+    if a and b and b["forward_total_s"]:
+        ratios["a_over_b"] = a["wall_s"] / b["forward_total_s"]
+        if a["pipeline_wall_s"]:
+            ratios["a_pipeline_over_b"] = a["pipeline_wall_s"] / b["forward_total_s"]
+    if a and c:
+        ratios["c_over_a"] = c["wall_s"] / a["wall_s"]
+        ratios["a_clips_per_s_over_c"] = a["clips_per_s"] / c["clips_per_s"] if c["clips_per_s"] else None
+        ratios["same_clips"] = a["clips"] == c["clips"]
+    run["ratios"] = ratios
+
+
+def compare_precisions(args, model, rounds, precisions):
+    """The first precision against each other one: medians of the interleaved rounds' a (wall) and
+    b (forward) times and their ratios, b's seconds per video crop / audio clip, and the lowest
+    per-clip cosine between the last round's outputs of a (lssd-read compare --json)."""
+    def med(p, leg, key):
+        xs = sorted(r[leg][key] for r in rounds[p] if leg in r)
+        return xs[(len(xs) - 1) // 2] if xs else None
+
+    def per_input(p):
+        xs = [r["b"]["by_modality"] for r in rounds[p] if "b" in r]
+        out = {}
+        for mt in ("video", "audio"):
+            v = sorted(x[mt]["s_per_input"] for x in xs if mt in x)
+            out[mt] = v[(len(v) - 1) // 2] if v else None
+        return out
+
+    base = precisions[0]
+    res = {"model": model, "base": base, "by_precision": {}, "pairs": []}
+    for p in precisions:
+        res["by_precision"][p] = {"a_wall_s": med(p, "a", "wall_s"), "a_forwards_s": med(p, "a", "encode_s"),
+                                  "a_cpu_s": med(p, "a", "cpu_s"),
+                                  "b_forward_s": med(p, "b", "forward_total_s"), "b_s_per_input": per_input(p),
+                                  "a_rounds": [r["a"]["wall_s"] for r in rounds[p] if "a" in r],
+                                  "b_rounds": [r["b"]["forward_total_s"] for r in rounds[p] if "b" in r]}
+    read = os.path.join(args.build, "lssd-read")
+    for p in precisions[1:]:
+        pair = {"a": base, "b": p}
+        x, y = res["by_precision"][base], res["by_precision"][p]
+        for key in ("a_wall_s", "a_cpu_s", "b_forward_s"):
+            pair[f"{key}_ratio"] = x[key] / y[key] if x[key] and y[key] else None
+        pair["b_s_per_input_ratio"] = {mt: (x["b_s_per_input"][mt] / y["b_s_per_input"][mt]
+                                            if x["b_s_per_input"][mt] and y["b_s_per_input"][mt] else None)
+                                       for mt in ("video", "audio")}
+        out_a, out_b = rounds[base][-1]["a"]["out"], rounds[p][-1]["a"]["out"]
+        r = subprocess.run([read, "compare", "--json", "--min-cosine", "0", out_a, out_b], capture_output=True,
+                           text=True)
+        try:
+            j = json.loads(r.stdout)
+            pair["min_cosine"] = j["min_cosine"]
+            pair["max_abs_diff"] = j["max_abs_diff"]
+            pair["files_compared"] = j["compared"]
+            for mt in ("video", "audio"):
+                cs = [f["min_cosine"] for f in j["files"] if f.get("mtype") == mt and "min_cosine" in f]
+                pair[f"min_cosine_{mt}"] = min(cs) if cs else None
+                pair[f"clips_{mt}"] = sum(f.get("M", 0) for f in j["files"] if f.get("mtype") == mt)
+        except (ValueError, KeyError):
+            pair["compare_error"] = (r.stdout + r.stderr).strip()[-500:]
+        res["pairs"].append(pair)
+    return res
+
+
+def precision_report(results):
+    lines = []
+    for c in results.get("precision_compare", []):
+        for p, x in c["by_precision"].items():
+            per = x["b_s_per_input"]
+            lines.append(f"precision [{c['model']}] {p}: a {fmt(x['a_wall_s'], 1)} s (CPU {fmt(x['a_cpu_s'], 1)} s; "
+                         f"forwards {fmt(x['a_forwards_s'], 1)} s; rounds "
+                         f"{' / '.join(f'{v:.1f}' for v in x['a_rounds'])}), "
+                         f"b {fmt(x['b_forward_s'], 1)} s (rounds {' / '.join(f'{v:.1f}' for v in x['b_rounds'])}): "
+                         f"{fmt(per['video'], 3)} s per video crop, {fmt(per['audio'], 3)} s per audio clip "
+                         f"({results['threads']} lanes of 1 thread)")
+        for pair in c["pairs"]:
+            pr = pair["b_s_per_input_ratio"]
+            lines.append(f"precision [{c['model']}] {pair['a']}/{pair['b']}: a {fmt(pair['a_wall_s_ratio'])}x "
+                         f"(CPU {fmt(pair['a_cpu_s_ratio'])}x), "
+                         f"b {fmt(pair['b_forward_s_ratio'])}x (per video crop {fmt(pr['video'])}x, per audio clip "
+                         f"{fmt(pr['audio'])}x); lowest per-clip cosine {pair['b']} vs {pair['a']}: "
+                         + (f"{fmt(pair.get('min_cosine'), 6)} (video {fmt(pair.get('min_cosine_video'), 6)} over "
+                            f"{pair.get('clips_video')} clips, worst crop; audio "
+                            f"{fmt(pair.get('min_cosine_audio'), 6)} over {pair.get('clips_audio')} clips; "
+                            f"max |diff| {fmt(pair.get('max_abs_diff'), 4)})"
+                            if "compare_error" not in pair else f"compare failed: {pair['compare_error']}"))
     return "\n".join(lines)
 
 
@@ -737,6 +906,11 @@ def main():
     ap.add_argument("--kernels", choices=("fast", "reference"), default="fast",
                     help="exported kernels of legs a, b, e (tools/lssd_export.py --kernels; default fast, the "
                          "exporter's default); leg c always runs the reference formulation")
+    ap.add_argument("--precision", default="",
+                    help="comma list of RUNTIME.PRECISION values (auto, fp32, bf16, fp16 on CUDA): legs a and b once "
+                         "per precision, interleaved; reports the speed ratios and the lowest per-clip cosine "
+                         "between the first precision's outputs and each other's (default: none given, the "
+                         "config's auto)")
     ap.add_argument("--json", default=None, help="results file (default CACHE/results/<time>.json)")
     args = ap.parse_args()
     args.build = os.path.abspath(args.build)
@@ -760,6 +934,8 @@ def main():
                "batch": args.batch, "b_split": args.b_split, "env_LSSD_CPU_MAX_BATCH": os.environ.get("LSSD_CPU_MAX_BATCH"), "corpus": args.corpus, "max_files": args.max_files, "overrides":
                args.infer_override, "infer_bin": args.infer_bin, "kernels": args.kernels, "load_start": loadavg(), "runs": []}
     t_start = time.monotonic()
+    precisions = args.precision.split(",") if args.precision else [None]
+    results["precisions"] = precisions
     if legs & {"a", "b", "c", "d"}:
         data, files = prepare_corpus(args)
         log(f"corpus {data}: {len(files)} files; threads {args.threads}, batch {args.batch}")
@@ -767,62 +943,28 @@ def main():
             model_dir, ref_dir = prepare_model(model, args)
             work = os.path.join(args.cache, "work", f"{stamp}-{model}")
             os.makedirs(work, exist_ok=True)
-            run = {"model": model, "model_dir": model_dir, "reference_model_dir": ref_dir,
-                   "kernels": export_kernels(os.path.join(model_dir, "video.pt")),
-                   "reference_kernels": export_kernels(os.path.join(ref_dir, "video.pt")),
-                   "corpus": args.corpus, "data": data, "files": len(files)}
-            rounds = []
+            base = {"model": model, "model_dir": model_dir, "reference_model_dir": ref_dir,
+                    "kernels": export_kernels(os.path.join(model_dir, "video.pt")),
+                    "reference_kernels": export_kernels(os.path.join(ref_dir, "video.pt")),
+                    "corpus": args.corpus, "data": data, "files": len(files)}
+            rounds = {p: [] for p in precisions}
             for k in range(max(args.repeat, 1)):
-                rnd = {}
                 tag = f"[{model}]" + (f" round {k + 1}/{args.repeat}" if args.repeat > 1 else "")
-                if "a" in legs:
-                    log(f"{tag} a: lssd-infer, load {loadavg()}")
-                    rnd["a"] = leg_a(args, model_dir, data, work)
-                    log(f"{tag} a: {rnd['a']['wall_s']:.1f} s, clips {rnd['a']['clips']}")
-                if "b" in legs:
-                    clips = rnd["a"]["clips"] if "a" in rnd else None
-                    if clips is None:  # count clips with the reference's plan (same as lssd-infer's)
-                        log("b without a: running a first to count clips is required; add a to --legs")
-                    else:
-                        log(f"{tag} b: encoder forward only, load {loadavg()}")
-                        rnd["b"] = leg_b(args, model_dir, data, files, clips, work)
-                        log(f"{tag} b: {rnd['b']['forward_total_s']:.1f} s")
-                if "c" in legs:
-                    log(f"{tag} c: Python reference, load {loadavg()}")
-                    rnd["c"] = leg_c(args, ref_dir, data, work)
-                    log(f"{tag} c: {rnd['c']['wall_s']:.1f} s, clips {rnd['c']['clips']}")
-                rounds.append(rnd)
-            for leg, key in (("a", "wall_s"), ("b", "forward_total_s"), ("c", "wall_s")):
-                runs_of_leg = [r[leg] for r in rounds if leg in r]
-                if runs_of_leg:
-                    run[leg] = median_run(runs_of_leg, key)
-                    if len(runs_of_leg) > 1:
-                        run[leg + "_all"] = runs_of_leg
-            run["rounds"] = [{leg: (r[leg]["wall_s"] if leg != "b" else r[leg]["forward_total_s"])
-                              for leg in ("a", "b", "c") if leg in r} for r in rounds]
-            for x, r in zip(run["rounds"], rounds):
-                if r.get("a", {}).get("encode_s") is not None:
-                    x["a_fwd"] = r["a"]["encode_s"]
-            if "d" in legs:
-                run["d"] = leg_d(args, data, files)
-            if "f" in legs:
-                log(f"[{model}] f: front-end alone (decode, transforms), load {loadavg()}")
-                run["f"] = leg_frontend(args, data, files, work)
-                log(f"[{model}] f: {run['f']['wall_s']:.1f} s")
-            if "a" in run:
-                run["busy"] = busy_shares(run["a"], run.get("b"), run.get("f"), run["a"]["clips"])
-            a, b, c = run.get("a"), run.get("b"), run.get("c")
-            ratios = {}
-            if a and b and b["forward_total_s"]:
-                ratios["a_over_b"] = a["wall_s"] / b["forward_total_s"]
-                if a["pipeline_wall_s"]:
-                    ratios["a_pipeline_over_b"] = a["pipeline_wall_s"] / b["forward_total_s"]
-            if a and c:
-                ratios["c_over_a"] = c["wall_s"] / a["wall_s"]
-                ratios["a_clips_per_s_over_c"] = a["clips_per_s"] / c["clips_per_s"] if c["clips_per_s"] else None
-                ratios["same_clips"] = a["clips"] == c["clips"]
-            run["ratios"] = ratios
-            results["runs"].append(run)
+                for i, p in enumerate(precisions[k % len(precisions):] + precisions[:k % len(precisions)]):
+                    rounds[p].append(run_round(args, legs, f"{tag}" + (f" {p}" if p else ""), model_dir, ref_dir,
+                                               data, files, work, p, with_c=i == 0))
+                # leg c runs once per round (it does not depend on the precision): every precision's row gets it
+                c_run = next((r["c"] for p in precisions for r in rounds[p][-1:] if "c" in r), None)
+                for p in precisions:
+                    if c_run is not None:
+                        rounds[p][-1]["c"] = c_run
+            d_run = leg_d(args, data, files) if "d" in legs else None
+            for p in precisions:
+                run = dict(base, precision=p)
+                summarise(run, rounds[p], args, legs, data, files, work, d_run)
+                results["runs"].append(run)
+            if len(precisions) > 1 and "a" in legs:
+                results.setdefault("precision_compare", []).append(compare_precisions(args, model, rounds, precisions))
     if "f" in legs and not legs & {"a", "b", "c", "d"}:  # the front-end alone, per file, on any directory
         data, _ = prepare_corpus(args)
         log(f"f: front-end per file in {data}, {args.threads} decoder thread(s), load {loadavg()}")
@@ -833,6 +975,8 @@ def main():
     results["load_end"] = loadavg()
     results["total_s"] = time.monotonic() - t_start
     table = report(results)
+    if results.get("precision_compare"):
+        table += "\n" + precision_report(results)
     if results.get("f_files"):
         table = (table + "\n\n" if table.strip() else "") + frontend_table(results["f_files"])
     results["table"] = table

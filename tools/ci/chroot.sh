@@ -8,6 +8,8 @@
 #   chroot_run ROOT CMD...            runs CMD in ROOT (bash -c), HOME=/root, noninteractive apt
 #   chroot_remove ROOT                unmounts and deletes ROOT (refuses while anything is mounted)
 #   stage_start NAME / stage_end      one timed stage: prints "== NAME" and "== NAME: N s"
+#   lssd_chroot_packages              tools/setup.sh's packages that the chroot stages install (one a line)
+#   lssd_copy_tree DIR                the working tree (tracked and untracked, not ignored files) into DIR
 
 _stage_name="" _stage_t0=0
 STAGE_TIMES=()
@@ -101,4 +103,15 @@ chroot_remove() {
     return 1
   fi
   rm -rf --one-file-system "$root" "$root.debootstrap.log"
+}
+
+# tools/setup.sh's package list less what no chroot stage uses (clang and libclang-rt-dev: fuzzing;
+# espeak-ng: sample data; git). ccache stays: the CUDA stage recompiles only what includes LibTorch.
+lssd_chroot_packages() {
+  bash -c 'eval "$(sed -n "/^packages=(/,/^)/p" tools/setup.sh)"; printf "%s\n" "${packages[@]}"' |
+    grep -vxE 'clang|libclang-rt-dev|espeak-ng|git'
+}
+
+lssd_copy_tree() {
+  git ls-files -co --exclude-standard -z | tar --null -T - -cf - | tar -C "$1" -xf -
 }

@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # CI stage 2: lssd on the Debian 13 (trixie) stack, LibTorch 2.6 and FFmpeg 7.1, in a chroot.
-# Usage: tools/ci/debian13.sh [--fresh] [extra ctest args]
+# Usage: tools/ci/debian13.sh [--fresh] [extra ctest args]   (CI: .ci/run, then tools/ci/cuda13.sh)
 #
 # Stages (each timed; a summary closes the run):
 #   chroot    debootstrap --variant=minbase trixie from the Debian mirror that this machine's apt
 #             sources name. Kept in $LSSD_DEBIAN13_ROOT (default /var/tmp/lssd-chroot/debian13)
-#             between local runs; --fresh (CI) makes a new one and removes it at the end.
+#             between local runs; --fresh makes a new one and removes it at the end (.ci/run
+#             instead names a new $LSSD_DEBIAN13_ROOT, which tools/ci/cuda13.sh then reuses).
 #   packages  tools/setup.sh's package list, installed in the chroot, less what this stage does
-#             not use (clang and libclang-rt-dev: fuzzing; espeak-ng: sample data; git, ccache)
+#             not use (clang and libclang-rt-dev: fuzzing; espeak-ng: sample data; git); ccache
+#             (base_dir /lssd) keeps the objects for tools/ci/cuda13.sh's build
 #   build     lssd + tests in the chroot, -DLSSD_WERROR_DEPRECATED=ON (a deprecated LibTorch or
 #             FFmpeg API is an error), into /lssd/build-debian13 inside the chroot
 #   models    the tiny test encoders, exported on THIS machine (Debian 12, torch 1.13) into the
@@ -21,7 +23,9 @@
 #   exporter  tools/lssd_export.py under Debian 13's python3-torch on the same seeded checkpoint
 #             (--no-verify: its eager re-runs cost minutes; the comparison below is the check);
 #             lssd-infer (Debian 13 build) embeds sample_data with both exports and
-#             `lssd-read compare` requires them to agree (cosine >= 0.9999, |diff| <= 1e-4)
+#             `lssd-read compare` requires them to agree (cosine >= 0.9999, |diff| <= 1e-4); then
+#             RUNTIME.PRECISION bf16 (the exports' bf16 method) with both: within cosine 0.999 of
+#             fp32 and of each other
 # Needs root (debootstrap, chroot, mounts) and this machine's Debian 12 python3-torch
 # (tools/setup.sh installs it).
 set -euo pipefail
@@ -54,13 +58,13 @@ stage_end
 
 # The working tree (tracked and untracked, not ignored files) at /lssd; its build tree is kept.
 mkdir -p "$root/lssd"
-find "$root/lssd" -mindepth 1 -maxdepth 1 ! -name build-debian13 -exec rm -rf {} +
-git ls-files -co --exclude-standard -z | tar --null -T - -cf - | tar -C "$root/lssd" -xf -
+find "$root/lssd" -mindepth 1 -maxdepth 1 ! -name 'build-*' -exec rm -rf {} +
+lssd_copy_tree "$root/lssd"
 
 stage_start "debian13 packages"
-mapfile -t pkgs < <(bash -c 'eval "$(sed -n "/^packages=(/,/^)/p" tools/setup.sh)"; printf "%s\n" "${packages[@]}"' |
-  grep -vxE 'clang|libclang-rt-dev|espeak-ng|git|ccache')
-echo "  ${#pkgs[@]} packages of tools/setup.sh (less clang libclang-rt-dev espeak-ng git ccache)"
+mapfile -t pkgs < <(lssd_chroot_packages)
+echo "  ${#pkgs[@]} packages of tools/setup.sh (less clang libclang-rt-dev espeak-ng git)"
+echo "base_dir = /lssd" >"$root/etc/ccache.conf"
 chroot_run "$root" "apt-get update -q && apt-get install -y -q --no-install-recommends ${pkgs[*]}" \
   >"$root/setup.log" 2>&1 || { tail -40 "$root/setup.log"; exit 1; }
 chroot_run "$root" 'dpkg-query -W -f="  \${Package} \${Version}\n" libtorch-dev libavcodec-dev python3-torch g++ cmake'
@@ -101,7 +105,18 @@ chroot_run "$root" 'set -e; cd /lssd; m=build-debian13/test-models
     grep "^.*done:" /tmp/infer$v.log | tail -1
   done
   build-debian13/lssd-read compare /tmp/out12 /tmp/out13 --min-cosine 0.9999 --atol 1e-4 | tail -3
-  echo "exports of torch 1.13 and torch $(python3 -c "import torch; print(torch.__version__)") agree"' || rc=$?
+  echo "exports of torch 1.13 and torch $(python3 -c "import torch; print(torch.__version__)") agree"
+  # CPU bf16 (the exports bf16 method) under LibTorch 2.6: near fp32, and the same for both exports.
+  for v in 12 13; do
+    d=$m/tiny; [[ $v == 13 ]] && d=$m/tiny13
+    build-debian13/lssd-infer --cfg configs/B3.yaml DATA.PATH_TO_DATA_DIR sample_data OUTPUT_DIR /tmp/out${v}bf \
+      MODEL.VIDEO_ENCODER_FILE $d/video.pt MODEL.AUDIO_ENCODER_FILE $d/audio.pt RUNTIME.DEVICE cpu \
+      RUNTIME.PRECISION bf16 RUNTIME.NUM_THREADS 2 LOG.PROGRESS_INTERVAL_S 1000 >/tmp/infer${v}bf.log 2>&1 || [[ $? == 3 ]]
+    grep "^.*done:" /tmp/infer${v}bf.log | tail -1
+  done
+  build-debian13/lssd-read compare /tmp/out12 /tmp/out12bf --min-cosine 0.999 | tail -1
+  build-debian13/lssd-read compare /tmp/out12bf /tmp/out13bf --min-cosine 0.999 | tail -1
+  echo "bf16 under LibTorch 2.6: within cosine 0.999 of fp32, both exports alike"' || rc=$?
 stage_end
 
 echo "== debian13 stage times:"

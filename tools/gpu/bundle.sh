@@ -20,7 +20,8 @@
 #   lib/libcrypto.a, include/openssl/  OpenSSL's static libcrypto (--crypto static, the default;
 #                 C only) for builds that hash with libcrypto
 #   src/yaml-cpp, src/googletest  C++ sources (Debian's yaml-cpp source package, /usr/src/googletest),
-#                 compiled by check.sh with the GPU machine's compiler and its PyTorch's C++ ABI
+#                 compiled on the GPU machine with its compiler and its PyTorch's C++ ABI: yaml-cpp by
+#                 check.sh; GoogleTest only for a build of the unit tests (the check needs none)
 #   BUNDLE.txt    versions, configure lines, sizes
 # Cache: $LSSD_GPU_BUNDLE_CACHE (default /var/tmp/lssd-gpu-bundle): sources and FFmpeg builds.
 set -euo pipefail
@@ -211,7 +212,7 @@ rm -rf "$out/src/yaml-cpp"/{test,docs,debian,.pc} 2>/dev/null || true
   echo "  configure: ${ff_common[*]} ${ff_lib_cfg[*]}"
   echo "corpus generator: ffmpeg $ff_ver + libx264 $(ver_of libx264-dev)"
   echo "yaml-cpp: Debian source ${ycpp_ver%+b[0-9]*} (compiled by check.sh)"
-  echo "googletest: Debian googletest $(ver_of googletest) (compiled by check.sh)"
+  echo "googletest: Debian googletest $(ver_of googletest) (for the unit tests; check.sh does not build it)"
   echo "spdlog $(ver_of libspdlog-dev), fmt $(ver_of libfmt-dev) (header-only), CLI11 $(ver_of libcli11-dev), nlohmann-json $(ver_of nlohmann-json3-dev)"
   if [[ "$crypto" == static ]]; then echo "libcrypto: OpenSSL $(ver_of libssl-dev) static (lib/libcrypto.a)"; else echo "libcrypto: none"; fi
   echo "sizes:"

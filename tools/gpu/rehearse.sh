@@ -5,9 +5,11 @@
 # network (unshare -n). The repository's working tree and BUNDLE are copied in (their size is
 # printed: a GPU machine takes ~64 MB), and check.sh runs there; its CUDA steps report
 # "no CUDA device" and the rest runs on the CPU.
-# Usage: tools/gpu/rehearse.sh BUNDLE [--fresh] [check.sh options, e.g. --scale 0.05]
+# Usage: tools/gpu/rehearse.sh BUNDLE [--fresh] [--keep-build] [check.sh options, e.g. --scale 0.05]
 #   chroot: $LSSD_GPU_REHEARSAL_ROOT (default /var/tmp/lssd-chroot/debian12-gpu), kept between
-#   runs unless --fresh; the check's output is copied to build-gpu-rehearsal/ in the repository.
+#   runs unless --fresh; the check's build (models and corpus included) starts from nothing, as on
+#   a GPU machine, unless --keep-build; the check's output is copied to build-gpu-rehearsal/ in the
+#   repository.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$here"
@@ -15,8 +17,9 @@ source tools/ci/chroot.sh
 bundle=${1:?usage: tools/gpu/rehearse.sh BUNDLE [--fresh] [check.sh options]}
 shift
 bundle=$(cd "$bundle" && pwd)
-fresh=0
+fresh=0 keep_build=0
 if [[ "${1:-}" == "--fresh" ]]; then fresh=1; shift; fi
+if [[ "${1:-}" == "--keep-build" ]]; then keep_build=1; shift; fi
 root=${LSSD_GPU_REHEARSAL_ROOT:-/var/tmp/lssd-chroot/debian12-gpu}
 ((fresh)) && chroot_remove "$root"
 trap 'chroot_umount "$root"' EXIT
@@ -42,7 +45,11 @@ stage_end
 stage_start "copy the working tree and the bundle"
 rm -rf "$root/bundle"
 mkdir -p "$root/lssd"
-find "$root/lssd" -mindepth 1 -maxdepth 1 ! -name build-gpu -exec rm -rf {} +  # the check's build is kept
+if ((keep_build)); then
+  find "$root/lssd" -mindepth 1 -maxdepth 1 ! -name build-gpu -exec rm -rf {} +
+else
+  rm -rf "$root/lssd" && mkdir -p "$root/lssd"
+fi
 git ls-files -co --exclude-standard -z | tar --null -T - -cf - | tar -C "$root/lssd" -xf -
 cp -a "$bundle" "$root/bundle"
 repo_mb=$(($(git ls-files -co --exclude-standard -z | tar --null -T - -cf - | wc -c) / 1048576))

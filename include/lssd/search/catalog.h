@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "lssd/array.h"
+#include "lssd/modality.h"
 #include "lssd/output.h"
 #include "lssd/reader.h"
 
@@ -44,6 +45,8 @@ class Catalog {
   // them and the option that picks one).
   explicit Catalog(const ModalityReader& mr, const CatalogOptions& opts = {});
 
+  Modality modality() const { return modality_; }
+  // The modality's name, for text (messages, file names, JSON).
   const std::string& mtype() const { return mtype_; }
   const std::vector<CatalogFile>& files() const { return files_; }
   int64_t rows() const { return rows_; }
@@ -62,6 +65,7 @@ class Catalog {
   const std::string& fingerprint() const { return fingerprint_; }
 
  private:
+  Modality modality_ = Modality::Video;
   std::string mtype_, model_id_, dtype_, fingerprint_;
   std::vector<CatalogFile> files_;
   int64_t rows_ = 0;

@@ -30,7 +30,7 @@ struct StoredIndex {
 StoredIndex open_ivf_index(const ModalityReader& mr, const Catalog& cat, const std::string& index_dir, int64_t nlist,
                            const std::function<const ClipMatrix&()>& load_matrix);
 
-// Where open_ivf_index keeps the index of `mtype`.
-std::string ivf_index_path(const std::string& output_dir, const std::string& index_dir, const std::string& mtype);
+// Where open_ivf_index keeps the index of `modality`: <dir>/<mtype>.ivf.faiss.
+std::string ivf_index_path(const std::string& output_dir, const std::string& index_dir, Modality modality);
 
 }  // namespace lssd::search
