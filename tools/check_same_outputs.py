@@ -54,8 +54,8 @@ Normalisation (applied to every item but .npy files, which are compared as they 
      --help pages and every path in logs, manifests, config.yaml and JSON reads the same
   N2 log lines' timestamps "[YYYY-MM-DD HH:MM:SS.mmm] " removed (stderr of both programs)
   N3 lssd-infer's stderr: "progress ..." lines dropped (their number depends on speed); the
-     numbers of the "time: ..." line and the seconds and clips/s of the "done: ..." line
-     replaced by #; then the lines sorted (decode workers log in completion order)
+     numbers of the "time: ..." line, the seconds and clips/s of the "done: ..." line and the
+     busy shares ("busy 38%") of the decode-workers and devices lines replaced by #; then the lines sorted (decode workers log in completion order)
   N4 manifest*.jsonl: the fields "wall_s" and "seq" (a record's precedence, from the clock)
      removed; errors*.jsonl: the field "time" removed; the lines of both sorted (records are
      appended in completion order)
@@ -187,6 +187,7 @@ LOG_TIME = re.compile(rb"^\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+\] ", re.M)  # N2
 PROGRESS = re.compile(rb"^\[info\] progress .*$", re.M)  # N3
 TIME_LINE = re.compile(rb"^(\[info\] time: )(.*)$", re.M)  # N3
 DONE_TIMES = re.compile(rb"(clips in )[0-9.]+ s \([0-9.]+ clips/s\)")  # N3
+BUSY = re.compile(rb"busy \d+%")  # N3
 NUMBER = re.compile(rb"\d+(\.\d+)?")
 INDEX_BUILT = re.compile(rb"built in [0-9.]+ s")  # N6
 WALL_S = re.compile(rb',"wall_s":[-+0-9.eE]+')  # N4
@@ -224,6 +225,7 @@ def norm_log(data, paths, infer):
         data = PROGRESS.sub(b"", data)
         data = TIME_LINE.sub(lambda m: m.group(1) + NUMBER.sub(b"#", m.group(2)), data)
         data = DONE_TIMES.sub(rb"\1# s (# clips/s)", data)
+        data = BUSY.sub(b"busy #%", data)
         data = sorted_lines(data)
     return data
 
