@@ -814,6 +814,7 @@ void Run::fill_summary() {
 }
 
 RunSummary Run::go() {
+  test_barrier();
   plan_jobs();
   resume_check();
   summary_.outputs =

@@ -1,10 +1,13 @@
 #include "pipeline/test_hold.h"
 
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -39,6 +42,28 @@ void test_hold(const char* stage, const std::atomic<bool>& stop) {
 int test_cpu_replicas() {
   const char* env = std::getenv("LSSD_TEST_CPU_REPLICAS");
   return std::clamp(env ? std::atoi(env) : 1, 1, 16);
+}
+
+void test_barrier() {
+  const char* env = std::getenv("LSSD_TEST_BARRIER");
+  if (!env) return;
+  const std::string v(env);
+  const size_t colon = v.rfind(':');
+  if (colon == std::string::npos) return;
+  namespace fs = std::filesystem;
+  const fs::path dir = v.substr(0, colon);
+  const long n = std::atol(v.c_str() + colon + 1);
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  std::ofstream(dir / std::to_string(::getpid())).put('\n');
+  spdlog::warn("test hook: waiting for {} process(es) in {}", n, dir.string());
+  const auto until = std::chrono::steady_clock::now() + std::chrono::minutes(2);
+  for (;;) {
+    long here = 0;
+    for (auto it = fs::directory_iterator(dir, ec); !ec && it != fs::directory_iterator(); it.increment(ec)) ++here;
+    if (here >= n || std::chrono::steady_clock::now() > until) return;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
 }
 
 }  // namespace lssd

@@ -17,4 +17,9 @@ void test_hold(const char* stage, const std::atomic<bool>& stop);
 // and its per-device summary are tested without GPUs (tests/e2e/test_replicas.py). Otherwise 1.
 int test_cpu_replicas();
 
+// LSSD_TEST_BARRIER=DIR:N: the run enters DIR (a file named by its pid) and waits until N
+// processes have (at most 2 minutes), so that a test's concurrent processes start their work
+// together however long each took to start (tests/e2e/test_claims.py). Otherwise returns at once.
+void test_barrier();
+
 }  // namespace lssd

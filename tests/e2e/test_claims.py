@@ -131,7 +131,8 @@ def check_concurrent(c, tmp):
     for layout in ("files", "shards"):
         out = os.path.join(tmp, "claim-" + layout)
         args = ("DIST.MODE", "claim", "DIST.CLAIM_INPUTS", "4", "OUTPUT.LAYOUT", layout, "OUTPUT.SHARD_INPUTS", "3")
-        procs = [Proc(data, out, *args) for _ in range(3)]
+        barrier = {"LSSD_TEST_BARRIER": os.path.join(tmp, "barrier-" + layout) + ":3"}  # start together
+        procs = [Proc(data, out, *args, env=barrier) for _ in range(3)]
         results = [p.finish() for p in procs]
         written = []
         for i, (rc, log) in enumerate(results):
