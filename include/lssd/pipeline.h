@@ -41,7 +41,10 @@ struct RunSummary {
   int64_t discover_problems = 0;  // unreadable paths, symlink loops... (errors.jsonl; not outputs)
   int64_t clips = 0;              // clips encoded this run
   double wall_s = 0;
-  PerModality<double> encode_s;        // wall time inside encoder forwards (all replicas)
+  PerModality<double> encode_s;  // wall time inside encoder forwards (all replicas)
+  // CPU time of the threads that called the forwards, inside them: all of the forwards' CPU
+  // where they run on the calling thread (RUNTIME.NUM_THREADS 1, one CPU lane), else a part.
+  double encode_cpu_s = 0;
   double models_ready_s = 0;           // from the start until every encoder tower was loaded
   std::vector<DeviceSummary> devices;  // one per encoder replica, in replica order
   int decode_workers = 0;              // decode worker threads of the run

@@ -16,6 +16,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <ctime>
 #include <filesystem>
 #include <functional>
 #include <future>
@@ -109,6 +110,12 @@ namespace {
 struct RunAborted {};
 
 double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+// CPU time of the calling thread.
+double thread_cpu_s() {
+  timespec ts{};
+  ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
+}
 
 // An input's kind for the ETA: its extension in lower case ("+tracks" for the audio tracks of
 // a video container): files of one kind have similar clips per byte.
@@ -737,11 +744,14 @@ void Run::encode_loop(size_t replica) {
     FloatArray out;
     try {
       const auto t = Clock::now();
+      const double cpu0 = thread_cpu_s();
       out = encoder->forward(inputs);
+      const double cpu = thread_cpu_s() - cpu0;
       const double seconds = seconds_since(t);
       eta_->encoded(m, static_cast<int64_t>(items.size()), seconds, seconds_since(start_));
       std::lock_guard<std::mutex> lock(fatal_mutex_);
       summary_.encode_s[m] += seconds;
+      summary_.encode_cpu_s += cpu;
       replicas_[replica].done.busy_s += seconds;
     } catch (const Error& e) {  // this batch's inputs (a shape the model refuses, ...)
       for (const auto& it : items) assembler_->fail(it.unit, e.stage(), e.message());
