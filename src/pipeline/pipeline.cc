@@ -194,6 +194,7 @@ class Run {
   void process_video(size_t k, const Record& base);
   void process_audio(size_t k, const Record& base);
   void process_track(size_t k, Record rec, std::optional<int> stream);
+  const AudioTransform& audio_transform();
   template <class Clip, class Decode, class Transform>
   bool embed(size_t k, Modality m, uint64_t* unit, Decode&& decode, Transform&& transform);
   void encode_loop(size_t replica);
@@ -642,8 +643,20 @@ void Run::process_video(size_t k, const Record& base) {
       });
 }
 
+// The calling decode worker's audio transform, made on its first audio clip of this run: its
+// window and mel filter bank are built once per worker, not once per input (~0.3 ms of CPU an
+// input over small wavs). Workers are threads of one run.
+const AudioTransform& Run::audio_transform() {
+  thread_local const Run* owner = nullptr;
+  thread_local std::optional<AudioTransform> transform;
+  if (owner != this || !transform) {
+    transform.emplace(options_.audio);
+    owner = this;
+  }
+  return *transform;
+}
+
 void Run::process_track(size_t k, Record rec, std::optional<int> stream) {
-  std::optional<AudioTransform> transform;
   uint64_t unit = assembler_->begin(rec, k);
   embed<AudioClipSamples>(
       k, Modality::Audio, &unit,
@@ -659,10 +672,7 @@ void Run::process_track(size_t k, Record rec, std::optional<int> stream) {
         });
         assembler_->end(unit, queued);
       },
-      [&](const AudioClipSamples& c) {
-        if (!transform) transform.emplace(options_.audio);
-        return (*transform)(c.mono, c.sample_rate);
-      });
+      [&](const AudioClipSamples& c) { return audio_transform()(c.mono, c.sample_rate); });
 }
 
 void Run::process_audio(size_t k, const Record& base) {
