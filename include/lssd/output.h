@@ -18,6 +18,7 @@
 
 #include "lssd/bytes.h"  // escape_non_utf8 & co., declared here before
 #include "lssd/modality.h"
+#include "lssd/npy.h"
 
 namespace lssd {
 
@@ -192,9 +193,12 @@ size_t remove_stale_temporaries(const std::string& root, bool sole_writer);
 // a name that is unsafe or whose parent resolves outside root (a symlinked directory).
 std::string safe_output_path(const std::string& root, const std::string& rel);
 
-// Cheap validity check of an existing output: the .npy header parses, the file size matches,
-// and the shape is the one recorded (only the header is read).
-bool output_is_valid(const std::string& npy_path, const std::vector<int64_t>& shape);
+// Cheap validity check of an existing output: the file's size is the one lssd writes for
+// `shape` in `dtype` (one stat, nothing read); otherwise (a header of another length, another
+// dtype) the .npy header is read: it parses, the file size matches it and the shape is `shape`.
+// A missing or unreadable file is not valid. Never throws.
+bool output_is_valid(const std::string& npy_path, const std::vector<int64_t>& shape,
+                     NpyDtype dtype = NpyDtype::Float32);
 
 // The model id recorded with every output, part of the resume check: the first 16 hex digits
 // of sha256(file_sha256 "\n" output_key_text), where output_key_text lists the config keys that

@@ -111,7 +111,8 @@ const std::optional<NpyInfo>& ResumeIndex::Impl::part(const std::string& path) {
 // or its rows inside a valid part of the recorded row shape (shards layout).
 bool ResumeIndex::Impl::output_present(const Earlier& r, const std::string& root) {
   const std::string path = (fs::path(root) / r.output).string();
-  if (r.row < 0) return output_is_valid(path, r.shape);
+  if (r.row < 0)
+    return output_is_valid(path, r.shape, strings[r.dtype] == "float16" ? NpyDtype::Float16 : NpyDtype::Float32);
   const std::optional<NpyInfo>& p = part(path);
   if (!p || p->shape.empty() || r.shape.empty() || r.shape[0] != r.num_clips) return false;
   return std::equal(p->shape.begin() + 1, p->shape.end(), r.shape.begin() + 1, r.shape.end()) &&
