@@ -49,6 +49,9 @@ class ShardWriter {
     NpyDtype dtype = NpyDtype::Float32;
     ShardLimits limits;
     bool durable = true;  // false: no fsync (only for generating benchmark data)
+    // Benchmark data only: the rows are not written but left as a hole (a sparse file of the
+    // right size and header), and add() reads only the array's shape.
+    bool holes = false;
   };
   // The records (and tags) of a sealed part, once they are in the manifest.
   using SealedFn = std::function<void(const std::vector<std::pair<Record, uint64_t>>& records)>;

@@ -158,9 +158,15 @@ void ShardWriter::add(Record r, const FloatArray& a, uint64_t tag) {
   r.shape = a.shape;
   r.dtype = o_.dtype == NpyDtype::Float16 ? "float16" : "float32";
   r.status = RecordStatus::Ok;
-  append_npy_values(buffer_, a.data.data(), a.data.size(), o_.dtype);
+  const uint64_t bytes = FloatArray::numel_of(a.shape) * npy_item_size(o_.dtype);
+  if (o_.holes) {
+    write_buffer();
+    if (::lseek(fd_, static_cast<off_t>(bytes), SEEK_CUR) < 0) fail_locked("seek failed", errno);
+  } else {
+    append_npy_values(buffer_, a.data.data(), a.data.size(), o_.dtype);
+  }
   rows_ += a.shape[0];
-  data_bytes_ += a.data.size() * npy_item_size(o_.dtype);
+  data_bytes_ += bytes;
   pending_.emplace_back(std::move(r), tag);
   if (buffer_.size() >= (1u << 20)) write_buffer();
   if (static_cast<int64_t>(pending_.size()) >= o_.limits.inputs ||
@@ -176,6 +182,8 @@ void ShardWriter::seal() {
 void ShardWriter::seal_locked() {
   if (fd_ < 0) return;
   write_buffer();
+  if (o_.holes && ::ftruncate(fd_, static_cast<off_t>(kPartHeaderBytes + data_bytes_)) != 0)
+    fail_locked("truncate failed", errno);
   std::vector<int64_t> shape{rows_};
   shape.insert(shape.end(), row_shape_.begin(), row_shape_.end());
   const std::string header = npy_header(shape, o_.dtype, kPartHeaderBytes);
