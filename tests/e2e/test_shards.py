@@ -9,7 +9,7 @@ tracks with DATA.AUDIO_FROM_VIDEO True, 3 audio files).
    OUTPUT.SHARD_INPUTS 2: several parts per modality); shards/ holds parts (valid .npy that
    numpy.load opens with mmap) and no per-input .npy.
 2. Every reader gives the same on both: lssd-read ls, show --values, stats, verify, export
-   --csv / --jsonl / --release (byte-identical files), search, dedup, tracks (--json, the
+   --csv / --jsonl / --release (byte-identical files), search, dedup, tracks, report (--json, the
    layout's own fields aside: output, row, npy), compare files/ shards/ --atol 0; numpy:
    postprocess(), read_records(), clip_matrix() (arrays equal bit for bit, same dtype).
 3. A mixed folder: a files-layout run of the video only, then a shards-layout rerun with audio:
@@ -63,6 +63,15 @@ def strip(obj, roots):
     return obj
 
 
+def untimed_report(rep):
+    """lssd-read report's JSON without what each run's timing decides (when it was made, the
+    inputs' wall times)."""
+    rep.pop("generated", None)
+    for m in rep.get("run", {}).get("modalities", {}).values():
+        m.pop("wall_s", None)
+    return rep
+
+
 def reader_outputs(out, scratch_dir):
     """{command: its output (parsed JSON or bytes)} for every lssd-read command and the numpy reader."""
     res = {}
@@ -91,6 +100,11 @@ def reader_outputs(out, scratch_dir):
                                          "--json")
     rc, text, err = ec.lssd_read("tracks", out, "--json")
     res["tracks"] = json.loads(text) if text.strip() else f"rc {rc}: {err}"
+    # lssd-read report: the run summary (manifests and every writer's error log), tracks,
+    # duplicates, projection (--slowest 0: the slowest inputs are timings of each run)
+    rc, text, err = ec.lssd_read("report", out, "-o", "-", "--json", "--no-thumbnails", "--slowest", "0",
+                                 "--min-clips", "1")
+    res["report"] = untimed_report(json.loads(text)) if rc == 0 and text.strip() else f"rc {rc}: {err}"
     for m in ("video", "audio"):
         res["numpy postprocess " + m] = [(repr(f), a.dtype.str, a.tobytes()) for f, a in
                                          lssd_postprocess.postprocess(out, m)]
