@@ -1,9 +1,13 @@
 #include "pipeline/job_plan.h"
 
 #include <algorithm>
+#include <atomic>
+#include <exception>
 #include <filesystem>
 #include <map>
+#include <mutex>
 #include <optional>
+#include <thread>
 #include <unordered_map>
 
 #include "lssd/error.h"
@@ -53,6 +57,7 @@ struct ResumeIndex::Impl {
   };
   std::unordered_map<std::string, FilePos> read_upto;
   std::unordered_map<std::string, std::optional<NpyInfo>> parts;  // validated once each
+  std::mutex parts_mu;                                            // judge() runs in threads
   size_t records = 0;
 
   uint16_t intern(const std::string& s) {
@@ -97,6 +102,7 @@ void ResumeIndex::Impl::add(RecordSummary&& r, int64_t* max_seq) {
 }
 
 const std::optional<NpyInfo>& ResumeIndex::Impl::part(const std::string& path) {
+  std::lock_guard<std::mutex> lock(parts_mu);  // elements stay in place: the reference outlives it
   auto [it, inserted] = parts.try_emplace(path);
   if (inserted) {
     try {
@@ -217,19 +223,61 @@ EarlierOutputs ResumeIndex::judge(const Job& job, const InputFile& file, const s
   return e;
 }
 
+namespace {
+
+// index.judge() of every known job, in up to 8 threads over chunks of 1,024 jobs.
+std::vector<EarlierOutputs> judge_all(const std::vector<Job>& jobs, const std::vector<InputFile>& files,
+                                      ResumeIndex& index, const std::vector<char>& known,
+                                      const PerModality<std::optional<std::string>>& ids, const std::string& dtype,
+                                      bool retry_failed) {
+  std::vector<EarlierOutputs> judged(jobs.size());
+  constexpr size_t kChunk = 1024;
+  std::atomic<size_t> next{0};
+  std::mutex error_mu;
+  std::exception_ptr error;
+  auto work = [&] {
+    try {
+      for (size_t b = next.fetch_add(kChunk); b < jobs.size(); b = next.fetch_add(kChunk))
+        for (size_t k = b; k < std::min(b + kChunk, jobs.size()); ++k)
+          if (known[k])
+            judged[k] = index.judge(jobs[k], files[jobs[k].file], *ids[jobs[k].modality], dtype, retry_failed);
+    } catch (...) {
+      std::lock_guard<std::mutex> lock(error_mu);
+      if (!error) error = std::current_exception();
+      next = jobs.size();
+    }
+  };
+  const size_t helpers = std::min<size_t>(7, jobs.size() / (4 * kChunk));
+  std::vector<std::thread> threads;
+  for (size_t t = 0; t < helpers; ++t) threads.emplace_back(work);
+  work();
+  for (auto& t : threads) t.join();
+  if (error) std::rethrow_exception(error);
+  return judged;
+}
+
+}  // namespace
+
 ResumePlan plan_resume(const std::vector<Job>& jobs, const std::vector<InputFile>& files, ResumeIndex& index,
                        const std::function<std::string(Modality)>& model_id, const std::string& dtype,
                        bool retry_failed) {
   ResumePlan plan;
   PerModality<std::optional<std::string>> ids;
-  for (const auto& j : jobs) {
-    const InputFile& f = files[j.file];
-    if (!index.has(j.modality, f.rel_path)) {
+  std::vector<char> known(jobs.size(), 0);  // the job's input has earlier records
+  for (size_t k = 0; k < jobs.size(); ++k) {
+    const Job& j = jobs[k];
+    if (!index.has(j.modality, files[j.file].rel_path)) continue;
+    known[k] = 1;
+    if (!ids[j.modality]) ids[j.modality] = model_id(j.modality);
+  }
+  const std::vector<EarlierOutputs> judged = judge_all(jobs, files, index, known, ids, dtype, retry_failed);
+  for (size_t k = 0; k < jobs.size(); ++k) {
+    const Job& j = jobs[k];
+    if (!known[k]) {
       plan.todo.push_back(j);
       continue;
     }
-    if (!ids[j.modality]) ids[j.modality] = model_id(j.modality);
-    const EarlierOutputs e = index.judge(j, f, *ids[j.modality], dtype, retry_failed);
+    const EarlierOutputs& e = judged[k];
     plan.other_model[j.modality] += e.other_model ? 1 : 0;
     plan.other_dtype += e.other_dtype ? 1 : 0;
     if (e.done > 0) {

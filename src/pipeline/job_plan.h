@@ -57,11 +57,12 @@ class ResumeIndex {
   // otherwise. Throws lssd::Error("read") for a malformed line, naming the file and line.
   void update(std::vector<std::string>* warnings, bool final_lines);
   // Keeps a job's earlier outputs when every record of it (each track of a container) is from
-  // the same file (size, mtime) and model id, and is "ok" with a valid output (its .npy: header
-  // and size; or its rows within a valid part), "skipped_short", or "failed" on the file's
+  // the same file (size, mtime) and model id, and is "ok" with a valid output (its .npy: its
+  // size, see output_is_valid; or its rows within a valid part), "skipped_short", or "failed" on the file's
   // content (counted in failed_earlier, unless retry_failed); a container's audio job is also
   // kept by one record without a track ("skipped_no_audio", or failed on content before its
   // tracks were known). Failures of any other cause (I/O, deadline, encoder) are retried.
+  // Several threads may judge at once (not while update() runs).
   EarlierOutputs judge(const Job& job, const InputFile& file, const std::string& model_id, const std::string& dtype,
                        bool retry_failed);
   // Whether any record names this input (modality, rel_path).
@@ -77,7 +78,9 @@ class ResumeIndex {
   int64_t max_seq_ = 0;
 };
 
-// Judges every job against `index` (see ResumeIndex::judge); model_id(m) may block (the model
+// Judges every job against `index` (see ResumeIndex::judge), up to 8 threads at once over a
+// large plan (each output check is a stat or a header read: with a cold page cache each waits
+// for the disk); the plan is in job order whatever the threads. model_id(m) may block (the model
 // file's hash) and is only called when an input has earlier records.
 ResumePlan plan_resume(const std::vector<Job>& jobs, const std::vector<InputFile>& files, ResumeIndex& index,
                        const std::function<std::string(Modality)>& model_id, const std::string& dtype,

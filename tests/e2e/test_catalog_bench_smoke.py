@@ -13,7 +13,7 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from e2e_common import BUILD_DIR, PYTHON, SOURCE_DIR, Checker, scratch, tiny_model_dir  # noqa: E402
 
-N = 2500
+N = 20000  # above 16,384 jobs: the resume check judges in threads
 
 
 def main():
