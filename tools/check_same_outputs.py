@@ -56,8 +56,9 @@ Normalisation (applied to every item but .npy files, which are compared as they 
   N3 lssd-infer's stderr: "progress ..." lines dropped (their number depends on speed); the
      numbers of the "time: ..." line, the seconds and clips/s of the "done: ..." line and the
      busy shares ("busy 38%") of the decode-workers and devices lines replaced by #; then the lines sorted (decode workers log in completion order)
-  N4 manifest*.jsonl: the field "wall_s" removed; errors*.jsonl: the field "time" removed; the
-     lines of both sorted (records are appended in completion order)
+  N4 manifest*.jsonl: the fields "wall_s" and "seq" (a record's precedence, from the clock)
+     removed; errors*.jsonl: the field "time" removed; the lines of both sorted (records are
+     appended in completion order)
   N5 input mtimes: every input file's mtime is set to MTIME_NS, so manifests' mtime_ns agree
   N6 lssd-read: "built in X s" of an IVF index -> "built in # s"
   N7 .pt files (export --release): compared whole, except when the zip holds a
@@ -190,6 +191,7 @@ BUSY = re.compile(rb"busy \d+%")  # N3
 NUMBER = re.compile(rb"\d+(\.\d+)?")
 INDEX_BUILT = re.compile(rb"built in [0-9.]+ s")  # N6
 WALL_S = re.compile(rb',"wall_s":[-+0-9.eE]+')  # N4
+SEQ = re.compile(rb',"seq":[0-9]+')  # N4
 ERR_TIME = re.compile(rb',"time":"[^"]*"')  # N4
 
 
@@ -253,7 +255,7 @@ def norm_file(name, data, paths):
         return norm_pt(name, data)
     data = paths(data)
     if base.startswith("manifest") and base.endswith(".jsonl"):
-        data = sorted_lines(WALL_S.sub(b"", data))
+        data = sorted_lines(SEQ.sub(b"", WALL_S.sub(b"", data)))
     elif base.startswith("errors") and base.endswith(".jsonl"):
         data = sorted_lines(ERR_TIME.sub(b"", data))
     return {name: data}

@@ -6,9 +6,12 @@ output layout.
     records = postprocess("OUTPUT_DIR", "video")     # [(filepath, ndarray [M,5,768]), ...]
     file_path, embedding = records[0]
 
-Layout read: OUTPUT_DIR/<mtype>/manifest*.jsonl (every shard part, in name order; for one
-(rel_path, track) the last record wins) and OUTPUT_DIR/<mtype>/<output>.npy (float32 or float16;
-float16 is returned as stored unless as_float32=True). Only records with status "ok" are returned.
+Layout read: OUTPUT_DIR/<mtype>/manifest*.jsonl (every manifest part, in name order; for one
+(rel_path, track) the record with the largest "seq" wins, else the last) and each ok record's
+embedding: OUTPUT_DIR/<mtype>/<output> itself (OUTPUT.LAYOUT files: one .npy per input), or rows
+[row, row + M) of the part <output> (OUTPUT.LAYOUT shards: the record has "row"); a directory may
+mix both. float32 or float16; float16 is returned as stored unless as_float32=True. Only records
+with status "ok" are returned.
 
 Order (the same as `lssd-read` and lssd::postprocess in C++): manifest order, stably sorted by
 rel_path (as bytes) and then the audio track index (no track first). filepath is the input path
@@ -124,8 +127,8 @@ def read_records(output_dir, mtype, warnings=None):
                 j = json.loads(raw.decode("utf-8"))
                 if not isinstance(j, dict):
                     raise ValueError("not a JSON object")
-                if int(j["v"]) > 1:
-                    raise ValueError("manifest format version %s is newer than this reader (1)" % j["v"])
+                if int(j["v"]) > 2:
+                    raise ValueError("manifest format version %s is newer than this reader (2)" % j["v"])
                 for k in ("modality", "status", "M", "shape", "ranges", "rel_path"):
                     if k not in j:
                         raise ValueError("missing key %r" % k)
@@ -141,7 +144,8 @@ def read_records(output_dir, mtype, warnings=None):
             j["_track"] = _track(j)
             key = (j["modality"], j["_rel_path"], j["_track"])
             if key in index:
-                order[index[key]] = j
+                if int(j.get("seq", 0)) >= int(order[index[key]].get("seq", 0)):  # the larger seq wins, else the last
+                    order[index[key]] = j
             else:
                 index[key] = len(order)
                 order.append(j)
@@ -149,13 +153,9 @@ def read_records(output_dir, mtype, warnings=None):
     return order
 
 
-def _parse_npy(path):
-    try:
-        with open(path, "rb") as fh:
-            data = fh.read()
-    except OSError as e:
-        raise LssdReadError("%s: [read] cannot open: %s" % (path, e.strerror)) from None
-
+def _npy_header(path, data, size):
+    """(dtype, shape, data offset) of the .npy whose first bytes are `data` and whose size is
+    `size`; raises LssdReadError for a malformed header or a size that does not match."""
     def bad(why):
         return LssdReadError("%s: [read] not a valid .npy file: %s" % (path, why))
 
@@ -186,10 +186,39 @@ def _parse_npy(path):
     dt = np.dtype(descr)
     n = int(np.prod(shape, dtype=np.int64)) if shape else 1
     need = start + hl + n * dt.itemsize
-    if len(data) != need:
+    if size != need:
         raise bad("size %d bytes, expected %d for shape %s (%s)" % (
-            len(data), need, list(shape), "truncated" if len(data) < need else "trailing bytes"))
-    return np.frombuffer(data, dtype=dt, count=n, offset=start + hl).reshape(shape).copy()
+            size, need, list(shape), "truncated" if size < need else "trailing bytes"))
+    return dt, shape, start + hl
+
+
+def _parse_npy(path):
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read()
+    except OSError as e:
+        raise LssdReadError("%s: [read] cannot open: %s" % (path, e.strerror)) from None
+    dt, shape, offset = _npy_header(path, data, len(data))
+    n = int(np.prod(shape, dtype=np.int64)) if shape else 1
+    return np.frombuffer(data, dtype=dt, count=n, offset=offset).reshape(shape).copy()
+
+
+def _read_rows(path, first, count):
+    """Rows [first, first + count) of a part (.npy of stacked rows), checked like a whole file."""
+    try:
+        with open(path, "rb") as fh:
+            size = os.fstat(fh.fileno()).st_size
+            head = fh.read(4096)
+            dt, shape, offset = _npy_header(path, head, size)
+            if not shape or first < 0 or count < 0 or first + count > shape[0]:
+                raise LssdReadError("%s: [read] rows %d..%d lie outside the array %s" % (
+                    path, first, first + count, list(shape)))
+            row = int(np.prod(shape[1:], dtype=np.int64)) * dt.itemsize
+            fh.seek(offset + first * row)
+            data = fh.read(count * row)
+    except OSError as e:
+        raise LssdReadError("%s: [read] cannot open: %s" % (path, e.strerror)) from None
+    return np.frombuffer(data, dtype=dt).reshape((count,) + tuple(shape[1:])).copy()
 
 
 # ---- release layout: torch.save zip read without torch ----
@@ -271,7 +300,10 @@ def load_record(output_dir, record, as_float32=False):
     if record.get("status") != "ok":
         raise LssdReadError("%s: [read] no embedding: status %s" % (os.fsdecode(record["_path"]), record.get("status")))
     path = os.path.join(os.fsencode(output_dir), mtype.encode(), record["_output"])
-    a = _parse_npy(os.fsdecode(path))
+    if record.get("row") is not None:  # shards layout: M rows of a part
+        a = _read_rows(os.fsdecode(path), int(record["row"]), int(record["M"]))
+    else:
+        a = _parse_npy(os.fsdecode(path))
     if list(a.shape) != list(record["shape"]):
         raise LssdReadError("%s: [read] shape %s differs from the manifest's %s" % (
             os.fsdecode(path), list(a.shape), record["shape"]))

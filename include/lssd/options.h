@@ -102,7 +102,17 @@ struct PipelineOptions {
   std::string output_dir = "./tmp";  // OUTPUT_DIR
   int num_workers = 8;   // DIST.NUM_WORKERS: decode threads (capped at the job count; CPU runs: at the CPU count)
   int worker_nice = 10;  // RUNTIME.WORKER_NICE: CPU runs: niceness of the decode threads
-  bool float16_output = false;        // OUTPUT.DTYPE float16
+  bool float16_output = false;  // OUTPUT.DTYPE float16
+  // OUTPUT.LAYOUT: "files" (one .npy per input) or "shards" (inputs' rows stacked in parts, lssd/shards.h)
+  std::string layout = "files";
+  int shard_inputs = 1000;  // OUTPUT.SHARD_INPUTS: a part is sealed after this many inputs ...
+  int shard_mb = 256;       // OUTPUT.SHARD_MB: ... or this many MiB of rows
+  // DIST.MODE: "hash" (DIST.NUM_SHARDS/SHARD_ID split the inputs) or "claim" (processes that
+  // share OUTPUT_DIR claim chunks of inputs, lssd/claims.h)
+  std::string dist_mode = "hash";
+  int claim_inputs = 0;               // DIST.CLAIM_INPUTS: inputs per claimed chunk (0: OUTPUT.SHARD_INPUTS)
+  double claim_timeout_s = 600.0;     // DIST.CLAIM_TIMEOUT_S: a claim untouched this long is stale
+  std::string writer_id;              // DIST.WRITER_ID: "" = <host>-<pid>-<start time>
   double progress_interval_s = 10.0;  // LOG.PROGRESS_INTERVAL_S
   bool overwrite = false;             // --overwrite: ignore earlier outputs
   bool retry_failed = false;          // --retry-failed: retry inputs that failed earlier on unchanged content

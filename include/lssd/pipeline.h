@@ -27,7 +27,7 @@ struct DeviceSummary {
 
 // What a run did, in outputs: one per input file and modality (each audio track of a
 // container counts once found). The counts add up: outputs = written + resumed + skipped_short
-// + no_audio + failed + failed_earlier + not_started.
+// + no_audio + failed + failed_earlier + by_others + not_started.
 struct RunSummary {
   int64_t outputs = 0;            // outputs this run was responsible for (after sharding)
   int64_t written = 0;            // embedded and written by this run
@@ -36,11 +36,15 @@ struct RunSummary {
   int64_t no_audio = 0;           // containers without an audio track (DATA.AUDIO_FROM_VIDEO)
   int64_t failed = 0;             // failed in this run (recorded in errors.jsonl)
   int64_t failed_earlier = 0;     // failed in an earlier run on the unchanged file's content: not retried
+  int64_t by_others = 0;          // DIST.MODE claim: computed by other writers during this run
   int64_t not_started = 0;        // left for a rerun (the run was stopped)
   int64_t discover_problems = 0;  // unreadable paths, symlink loops... (errors.jsonl; not outputs)
   int64_t clips = 0;              // clips encoded this run
   double wall_s = 0;
-  PerModality<double> encode_s;        // wall time inside encoder forwards (all replicas)
+  PerModality<double> encode_s;  // wall time inside encoder forwards (all replicas)
+  // CPU time of the threads that called the forwards, inside them: all of the forwards' CPU
+  // where they run on the calling thread (RUNTIME.NUM_THREADS 1, one CPU lane), else a part.
+  double encode_cpu_s = 0;
   double models_ready_s = 0;           // from the start until every encoder tower was loaded
   std::vector<DeviceSummary> devices;  // one per encoder replica, in replica order
   int decode_workers = 0;              // decode worker threads of the run
@@ -52,8 +56,8 @@ struct RunSummary {
   // "done: N outputs = W written + R already done + ..." (the counts that are not zero after
   // the first three), clips, time and rate.
   std::string line() const;
-  // One line saying what each count of line() means.
-  static std::string legend();
+  // One line saying what each count of line() means (claim: also "done by other writers").
+  static std::string legend(bool claim = false);
   // "devices: cuda:0 1204 clips, busy 93%; cuda:1 1190 clips, busy 92%": per replica its clips
   // and its busy share (time in its forwards / wall_s). Empty without replicas.
   std::string devices_line() const;

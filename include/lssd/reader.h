@@ -1,6 +1,7 @@
 // Reading embeddings back: an output directory written by lssd-infer (our layout: per-file .npy
-// plus manifest*.jsonl, any number of shard parts) or by the Python release (metadata.json plus
-// one <mtype>.pt tensor per modality). The layout is detected per modality. LibTorch stays out
+// or rows of shard parts (OUTPUT.LAYOUT shards; each record says which, so a directory may mix
+// both), plus manifest*.jsonl, any number of manifest parts) or by the Python release
+// (metadata.json plus one <mtype>.pt tensor per modality). The layout is detected per modality. LibTorch stays out
 // of this header: the release's .pt is read and written in src/reader/release_export.cc.
 //
 // Order: every list this module returns is in "reader order": the manifest's records (for one
@@ -17,6 +18,7 @@
 
 #include "lssd/array.h"
 #include "lssd/output.h"
+#include "lssd/shards.h"
 
 namespace lssd {
 
@@ -44,10 +46,11 @@ class ModalityReader {
   const std::vector<Record>& records() const { return records_; }
   // Warnings from reading the manifest (a torn last line, ...).
   const std::vector<std::string>& warnings() const { return warnings_; }
-  // The .npy of an ok record (our layout), or "".
+  // The .npy of an ok record (our layout): its own, or the shard part holding its rows; or "".
   std::string npy_path(const Record& r) const;
-  // The record's embedding, [M,5,768] (video) or [M,768] (audio). Throws lssd::Error("read")
-  // naming the file for a missing, corrupt or truncated .npy, a non-ok record, or a shape that
+  // The record's embedding, [M,5,768] (video) or [M,768] (audio): the whole .npy, or the rows
+  // [row, row + M) of its part. Throws lssd::Error("read") naming the file for a missing,
+  // corrupt or truncated .npy, a non-ok record, rows outside the part, or a shape that
   // disagrees with the manifest. `dtype` gets "float32" or "float16" (the stored type).
   FloatArray load(const Record& r, std::string* dtype = nullptr) const;
 
@@ -96,6 +99,23 @@ void sort_reader_order(std::vector<Record>& records);
 // filepath; sample_rate: fps float / rate int) and <mtype>.pt (a torch.save-compatible float32
 // tensor [sum M,5,768] / [sum M,768]). Returns the number of files written.
 size_t export_release(const ModalityReader& mr, const std::string& out_dir);
+
+// What convert_output() did, per modality.
+struct ConvertSummary {
+  PerModality<int64_t> records{0, 0};     // manifest records written (every status)
+  PerModality<int64_t> embeddings{0, 0};  // ok records, their embeddings copied
+  PerModality<int64_t> parts{0, 0};       // parts written (to shards)
+};
+// Copies the lssd-layout output directory `src` to `dest` (which must not exist or be empty) in
+// the other layout: `to_shards` true writes parts (ShardWriter, `limits`, writer id
+// "converted"), false one .npy per input. Every record (all statuses, the latest of each input)
+// goes to dest/<mtype>/manifest.jsonl in reader order, each embedding with its bytes unchanged
+// (the stored dtype kept), each ok record naming its new place; config.yaml and errors*.jsonl are
+// copied as they are. Throws lssd::Error naming the file for an unreadable input or a dest that
+// cannot be written, lssd::ConfigError for a dest that is not empty or a src in the release's
+// layout (see export_release).
+ConvertSummary convert_output(const std::string& src, const std::string& dest, bool to_shards,
+                              const ShardLimits& limits);
 
 // Implemented with LibTorch in src/reader/release_export.cc.
 namespace release_io {

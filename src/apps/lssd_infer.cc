@@ -82,10 +82,12 @@ void say_config_notes(const lssd::Config& cfg, int verbose) {
 // The summary lines of a finished (or stopped) run; returns the exit code.
 int report(const lssd::RunSummary& s, const lssd::PipelineOptions& opts, int signal) {
   spdlog::info("{}", s.line());
-  spdlog::info("{}", lssd::RunSummary::legend());
+  spdlog::info("{}", lssd::RunSummary::legend(opts.dist_mode == "claim"));
   if (s.clips > 0)
-    spdlog::info("time: encoder forwards {:.1f} s (video {:.1f} s, audio {:.1f} s); encoders loaded after {:.1f} s",
-                 s.encode_s.video + s.encode_s.audio, s.encode_s.video, s.encode_s.audio, s.models_ready_s);
+    spdlog::info(
+        "time: encoder forwards {:.1f} s (video {:.1f} s, audio {:.1f} s; CPU of their calling threads {:.1f} s); "
+        "encoders loaded after {:.1f} s",
+        s.encode_s.video + s.encode_s.audio, s.encode_s.video, s.encode_s.audio, s.encode_cpu_s, s.models_ready_s);
   if (s.clips > 0) {
     spdlog::info("{}", s.devices_line());
     spdlog::info("{} (decoding and transforming; blocked on a full clip queue is not busy)", s.workers_line());

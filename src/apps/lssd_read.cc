@@ -29,6 +29,7 @@ int main(int argc, char** argv) {
   std::vector<Command> commands = {add_ls(app),      add_show(app),   add_stats(app),
                                    add_compare(app), add_verify(app), add_export(app)};
   for (auto& c : add_search_commands(app)) commands.push_back(std::move(c));  // search, dedup, tracks, report
+  commands.push_back(add_convert(app));
 
   try {
     app.parse(argc, argv);

@@ -79,7 +79,7 @@ json jnum(double d) { return std::isfinite(d) ? json(d) : json(nullptr); }
 
 json record_json(const ModalityReader& mr, const Record& r) {
   json j = json::parse(record_to_json(r));
-  for (const char* k : {"v", "modality", "size", "mtime_ns", "wall_s"}) j.erase(k);
+  for (const char* k : {"v", "modality", "size", "mtime_ns", "wall_s", "seq"}) j.erase(k);
   if (j.contains("track"))
     j["track"].erase("total");
   else

@@ -72,5 +72,6 @@ Command add_stats(CLI::App& app);    // read_inspect.cc
 Command add_compare(CLI::App& app);  // read_compare.cc
 Command add_verify(CLI::App& app);   // read_verify.cc
 Command add_export(CLI::App& app);   // read_export.cc
+Command add_convert(CLI::App& app);  // read_convert.cc
 
 }  // namespace lssd::read

@@ -224,6 +224,23 @@ void add_lssd_keys(std::vector<KeySpec>& keys) {
            "embedding dtype on disk: float32 | float16"},
           {"LOG.PROGRESS_INTERVAL_S", T::Float, lit(D.progress_interval_s), false,
            "seconds between progress lines when not on a TTY"},
+          // ---- the sharded layout and writers that share OUTPUT_DIR; none changes an embedding ----
+          {"OUTPUT.LAYOUT", T::String, lit(D.layout), false,
+           "files (one .npy per input) | shards (inputs' rows stacked in parts under <mtype>/parts/)"},
+          {"OUTPUT.SHARD_INPUTS", T::Int, lit(D.shard_inputs), false,
+           "shards layout: a part is sealed (fsynced, renamed, recorded) after this many inputs"},
+          {"OUTPUT.SHARD_MB", T::Int, lit(D.shard_mb), false,
+           "shards layout: ... or once its rows reach this many MiB"},
+          {"DIST.MODE", T::String, lit(D.dist_mode), false,
+           "hash (DIST.NUM_SHARDS/SHARD_ID split the inputs) | claim (processes sharing OUTPUT_DIR claim chunks of "
+           "inputs; every input computed once)"},
+          {"DIST.CLAIM_INPUTS", T::Int, lit(D.claim_inputs), false,
+           "claim mode: consecutive inputs per claimed chunk (0: OUTPUT.SHARD_INPUTS)"},
+          {"DIST.CLAIM_TIMEOUT_S", T::Float, lit(D.claim_timeout_s), false,
+           "claim mode: a claim (or writer entry) untouched this long, by the file server's clock, is stale"},
+          {"DIST.WRITER_ID", T::String, lit(D.writer_id), false,
+           "this process's writer id (letters, digits, _ -), which names its parts, temporaries and (claim "
+           "mode) its manifest and error log; \"\" = <host>-<pid>-<start time>"},
       });
 }
 

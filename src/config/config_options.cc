@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <filesystem>
 
+#include "lssd/claims.h"
 #include "lssd/config.h"
 #include "lssd/discover.h"
 #include "lssd/error.h"
@@ -132,6 +133,29 @@ PipelineOptions Config::pipeline_options() const {
   const std::string& dtype = get_string("OUTPUT.DTYPE");
   require(dtype == "float32" || dtype == "float16", "OUTPUT.DTYPE must be float32 or float16");
   o.float16_output = dtype == "float16";
+  o.layout = get_string("OUTPUT.LAYOUT");
+  require(o.layout == "files" || o.layout == "shards", "OUTPUT.LAYOUT must be files or shards");
+  o.shard_inputs = static_cast<int>(get_int("OUTPUT.SHARD_INPUTS"));
+  require(o.shard_inputs >= 1, "OUTPUT.SHARD_INPUTS must be >= 1");
+  o.shard_mb = static_cast<int>(get_int("OUTPUT.SHARD_MB"));
+  require(o.shard_mb >= 1, "OUTPUT.SHARD_MB must be >= 1");
+  o.dist_mode = get_string("DIST.MODE");
+  require(o.dist_mode == "hash" || o.dist_mode == "claim", "DIST.MODE must be hash or claim");
+  o.claim_inputs = static_cast<int>(get_int("DIST.CLAIM_INPUTS"));
+  require(o.claim_inputs >= 0, "DIST.CLAIM_INPUTS must be >= 0");
+  o.claim_timeout_s = get_float("DIST.CLAIM_TIMEOUT_S");
+  require(o.claim_timeout_s > 0, "DIST.CLAIM_TIMEOUT_S must be > 0");
+  o.writer_id = get_string("DIST.WRITER_ID");
+  require(o.writer_id.empty() || is_valid_writer_id(o.writer_id),
+          "DIST.WRITER_ID must be 1-64 letters, digits, '_' or '-'");
+  if (o.dist_mode == "claim") {
+    // Every process sees every input and claims chunks: no hash shard (not from Slurm either).
+    require(!is_set("DIST.NUM_SHARDS") || get_int("DIST.NUM_SHARDS") == 1,
+            "DIST.NUM_SHARDS must be 1 with DIST.MODE claim (processes claim chunks instead)");
+    o.discover.num_shards = 1;
+    o.discover.shard_id = 0;
+    o.shard_source = "DIST.MODE claim: every input, in claimed chunks";
+  }
   o.progress_interval_s = get_float("LOG.PROGRESS_INTERVAL_S");
   require(o.progress_interval_s > 0, "LOG.PROGRESS_INTERVAL_S must be > 0");
   std::error_code ec;

@@ -62,8 +62,12 @@ Encoder::Encoder(const std::string& path, const EncoderOptions& opts, std::optio
     const int total = g_intra_threads.load();
     m.lanes = std::max(1, std::min(opts.cpu_lanes > 0 ? opts.cpu_lanes : total, total));
     m.lane_threads = std::max(1, total / m.lanes);
-    if (m.lanes > 1) configure_blas_threads(m.lane_threads);
   }
+  // OpenBLAS keeps threads of its own (one per core by default) that spin (sched_yield) after
+  // each call: as many as a forward's intra-op threads (RUNTIME.NUM_THREADS) or a lane's. Measured
+  // with RUNTIME.NUM_THREADS 1 on the 2-core machine: a second OpenBLAS thread took ~40 % of the
+  // process's CPU time, half of it yielding.
+  if (!m.cuda) configure_blas_threads(m.lanes > 1 ? m.lane_threads : g_intra_threads.load());
 
   require_file(path);
   m.info.file_sha256 = encoder_file_sha256(path);

@@ -60,7 +60,7 @@ void configure_blas_threads(int n) {
   std::call_once(once, [n] {
     if (auto f = reinterpret_cast<SetThreads>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"))) {
       f(n);
-      spdlog::debug("encoder: OpenBLAS threads set to {} (CPU lanes)", n);
+      spdlog::debug("encoder: OpenBLAS threads set to {}", n);
     }
   });
 }

@@ -1,8 +1,10 @@
 #include "lssd/npy.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -66,15 +68,18 @@ float half_to_float(uint16_t h) {
   return f;
 }
 
-std::string npy_bytes(const FloatArray& a, NpyDtype dtype) {
+size_t npy_item_size(NpyDtype dtype) { return dtype == NpyDtype::Float32 ? 4 : 2; }
+
+std::string npy_header(const std::vector<int64_t>& shape_dims, NpyDtype dtype, size_t min_length) {
   std::string shape = "(";
-  for (size_t i = 0; i < a.shape.size(); ++i)
-    shape += std::to_string(a.shape[i]) + (a.shape.size() == 1 ? "," : (i + 1 < a.shape.size() ? ", " : ""));
+  for (size_t i = 0; i < shape_dims.size(); ++i)
+    shape += std::to_string(shape_dims[i]) + (shape_dims.size() == 1 ? "," : (i + 1 < shape_dims.size() ? ", " : ""));
   shape += ")";
   std::string header = std::string("{'descr': '") + (dtype == NpyDtype::Float32 ? "<f4" : "<f2") +
                        "', 'fortran_order': False, 'shape': " + shape + ", }";
   size_t total = 10 + header.size() + 1;
   size_t pad = (64 - total % 64) % 64;
+  if (total + pad < min_length) pad += ((min_length - total - pad + 63) / 64) * 64;
   header += std::string(pad, ' ') + "\n";
   std::string out = "\x93NUMPY";
   out += '\x01';
@@ -83,26 +88,50 @@ std::string npy_bytes(const FloatArray& a, NpyDtype dtype) {
   out += static_cast<char>(hl & 0xff);
   out += static_cast<char>(hl >> 8);
   out += header;
-  if (dtype == NpyDtype::Float32) {
-    out.append(reinterpret_cast<const char*>(a.data.data()), a.data.size() * 4);
-  } else {
-    std::string body(a.data.size() * 2, '\0');
-    for (size_t i = 0; i < a.data.size(); ++i) {
-      uint16_t h = float_to_half(a.data[i]);
-      std::memcpy(&body[i * 2], &h, 2);
-    }
-    out += body;
-  }
   return out;
 }
 
-void write_file_atomic(const std::string& path, const std::string& data) {
+void append_npy_values(std::string& out, const float* values, size_t n, NpyDtype dtype) {
+  if (dtype == NpyDtype::Float32) {
+    out.append(reinterpret_cast<const char*>(values), n * 4);
+    return;
+  }
+  const size_t at = out.size();
+  out.resize(at + n * 2);
+  for (size_t i = 0; i < n; ++i) {
+    uint16_t h = float_to_half(values[i]);
+    std::memcpy(&out[at + i * 2], &h, 2);
+  }
+}
+
+std::string npy_bytes(const FloatArray& a, NpyDtype dtype) {
+  std::string out = npy_header(a.shape, dtype);
+  out.reserve(out.size() + a.data.size() * npy_item_size(dtype));
+  append_npy_values(out, a.data.data(), a.data.size(), dtype);
+  return out;
+}
+
+std::string temporary_name(const std::string& filename, const std::string& writer, uint64_t n) {
+  return ".tmp." + (writer.empty() ? std::string() : "@" + writer + "@") + filename + "." + std::to_string(n);
+}
+
+bool is_temporary_name(const std::string& filename, std::string* writer) {
+  if (filename.rfind(".tmp.", 0) != 0) return false;
+  std::string w;
+  if (filename.size() > 6 && filename[5] == '@') {
+    const size_t end = filename.find('@', 6);
+    if (end != std::string::npos && end > 6) w = filename.substr(6, end - 6);
+  }
+  if (writer) *writer = w;
+  return true;
+}
+
+void write_file_atomic(const std::string& path, const std::string& data, const std::string& writer, bool durable) {
   fs::path p(path);
   std::error_code ec;
   if (p.has_parent_path()) fs::create_directories(p.parent_path(), ec);
   static thread_local std::mt19937_64 rng{std::random_device{}()};
-  std::string tmp =
-      (p.parent_path() / (".tmp." + p.filename().string() + "." + std::to_string(rng() % 1000000007ULL))).string();
+  std::string tmp = (p.parent_path() / temporary_name(p.filename().string(), writer, rng() % 1000000007ULL)).string();
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
   if (fd < 0) {
     const int err = errno;
@@ -120,7 +149,7 @@ void write_file_atomic(const std::string& path, const std::string& data) {
     }
     off += static_cast<size_t>(n);
   }
-  const int synced = ::fsync(fd);
+  const int synced = durable ? ::fsync(fd) : 0;
   const int sync_err = errno;
   const int closed = ::close(fd);  // always closed, whether fsync failed or not
   const int close_err = errno;
@@ -136,11 +165,17 @@ void write_file_atomic(const std::string& path, const std::string& data) {
   }
 }
 
-void write_npy(const std::string& path, const FloatArray& a, NpyDtype dtype) {
-  write_file_atomic(path, npy_bytes(a, dtype));
+void write_npy(const std::string& path, const FloatArray& a, NpyDtype dtype, const std::string& writer, bool durable) {
+  write_file_atomic(path, npy_bytes(a, dtype), writer, durable);
 }
 
-FloatArray parse_npy(const std::string& b, const std::string& name, NpyDtype* dtype_out) {
+uint64_t NpyInfo::data_bytes() const { return FloatArray::numel_of(shape) * npy_item_size(dtype); }
+
+namespace {
+
+// Parses the header at the start of `b` (at least the whole header must be there; `name` for
+// messages). Checks nothing about the data.
+NpyInfo parse_npy_header(const std::string& b, const std::string& name) {
   auto bad = [&](const std::string& why) { return Error("read", "not a valid .npy file: " + why, name); };
   if (b.size() < 10 || b.compare(0, 6, "\x93NUMPY") != 0) throw bad("bad magic");
   int major = static_cast<unsigned char>(b[6]);
@@ -165,15 +200,12 @@ FloatArray parse_npy(const std::string& b, const std::string& name, NpyDtype* dt
     if (colon == std::string::npos) throw bad("malformed header");
     return header.substr(colon + 1);
   };
+  NpyInfo info;
   std::string descr = field("descr");
-  NpyDtype dtype;
-  size_t item;
   if (descr.find("'<f4'") != std::string::npos && descr.find("'<f4'") < descr.find(',')) {
-    dtype = NpyDtype::Float32;
-    item = 4;
+    info.dtype = NpyDtype::Float32;
   } else if (descr.find("'<f2'") != std::string::npos && descr.find("'<f2'") < descr.find(',')) {
-    dtype = NpyDtype::Float16;
-    item = 2;
+    info.dtype = NpyDtype::Float16;
   } else {
     throw bad("dtype must be <f4 or <f2");
   }
@@ -182,7 +214,6 @@ FloatArray parse_npy(const std::string& b, const std::string& name, NpyDtype* dt
   std::string sh = field("shape");
   auto lp = sh.find('('), rp = sh.find(')');
   if (lp == std::string::npos || rp == std::string::npos || rp < lp) throw bad("malformed shape");
-  FloatArray a;
   std::stringstream ss(sh.substr(lp + 1, rp - lp - 1));
   std::string tok;
   while (std::getline(ss, tok, ',')) {
@@ -191,28 +222,124 @@ FloatArray parse_npy(const std::string& b, const std::string& name, NpyDtype* dt
     try {
       long long v = std::stoll(tok.substr(i));
       if (v < 0) throw bad("negative dimension");
-      a.shape.push_back(v);
+      info.shape.push_back(v);
     } catch (const std::logic_error&) {
       throw bad("malformed shape");
     }
   }
-  size_t n = FloatArray::numel_of(a.shape);
-  size_t need = start + hl + n * item;
-  if (b.size() != need)
-    throw bad("size " + std::to_string(b.size()) + " bytes, expected " + std::to_string(need) + " for shape " +
-              a.shape_str() + (b.size() < need ? " (truncated)" : " (trailing bytes)"));
-  a.data.resize(n);
-  const char* body = b.data() + start + hl;
+  info.data_offset = start + hl;
+  return info;
+}
+
+// Throws unless a file of `size` bytes holds exactly the header and data `info` describes.
+void check_npy_size(const NpyInfo& info, uint64_t size, const std::string& name) {
+  const uint64_t need = info.data_offset + info.data_bytes();
+  if (size != need)
+    throw Error("read",
+                "not a valid .npy file: size " + std::to_string(size) + " bytes, expected " + std::to_string(need) +
+                    " for shape " + shape_str(info.shape) + (size < need ? " (truncated)" : " (trailing bytes)"),
+                name);
+}
+
+void decode_values(const char* body, size_t n, NpyDtype dtype, float* out) {
   if (dtype == NpyDtype::Float32) {
-    if (n) std::memcpy(a.data.data(), body, n * 4);  // n == 0: data() may be null (UB in memcpy)
-  } else {
-    for (size_t i = 0; i < n; ++i) {
-      uint16_t h;
-      std::memcpy(&h, body + i * 2, 2);
-      a.data[i] = half_to_float(h);
-    }
+    if (n) std::memcpy(out, body, n * 4);  // n == 0: out may be null (UB in memcpy)
+    return;
   }
-  if (dtype_out) *dtype_out = dtype;
+  for (size_t i = 0; i < n; ++i) {
+    uint16_t h;
+    std::memcpy(&h, body + i * 2, 2);
+    out[i] = half_to_float(h);
+  }
+}
+
+// An open file descriptor, closed on scope exit.
+struct Fd {
+  int fd = -1;
+  ~Fd() {
+    if (fd >= 0) ::close(fd);
+  }
+};
+
+// Reads up to `n` bytes at `offset`; returns the count read (short only at the end of the file).
+size_t pread_full(int fd, char* buf, size_t n, uint64_t offset, const std::string& name) {
+  size_t got = 0;
+  while (got < n) {
+    const ssize_t r = ::pread(fd, buf + got, n - got, static_cast<off_t>(offset + got));
+    if (r < 0) {
+      if (errno == EINTR) continue;
+      throw Error("read", std::string("read failed: ") + std::strerror(errno), name);
+    }
+    if (r == 0) break;
+    got += static_cast<size_t>(r);
+  }
+  return got;
+}
+
+// The header of an open .npy file, its size checked.
+NpyInfo read_header(int fd, const std::string& path) {
+  struct stat st;
+  if (::fstat(fd, &st) != 0) throw Error("read", std::string("cannot stat: ") + std::strerror(errno), path);
+  std::string head(256, '\0');
+  head.resize(pread_full(fd, head.data(), head.size(), 0, path));
+  NpyInfo info;
+  try {
+    info = parse_npy_header(head, path);
+  } catch (const Error&) {
+    if (head.size() < 256) throw;
+    // A header longer than what was read (not one lssd writes): read it whole.
+    head.resize(std::min<uint64_t>(static_cast<uint64_t>(st.st_size), 1u << 20));
+    head.resize(pread_full(fd, head.data(), head.size(), 0, path));
+    info = parse_npy_header(head, path);
+  }
+  check_npy_size(info, static_cast<uint64_t>(st.st_size), path);
+  return info;
+}
+
+int open_for_reading(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) throw Error("read", std::string("cannot open: ") + std::strerror(errno), path);
+  return fd;
+}
+
+}  // namespace
+
+FloatArray parse_npy(const std::string& b, const std::string& name, NpyDtype* dtype_out) {
+  const NpyInfo info = parse_npy_header(b, name);
+  check_npy_size(info, b.size(), name);
+  FloatArray a;
+  a.shape = info.shape;
+  a.data.resize(FloatArray::numel_of(a.shape));
+  decode_values(b.data() + info.data_offset, a.data.size(), info.dtype, a.data.data());
+  if (dtype_out) *dtype_out = info.dtype;
+  return a;
+}
+
+NpyInfo read_npy_info(const std::string& path) {
+  Fd f{open_for_reading(path)};
+  return read_header(f.fd, path);
+}
+
+FloatArray read_npy_rows(const std::string& path, int64_t first, int64_t count, NpyDtype* dtype_out) {
+  Fd f{open_for_reading(path)};
+  const NpyInfo info = read_header(f.fd, path);
+  if (info.shape.empty() || first < 0 || count < 0 || first + count > info.shape[0])
+    throw Error("read",
+                "rows " + std::to_string(first) + ".." + std::to_string(first + count) + " lie outside the array " +
+                    shape_str(info.shape),
+                path);
+  FloatArray a;
+  a.shape = info.shape;
+  a.shape[0] = count;
+  const size_t row = FloatArray::numel_of(std::vector<int64_t>(info.shape.begin() + 1, info.shape.end()));
+  const size_t item = npy_item_size(info.dtype);
+  a.data.resize(row * static_cast<size_t>(count));
+  std::string body(a.data.size() * item, '\0');
+  const uint64_t at = info.data_offset + static_cast<uint64_t>(first) * row * item;
+  if (pread_full(f.fd, body.data(), body.size(), at, path) != body.size())
+    throw Error("read", "not a valid .npy file: ended before row " + std::to_string(first + count), path);
+  decode_values(body.data(), a.data.size(), info.dtype, a.data.data());
+  if (dtype_out) *dtype_out = info.dtype;
   return a;
 }
 

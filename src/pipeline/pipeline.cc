@@ -16,6 +16,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <ctime>
 #include <filesystem>
 #include <functional>
 #include <future>
@@ -25,15 +26,19 @@
 #include <thread>
 
 #include "lssd/audio_transform.h"
+#include "lssd/claims.h"
 #include "lssd/discover.h"
 #include "lssd/encoder.h"
 #include "lssd/error.h"
 #include "lssd/media.h"
 #include "lssd/npy.h"
 #include "lssd/output.h"
+#include "lssd/shards.h"
 #include "lssd/video_transform.h"
 #include "pipeline/assembler.h"
+#include "pipeline/claim_work.h"
 #include "pipeline/clip_queue.h"
+#include "pipeline/heartbeat.h"
 #include "pipeline/job_plan.h"
 #include "pipeline/progress.h"
 #include "pipeline/replicas.h"
@@ -56,6 +61,7 @@ std::string RunSummary::line() const {
   add(no_audio, "without audio");
   add(failed, "failed");
   add(failed_earlier, "failed earlier");
+  add(by_others, "done by other writers");
   add(not_started, "not started");
   if (discover_problems > 0) s += "; " + std::to_string(discover_problems) + " unreadable path(s)";
   char tail[128];
@@ -64,13 +70,16 @@ std::string RunSummary::line() const {
   return s + tail;
 }
 
-std::string RunSummary::legend() {
+std::string RunSummary::legend(bool claim) {
   return "counts: an output per input file and modality (each audio track of a container once found); written = "
          "embedded by this run; already done = kept from an earlier run; too short = fewer than 2 timestamps or "
          "samples, skipped as the release skips them; without audio = a container with no audio track; failed = "
          "failed in this run, listed in errors.jsonl; failed earlier = failed in an earlier run on the content of a "
          "file that has not changed since, not retried (--retry-failed retries them), listed in errors.jsonl; not "
-         "started = left for a rerun";
+         "started = left for a rerun" +
+         std::string(claim ? "; done by other writers = computed during this run by another process sharing "
+                             "OUTPUT_DIR (DIST.MODE claim)"
+                           : "");
 }
 
 std::string RunSummary::devices_line() const {
@@ -101,6 +110,12 @@ namespace {
 struct RunAborted {};
 
 double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+// CPU time of the calling thread.
+double thread_cpu_s() {
+  timespec ts{};
+  ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
+}
 
 // An input's kind for the ETA: its extension in lower case ("+tracks" for the audio tracks of
 // a video container): files of one kind have similar clips per byte.
@@ -154,12 +169,23 @@ class Run {
   };
 
   bool stopping() const { return control_->stop.load(); }
+  bool claim_mode() const { return options_.dist_mode == "claim"; }
   std::string model_id(Modality m);
   void plan_jobs();
   void say_what_was_found() const;
   void resume_check();
   void open_outputs();
+  void enter_registry();
+  void sweep_temporaries(const std::string& root);
+  void sweep_unnamed_parts(Modality m);
   void prune_error_log_of_retried(const std::string& errors_path) const;
+  void log_discover_problems();
+  void start_claim_work();
+  std::vector<bool> claimed_chunk_to_do(const ClaimChunk& c);
+  void prune_logs_of_gone_writers(const std::set<std::pair<std::string, std::string>>& retried);
+  std::optional<size_t> next_job();
+  void job_hold(size_t k);
+  void job_release(size_t k);
   void start_encoders();
   void wait_for_towers();
   void start_eta_and_assembler();
@@ -168,6 +194,7 @@ class Run {
   void process_video(size_t k, const Record& base);
   void process_audio(size_t k, const Record& base);
   void process_track(size_t k, Record rec, std::optional<int> stream);
+  const AudioTransform& audio_transform();
   template <class Clip, class Decode, class Transform>
   bool embed(size_t k, Modality m, uint64_t* unit, Decode&& decode, Transform&& transform);
   void encode_loop(size_t replica);
@@ -184,10 +211,21 @@ class Run {
 
   DiscoverResult found_;
   std::vector<Job> jobs_, todo_;
-  PerModality<std::optional<EncoderInfo>> encoder_info_;  // of the modalities that have jobs
+  std::optional<PerModality<std::set<std::string>>> parts_named_;  // from the resume check
+  PerModality<std::optional<EncoderInfo>> encoder_info_;           // of the modalities that have jobs
   PerModality<std::once_flag> model_id_once_;
   PerModality<std::string> model_id_;
 
+  WriterIdentity writer_;
+  std::unique_ptr<WriterRegistry> registry_;
+  std::unique_ptr<ResumeIndex> index_;  // claim mode: kept to read other writers' records as they come
+  std::mutex index_mu_;
+  std::unique_ptr<ClaimBoard> claims_;
+  std::unique_ptr<ClaimWork> work_;
+  std::atomic<ClaimWork*> work_for_heartbeat_{nullptr};
+  std::unique_ptr<std::atomic<int>[]> job_holds_;  // claim mode: per todo entry, the worker's hold + open outputs
+  std::unique_ptr<Heartbeat> heartbeat_;
+  SequenceClock seq_;
   PerModality<std::unique_ptr<JsonlAppender>> manifests_;
   std::unique_ptr<JsonlAppender> errors_;
   std::unique_ptr<Assembler> assembler_;
@@ -264,10 +302,15 @@ void Run::resume_check() {
   }
   std::vector<std::string> warnings;
   const std::string dtype = options_.float16_output ? "float16" : "float32";
+  index_ = std::make_unique<ResumeIndex>(options_.output_dir);
+  // Claim mode: other writers may be appending right now: complete lines only.
+  index_->update(&warnings, /*final_lines=*/!claim_mode());
   ResumePlan plan = plan_resume(
-      jobs_, found_.files, options_.output_dir, [this](Modality m) { return model_id(m); }, dtype,
-      options_.retry_failed, &warnings);
+      jobs_, found_.files, *index_, [this](Modality m) { return model_id(m); }, dtype, options_.retry_failed);
+  if (!claim_mode()) index_.reset();  // its memory is not needed any more
   for (const auto& w : warnings) spdlog::warn("{}", w);
+  seq_.observe(plan.max_seq);
+  parts_named_ = std::move(plan.parts_named);
   todo_ = std::move(plan.todo);
   summary_.resumed = plan.resumed;
   summary_.failed_earlier = plan.failed_earlier;
@@ -286,27 +329,194 @@ void Run::resume_check() {
             (encoder_info_.audio ? model_id(Modality::Audio) : std::string("-")));
 }
 
+// This writer's entry in OUTPUT_DIR/writers/, renewed until the run ends, so that another
+// process's start-up sweep leaves this one's temporaries alone.
+void Run::enter_registry() {
+  writer_ = this_writer(options_.writer_id);
+  registry_ = std::make_unique<WriterRegistry>(options_.output_dir, writer_, options_.claim_timeout_s);
+  registry_->enter();
+  const double interval = std::clamp(options_.claim_timeout_s / 5, 0.05, 60.0);
+  heartbeat_ = std::make_unique<Heartbeat>(
+      interval,
+      [this] {
+        if (ClaimWork* w = work_for_heartbeat_.load())
+          w->renew();  // the claims and the registry entry
+        else
+          registry_->renew();
+      },
+      [](const std::exception& e) { spdlog::warn("cannot renew this writer's entry: {}", e.what()); });
+  spdlog::debug("writer id {} (host {}, pid {})", writer_.id, writer_.host, writer_.pid);
+}
+
+// Temporaries of writers that are gone (a killed run's): removed; a live writer's: kept.
+void Run::sweep_temporaries(const std::string& root) {
+  const bool sole = options_.discover.num_shards <= 1 && options_.dist_mode == "hash";
+  if (size_t n = remove_stale_temporaries(root, sole, [this](const std::string& w) { return registry_->gone(w); }))
+    spdlog::info("removed {} leftover temporary file(s) of an interrupted run under {}", n, root);
+}
+
+// Shards layout: a part that no record names (a run killed after the part's rename and before
+// its records; or every input of it recomputed since) is removed once its writer is gone.
+void Run::sweep_unnamed_parts(Modality m) {
+  if (!parts_named_) return;  // --overwrite: the manifests were not read
+  const fs::path dir = fs::path(options_.output_dir) / to_string(m) / "parts";
+  std::error_code ec;
+  size_t removed = 0;
+  for (auto it = fs::directory_iterator(dir, ec); !ec && it != fs::directory_iterator(); it.increment(ec)) {
+    std::string writer;
+    const std::string rel = "parts/" + it->path().filename().string();
+    if (!is_part_name(rel, &writer) || (*parts_named_)[m].count(rel) || !registry_->gone(writer)) continue;
+    std::error_code e2;
+    if (fs::remove(it->path(), e2)) ++removed;
+  }
+  if (removed > 0)
+    spdlog::info(
+        "removed {} shard part(s) under {} that no manifest record names (a run killed while sealing, or "
+        "all of their inputs recomputed since)",
+        removed, dir.string());
+}
+
 void Run::open_outputs() {
   std::error_code ec;
   fs::create_directories(options_.output_dir, ec);
   if (ec) throw Error("output", "cannot create the output directory: " + ec.message(), options_.output_dir);
-  write_file_atomic((fs::path(options_.output_dir) / "config.yaml").string(), options_.config_yaml);
+  enter_registry();
+  write_file_atomic((fs::path(options_.output_dir) / "config.yaml").string(), options_.config_yaml, writer_.id);
   const int shard = options_.discover.shard_id, shards = options_.discover.num_shards;
   for (const Modality m : kModalities) {
     const fs::path root = fs::path(options_.output_dir) / to_string(m);
     fs::create_directories(root, ec);
-    if (size_t n = remove_stale_temporaries(root.string(), shards <= 1))
-      spdlog::info("removed {} leftover temporary file(s) of an interrupted run under {}", n, root.string());
-    manifests_[m] = std::make_unique<JsonlAppender>((root / manifest_name(shard, shards)).string());
+    sweep_temporaries(root.string());
+    sweep_unnamed_parts(m);
+    const std::string name = claim_mode() ? writer_manifest_name(writer_.id) : manifest_name(shard, shards);
+    manifests_[m] = std::make_unique<JsonlAppender>((root / name).string());
   }
-  const std::string errors_path = (fs::path(options_.output_dir) / errors_name(shard, shards)).string();
+  registry_->remove_gone();
+  if (claim_mode()) claims_ = std::make_unique<ClaimBoard>(registry_.get());
+  const std::string errors_path =
+      (fs::path(options_.output_dir) / (claim_mode() ? writer_errors_name(writer_.id) : errors_name(shard, shards)))
+          .string();
   prune_error_log_of_retried(errors_path);
   errors_ = std::make_unique<JsonlAppender>(errors_path);
+  log_discover_problems();
+}
+
+// Paths that could not be read go to the error log: in claim mode to one writer's only (the one
+// that claims the pseudo-chunk "discover"), as every writer finds the same ones.
+void Run::log_discover_problems() {
+  if (found_.problems.empty()) return;
+  const bool mine = !claims_ || claims_->try_claim("discover") != ClaimBoard::Outcome::Held;
   for (const auto& p : found_.problems) {
     spdlog::error("{}: [discover] {}", p.path, p.message);
-    errors_->append(error_to_json(p.path, "", "discover", p.message));
+    if (mine) errors_->append(error_to_json(p.path, "", "discover", p.message));
   }
+  if (claims_ && mine) claims_->mark_done("discover");
   summary_.discover_problems = static_cast<int64_t>(found_.problems.size());
+}
+
+// Claim mode: the jobs cut into chunks of DIST.CLAIM_INPUTS (else OUTPUT.SHARD_INPUTS) in input
+// order, the same cut in every process; workers take their jobs from the chunks this process
+// claims (claim_work.h).
+void Run::start_claim_work() {
+  std::vector<std::string> keys;
+  keys.reserve(jobs_.size());
+  for (const Job& j : jobs_)
+    keys.push_back(std::string(to_string(j.modality)) + (j.container_tracks ? "+tracks\t" : "\t") +
+                   found_.files[j.file].rel_path);
+  std::vector<size_t> todo_job;  // todo entry -> its index in jobs_ (both in input order)
+  todo_job.reserve(todo_.size());
+  size_t at = 0;
+  for (const Job& t : todo_) {
+    while (at < jobs_.size() && !(jobs_[at].file == t.file && jobs_[at].modality == t.modality &&
+                                  jobs_[at].container_tracks == t.container_tracks))
+      ++at;
+    todo_job.push_back(at);
+  }
+  const size_t k = static_cast<size_t>(options_.claim_inputs > 0 ? options_.claim_inputs : options_.shard_inputs);
+  std::vector<ClaimChunk> chunks = make_chunks(keys, k, todo_job);
+  uint64_t h = 1469598103934665603ULL;  // where this writer starts: spread by its id
+  for (unsigned char c : writer_.id) h = (h ^ c) * 1099511628211ULL;
+  job_holds_.reset(new std::atomic<int>[std::max<size_t>(todo_.size(), 1)]());
+  ClaimWork::Hooks hooks;
+  hooks.still_to_do = [this](const ClaimChunk& c) { return claimed_chunk_to_do(c); };
+  hooks.done_elsewhere = [this](size_t entry) { eta_->skip(entry); };
+  hooks.stopping = [this] { return stopping() || encoder_failed_ || assembler_->fatal(); };
+  hooks.info = [](const std::string& m) { spdlog::info("{}", m); };
+  hooks.idle = [this] { assembler_->finish(); };  // seal the open parts: their chunks are done then
+  const size_t n_chunks = chunks.size();
+  work_ = std::make_unique<ClaimWork>(std::move(chunks), claims_.get(), n_chunks ? h % n_chunks : 0,
+                                      std::clamp(options_.claim_timeout_s / 10, 0.05, 2.0), std::move(hooks));
+  work_for_heartbeat_ = work_.get();
+  spdlog::info(
+      "DIST.MODE claim: writer {}, {} chunk(s) of {} input(s); {} of the {} outputs left to compute among "
+      "the writers",
+      writer_.id, n_chunks, k, todo_.size(), jobs_.size());
+}
+
+// A chunk this writer just claimed: which of its todo entries are still to do, the manifests
+// read again (another writer, gone now, may have recorded some since this run started). The
+// error logs of writers that are gone lose their entries of the inputs retried here.
+std::vector<bool> Run::claimed_chunk_to_do(const ClaimChunk& c) {
+  std::vector<bool> to_do(c.todo_end - c.todo_begin, true);
+  std::set<std::pair<std::string, std::string>> retried;
+  {
+    std::lock_guard<std::mutex> lock(index_mu_);
+    if (index_) {
+      index_->update(nullptr, /*final_lines=*/false);
+      seq_.observe(index_->max_seq());
+      const std::string dtype = options_.float16_output ? "float16" : "float32";
+      for (size_t e = c.todo_begin; e < c.todo_end; ++e) {
+        const Job& j = todo_[e];
+        const InputFile& f = found_.files[j.file];
+        if (index_->has(j.modality, f.rel_path) &&
+            index_->judge(j, f, model_id(j.modality), dtype, options_.retry_failed).done > 0)
+          to_do[e - c.todo_begin] = false;
+      }
+    }
+  }
+  for (size_t e = c.todo_begin; e < c.todo_end; ++e)
+    if (to_do[e - c.todo_begin]) retried.emplace(found_.files[todo_[e].file].path, to_string(todo_[e].modality));
+  prune_logs_of_gone_writers(retried);
+  return to_do;
+}
+
+// Claim mode: errors.<writer>.jsonl of writers that are gone, and the logs of hash-mode runs,
+// lose the entries of inputs retried now (see prune_error_log_of_retried). A live writer's log
+// is its own.
+void Run::prune_logs_of_gone_writers(const std::set<std::pair<std::string, std::string>>& retried) {
+  if (retried.empty()) return;
+  std::error_code ec;
+  for (auto it = fs::directory_iterator(options_.output_dir, ec); !ec && it != fs::directory_iterator();
+       it.increment(ec)) {
+    const std::string n = it->path().filename().string();
+    if (n.rfind("errors", 0) != 0 || n.size() < 12 || n.compare(n.size() - 6, 6, ".jsonl") != 0) continue;
+    const std::string middle = n.substr(6, n.size() - 12);  // "", ".shard-I-of-N" or ".<writer>"
+    const std::string writer = middle.empty() || middle.rfind(".shard-", 0) == 0 ? "" : middle.substr(1);
+    if (writer == writer_.id || (!writer.empty() && !registry_->gone(writer))) continue;
+    try {
+      prune_error_log(it->path().string(), [&](const std::string& path, const std::string& modality) {
+        return retried.count({path, modality}) > 0;
+      });
+    } catch (const Error& e) {
+      spdlog::warn("{}", e.what());
+    }
+  }
+}
+
+std::optional<size_t> Run::next_job() {
+  if (work_) return work_->next();
+  const size_t k = next_job_.fetch_add(1);
+  if (k >= todo_.size()) return std::nullopt;
+  return k;
+}
+
+// Claim mode: a todo entry is recorded once its worker is done with it and every output it
+// began is in the manifest; then its chunk may be finished (ClaimWork::recorded).
+void Run::job_hold(size_t k) {
+  if (job_holds_) ++job_holds_[k];
+}
+void Run::job_release(size_t k) {
+  if (job_holds_ && --job_holds_[k] == 0) work_->recorded(k);
 }
 
 // errors.jsonl keeps one entry per failed input and modality: entries of the inputs this run
@@ -408,7 +618,7 @@ bool Run::embed(size_t k, Modality m, uint64_t* unit, Decode&& decode, Transform
 
 void Run::process_video(size_t k, const Record& base) {
   std::optional<VideoTransform> transform;
-  uint64_t unit = assembler_->begin(base);
+  uint64_t unit = assembler_->begin(base, k);
   embed<VideoClipFrames>(
       k, Modality::Video, &unit,
       [&](const ClipSink<VideoClipFrames>& sink, const int& queued) {
@@ -437,9 +647,21 @@ void Run::process_video(size_t k, const Record& base) {
       });
 }
 
+// The calling decode worker's audio transform, made on its first audio clip of this run: its
+// window and mel filter bank are built once per worker, not once per input (~0.3 ms of CPU an
+// input over small wavs). Workers are threads of one run.
+const AudioTransform& Run::audio_transform() {
+  thread_local const Run* owner = nullptr;
+  thread_local std::optional<AudioTransform> transform;
+  if (owner != this || !transform) {
+    transform.emplace(options_.audio);
+    owner = this;
+  }
+  return *transform;
+}
+
 void Run::process_track(size_t k, Record rec, std::optional<int> stream) {
-  std::optional<AudioTransform> transform;
-  uint64_t unit = assembler_->begin(rec);
+  uint64_t unit = assembler_->begin(rec, k);
   embed<AudioClipSamples>(
       k, Modality::Audio, &unit,
       [&](const ClipSink<AudioClipSamples>& sink, const int& queued) {
@@ -454,10 +676,7 @@ void Run::process_track(size_t k, Record rec, std::optional<int> stream) {
         });
         assembler_->end(unit, queued);
       },
-      [&](const AudioClipSamples& c) {
-        if (!transform) transform.emplace(options_.audio);
-        return (*transform)(c.mono, c.sample_rate);
-      });
+      [&](const AudioClipSamples& c) { return audio_transform()(c.mono, c.sample_rate); });
 }
 
 void Run::process_audio(size_t k, const Record& base) {
@@ -510,10 +729,12 @@ void Run::worker() {
   double in_jobs = 0;
   for (;;) {
     if (stopping() || encoder_failed_ || assembler_->fatal()) break;
-    const size_t k = next_job_.fetch_add(1);
-    if (k >= todo_.size()) break;
+    const std::optional<size_t> k = next_job();
+    if (!k) break;
     const auto t = Clock::now();
-    process(k);
+    job_hold(*k);
+    process(*k);
+    job_release(*k);
     in_jobs += seconds_since(t);
   }
   std::lock_guard<std::mutex> lock(workers_mutex_);
@@ -537,11 +758,14 @@ void Run::encode_loop(size_t replica) {
     FloatArray out;
     try {
       const auto t = Clock::now();
+      const double cpu0 = thread_cpu_s();
       out = encoder->forward(inputs);
+      const double cpu = thread_cpu_s() - cpu0;
       const double seconds = seconds_since(t);
       eta_->encoded(m, static_cast<int64_t>(items.size()), seconds, seconds_since(start_));
       std::lock_guard<std::mutex> lock(fatal_mutex_);
       summary_.encode_s[m] += seconds;
+      summary_.encode_cpu_s += cpu;
       replicas_[replica].done.busy_s += seconds;
     } catch (const Error& e) {  // this batch's inputs (a shape the model refuses, ...)
       for (const auto& it : items) assembler_->fail(it.unit, e.stage(), e.message());
@@ -578,11 +802,20 @@ void Run::start_eta_and_assembler() {
     inputs.push_back({f.size, j.modality, file_kind(f.rel_path, j.container_tracks)});
   }
   eta_ = std::make_unique<EtaEstimator>(std::move(inputs));
-  AssemblerSinks sinks{options_.output_dir,
-                       options_.float16_output ? NpyDtype::Float16 : NpyDtype::Float32,
-                       {manifests_.video.get(), manifests_.audio.get()},
-                       errors_.get(),
-                       [this](Modality m) { return model_id(m); }};
+  AssemblerSinks sinks;
+  sinks.output_dir = options_.output_dir;
+  sinks.dtype = options_.float16_output ? NpyDtype::Float16 : NpyDtype::Float32;
+  sinks.manifests = {manifests_.video.get(), manifests_.audio.get()};
+  sinks.errors = errors_.get();
+  sinks.model_id = [this](Modality m) { return model_id(m); };
+  if (options_.layout == "shards")
+    sinks.shards = ShardLimits{options_.shard_inputs, static_cast<int64_t>(options_.shard_mb) << 20};
+  sinks.writer = writer_.id;
+  sinks.seq = &seq_;
+  if (claim_mode()) {
+    sinks.unit_begun = [this](size_t job) { job_hold(job); };
+    sinks.unit_recorded = [this](size_t job) { job_release(job); };
+  }
   assembler_ = std::make_unique<Assembler>(std::move(sinks), &tally_, &control_->in_flight);
 }
 
@@ -592,9 +825,11 @@ void Run::fill_summary() {
   summary_.no_audio = tally_.no_audio;
   summary_.failed = tally_.failed;
   summary_.clips = tally_.clips;
-  summary_.not_started = static_cast<int64_t>(todo_.size() - std::min(next_job_.load(), todo_.size()));
+  const size_t started = work_ ? work_->started() : std::min(next_job_.load(), todo_.size());
+  summary_.by_others = work_ ? static_cast<int64_t>(work_->elsewhere()) : 0;
+  summary_.not_started = static_cast<int64_t>(todo_.size() - started) - summary_.by_others;
   summary_.outputs = summary_.written + summary_.resumed + summary_.skipped_short + summary_.no_audio +
-                     summary_.failed + summary_.failed_earlier + summary_.not_started;
+                     summary_.failed + summary_.failed_earlier + summary_.by_others + summary_.not_started;
   summary_.stopped = stopping();
   summary_.wall_s = seconds_since(start_);
   for (const auto& r : replicas_) summary_.devices.push_back(r.done);
@@ -605,13 +840,15 @@ void Run::fill_summary() {
 RunSummary Run::go() {
   media_.hwaccel = resolve_hwaccel(media_.hwaccel);  // none or cuda from here on
   if (media_.hwaccel == "cuda") spdlog::info("video decodes on NVDEC (MEDIA.HWACCEL {})", options_.media.hwaccel);
+  test_barrier();
   plan_jobs();
   resume_check();
   summary_.outputs =
       static_cast<int64_t>(todo_.size()) + summary_.resumed + summary_.failed_earlier;  // tracks are added as found
   open_outputs();
-  spdlog::info("{} outputs to compute, {} already done", todo_.size(), summary_.resumed);
+  if (!claim_mode()) spdlog::info("{} outputs to compute, {} already done", todo_.size(), summary_.resumed);
   start_eta_and_assembler();
+  if (claim_mode()) start_claim_work();
   cuda_ = !todo_.empty() && replica_plan_.cuda;
   if (!todo_.empty()) start_encoders();
 
@@ -643,7 +880,11 @@ RunSummary Run::go() {
   for (auto& t : workers) t.join();
   queue_->producers_finished();
   for (auto& t : encoders) t.join();
+  assembler_->finish();  // shards layout: seals the open parts
   reporter.stop();
+  heartbeat_->stop();
+  registry_->remove_gone();  // e.g. a writer killed during this run whose chunk this one took over
+  registry_->leave();
   if (load_error_) std::rethrow_exception(load_error_);
   if (encoder_failed_) throw Error("encode", "the encoder failed: " + fatal_message_);
   if (assembler_->fatal())

@@ -35,6 +35,11 @@ void EtaEstimator::ended(size_t i) {
   if (i < inputs_.size()) inputs_[i].ended = true;
 }
 
+void EtaEstimator::skip(size_t i) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (i < inputs_.size()) inputs_[i].skipped = true;
+}
+
 void EtaEstimator::clips_done(size_t i, int64_t n) {
   std::lock_guard<std::mutex> lock(mu_);
   if (i < inputs_.size()) inputs_[i].done += n;
@@ -54,7 +59,7 @@ struct EtaEstimator::Rates {
 
   explicit Rates(const std::vector<State>& inputs) {
     for (const State& s : inputs) {
-      if (!s.planned || s.in.bytes == 0) continue;
+      if (!s.planned || s.in.bytes == 0 || s.skipped) continue;
       auto& k = by_kind[{s.in.modality, s.in.kind}];
       k.first += static_cast<double>(*s.planned);
       k.second += static_cast<double>(s.in.bytes);
@@ -103,10 +108,11 @@ EtaEstimator::Snapshot EtaEstimator::snapshot(double elapsed_s) const {
   const Rates rates(inputs_);
   const PerModality<double> w{weight(Modality::Video), weight(Modality::Audio)};
   Snapshot out;
-  out.inputs = inputs_.size();
   double work_done = 0, work_expected = 0, unfinished_bytes = 0, guessed_bytes = 0;
   PerModality<bool> work_left{false, false};  // clips expected that are not embedded yet
   for (const State& s : inputs_) {
+    if (s.skipped) continue;
+    ++out.inputs;
     bool measured = true;
     const double expected = expected_clips(s, rates, &measured);
     out.inputs_finished += s.finished() ? 1 : 0;
@@ -118,7 +124,7 @@ EtaEstimator::Snapshot EtaEstimator::snapshot(double elapsed_s) const {
     if (!measured) guessed_bytes += static_cast<double>(s.in.bytes);
     if (expected > static_cast<double>(s.done)) work_left[s.in.modality] = true;
   }
-  out.fraction = work_expected > 0 ? std::min(1.0, work_done / work_expected) : (inputs_.empty() ? 1.0 : 0.0);
+  out.fraction = work_expected > 0 ? std::min(1.0, work_done / work_expected) : (out.inputs == 0 ? 1.0 : 0.0);
   // A clip's cost is unknown until the encoder has run one of its modality (a video clip costs
   // 5-60 audio clips, depending on the towers).
   bool unmeasured = false;

@@ -38,6 +38,9 @@ class EtaEstimator {
   void delivered(size_t i, int64_t n);
   // Input `i` is decoded (or failed, or was skipped): it gives no more clips than delivered.
   void ended(size_t i);
+  // Input `i` is not this run's after all (DIST.MODE claim: another writer computes it): it no
+  // longer counts, neither in the inputs nor in the clips expected.
+  void skip(size_t i);
   // `n` clips of input `i` were embedded.
   void clips_done(size_t i, int64_t n);
   // The encoder spent `seconds` on `clips` clips of one modality (weighs the modalities' clips),
@@ -67,6 +70,7 @@ class EtaEstimator {
     int64_t delivered = 0;
     int64_t done = 0;
     bool ended = false;
+    bool skipped = false;
     bool finished() const { return ended && done >= delivered; }
   };
   struct Rates;  // clips per byte by kind and modality, from the planned inputs

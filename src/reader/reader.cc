@@ -310,7 +310,7 @@ FloatArray ModalityReader::load(const Record& r, std::string* dtype) const {
   if (p.empty()) throw Error("read", "the manifest record names no output file", r.path);
   if (!is_safe_relative(r.output)) throw Error("read", "unsafe output name in manifest: '" + r.output + "'", dir_);
   NpyDtype dt;
-  FloatArray a = read_npy(p, &dt);
+  FloatArray a = r.row >= 0 ? read_npy_rows(p, r.row, r.num_clips, &dt) : read_npy(p, &dt);
   if (a.shape != r.shape)
     throw Error("read", "shape " + a.shape_str() + " differs from the manifest's " + shape_str(r.shape), p);
   if (dtype) *dtype = dt == NpyDtype::Float16 ? "float16" : "float32";

@@ -79,14 +79,34 @@ def tiny_model_dir(kernels=None):
     return d
 
 
+def infer_cmd(data, out, *overrides, flags=(), model=None):
+    """The lssd-infer command line of run_infer()."""
+    model = model or tiny_model_dir()
+    return [infer_path(), *flags, "DATA.PATH_TO_DATA_DIR", data, "OUTPUT_DIR", out,
+            "MODEL.VIDEO_ENCODER_FILE", os.path.join(model, "video.pt"),
+            "MODEL.AUDIO_ENCODER_FILE", os.path.join(model, "audio.pt"),
+            "RUNTIME.DEVICE", "cpu", "RUNTIME.NUM_THREADS", str(THREADS), *overrides]
+
+
+def summary_counts(log):
+    """The counts of the last "done: ..." line of an lssd-infer log: {"outputs": N, "written": W,
+    "already done": R, "failed": F, ...} ({} when there is none)."""
+    lines = [line for line in log.splitlines() if "] done: " in line]
+    if not lines:
+        return {}
+    text = lines[-1].split("] done: ", 1)[1].split(";")[0]
+    total, parts = text.split(" outputs = ")
+    res = {"outputs": int(total)}
+    for part in parts.split(" + "):
+        n, what = part.split(" ", 1)
+        res[what] = int(n)
+    return res
+
+
 def run_infer(data, out, *overrides, flags=(), model=None, timeout=1500):
     """lssd-infer on `data` into `out` with the tiny model, CPU, 2 threads. Returns
     (returncode, stderr text, wall seconds)."""
-    model = model or tiny_model_dir()
-    cmd = [infer_path(), *flags, "DATA.PATH_TO_DATA_DIR", data, "OUTPUT_DIR", out,
-           "MODEL.VIDEO_ENCODER_FILE", os.path.join(model, "video.pt"),
-           "MODEL.AUDIO_ENCODER_FILE", os.path.join(model, "audio.pt"),
-           "RUNTIME.DEVICE", "cpu", "RUNTIME.NUM_THREADS", str(THREADS), *overrides]
+    cmd = infer_cmd(data, out, *overrides, flags=flags, model=model)
     t0 = time.time()
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
     return r.returncode, r.stdout + r.stderr, time.time() - t0
@@ -121,6 +141,12 @@ def read_json(*args):
     rc, out, err = lssd_read(*args)
     if rc != 0:
         raise RuntimeError(f"lssd-read {' '.join(args)} -> {rc}: {err}")
+    return json.loads(out)
+
+
+def lssd_read_json_any(*args):
+    """lssd-read's JSON output whatever its exit code."""
+    _rc, out, _err = lssd_read(*args)
     return json.loads(out)
 
 

@@ -26,7 +26,8 @@ PUBLIC = {
     "logging.h": "common", "process.h": "common", "sha256.h": "common", "bytes.h": "common",
     "version.h": "common", "cpu_features.h": "common", "media.h": "media", "video_transform.h": "transform",
     "audio_transform.h": "transform", "discover.h": "discover", "encoder.h": "encoder",
-    "encoder_info.h": "encoder", "npy.h": "output", "output.h": "output", "reader.h": "reader",
+    "encoder_info.h": "encoder", "npy.h": "output", "output.h": "output", "shards.h": "output",
+    "claims.h": "output", "reader.h": "reader",
     "pipeline.h": "pipeline", "interrupt.h": "pipeline", "config.h": "config", "config_keys.h": "config",
     "search": "search",
 }

@@ -221,7 +221,8 @@ def readme_examples(c, tmp, out):
     sh = [b for lang, b in blocks if lang == "sh" and "lssd-read" in b]
     py = [b for lang, b in blocks if lang == "python"]
     cpp = [b for lang, b in blocks if lang == "cpp"]
-    c.check(len(sh) == 1 and len(py) == 2 and len(cpp) == 1, "README's reading section has the shell, 2 Python and the C++ examples")
+    c.check(len(sh) == 1 and len(py) == 3 and len(cpp) == 1,
+            "README's reading section has the shell, 3 Python and the C++ examples")
     for b in sh:
         r = subprocess.run(["bash", "-euo", "pipefail", "-c", b], cwd=work, capture_output=True, text=True)
         c.check(r.returncode == 0, f"README shell example runs (exit {r.returncode})")

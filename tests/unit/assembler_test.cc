@@ -27,13 +27,12 @@ struct Fixture {
     vman = std::make_unique<JsonlAppender>((dir / "video" / "manifest.jsonl").string());
     aman = std::make_unique<JsonlAppender>((dir / "audio" / "manifest.jsonl").string());
     errors = std::make_unique<JsonlAppender>((dir / "errors.jsonl").string());
-    a = std::make_unique<Assembler>(
-        AssemblerSinks{dir.string(),
-                       NpyDtype::Float32,
-                       {vman.get(), aman.get()},
-                       errors.get(),
-                       [](Modality m) { return std::string(m == Modality::Video ? "vid" : "aid"); }},
-        &tally, &in_flight);
+    AssemblerSinks sinks;
+    sinks.output_dir = dir.string();
+    sinks.manifests = {vman.get(), aman.get()};
+    sinks.errors = errors.get();
+    sinks.model_id = [](Modality m) { return std::string(m == Modality::Video ? "vid" : "aid"); };
+    a = std::make_unique<Assembler>(std::move(sinks), &tally, &in_flight);
   }
   ~Fixture() { fs::remove_all(dir); }
   std::vector<Record> records(const std::string& m) { return read_manifest_dir((dir / m).string()); }

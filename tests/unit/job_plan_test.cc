@@ -4,6 +4,9 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <fstream>
+
+#include "lssd/error.h"
 
 #include "lssd/npy.h"
 
@@ -185,6 +188,96 @@ TEST(JobPlan, OneTrackFailedOnContentTheOtherOk) {
   EXPECT_TRUE(p.todo.empty());
   EXPECT_EQ(p.resumed, 1);
   EXPECT_EQ(p.failed_earlier, 1);
+}
+
+TEST(ResumeIndex, CatchesUpWithAppendedRecordsAndTheLargerSeqWins) {
+  OutDir out;
+  std::vector<InputFile> files = {file("a.wav", false, true), file("b.wav", false, true)};
+  DiscoverResult found;
+  found.files = files;
+  const auto jobs = make_jobs(found, DiscoverOptions{});
+  ResumeIndex index(out.dir.string());
+  index.update(nullptr, false);
+  EXPECT_EQ(index.size(), 0u);
+  out.record(files[0], "ok", "m1");
+  // Another writer's manifest, and a line it is still writing (no newline yet).
+  fs::create_directories(out.dir / "audio");
+  Record r;
+  r.modality = Modality::Audio;
+  r.path = files[1].path;
+  r.rel_path = files[1].rel_path;
+  r.size = files[1].size;
+  r.mtime_ns = files[1].mtime_ns;
+  r.status = RecordStatus::SkippedShort;
+  r.model_id = "m1";
+  r.seq = 7;
+  const std::string line = record_to_json(r);
+  { std::ofstream(out.dir / "audio" / "manifest.w2.jsonl", std::ios::binary) << line.substr(0, 20); }
+  index.update(nullptr, false);
+  EXPECT_EQ(index.size(), 1u);
+  EXPECT_EQ(index.judge(jobs[0], files[0], "m1", "float32", false).done, 1);
+  EXPECT_EQ(index.judge(jobs[1], files[1], "m1", "float32", false).done, 0);
+  {
+    std::ofstream(out.dir / "audio" / "manifest.w2.jsonl", std::ios::binary | std::ios::app) << line.substr(20) << "\n";
+  }
+  index.update(nullptr, false);
+  EXPECT_EQ(index.judge(jobs[1], files[1], "m1", "float32", false).done, 1);
+  EXPECT_EQ(index.max_seq(), 7);
+  // An older record (smaller seq) read later does not replace it.
+  r.status = RecordStatus::Failed;
+  r.seq = 3;
+  { std::ofstream(out.dir / "audio" / "manifest.w3.jsonl", std::ios::binary) << record_to_json(r) << "\n"; }
+  index.update(nullptr, false);
+  EXPECT_EQ(index.judge(jobs[1], files[1], "m1", "float32", false).done, 1);
+  EXPECT_EQ(index.size(), 2u);
+}
+
+TEST(ResumeIndex, RecordSummaryReadsWhatTheFullParserReads) {
+  Record r;
+  r.modality = Modality::Audio;
+  r.path = "in/caf\xe9 \"q\"\\/\t\u00e9.wav";  // not UTF-8, quotes, escapes
+  r.rel_path = "caf\xe9 \"q\"\\/\t\xc3\xa9\xf0\x9f\x8e\xb5.wav";
+  r.output = "parts/w.000001.npy";
+  r.row = 12;
+  r.seq = 99;
+  r.size = 1234567890123ULL;
+  r.mtime_ns = -5;
+  r.status = RecordStatus::Failed;
+  r.num_clips = 3;
+  r.shape = {3, 768};
+  r.ranges = {{0, 3, 0, 3}, {3, 6, 3, 6}};
+  r.track_index = 2;
+  r.tracks_total = 3;
+  r.track_language = "d\"e";
+  r.model_id = "abc";
+  r.dtype = "float16";
+  r.error_stage = "decode";
+  r.error_message = "bad {[\"]} \xff";
+  r.error_from_content = true;
+  for (const std::string& line : {record_to_json(r), std::string(" ") + record_to_json(r) + " "}) {
+    const RecordSummary s = record_summary_from_json(line, "x");
+    EXPECT_EQ(s.rel_path, r.rel_path);
+    EXPECT_EQ(s.output, r.output);
+    EXPECT_EQ(s.row, 12);
+    EXPECT_EQ(s.seq, 99);
+    EXPECT_EQ(s.size, r.size);
+    EXPECT_EQ(s.mtime_ns, -5);
+    EXPECT_EQ(s.status, RecordStatus::Failed);
+    EXPECT_TRUE(s.error_from_content);
+    EXPECT_EQ(s.num_clips, 3);
+    EXPECT_EQ(s.shape, r.shape);
+    EXPECT_EQ(s.track_index, 2);
+    EXPECT_EQ(s.tracks_total, 3);
+    EXPECT_EQ(s.model_id, "abc");
+    EXPECT_EQ(s.dtype, "float16");
+  }
+  // A malformed line is the full parser's error, naming the source.
+  try {
+    record_summary_from_json("{\"v\":1,", "m.jsonl:3");
+    ADD_FAILURE() << "accepted";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.file(), "m.jsonl:3");
+  }
 }
 
 }  // namespace

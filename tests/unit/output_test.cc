@@ -143,6 +143,19 @@ TEST(Output, OutputValidity) {
   EXPECT_FALSE(lssd::output_is_valid((d / "missing.npy").string(), {2, 768}));
   fs::resize_file(d / "x.npy", 200);
   EXPECT_FALSE(lssd::output_is_valid((d / "x.npy").string(), {2, 768}));
+  // float16: the size lssd writes for it; as float32 the header is read and its shape agrees.
+  lssd::write_npy((d / "h.npy").string(), a, lssd::NpyDtype::Float16);
+  EXPECT_TRUE(lssd::output_is_valid((d / "h.npy").string(), {2, 768}, lssd::NpyDtype::Float16));
+  EXPECT_TRUE(lssd::output_is_valid((d / "h.npy").string(), {2, 768}));
+  EXPECT_FALSE(lssd::output_is_valid((d / "h.npy").string(), {3, 768}, lssd::NpyDtype::Float16));
+  // A longer header than lssd writes (another writer's): read, and valid.
+  {
+    std::ofstream f(d / "long.npy", std::ios::binary);
+    f << lssd::npy_header({2, 768}, lssd::NpyDtype::Float32, 256) << std::string(2 * 768 * 4, '\0');
+  }
+  EXPECT_TRUE(lssd::output_is_valid((d / "long.npy").string(), {2, 768}));
+  EXPECT_FALSE(lssd::output_is_valid((d / "long.npy").string(), {1, 768}));
+  EXPECT_FALSE(lssd::output_is_valid(d.string(), {2, 768}));  // a directory
   fs::remove_all(d);
 }
 

@@ -311,7 +311,7 @@ def leg_a(args, model_dir, data, work, precision=None):
     gpu_mib = timed.gpu_mib
     clips, files = manifest_clips(out)
     m = re.search(r"done: .* (\d+) clips in ([\d.]+) s", err)
-    t = re.search(r"time: encoder forwards ([\d.]+) s \(video ([\d.]+) s, audio ([\d.]+) s\).*"
+    t = re.search(r"time: encoder forwards ([\d.]+) s \(video ([\d.]+) s, audio ([\d.]+) s[;)].*"
                   r"encoders loaded after ([\d.]+) s", err)
     w = re.search(r"encoders on (\S+) \((\w+)\), batch \d+, (\d+) decode worker", err)
     cpu = [re.search(rf"{k} time \(seconds\): ([\d.]+)", err) for k in ("User", "System")]
