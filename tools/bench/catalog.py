@@ -26,30 +26,12 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
+
+from proc_timing import loadavg, timed  # tools/bench/, this script's folder
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
-
-
-def loadavg():
-    with open("/proc/loadavg") as f:
-        return float(f.read().split()[0])
-
-
-def timed(cmd, **kw):
-    """Runs cmd; returns (exit code, stdout, stderr, wall s, cpu s, peak RSS MB) of that process."""
-    t0 = time.time()
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        p = subprocess.Popen(cmd, stdout=out, stderr=err, **kw)
-        _, status, ru = os.wait4(p.pid, 0)
-        rc = os.waitstatus_to_exitcode(status)
-        wall = time.time() - t0
-        out.seek(0)
-        err.seek(0)
-        return (rc, out.read().decode(errors="replace"), err.read().decode(errors="replace"), wall,
-                ru.ru_utime + ru.ru_stime, ru.ru_maxrss / 1024)
 
 
 def drop_cache(bench, d):
@@ -96,13 +78,13 @@ def main():
     try:
         for layout in args.layouts.split(","):
             t = time.time()
-            rc, out, err, wall, cpu, rss = timed([bench, "make", d, "--inputs", str(args.n), "--layout", layout,
-                                                  "--writers", str(args.writers), "--audio-model", model,
-                                                  "--out", "out-" + layout])
+            rc, out, err, wall, user, sys_s, rss = timed([bench, "make", d, "--inputs", str(args.n), "--layout", layout,
+                                                           "--writers", str(args.writers), "--audio-model", model,
+                                                           "--out", "out-" + layout])
             if rc != 0:
                 sys.exit(f"make {layout} failed ({rc}): {err[-2000:]}")
             made = json.loads(out)
-            made.update(wall_s=wall, cpu_s=cpu)
+            made.update(wall_s=wall, cpu_s=user + sys_s)
             results["made"].append(made)
             print(f"made {layout}: {made} in {time.time() - t:.0f} s", file=sys.stderr, flush=True)
             for disc in args.discovery.split(","):
@@ -119,7 +101,7 @@ def main():
                         timed(cmd)  # a first pass warms the cache
                         how = "after a first pass"
                     load = loadavg()
-                    rc, out, err, wall, cpu, rss = timed(cmd)
+                    rc, out, err, wall, user, sys_s, rss = timed(cmd)
                     if rc != 0:
                         sys.exit(f"measure {layout} {disc} {cache} failed ({rc}): {out[-2000:]} {err[-2000:]}")
                     m = json.loads(out)
@@ -134,10 +116,10 @@ def main():
                            "OUTPUT.LAYOUT", layout]
                     how = drop_cache(bench, d) if cache == "cold" else "right after the measures"
                     load = loadavg()
-                    rc, out, err, wall, cpu, rss = timed(cmd)
+                    rc, out, err, wall, user, sys_s, rss = timed(cmd)
                     done = [line for line in err.splitlines() if "done:" in line]
                     row = {"layout": layout, "cache": cache, "cache_how": how, "load": load, "infer": True,
-                           "rc": rc, "wall_s": wall, "cpu_s": cpu, "peak_rss_mb": rss,
+                           "rc": rc, "wall_s": wall, "cpu_s": user + sys_s, "peak_rss_mb": rss,
                            "summary": done[-1] if done else err[-500:]}
                     results["rows"].append(row)
                     print(json.dumps(row), file=sys.stderr, flush=True)

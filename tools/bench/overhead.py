@@ -23,28 +23,12 @@ import re
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
+
+from proc_timing import loadavg, timed  # tools/bench/, this script's folder
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
-
-
-def loadavg():
-    with open("/proc/loadavg") as f:
-        return float(f.read().split()[0])
-
-
-def timed(cmd):
-    """Runs cmd; returns (exit code, stderr, wall s, user s, sys s, peak RSS MB) of that process."""
-    t0 = time.time()
-    with tempfile.TemporaryFile() as err:
-        p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err)
-        _, status, ru = os.wait4(p.pid, 0)
-        wall = time.time() - t0
-        err.seek(0)
-        return (os.waitstatus_to_exitcode(status), err.read().decode(errors="replace"), wall, ru.ru_utime,
-                ru.ru_stime, ru.ru_maxrss / 1024)
 
 
 def corpus(args):
@@ -70,7 +54,7 @@ def one_run(args, data, layout, extra):
            "DATA.USE_VIDEO", "False", "RUNTIME.DEVICE", "cpu", "RUNTIME.NUM_THREADS", "1", "RUNTIME.CPU_LANES", "1",
            "OUTPUT.LAYOUT", layout, *extra]
     load = loadavg()
-    rc, err, wall, user, sys_s, rss = timed(cmd)
+    rc, _, err, wall, user, sys_s, rss = timed(cmd)
     done = re.search(r"\] done: (\d+) outputs = (\d+) written.*?(?:\+ (\d+) failed)?;", err)
     fwd = re.search(r"time: encoder forwards ([\d.]+) s .*CPU of their calling threads ([\d.]+) s", err)
     if rc not in (0, 3) or not done or not fwd:

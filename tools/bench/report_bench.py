@@ -22,10 +22,10 @@ import json
 import os
 import re
 import shutil
-import subprocess
 import sys
 import tempfile
-import time
+
+from proc_timing import loadavg, timed  # tools/bench/, this script's folder
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
@@ -35,33 +35,14 @@ CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic
 MODES = {"no-dedup": ["--no-dedup"], "approx": ["--approx"], "exact": []}
 
 
-def loadavg():
-    with open("/proc/loadavg") as f:
-        return float(f.read().split()[0])
-
-
-def timed(cmd, **kw):
-    """Runs cmd; returns (exit code, stdout, stderr, wall s, cpu s, peak RSS MB) of that process."""
-    t0 = time.time()
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        p = subprocess.Popen(cmd, stdout=out, stderr=err, **kw)
-        _, status, ru = os.wait4(p.pid, 0)
-        p.returncode = os.waitstatus_to_exitcode(status)
-        wall = time.time() - t0
-        out.seek(0)
-        err.seek(0)
-        return (p.returncode, out.read().decode(errors="replace"), err.read().decode(errors="replace"), wall,
-                ru.ru_utime + ru.ru_stime, ru.ru_maxrss / 1024)
-
-
 def fixture(args):
     d = os.path.join(args.cache, "report", f"synth-{args.n}-d{args.dim}")
     if os.path.exists(os.path.join(d, ".complete")):
         return d
     if os.path.exists(d):
         shutil.rmtree(d)
-    rc, out, err, wall, cpu, _ = timed([os.path.join(args.build, "lssd-report-synth"), d, "--n", str(args.n),
-                                        "--dim", str(args.dim)])
+    rc, out, err, wall, user, sys_s, _ = timed([os.path.join(args.build, "lssd-report-synth"), d, "--n", str(args.n),
+                                                 "--dim", str(args.dim)])
     if rc != 0:
         sys.exit(f"lssd-report-synth failed ({rc}): {err}")
     print(f"[report-bench] {out.strip()} ({wall:.1f} s)", file=sys.stderr, flush=True)
@@ -74,11 +55,11 @@ def open_in_chromium(page, tmp):
     if not chromium:
         return None
     profile = tempfile.mkdtemp(prefix="profile-", dir=tmp)
-    rc, dom, _, wall, cpu, rss = timed([chromium, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", "--dump-dom",
-                                        "file://" + os.path.abspath(page)])
+    rc, dom, _, wall, user, sys_s, rss = timed([chromium, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", "--dump-dom",
+                                                 "file://" + os.path.abspath(page)])
     body = re.search(r"<body[^>]*>", dom)
     attrs = dict(re.findall(r'([\w-]+)="([^"]*)"', body.group(0))) if body else {}
-    return {"exit": rc, "wall_s": wall, "cpu_s": cpu, "rendered": attrs.get("data-rendered"),
+    return {"exit": rc, "wall_s": wall, "cpu_s": user + sys_s, "rendered": attrs.get("data-rendered"),
             "load_ms": int(attrs["data-load-ms"]) if "data-load-ms" in attrs else None}
 
 
@@ -88,13 +69,13 @@ def run_mode(args, out_dir, mode, tmp):
     if mode == "approx":
         extra += ["--index-dir", tempfile.mkdtemp(prefix="index-", dir=tmp)]
     l0 = loadavg()
-    rc, _, err, wall, cpu, rss = timed([os.path.join(args.build, "lssd-read"), "report", out_dir, "-o", page, *extra],
-                                       env=dict(os.environ, OMP_WAIT_POLICY="PASSIVE"))
+    cmd = [os.path.join(args.build, "lssd-read"), "report", out_dir, "-o", page, *extra]
+    rc, _, err, wall, user, sys_s, rss = timed(cmd, env=dict(os.environ, OMP_WAIT_POLICY="PASSIVE"))
     l1 = loadavg()
     if rc != 0:
         sys.exit(f"lssd-read report ({mode}) failed ({rc}): {err}")
     print(f"[report-bench] {mode}: {err.strip().splitlines()[-1]}", file=sys.stderr, flush=True)
-    r = {"mode": mode, "wall_s": wall, "cpu_s": cpu, "peak_rss_mb": rss, "bytes": os.path.getsize(page),
+    r = {"mode": mode, "wall_s": wall, "cpu_s": user + sys_s, "peak_rss_mb": rss, "bytes": os.path.getsize(page),
          "load": [l0, l1], "summary": err.strip().splitlines()[-1]}
     if not args.no_browser:
         r["chromium"] = open_in_chromium(page, tmp)
