@@ -45,6 +45,13 @@ struct Encoder::Impl {
   torch::Tensor forward_one(const torch::Tensor& x);
   std::vector<torch::Tensor> forward_lanes(const std::vector<torch::Tensor>& inputs);
 
+  // The inputs' rows in all (an item is one input or a [k, ...] stack); throws Error naming the
+  // tower for a null input, a shape the tower does not take, or values that do not fill it.
+  int64_t count_rows(const std::vector<const FloatArray*>& items, bool& any_device) const;
+  // The module's inputs for the items: one batch on the device (device items, or CUDA), CPU
+  // micro-batches viewing the items' memory, or one host batch.
+  std::vector<torch::Tensor> make_inputs(const std::vector<const FloatArray*>& items, int64_t total,
+                                         bool any_device) const;
   FloatArray run(const std::vector<const FloatArray*>& items);
 };
 
@@ -140,23 +147,19 @@ Encoder::~Encoder() = default;
 
 const EncoderInfo& Encoder::info() const { return impl_->info; }
 
-FloatArray Encoder::Impl::run(const std::vector<const FloatArray*>& items) {
+int64_t Encoder::Impl::count_rows(const std::vector<const FloatArray*>& items, bool& any_device) const {
   const std::vector<int64_t>& in = info.input_shape;
   const size_t rank = in.size();
   int64_t total = 0;
-  bool any_device = false;  // inputs already on a device (MEDIA.HWACCEL cuda's clip tensors)
+  any_device = false;  // inputs already on a device (MEDIA.HWACCEL cuda's clip tensors)
   for (const FloatArray* a : items) {
     if (!a) throw Error("encoder", "null input", info.path);
     const auto& s = a->shape;
-    bool ok = false;
-    if (s.size() == rank && std::equal(s.begin(), s.end(), in.begin())) {
-      ok = true;
+    if (s.size() == rank && std::equal(s.begin(), s.end(), in.begin()))
       total += 1;
-    } else if (s.size() == rank + 1 && std::equal(s.begin() + 1, s.end(), in.begin()) && s[0] >= 0) {
-      ok = true;
+    else if (s.size() == rank + 1 && std::equal(s.begin() + 1, s.end(), in.begin()) && s[0] >= 0)
       total += s[0];
-    }
-    if (!ok)
+    else
       throw Error("encoder",
                   "input shape " + shape_str(s) + " does not match the model's " + shape_str(in) + " (or [k," +
                       shape_str(in).substr(1) + ")",
@@ -171,6 +174,61 @@ FloatArray Encoder::Impl::run(const std::vector<const FloatArray*>& items) {
                       std::to_string(FloatArray::numel_of(s)),
                   info.path);
   }
+  return total;
+}
+
+// On CPU a forward of many inputs is slower per input than one input at a time (measured with
+// Debian's LibTorch: 3.1 s vs 0.7 s per MViT-S crop at 40 vs 1), so there the batch runs as
+// micro-batches of at most cpu_micro_batch inputs, each a view of its item's own memory
+// (torch::from_blob: no batch copy; a micro-batch never spans two items). On CUDA, or with
+// cpu_micro_batch 0, the items are copied (one memcpy each) into one batch (pinned host memory
+// and a non-blocking copy on CUDA) and run in one forward. Device inputs (and any host ones
+// beside them) go into one batch on the encoder's device: no host copy of a device tensor.
+std::vector<torch::Tensor> Encoder::Impl::make_inputs(const std::vector<const FloatArray*>& items, int64_t total,
+                                                      bool any_device) const {
+  const std::vector<int64_t>& in = info.input_shape;
+  auto item_shape = [&](const FloatArray* a) {
+    std::vector<int64_t> shape = a->shape;
+    if (shape.size() == in.size()) shape.insert(shape.begin(), 1);
+    return shape;
+  };
+  // The module only reads its input; the const_cast never leads to a write.
+  auto host_view = [&](const FloatArray* a) {
+    return torch::from_blob(const_cast<float*>(a->data.data()), item_shape(a), torch::kFloat32);
+  };
+  std::vector<torch::Tensor> inputs;
+  if (any_device) {
+    std::vector<torch::Tensor> parts;
+    for (const FloatArray* a : items)
+      parts.push_back(
+          (a->device ? a->device->tensor.reshape(item_shape(a)) : host_view(a)).to(device, torch::kFloat32));
+    inputs.push_back(torch::cat(parts, 0));
+  } else if (!cuda && cpu_micro_batch > 0) {
+    for (const FloatArray* a : items) {
+      if (FloatArray::numel_of(a->shape) == 0) continue;  // a [0, ...] stack: nothing to view
+      torch::Tensor t = host_view(a);
+      const int64_t n = t.size(0);
+      for (int64_t s0 = 0; s0 < n; s0 += cpu_micro_batch)
+        inputs.push_back(t.narrow(0, s0, std::min<int64_t>(cpu_micro_batch, n - s0)));
+    }
+  } else {
+    std::vector<int64_t> bshape{total};
+    bshape.insert(bshape.end(), in.begin(), in.end());
+    torch::Tensor batch = torch::empty(bshape, torch::TensorOptions().dtype(torch::kFloat32).pinned_memory(cuda));
+    char* dst = static_cast<char*>(batch.data_ptr());
+    for (const FloatArray* a : items) {
+      const size_t bytes = a->data.size() * sizeof(float);
+      if (bytes) std::memcpy(dst, a->data.data(), bytes);
+      dst += bytes;
+    }
+    inputs.push_back(cuda ? batch.to(device, /*non_blocking=*/true) : batch);
+  }
+  return inputs;
+}
+
+FloatArray Encoder::Impl::run(const std::vector<const FloatArray*>& items) {
+  bool any_device = false;
+  const int64_t total = count_rows(items, any_device);
   FloatArray out(std::vector<int64_t>{total, info.embed_dim});
   if (total == 0) return out;
 
@@ -180,49 +238,7 @@ FloatArray Encoder::Impl::run(const std::vector<const FloatArray*>& items) {
     // consults the current device (allocations, handles) meets this replica's, not cuda:0.
     c10::OptionalDeviceGuard device_guard;
     if (cuda) device_guard.reset_device(device);
-    // On CPU a forward of many inputs is slower per input than one input at a time (measured
-    // with Debian's LibTorch: 3.1 s vs 0.7 s per MViT-S crop at 40 vs 1), so there the batch runs
-    // as micro-batches of at most cpu_micro_batch inputs, each a view of its item's own memory
-    // (torch::from_blob: no batch copy; a micro-batch never spans two items). On CUDA, or with
-    // cpu_micro_batch 0, the items are copied (one memcpy each) into one batch (pinned host
-    // memory and a non-blocking copy on CUDA) and run in one forward.
-    std::vector<torch::Tensor> inputs;
-    if (any_device) {
-      // Device inputs (and any host ones beside them) go into one batch on the encoder's device:
-      // no host copy of a device tensor.
-      std::vector<torch::Tensor> parts;
-      for (const FloatArray* a : items) {
-        std::vector<int64_t> ishape = a->shape;
-        if (ishape.size() == rank) ishape.insert(ishape.begin(), 1);
-        torch::Tensor t = a->device ? a->device->tensor.reshape(ishape)
-                                    : torch::from_blob(const_cast<float*>(a->data.data()), ishape, torch::kFloat32);
-        parts.push_back(t.to(device, torch::kFloat32));
-      }
-      inputs.push_back(torch::cat(parts, 0));
-    } else if (!cuda && cpu_micro_batch > 0) {
-      for (const FloatArray* a : items) {
-        std::vector<int64_t> ishape = a->shape;
-        if (ishape.size() == rank) ishape.insert(ishape.begin(), 1);
-        if (ishape[0] == 0) continue;
-        // The module only reads its input; the const_cast never leads to a write.
-        torch::Tensor t = torch::from_blob(const_cast<float*>(a->data.data()), ishape, torch::kFloat32);
-        for (int64_t s0 = 0; s0 < ishape[0]; s0 += cpu_micro_batch)
-          inputs.push_back(t.narrow(0, s0, std::min<int64_t>(cpu_micro_batch, ishape[0] - s0)));
-      }
-    } else {
-      std::vector<int64_t> bshape{total};
-      bshape.insert(bshape.end(), in.begin(), in.end());
-      auto host_opts = torch::TensorOptions().dtype(torch::kFloat32).pinned_memory(cuda);
-      torch::Tensor batch = torch::empty(bshape, host_opts);
-      char* dst = static_cast<char*>(batch.data_ptr());
-      for (const FloatArray* a : items) {
-        const size_t bytes = a->data.size() * sizeof(float);
-        if (bytes) std::memcpy(dst, a->data.data(), bytes);
-        dst += bytes;
-      }
-      if (cuda) batch = batch.to(device, /*non_blocking=*/true);
-      inputs.push_back(batch);
-    }
+    const std::vector<torch::Tensor> inputs = make_inputs(items, total, any_device);
 
     std::vector<torch::Tensor> parts;
     if (lanes > 1 && inputs.size() > 1) {
