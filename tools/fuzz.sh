@@ -27,7 +27,9 @@ fi
 rm -f "$out/.probe"
 
 bin=$out/fuzz_media
-srcs=(tests/fuzz/fuzz_media.cc src/media/*.cc src/clips/*.cc src/transform/video_transform.cc)
+# src/media/nvdec_cuda.cc needs LibTorch: tests/fuzz/nvdec_unavailable.cc stands in (HWACCEL none).
+srcs=(tests/fuzz/fuzz_media.cc tests/fuzz/nvdec_unavailable.cc src/clips/*.cc src/transform/video_transform.cc)
+for f in src/media/*.cc; do [[ $f == src/media/nvdec_cuda.cc ]] || srcs+=("$f"); done
 if [[ ! -x $bin ]] || [[ -n $(find "${srcs[@]}" include/lssd -newer "$bin" 2>/dev/null | head -1) ]]; then
   echo "building $bin with $cxx" >&2
   "$cxx" -std=c++17 -O1 -g -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined \
