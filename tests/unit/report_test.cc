@@ -22,6 +22,7 @@
 #include "lssd/search/catalog.h"
 #include "lssd/search/projection.h"
 #include "lssd/search/report.h"
+#include "random_unit.h"
 #include "temp_dir.h"
 
 namespace fs = std::filesystem;
@@ -37,14 +38,7 @@ const std::string kVideoFile = std::string(LSSD_SOURCE_DIR) + "/sample_data/vide
 
 fs::path temp_dir(const std::string& name) { return lssd::test::temp_dir("report", name); }
 
-std::vector<float> unit(uint64_t seed) {
-  std::mt19937_64 rng(seed);
-  std::normal_distribution<double> nd;
-  std::vector<float> v(kDim);
-  for (auto& x : v) x = static_cast<float>(nd(rng));
-  ls::l2_normalise(v.data(), 1, kDim);
-  return v;
-}
+std::vector<float> unit(uint64_t seed) { return lssd::test::random_unit(seed, kDim); }
 
 struct Spec {
   std::string rel, mtype = "audio";

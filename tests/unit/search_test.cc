@@ -24,6 +24,7 @@
 #include "lssd/search/index.h"
 #include "lssd/search/index_store.h"
 #include "lssd/search/tracks.h"
+#include "random_unit.h"
 #include "temp_dir.h"
 
 namespace fs = std::filesystem;
@@ -36,15 +37,7 @@ constexpr int64_t kDim = 768;
 
 fs::path temp_dir(const std::string& name) { return lssd::test::temp_dir("search", name); }
 
-// A random unit vector (seeded).
-std::vector<float> unit(uint64_t seed) {
-  std::mt19937_64 rng(seed);
-  std::normal_distribution<double> nd;
-  std::vector<float> v(kDim);
-  for (auto& x : v) x = static_cast<float>(nd(rng));
-  ls::l2_normalise(v.data(), 1, kDim);
-  return v;
-}
+std::vector<float> unit(uint64_t seed) { return lssd::test::random_unit(seed, kDim); }
 
 std::vector<float> mix(const std::vector<float>& a, const std::vector<float>& b) {
   std::vector<float> v(kDim);
