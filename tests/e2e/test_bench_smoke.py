@@ -22,12 +22,17 @@ def main():
     tiny_model_dir()
     tiny_model_dir("reference")
     with scratch("lssd-bench-smoke-") as tmp:
-        out_json = os.path.join(tmp, "r.json")
-        cmd = [PYTHON, os.path.join(SOURCE_DIR, "tools", "bench", "run.py"), "--corpus", "sample", "--max-files", "3",
-               "--model", "tiny", "--threads", "2", "--legs", "a,b,c,d", "--repeat", "2", "--build", BUILD_DIR,
-               "--cache", tmp, "--json", out_json]
-        r = subprocess.run(cmd, capture_output=True, text=True, timeout=1200)
-        print(r.stdout[-3000:])
+        def run_bench(name, *args):
+            """tools/bench/run.py on 3 sample files with the tiny towers; (process, its JSON's path)."""
+            out_json = os.path.join(tmp, name)
+            cmd = [PYTHON, os.path.join(SOURCE_DIR, "tools", "bench", "run.py"), "--corpus", "sample", "--max-files",
+                   "3", "--model", "tiny", "--threads", "2", *args, "--build", BUILD_DIR, "--cache", tmp, "--json",
+                   out_json]
+            r = subprocess.run(cmd, capture_output=True, text=True, timeout=1200)
+            print(r.stdout[-3000:])
+            return r, out_json
+
+        r, out_json = run_bench("r.json", "--legs", "a,b,c,d", "--repeat", "2")
         if not c.check(r.returncode == 0, f"run.py exits 0 (got {r.returncode}): {r.stderr[-2000:]}"):
             return c.finish()
         c.check("a/b" in r.stdout and "targets:" in r.stdout, "the table is printed")
@@ -50,12 +55,7 @@ def main():
                 f"a and b ran the fast kernels ({run.get('kernels')}), c the reference ({run.get('reference_kernels')})")
         c.check(res["b_split"] == 1, "leg b splits batches as lssd-infer does on CPU (1 input per forward)")
 
-        out_json = os.path.join(tmp, "p.json")
-        cmd = [PYTHON, os.path.join(SOURCE_DIR, "tools", "bench", "run.py"), "--corpus", "sample", "--max-files", "3",
-               "--model", "tiny", "--threads", "2", "--legs", "a,b", "--precision", "fp32,bf16", "--build", BUILD_DIR,
-               "--cache", tmp, "--json", out_json]
-        r = subprocess.run(cmd, capture_output=True, text=True, timeout=1200)
-        print(r.stdout[-3000:])
+        r, out_json = run_bench("p.json", "--legs", "a,b", "--precision", "fp32,bf16")
         if not c.check(r.returncode == 0, f"run.py --precision exits 0 (got {r.returncode}): {r.stderr[-2000:]}"):
             return c.finish()
         res = json.load(open(out_json))
